@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# CudaAdam's one entry point.
+#   ./build.sh setup   install what the project needs (idempotent): apt packages as root on Debian,
+#                      NuGet restore, the native emulator library
+#   ./build.sh build   compile the solution (Release)
+#   ./build.sh test    run the NUnit suite (runs setup first when something is missing)
+#   ./build.sh run     the main job on its embedded default config (runs setup first when needed)
+#   ./build.sh bench   the benchmarks that run on this machine
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+CONFIG=${CONFIG:-Release}
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+APT_PACKAGES=(libnvrtc11.2 python3-torch python3-scipy python3-numpy dataset-fashion-mnist g++ make)
+STAMP="$ROOT/.build/setup.stamp"
+
+log() { printf '[build.sh] %s\n' "$*" >&2; }
+
+missing_apt() {
+  local p out=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || out+=("$p")
+  done
+  echo "${out[@]:-}"
+}
+
+enable_non_free() {
+  local f=/etc/apt/sources.list.d/debian.sources
+  if [ -f "$f" ] && ! grep -q 'non-free' "$f"; then
+    log "enabling the apt components contrib non-free in $f (libnvrtc11.2 lives in non-free)"
+    sed -i 's/^Components: main$/Components: main contrib non-free non-free-firmware/' "$f"
+  elif [ -f /etc/apt/sources.list ] && grep -q '^deb .*debian' /etc/apt/sources.list && ! grep -q 'non-free' /etc/apt/sources.list; then
+    sed -i 's/^\(deb .*debian.* main\)$/\1 contrib non-free/' /etc/apt/sources.list
+  fi
+}
+
+setup_apt() {
+  local miss; miss=$(missing_apt)
+  [ -z "$miss" ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    enable_non_free
+    log "apt-get install $miss"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $miss >/dev/null
+  else
+    log "missing Debian packages: $miss"
+    log "  install them as root:  enable 'non-free' in /etc/apt/sources.list.d/debian.sources, then"
+    log "  apt-get update && apt-get install $miss"
+    log "  (tests that need them skip, saying so)"
+  fi
+}
+
+setup_native() {
+  if command -v g++ >/dev/null; then
+    make -s -C native/emu OUT="$ROOT/.build/native" >/dev/null
+  else
+    log "g++ not found: the host emulator is not built (apt-get install g++); emulator tests skip"
+  fi
+}
+
+setup() {
+  setup_apt
+  setup_native
+  dotnet restore CudaAdam.sln --nologo -v q
+  mkdir -p "$(dirname "$STAMP")"; date > "$STAMP"
+}
+
+needs_setup() {
+  [ ! -f "$STAMP" ] || [ -n "$(missing_apt)" ] || [ ! -f .build/native/libcudaadam_emu.so ]
+}
+
+build() { dotnet build CudaAdam.sln -c "$CONFIG" --nologo -v q -clp:ErrorsOnly; }
+
+cli() { dotnet "src/CudaAdam.Cli/bin/$CONFIG/net10.0/CudaAdam.Cli.dll" "$@"; }
+
+run_tests() {
+  local log="$ROOT/.build/test.log" trx_dir="$ROOT/.build/TestResults"
+  rm -rf "$trx_dir"; mkdir -p "$trx_dir"
+  set +e
+  dotnet test tests/CudaAdam.Tests/CudaAdam.Tests.csproj -c "$CONFIG" --no-build --nologo \
+    --logger "console;verbosity=normal" --logger "trx;LogFileName=results.trx" \
+    --results-directory "$trx_dir" "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  set -e
+  # One plain closing line: "Tests: N passed, N failed, N skipped".
+  python3 - "$trx_dir/results.trx" <<'PY' || true
+import sys, xml.etree.ElementTree as ET
+try:
+    c = ET.parse(sys.argv[1]).getroot().find('.//{*}Counters').attrib
+except Exception as e:
+    print(f"(no test results found: {e})"); sys.exit(0)
+total, passed, failed = int(c['total']), int(c['passed']), int(c['failed']) + int(c.get('error', 0))
+print(f"Tests: {passed} passed, {failed} failed, {total - passed - failed} skipped")
+PY
+  return "$rc"
+}
+
+cmd=${1:-help}; shift || true
+case "$cmd" in
+  setup) setup ;;
+  build) needs_setup && setup; build ;;
+  test)  needs_setup && setup; build; run_tests "$@" ;;
+  run)   needs_setup && setup; build; cli run "$@" ;;
+  bench) needs_setup && setup; build; cli bench "$@" ;;
+  cli)   cli "$@" ;;
+  *) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac

@@ -1,0 +1,145 @@
+namespace CudaAdam;
+
+/// <summary>
+/// The hyperparameters of every algorithm, under torch.optim's keyword names (<c>lr</c>, <c>betas</c>
+/// split into <see cref="Beta1"/>/<see cref="Beta2"/>, <c>eps</c>, <c>weight_decay</c>, ...). One flat record so that
+/// the CLI, JSON configs, kernels and golden files bind the same names; an algorithm ignores the fields it does
+/// not use. Values are <c>double</c> as in Python; the reference and the kernels round each to float32 where
+/// torch.optim's float32 tensor ops would.
+/// </summary>
+/// <remarks>
+/// Start from <see cref="Defaults"/> (torch.optim's defaults for the algorithm) and change fields with
+/// <c>with { ... }</c>. <see cref="Validate"/> rejects impossible values with torch.optim-style messages.
+/// </remarks>
+public sealed record Hyperparameters
+{
+    /// <summary>Learning rate γ (torch: <c>lr</c>).</summary>
+    public double Lr { get; init; } = 1e-3;
+    /// <summary>First-moment decay β1 (torch: <c>betas[0]</c>). For Lion: the interpolation β1 of the update direction.</summary>
+    public double Beta1 { get; init; } = 0.9;
+    /// <summary>Second-moment decay β2 (torch: <c>betas[1]</c>). For Lion: the momentum decay β2.</summary>
+    public double Beta2 { get; init; } = 0.999;
+    /// <summary>ε, added where torch.optim adds it (outside the sqrt for the Adam family, inside for RMSProp's and AdaDelta's sqrt).</summary>
+    public double Eps { get; init; } = 1e-8;
+    /// <summary>Weight decay λ (torch: <c>weight_decay</c>): L2, coupled into the gradient, except AdamW, Lion and <see cref="DecoupledWeightDecay"/>.</summary>
+    public double WeightDecay { get; init; }
+    /// <summary>AMSGrad (Reddi et al., 2018): use the running maximum of v (Adam, AdamW, SignAdam).</summary>
+    public bool Amsgrad { get; init; }
+    /// <summary>Maximize the objective instead of minimizing: the gradient's sign is flipped before anything else.</summary>
+    public bool Maximize { get; init; }
+    /// <summary>Momentum factor (SGD, RMSProp; Signum's β).</summary>
+    public double Momentum { get; init; }
+    /// <summary>SGD's dampening of the momentum buffer's gradient term.</summary>
+    public double Dampening { get; init; }
+    /// <summary>SGD's Nesterov momentum.</summary>
+    public bool Nesterov { get; init; }
+    /// <summary>RMSProp's smoothing constant α.</summary>
+    public double Alpha { get; init; } = 0.99;
+    /// <summary>RMSProp centered: normalize by an estimate of the variance instead of the second moment.</summary>
+    public bool Centered { get; init; }
+    /// <summary>AdaDelta's decay ρ.</summary>
+    public double Rho { get; init; } = 0.9;
+    /// <summary>AdaGrad's learning-rate decay: clr = lr / (1 + (t-1)·lr_decay).</summary>
+    public double LrDecay { get; init; }
+    /// <summary>AdaGrad's initial value of the accumulator <c>sum</c>.</summary>
+    public double InitialAccumulatorValue { get; init; }
+    /// <summary>NAdam's momentum decay ψ of the schedule μ_t = β1(1 − ½·0.96^(t·ψ)).</summary>
+    public double MomentumDecay { get; init; } = 4e-3;
+    /// <summary>NAdam/RAdam: decouple weight decay as AdamW does (torch ≥ 2.1's <c>decoupled_weight_decay</c>).</summary>
+    public bool DecoupledWeightDecay { get; init; }
+
+    /// <summary>torch.optim's defaults for <paramref name="algorithm"/> (for SGD, whose lr torch 1.13 requires, 1e-3 as in torch 2.x).</summary>
+    public static Hyperparameters Defaults(Algorithm algorithm) => algorithm switch
+    {
+        Algorithm.Adam or Algorithm.SignAdam or Algorithm.RAdam => new(),
+        Algorithm.AdamW => new() { WeightDecay = 1e-2 },
+        Algorithm.AdaMax or Algorithm.NAdam => new() { Lr = 2e-3 },
+        Algorithm.Sgd => new() { Lr = 1e-3 },
+        Algorithm.AdaGrad => new() { Lr = 1e-2, Eps = 1e-10 },
+        Algorithm.RmsProp => new() { Lr = 1e-2 },
+        Algorithm.AdaDelta => new() { Lr = 1.0, Eps = 1e-6 },
+        Algorithm.SignSgd => new() { Lr = 1e-3 },
+        Algorithm.Signum => new() { Lr = 1e-3, Momentum = 0.9 },
+        Algorithm.Lion => new() { Lr = 1e-4, Beta1 = 0.9, Beta2 = 0.99 },
+        _ => throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, null),
+    };
+
+    /// <summary>Whether <paramref name="algorithm"/> reads β1/β2 (the Adam family and Lion).</summary>
+    public static bool UsesBetas(Algorithm algorithm) => algorithm is Algorithm.Adam or Algorithm.AdamW
+        or Algorithm.AdaMax or Algorithm.NAdam or Algorithm.RAdam or Algorithm.SignAdam or Algorithm.Lion;
+
+    /// <summary>Whether <paramref name="algorithm"/> has the Adam-style second moment v_t = β2 v + (1−β2) g².</summary>
+    public static bool HasSecondMoment(Algorithm algorithm) => algorithm is Algorithm.Adam or Algorithm.AdamW
+        or Algorithm.NAdam or Algorithm.RAdam or Algorithm.SignAdam;
+
+    /// <summary>
+    /// Checks every value <paramref name="algorithm"/> reads and throws with a message that names the value, what
+    /// it must be, and the value given (torch.optim's messages, extended). Returns warnings that are not errors:
+    /// β1 ≥ sqrt(β2), where the sign-like descent bound <see cref="SignBound"/> R is infinite.
+    /// </summary>
+    /// <exception cref="ArgumentException">A value is outside its domain.</exception>
+    public IReadOnlyList<string> Validate(Algorithm algorithm)
+    {
+        static void Require(bool ok, string message)
+        {
+            if (!ok) throw new ArgumentException(message);
+        }
+        static bool Finite(double x) => double.IsFinite(x);
+
+        Require(Finite(Lr) && Lr >= 0, $"Invalid learning rate: {Lr} (lr must be a finite number >= 0)");
+        Require(Finite(WeightDecay) && WeightDecay >= 0, $"Invalid weight_decay value: {WeightDecay} (must be a finite number >= 0)");
+        var warnings = new List<string>();
+        if (UsesBetas(algorithm))
+        {
+            Require(Beta1 >= 0 && Beta1 < 1, $"Invalid beta parameter at index 0: {Beta1} (beta1 must be in [0, 1))");
+            Require(Beta2 >= 0 && Beta2 < 1, $"Invalid beta parameter at index 1: {Beta2} (beta2 must be in [0, 1))");
+            if (HasSecondMoment(algorithm) && Beta1 >= Math.Sqrt(Beta2))
+                warnings.Add($"beta1 = {Beta1} >= sqrt(beta2) = {Math.Sqrt(Beta2):R}: the sign-like descent bound " +
+                             "R = (1-beta1)/(sqrt(1-beta2)*sqrt(1-beta1^2/beta2)) is infinite, so |m|/sqrt(v) is unbounded " +
+                             "and the convergence analysis of arXiv 2507.05966 does not apply");
+        }
+        if (algorithm is not (Algorithm.Sgd or Algorithm.SignSgd or Algorithm.Signum or Algorithm.Lion))
+            Require(Finite(Eps) && Eps > 0, $"Invalid epsilon value: {Eps} (eps must be a finite number > 0)");
+        switch (algorithm)
+        {
+            case Algorithm.Sgd:
+                Require(Finite(Momentum) && Momentum >= 0, $"Invalid momentum value: {Momentum} (must be >= 0)");
+                Require(Finite(Dampening), $"Invalid dampening value: {Dampening}");
+                Require(!Nesterov || (Momentum > 0 && Dampening == 0),
+                    "Nesterov momentum requires a momentum > 0 and zero dampening");
+                break;
+            case Algorithm.Signum:
+                Require(Momentum >= 0 && Momentum < 1, $"Invalid momentum value: {Momentum} (Signum's momentum must be in [0, 1))");
+                break;
+            case Algorithm.RmsProp:
+                Require(Finite(Momentum) && Momentum >= 0, $"Invalid momentum value: {Momentum} (must be >= 0)");
+                Require(Finite(Alpha) && Alpha >= 0, $"Invalid alpha value: {Alpha} (must be >= 0)");
+                break;
+            case Algorithm.AdaDelta:
+                Require(Rho >= 0 && Rho <= 1, $"Invalid rho value: {Rho} (must be in [0, 1])");
+                break;
+            case Algorithm.AdaGrad:
+                Require(Finite(LrDecay) && LrDecay >= 0, $"Invalid lr_decay value: {LrDecay} (must be >= 0)");
+                Require(Finite(InitialAccumulatorValue) && InitialAccumulatorValue >= 0,
+                    $"Invalid initial_accumulator_value value: {InitialAccumulatorValue} (must be >= 0)");
+                break;
+            case Algorithm.NAdam:
+                Require(Finite(MomentumDecay) && MomentumDecay >= 0, $"Invalid momentum_decay value: {MomentumDecay} (must be >= 0)");
+                break;
+        }
+        if (Amsgrad && algorithm is not (Algorithm.Adam or Algorithm.AdamW or Algorithm.SignAdam))
+            throw new ArgumentException($"amsgrad is defined for adam, adamw and signadam, not {algorithm.Name()}");
+        if (DecoupledWeightDecay && algorithm is not (Algorithm.NAdam or Algorithm.RAdam))
+            throw new ArgumentException($"decoupled_weight_decay is an option of nadam and radam, not {algorithm.Name()} " +
+                                        "(use adamw for Adam with decoupled weight decay)");
+        return warnings;
+    }
+
+    /// <summary>
+    /// The bound R = (1−β1) / (sqrt(1−β2) · sqrt(1−β1²/β2)) on |m_t|/sqrt(v_t) for uncorrected moments
+    /// (arXiv 2507.05966, Lemma B.2); +∞ when β1 ≥ sqrt(β2).
+    /// </summary>
+    public double SignBound => Beta1 * Beta1 >= Beta2
+        ? double.PositiveInfinity
+        : (1 - Beta1) / (Math.Sqrt(1 - Beta2) * Math.Sqrt(1 - Beta1 * Beta1 / Beta2));
+}

@@ -1,0 +1,83 @@
+namespace CudaAdam;
+
+/// <summary>
+/// The step-dependent scalars of one optimizer step of one parameter, computed once per step in float64 by
+/// <see cref="Advance"/>, the one routine every backend (reference, emulator, CUDA) uses. Kernels receive them
+/// rounded to float32 exactly where torch.optim passes a Python float to a float32 tensor op.
+/// </summary>
+public readonly record struct StepScalars
+{
+    /// <summary>t, counting from 1.</summary>
+    public long Step { get; init; }
+    /// <summary>1 − β1^t (β1^t as a running product).</summary>
+    public double BiasCorrection1 { get; init; }
+    /// <summary>1 − β2^t.</summary>
+    public double BiasCorrection2 { get; init; }
+    /// <summary>sqrt(1 − β2^t).</summary>
+    public double BiasCorrection2Sqrt { get; init; }
+    /// <summary>Adam's and AdaMax's lr / (1 − β1^t).</summary>
+    public double StepSize { get; init; }
+    /// <summary>AdaGrad's clr = lr / (1 + (t−1)·lr_decay).</summary>
+    public double Clr { get; init; }
+    /// <summary>NAdam's μ_t = β1·(1 − ½·0.96^(t·ψ)).</summary>
+    public double Mu { get; init; }
+    /// <summary>NAdam's μ_{t+1}.</summary>
+    public double MuNext { get; init; }
+    /// <summary>NAdam's Π_{i≤t} μ_i.</summary>
+    public double MuProduct { get; init; }
+    /// <summary>NAdam's Π_{i≤t+1} μ_i.</summary>
+    public double MuProductNext { get; init; }
+    /// <summary>RAdam's ρ_t = ρ∞ − 2t·β2^t / (1 − β2^t).</summary>
+    public double RhoT { get; init; }
+    /// <summary>RAdam: whether ρ_t &gt; 5, so the adaptive step is rectified (else an SGD-with-momentum step).</summary>
+    public bool Rectified { get; init; }
+    /// <summary>RAdam's rectification r_t = sqrt((ρ_t−4)(ρ_t−2)ρ∞ / ((ρ∞−4)(ρ∞−2)ρ_t)); 0 when not rectified.</summary>
+    public double Rect { get; init; }
+
+    /// <summary>
+    /// Starts step t+1 of a parameter: increments <see cref="ParamState.Step"/>, advances the running products
+    /// β1^t, β2^t and NAdam's μ-product in <paramref name="state"/>, and returns the scalars of this step.
+    /// Call it only for a parameter that has a gradient this step.
+    /// </summary>
+    public static StepScalars Advance(Algorithm algorithm, Hyperparameters hp, ParamState state)
+    {
+        long t = ++state.Step;
+        state.Beta1Power *= hp.Beta1;
+        state.Beta2Power *= hp.Beta2;
+        double bc1 = 1 - state.Beta1Power, bc2 = 1 - state.Beta2Power;
+        double mu = 0, muNext = 0, muProductNext = 0;
+        if (algorithm == Algorithm.NAdam)
+        {
+            mu = hp.Beta1 * (1.0 - 0.5 * Math.Pow(0.96, t * hp.MomentumDecay));
+            muNext = hp.Beta1 * (1.0 - 0.5 * Math.Pow(0.96, (t + 1) * hp.MomentumDecay));
+            state.MuProduct *= mu;
+            muProductNext = state.MuProduct * muNext;
+        }
+        double rhoT = 0, rect = 0;
+        bool rectified = false;
+        if (algorithm == Algorithm.RAdam)
+        {
+            double rhoInf = 2 / (1 - hp.Beta2) - 1;
+            rhoT = rhoInf - 2 * t * state.Beta2Power / bc2;
+            rectified = rhoT > 5;
+            if (rectified)
+                rect = Math.Sqrt((rhoT - 4) * (rhoT - 2) * rhoInf / ((rhoInf - 4) * (rhoInf - 2) * rhoT));
+        }
+        return new StepScalars
+        {
+            Step = t,
+            BiasCorrection1 = bc1,
+            BiasCorrection2 = bc2,
+            BiasCorrection2Sqrt = Math.Sqrt(bc2),
+            StepSize = hp.Lr / bc1,
+            Clr = hp.Lr / (1 + (t - 1) * hp.LrDecay),
+            Mu = mu,
+            MuNext = muNext,
+            MuProduct = state.MuProduct,
+            MuProductNext = muProductNext,
+            RhoT = rhoT,
+            Rectified = rectified,
+            Rect = rect,
+        };
+    }
+}
