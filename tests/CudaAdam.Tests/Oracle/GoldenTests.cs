@@ -11,10 +11,10 @@ namespace CudaAdam.Tests.Oracle;
 /// always in the same order (torch folds some scalars in double, e.g. <c>lr/(1−β1^t)</c> and <c>β^t</c> by pow where we
 /// keep a running product), so values may differ by a few ulps per step (ulp = 6e-8 relative), compounding over 120
 /// steps;</item>
-/// <item><c>atol</c> = <see cref="AtolFactor"/>·scale with AtolFactor = 1e-6, where scale is the magnitude the
-/// coordinate has had: for params max(|x₀|, |snapshots|, |r|), so a coordinate that ends near zero after cancelling
-/// x − Δ is held to the rounding error of x, not of the tiny difference; for state buffers |r| itself plus
-/// <see cref="AtolFloor"/>;</item>
+/// <item><c>atol</c> = <see cref="AtolFactor"/>·scale with AtolFactor = 1e-6 (16 float32 ulps), where scale is the
+/// largest magnitude the coordinate has had along the trajectory (max over steps of |x| for params, of |buffer| for
+/// state): a coordinate that ends near zero after cancellation (x − Δ, or a momentum β·m + (1−β)·g whose terms
+/// cancel) carries the rounding error of the operands, not of the small result;</item>
 /// <item><see cref="AtolFloor"/> = 1e-44 (7 subnormal ulps of float32): subnormal values (the 1e-20 gradients' squares)
 /// carry only a few significant bits, so relative error is meaningless there.</item>
 /// </list>
@@ -49,7 +49,10 @@ public class GoldenTests
         var parameters = c.Init.Select((x, k) => new Parameter(c.ParamNames[k], (float[])x.Clone())).ToArray();
         using var opt = new Optimizer(c.Algorithm, parameters, c.Hyperparameters, new CpuReferenceBackend());
         var report = new MismatchReport(c, rtol);
-        var scale = c.Init.Select(x => x.Select(v => Math.Abs((double)v)).ToArray()).ToArray();
+        // The magnitude each coordinate has had along our trajectory (ours stays within tolerance of torch's, so it
+        // is torch's magnitude too): rounding errors are relative to the operands, not to a result that cancelled.
+        var paramScale = c.Init.Select(x => x.Select(v => Math.Abs((double)v)).ToArray()).ToArray();
+        var stateScale = new Dictionary<(int, string), double[]>();
 
         Assert.That(c.Grads, Has.Length.EqualTo(c.Steps), $"{c.Name}: the file has {c.Grads.Length} gradient rows for {c.Steps} steps");
         for (int step = 1; step <= c.Steps; step++)
@@ -57,23 +60,32 @@ public class GoldenTests
             for (int k = 0; k < parameters.Length; k++)
                 parameters[k].Grad = c.Grads[step - 1][k] is { } g ? (float[])g.Clone() : null;
             opt.Step();
+            for (int k = 0; k < parameters.Length; k++)
+            {
+                Grow(paramScale[k], parameters[k].Data);
+                if (opt.State(parameters[k]) is not { } ours || c.FinalState[k] is not { } torchState) continue;
+                foreach (var name in torchState.Buffers.Keys)
+                    if (ours.ByTorchName(c.Algorithm, name) is { } buffer)
+                    {
+                        if (!stateScale.TryGetValue((k, name), out var sc)) stateScale[(k, name)] = sc = new double[buffer.Length];
+                        Grow(sc, buffer);
+                    }
+            }
             foreach (var snap in c.Snapshots.Where(s => s.AfterStep == step))
                 for (int k = 0; k < parameters.Length; k++)
-                {
-                    Grow(scale[k], snap.Params[k]);
-                    report.Compare($"param {c.ParamNames[k]} after step {step}", snap.Params[k], parameters[k].Data, scale[k]);
-                }
+                    report.Compare($"param {c.ParamNames[k]} after step {step}", snap.Params[k], parameters[k].Data, paramScale[k]);
         }
         for (int k = 0; k < parameters.Length; k++)
         {
-            Grow(scale[k], c.FinalParams[k]);
-            report.Compare($"final param {c.ParamNames[k]}", c.FinalParams[k], parameters[k].Data, scale[k]);
-            CompareState(c, opt, parameters[k], c.FinalState[k], report);
+            report.Compare($"final param {c.ParamNames[k]}", c.FinalParams[k], parameters[k].Data, paramScale[k]);
+            CompareState(c, opt, k, parameters[k], c.FinalState[k], stateScale, report);
         }
+        TestContext.Out.WriteLine($"{c.Name}: {report.Compared} values compared, worst |torch − ours| / allowed = {report.WorstRatio:G3}");
         report.AssertNone();
     }
 
-    private static void CompareState(GoldenCase c, Optimizer opt, Parameter p, GoldenState? expected, MismatchReport report)
+    private static void CompareState(GoldenCase c, Optimizer opt, int k, Parameter p, GoldenState? expected,
+        Dictionary<(int, string), double[]> stateScale, MismatchReport report)
     {
         var ours = opt.State(p);
         if (expected is null)
@@ -105,21 +117,25 @@ public class GoldenTests
             }
             torchBuffers++;
             if (have is null) report.Add($"state of {p.Name}: {name}: torch has {want.Length} elements, ours has no such buffer");
-            else report.Compare($"state of {p.Name}: {name}", want, have, scale: null);
+            else report.Compare($"state of {p.Name}: {name}", want, have, stateScale.GetValueOrDefault((k, name)));
         }
         int ourBuffers = new[] { ours.M, ours.V, ours.VMax, ours.Aux }.Count(b => b != null);
         if (ourBuffers != torchBuffers)
             report.Add($"state of {p.Name}: ours holds {ourBuffers} buffers, torch {torchBuffers} ({string.Join(", ", expected.Buffers.Keys)})");
         foreach (var (name, want) in expected.Scalars)
         {
-            // torch 1.13 keeps NAdam's mu_product in a float32 tensor, ours in double: within rtol after 120 steps.
-            double have = name switch
+            switch (name)
             {
-                "mu_product" => ours.MuProduct,
-                _ => double.NaN,
-            };
-            if (double.IsNaN(have)) report.Add($"state of {p.Name}: torch has scalar state '{name}' that the test does not know; map it in GoldenTests.CompareState");
-            else report.CompareScalar($"state of {p.Name}: {name}", want, have);
+                case "mu_product":
+                    // NAdam's Π μ_i. torch 1.13 keeps it in a float32 tensor, which goes subnormal (below 1.2e-38) after
+                    // about 100 steps and then loses relative precision; ours is a double. It only enters the step as
+                    // 1 − Π μ_i, so an absolute 1e-9 (well under float32's ulp of 1) is what matters.
+                    report.CompareScalar($"state of {p.Name}: {name}", want, ours.MuProduct, atol: 1e-9);
+                    break;
+                default:
+                    report.Add($"state of {p.Name}: torch has scalar state '{name}' that the test does not know; map it in GoldenTests.CompareState");
+                    break;
+            }
         }
     }
 
@@ -133,6 +149,11 @@ public class GoldenTests
     {
         private readonly List<string> _lines = [];
         private int _count;
+
+        /// <summary>How many values were compared.</summary>
+        public int Compared { get; private set; }
+        /// <summary>The largest |torch − ours| / allowed seen (below 1 when everything passes).</summary>
+        public double WorstRatio { get; private set; }
 
         public void Add(string line)
         {
@@ -152,14 +173,18 @@ public class GoldenTests
                 double r = torch[i], x = ours[i];
                 double s = Math.Max(Math.Abs(r), scale?[i] ?? 0);
                 double allowed = GoldenTolerance.AtolFloor + GoldenTolerance.AtolFactor * s + rtol * Math.Abs(r);
+                Compared++;
+                WorstRatio = Math.Max(WorstRatio, Math.Abs(r - x) / allowed);
                 if (!(Math.Abs(r - x) <= allowed)) // NaN fails
                     Add($"{what}[{i}]: torch {F(torch[i])}, ours {F(ours[i])}, |diff| {Math.Abs(r - x):G3} > allowed {allowed:G3}");
             }
         }
 
-        public void CompareScalar(string what, double torch, double ours)
+        public void CompareScalar(string what, double torch, double ours, double atol)
         {
-            double allowed = rtol * Math.Abs(torch);
+            double allowed = atol + rtol * Math.Abs(torch);
+            Compared++;
+            WorstRatio = Math.Max(WorstRatio, Math.Abs(torch - ours) / allowed);
             if (!(Math.Abs(torch - ours) <= allowed))
                 Add($"{what}: torch {torch:R}, ours {ours:R}, |diff| {Math.Abs(torch - ours):G3} > allowed {allowed:G3}");
         }
