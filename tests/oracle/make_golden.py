@@ -15,6 +15,8 @@ no RNG parity with numpy:
   final.state[k]          torch's state of tensor k by torch's names (exp_avg, exp_avg_sq, max_exp_avg_sq, exp_inf,
                           momentum_buffer, sum, square_avg, grad_avg, acc_delta, mu_product, step), or null when
                           torch has no state for it (it never had a gradient)
+  max_abs                 the largest |value| each coordinate of each param and state buffer had over the steps
+                          (2 significant digits): the scale of the rounding error a value that later cancels carries
   hyperparameters         the constructor's keyword arguments (all of them, defaults included) under CudaAdam's
                           Hyperparameters property names (lr -> Lr, betas -> Beta1/Beta2, ...); torch_kwargs keeps the
                           torch spelling of the values the case sets.
@@ -156,6 +158,11 @@ def s32(a):
     return [str(np.float32(v)) for v in np.asarray(a, dtype=np.float32).ravel()]
 
 
+def scale_json(a):
+    """Magnitudes for tolerances, not data: 2 significant digits are plenty."""
+    return [float('%.2g' % v) for v in np.asarray(a, dtype=np.float64).ravel()]
+
+
 def rng_for(name):
     return np.random.RandomState(zlib.crc32(name.encode()))
 
@@ -267,6 +274,8 @@ def run_case(algo, cls, hp_name, kwargs, kind, steps):
     opt = cls(params, **ctor)
     snapshot_at = sorted({1, (steps + 1) // 2} - {steps}) if steps > 1 else []
     grads_json, snapshots = [], []
+    param_max = [np.abs(x).astype(np.float64) for x in init]
+    state_max = [{} for _ in params]
     for step in range(1, steps + 1):
         row = []
         for k, p in enumerate(params):
@@ -280,6 +289,12 @@ def run_case(algo, cls, hp_name, kwargs, kind, steps):
                 row.append(s32(g))
         grads_json.append(row)
         opt.step()
+        for k, p in enumerate(params):
+            param_max[k] = np.maximum(param_max[k], np.abs(p.detach().numpy()))
+            for key, v in opt.state.get(p, {}).items():
+                if torch.is_tensor(v) and v.dim() > 0:
+                    a = np.abs(v.detach().numpy()).astype(np.float64)
+                    state_max[k][key] = np.maximum(state_max[k][key], a) if key in state_max[k] else a
         if step in snapshot_at:
             snapshots.append({'after_step': step, 'params': [s32(p.detach().numpy()) for p in params]})
     return {
@@ -295,6 +310,10 @@ def run_case(algo, cls, hp_name, kwargs, kind, steps):
         'final': {
             'params': [s32(p.detach().numpy()) for p in params],
             'state': [state_to_json(opt.state.get(p)) for p in params],
+        },
+        'max_abs': {
+            'params': [scale_json(m) for m in param_max],
+            'state': [{key: scale_json(m[key]) for key in sorted(m)} if m else None for m in state_max],
         },
     }
 

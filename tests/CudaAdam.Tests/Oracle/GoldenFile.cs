@@ -16,6 +16,8 @@ public sealed record GoldenSnapshot(int AfterStep, float[][] Params);
 /// <summary>
 /// One case of <c>tests/oracle/golden/&lt;algorithm&gt;.json</c>, written by <c>tests/oracle/make_golden.py</c> from
 /// torch.optim: initial params, each step's gradients (null: p.grad = None), and what torch computed.
+/// <see cref="ParamMaxAbs"/> and <see cref="StateMaxAbs"/> hold the largest magnitude each coordinate had over torch's
+/// trajectory (2 significant digits), the scale of the tolerance (<see cref="GoldenTolerance"/>).
 /// </summary>
 public sealed record GoldenCase(
     string File,
@@ -28,7 +30,9 @@ public sealed record GoldenCase(
     float[]?[][] Grads,
     GoldenSnapshot[] Snapshots,
     float[][] FinalParams,
-    GoldenState?[] FinalState)
+    GoldenState?[] FinalState,
+    double[][] ParamMaxAbs,
+    IReadOnlyDictionary<string, double[]>?[] StateMaxAbs)
 {
     public override string ToString() => Name;
 }
@@ -89,6 +93,7 @@ public static class GoldenFile
             .Select(s => new GoldenSnapshot(s.GetProperty("after_step").GetInt32(), Tensors(s.GetProperty("params"))))
             .ToArray();
         var final = c.GetProperty("final");
+        var maxAbs = c.GetProperty("max_abs");
         return new GoldenCase(
             file, algorithm, name,
             ReadHyperparameters(algorithm, c.GetProperty("hyperparameters")),
@@ -100,7 +105,13 @@ public static class GoldenFile
                 .ToArray(),
             snapshots,
             Tensors(final.GetProperty("params")),
-            final.GetProperty("state").EnumerateArray().Select(ReadState).ToArray());
+            final.GetProperty("state").EnumerateArray().Select(ReadState).ToArray(),
+            maxAbs.GetProperty("params").EnumerateArray().Select(Doubles).ToArray(),
+            maxAbs.GetProperty("state").EnumerateArray()
+                .Select(s => s.ValueKind == JsonValueKind.Null
+                    ? null
+                    : (IReadOnlyDictionary<string, double[]>)s.EnumerateObject().ToDictionary(f => f.Name, f => Doubles(f.Value)))
+                .ToArray());
     }
 
     /// <summary>
@@ -139,6 +150,8 @@ public static class GoldenFile
     }
 
     private static float[][] Tensors(JsonElement a) => a.EnumerateArray().Select(Floats).ToArray();
+
+    private static double[] Doubles(JsonElement a) => a.EnumerateArray().Select(e => e.GetDouble()).ToArray();
 
     private static float[] Floats(JsonElement a) =>
         a.EnumerateArray().Select(e => float.Parse(e.GetString()!, NumberStyles.Float, CultureInfo.InvariantCulture)).ToArray();

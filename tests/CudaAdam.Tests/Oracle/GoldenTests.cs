@@ -7,18 +7,21 @@ namespace CudaAdam.Tests.Oracle;
 /// The tolerance of the torch.optim oracle, in one place: a value x of ours passes against torch's value r when
 /// <c>|r − x| ≤ atol + rtol·|r|</c> (DESIGN.md), with
 /// <list type="bullet">
-/// <item><c>rtol</c> = <see cref="Rtol"/> = 1e-5: torch and the reference round the same float32 operations, but not
-/// always in the same order (torch folds some scalars in double, e.g. <c>lr/(1−β1^t)</c> and <c>β^t</c> by pow where we
-/// keep a running product), so values may differ by a few ulps per step (ulp = 6e-8 relative), compounding over 120
-/// steps;</item>
+/// <item><c>rtol</c> = <see cref="Rtol"/> = 1e-5: torch and the reference round the same float32 operations, but
+/// not always the same way. torch 1.13's CPU kernels fuse <c>x + α·y</c> (<c>add_(y, alpha=α)</c>) into one FMA
+/// (measured: bitwise equal to the fused result on 100% of 1e5 elements, to the unfused one on 98%), which the
+/// reference never does (DESIGN.md's bitwise contract across our backends); and torch computes β^t by pow where we
+/// keep a running product. So values differ by a few float32 ulps (6e-8 relative) per step, compounding over 120
+/// steps. Measured on these files: about 86% of the compared values are bit-exact, the worst difference is 0.24 of
+/// what this rule allows;</item>
 /// <item><c>atol</c> = <see cref="AtolFactor"/>·scale with AtolFactor = 1e-6 (16 float32 ulps), where scale is the
-/// largest magnitude the coordinate has had along the trajectory (max over steps of |x| for params, of |buffer| for
-/// state): a coordinate that ends near zero after cancellation (x − Δ, or a momentum β·m + (1−β)·g whose terms
-/// cancel) carries the rounding error of the operands, not of the small result;</item>
+/// largest magnitude the coordinate had along torch's trajectory (max over steps of |x| for params, of |buffer| for
+/// state; stored in the golden file as max_abs): a coordinate that ends near zero after cancellation (x − Δ, or a
+/// momentum β·m + (1−β)·g whose terms cancel) carries the rounding error of the operands, not of the small result;</item>
 /// <item><see cref="AtolFloor"/> = 1e-44 (7 subnormal ulps of float32): subnormal values (the 1e-20 gradients' squares)
 /// carry only a few significant bits, so relative error is meaningless there.</item>
 /// </list>
-/// A case that needs more says why where it sets it (<see cref="GoldenTests.LooserTolerance"/>).
+/// Every case passes with these; a case that ever needs more gets its own constant here, with a comment saying why.
 /// </summary>
 public static class GoldenTolerance
 {
@@ -38,21 +41,12 @@ public class GoldenTests
     public static IEnumerable<TestCaseData> Cases() =>
         GoldenFile.LoadAll().Select(c => new TestCaseData(c).SetArgDisplayNames(c.Name));
 
-    /// <summary>Cases held to a looser relative tolerance than <see cref="GoldenTolerance.Rtol"/>, each with the reason.</summary>
-    public static readonly IReadOnlyDictionary<string, (double Rtol, string Why)> LooserTolerance =
-        new Dictionary<string, (double, string)>();
-
     [TestCaseSource(nameof(Cases))]
     public void ReplayMatchesTorch(GoldenCase c)
     {
-        double rtol = LooserTolerance.TryGetValue(c.Name, out var loose) ? loose.Rtol : GoldenTolerance.Rtol;
         var parameters = c.Init.Select((x, k) => new Parameter(c.ParamNames[k], (float[])x.Clone())).ToArray();
         using var opt = new Optimizer(c.Algorithm, parameters, c.Hyperparameters, new CpuReferenceBackend());
-        var report = new MismatchReport(c, rtol);
-        // The magnitude each coordinate has had along our trajectory (ours stays within tolerance of torch's, so it
-        // is torch's magnitude too): rounding errors are relative to the operands, not to a result that cancelled.
-        var paramScale = c.Init.Select(x => x.Select(v => Math.Abs((double)v)).ToArray()).ToArray();
-        var stateScale = new Dictionary<(int, string), double[]>();
+        var report = new MismatchReport(c);
 
         Assert.That(c.Grads, Has.Length.EqualTo(c.Steps), $"{c.Name}: the file has {c.Grads.Length} gradient rows for {c.Steps} steps");
         for (int step = 1; step <= c.Steps; step++)
@@ -60,32 +54,21 @@ public class GoldenTests
             for (int k = 0; k < parameters.Length; k++)
                 parameters[k].Grad = c.Grads[step - 1][k] is { } g ? (float[])g.Clone() : null;
             opt.Step();
-            for (int k = 0; k < parameters.Length; k++)
-            {
-                Grow(paramScale[k], parameters[k].Data);
-                if (opt.State(parameters[k]) is not { } ours || c.FinalState[k] is not { } torchState) continue;
-                foreach (var name in torchState.Buffers.Keys)
-                    if (ours.ByTorchName(c.Algorithm, name) is { } buffer)
-                    {
-                        if (!stateScale.TryGetValue((k, name), out var sc)) stateScale[(k, name)] = sc = new double[buffer.Length];
-                        Grow(sc, buffer);
-                    }
-            }
             foreach (var snap in c.Snapshots.Where(s => s.AfterStep == step))
                 for (int k = 0; k < parameters.Length; k++)
-                    report.Compare($"param {c.ParamNames[k]} after step {step}", snap.Params[k], parameters[k].Data, paramScale[k]);
+                    report.Compare($"param {c.ParamNames[k]} after step {step}", snap.Params[k], parameters[k].Data, c.ParamMaxAbs[k]);
         }
         for (int k = 0; k < parameters.Length; k++)
         {
-            report.Compare($"final param {c.ParamNames[k]}", c.FinalParams[k], parameters[k].Data, paramScale[k]);
-            CompareState(c, opt, k, parameters[k], c.FinalState[k], stateScale, report);
+            report.Compare($"final param {c.ParamNames[k]}", c.FinalParams[k], parameters[k].Data, c.ParamMaxAbs[k]);
+            CompareState(c, opt, parameters[k], c.FinalState[k], c.StateMaxAbs[k], report);
         }
-        TestContext.Out.WriteLine($"{c.Name}: {report.Compared} values compared, worst |torch − ours| / allowed = {report.WorstRatio:G3}");
+        TestContext.Out.WriteLine($"{c.Name}: {report.Compared} values compared, {report.BitExact} bit-exact, worst |torch − ours| / allowed = {report.WorstRatio:G3}");
         report.AssertNone();
     }
 
-    private static void CompareState(GoldenCase c, Optimizer opt, int k, Parameter p, GoldenState? expected,
-        Dictionary<(int, string), double[]> stateScale, MismatchReport report)
+    private static void CompareState(GoldenCase c, Optimizer opt, Parameter p, GoldenState? expected,
+        IReadOnlyDictionary<string, double[]>? stateScale, MismatchReport report)
     {
         var ours = opt.State(p);
         if (expected is null)
@@ -117,7 +100,7 @@ public class GoldenTests
             }
             torchBuffers++;
             if (have is null) report.Add($"state of {p.Name}: {name}: torch has {want.Length} elements, ours has no such buffer");
-            else report.Compare($"state of {p.Name}: {name}", want, have, stateScale.GetValueOrDefault((k, name)));
+            else report.Compare($"state of {p.Name}: {name}", want, have, stateScale?.GetValueOrDefault(name));
         }
         int ourBuffers = new[] { ours.M, ours.V, ours.VMax, ours.Aux }.Count(b => b != null);
         if (ourBuffers != torchBuffers)
@@ -139,19 +122,17 @@ public class GoldenTests
         }
     }
 
-    private static void Grow(double[] scale, float[] values)
-    {
-        for (int i = 0; i < scale.Length && i < values.Length; i++) scale[i] = Math.Max(scale[i], Math.Abs((double)values[i]));
-    }
-
     /// <summary>Collects every mismatch of a case, so that one failure shows them all (the first 20).</summary>
-    private sealed class MismatchReport(GoldenCase c, double rtol)
+    private sealed class MismatchReport(GoldenCase c)
     {
+        private const double Rtol = GoldenTolerance.Rtol;
         private readonly List<string> _lines = [];
         private int _count;
 
         /// <summary>How many values were compared.</summary>
         public int Compared { get; private set; }
+        /// <summary>How many of them have torch's bits exactly.</summary>
+        public int BitExact { get; private set; }
         /// <summary>The largest |torch − ours| / allowed seen (below 1 when everything passes).</summary>
         public double WorstRatio { get; private set; }
 
@@ -172,8 +153,9 @@ public class GoldenTests
             {
                 double r = torch[i], x = ours[i];
                 double s = Math.Max(Math.Abs(r), scale?[i] ?? 0);
-                double allowed = GoldenTolerance.AtolFloor + GoldenTolerance.AtolFactor * s + rtol * Math.Abs(r);
+                double allowed = GoldenTolerance.AtolFloor + GoldenTolerance.AtolFactor * s + Rtol * Math.Abs(r);
                 Compared++;
+                if (BitConverter.SingleToUInt32Bits(torch[i]) == BitConverter.SingleToUInt32Bits(ours[i])) BitExact++;
                 WorstRatio = Math.Max(WorstRatio, Math.Abs(r - x) / allowed);
                 if (!(Math.Abs(r - x) <= allowed)) // NaN fails
                     Add($"{what}[{i}]: torch {F(torch[i])}, ours {F(ours[i])}, |diff| {Math.Abs(r - x):G3} > allowed {allowed:G3}");
@@ -182,7 +164,7 @@ public class GoldenTests
 
         public void CompareScalar(string what, double torch, double ours, double atol)
         {
-            double allowed = atol + rtol * Math.Abs(torch);
+            double allowed = atol + Rtol * Math.Abs(torch);
             Compared++;
             WorstRatio = Math.Max(WorstRatio, Math.Abs(torch - ours) / allowed);
             if (!(Math.Abs(torch - ours) <= allowed))
@@ -195,7 +177,7 @@ public class GoldenTests
             var sb = new StringBuilder();
             sb.AppendLine($"{c.Name} ({c.File}, {c.Algorithm.Name()}, {c.Steps} steps, {c.Hyperparameters}): " +
                           $"{_count} values differ from torch.optim beyond |torch − ours| ≤ {GoldenTolerance.AtolFloor:G3} + " +
-                          $"{GoldenTolerance.AtolFactor:G3}·scale + {rtol:G3}·|torch|" + (_count > _lines.Count ? $"; the first {_lines.Count}:" : ":"));
+                          $"{GoldenTolerance.AtolFactor:G3}·scale + {Rtol:G3}·|torch|" + (_count > _lines.Count ? $"; the first {_lines.Count}:" : ":"));
             foreach (var l in _lines) sb.AppendLine("  " + l);
             Assert.Fail(sb.ToString());
         }
