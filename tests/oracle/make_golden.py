@@ -5,7 +5,8 @@ Run with Debian's python (PyTorch 1.13, CPU):  /usr/bin/python3 tests/oracle/mak
 Writes DIR/<algorithm>.json (default DIR: tests/oracle/golden next to this script), one file per algorithm, each a
 list of cases with unique names. Deterministic: a re-run writes byte-identical files (a test checks it).
 
-Every case runs one torch.optim optimizer (float32, CPU, foreach=False: the single-tensor path) over 1 to 3 small
+Every case runs one torch.optim optimizer (float32, CPU with the baseline kernels: ATEN_CPU_CAPABILITY=default,
+foreach=False: the single-tensor path) over 1 to 3 small
 tensors (at most 16 elements) for 1 to 120 steps. Everything C# needs to replay it is STORED in the file, so C# needs
 no RNG parity with numpy:
   params[k].init          the initial values of tensor k
@@ -39,7 +40,13 @@ import sys
 import zlib
 
 import numpy as np
-import torch
+
+# torch picks its CPU kernels by the machine's vector extensions (AVX2, AVX-512, ...), and those kernels fuse
+# x + alpha*y into an FMA (measured on torch 1.13/AVX2: add_(alpha=) equals the fused result bit for bit). Pin the
+# baseline x86-64 kernels, which round each operation as written, as CudaAdam's reference does: the files then do not
+# depend on the machine that writes them, and stay byte-identical everywhere. Must be set before torch is imported.
+os.environ['ATEN_CPU_CAPABILITY'] = 'default'
+import torch  # noqa: E402
 
 FORMAT_VERSION = 1
 
@@ -374,6 +381,8 @@ def main():
             'torch_version': torch.__version__,
             'numpy_version': np.__version__,
             'foreach': FOREACH.get(algo, False),
+            'aten_cpu_capability': torch.backends.cpu.get_cpu_capability() if hasattr(torch.backends, 'cpu') else
+            os.environ['ATEN_CPU_CAPABILITY'],
             'generator': 'tests/oracle/make_golden.py (run: /usr/bin/python3 tests/oracle/make_golden.py)',
             'float32_encoding': 'decimal strings: the shortest decimal that rounds to the same float32',
         }
