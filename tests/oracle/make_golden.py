@@ -56,7 +56,7 @@ KWARG_TO_PROPERTY = {
     'lr': 'Lr', 'eps': 'Eps', 'weight_decay': 'WeightDecay', 'amsgrad': 'Amsgrad', 'maximize': 'Maximize',
     'momentum': 'Momentum', 'dampening': 'Dampening', 'nesterov': 'Nesterov', 'alpha': 'Alpha',
     'centered': 'Centered', 'rho': 'Rho', 'lr_decay': 'LrDecay', 'initial_accumulator_value': 'InitialAccumulatorValue',
-    'momentum_decay': 'MomentumDecay',
+    'momentum_decay': 'MomentumDecay', 'decoupled_weight_decay': 'DecoupledWeightDecay',  # the last: torch >= 2.1
 }
 IMPLEMENTATION_KWARGS = {'foreach', 'capturable', 'differentiable', 'fused'}
 
