@@ -78,6 +78,33 @@ public class GoldenTests
             $"{c.Algorithm.Name()} is in GoldenTests.BitExactAlgorithms (the first {report.NotExact.Count} listed)");
     }
 
+    /// <summary>The comparison itself can fail: a case with one value off by 1e-4 relative, a wrong step count, or a
+    /// state torch does not have, is reported, naming what differs.</summary>
+    [Test]
+    public void ReplayCatchesSmallDifferences()
+    {
+        var c = GoldenFile.LoadAll().First(x => x.Name == "adam-defaults-gaussian-t10");
+        Assert.That(Replay(c).Lines, Is.Empty, "the unmodified case passes (precondition)");
+
+        var finalParams = c.FinalParams.Select(x => (float[])x.Clone()).ToArray();
+        finalParams[1][2] *= 1 + 1e-4f;
+        var report = Replay(c with { FinalParams = finalParams });
+        Assert.That(report.Lines, Has.Count.EqualTo(1).And.Some.Contains("final param p1[2]"));
+
+        var state = c.FinalState.ToArray();
+        var buffers = state[0]!.Buffers.ToDictionary(b => b.Key, b => (float[]?)b.Value!.Clone());
+        buffers["exp_avg_sq"]![0] *= 1 - 1e-4f;
+        state[0] = state[0]! with { Buffers = buffers };
+        state[2] = state[2]! with { Step = 9 };
+        report = Replay(c with { FinalState = state });
+        Assert.That(report.Lines, Has.Count.EqualTo(2));
+        Assert.That(report.Lines, Has.Some.Contains("state of p0: exp_avg_sq[0]").And.Some.Contains("state of p2: step: torch 9, ours 10"));
+
+        state = c.FinalState.ToArray();
+        state[1] = null;
+        Assert.That(Replay(c with { FinalState = state }).Lines, Has.Some.Contains("state of p1: torch has none"));
+    }
+
     private static MismatchReport Replay(GoldenCase c)
     {
         var parameters = c.Init.Select((x, k) => new Parameter(c.ParamNames[k], (float[])x.Clone())).ToArray();
@@ -162,6 +189,9 @@ public class GoldenTests
         private const double Rtol = GoldenTolerance.Rtol;
         private readonly List<string> _lines = [];
         private int _count;
+
+        /// <summary>The mismatches recorded (the first 20).</summary>
+        public IReadOnlyList<string> Lines => _lines;
 
         /// <summary>How many values were compared.</summary>
         public int Compared { get; private set; }
