@@ -105,10 +105,15 @@ public class GoldenTests
         Assert.That(Replay(c with { FinalState = state }).Lines, Has.Some.Contains("state of p1: torch has none"));
     }
 
-    private static MismatchReport Replay(GoldenCase c)
+    /// <summary>
+    /// Replays <paramref name="c"/> on <paramref name="backend"/> (default: the CPU reference; disposed here) and
+    /// returns what differs from torch. Other backends' tests can use it:
+    /// <c>GoldenTests.Replay(c, new SomeBackend()).AssertNone()</c>.
+    /// </summary>
+    internal static MismatchReport Replay(GoldenCase c, IStepBackend? backend = null)
     {
         var parameters = c.Init.Select((x, k) => new Parameter(c.ParamNames[k], (float[])x.Clone())).ToArray();
-        using var opt = new Optimizer(c.Algorithm, parameters, c.Hyperparameters, new CpuReferenceBackend());
+        using var opt = new Optimizer(c.Algorithm, parameters, c.Hyperparameters, backend ?? new CpuReferenceBackend());
         var report = new MismatchReport(c);
         Assert.That(c.Grads, Has.Length.EqualTo(c.Steps), $"{c.Name}: the file has {c.Grads.Length} gradient rows for {c.Steps} steps");
         for (int step = 1; step <= c.Steps; step++)
@@ -184,7 +189,7 @@ public class GoldenTests
     }
 
     /// <summary>Collects every mismatch of a case, so that one failure shows them all (the first 20).</summary>
-    private sealed class MismatchReport(GoldenCase c)
+    internal sealed class MismatchReport(GoldenCase c)
     {
         private const double Rtol = GoldenTolerance.Rtol;
         private readonly List<string> _lines = [];
