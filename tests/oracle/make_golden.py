@@ -6,9 +6,8 @@ Writes DIR/<algorithm>.json (default DIR: tests/oracle/golden next to this scrip
 list of cases with unique names. Deterministic: a re-run writes byte-identical files (a test checks it).
 
 Every case runs one torch.optim optimizer (float32, CPU with the baseline kernels: ATEN_CPU_CAPABILITY=default,
-foreach=False: the single-tensor path) over 1 to 3 small
-tensors (at most 16 elements) for 1 to 120 steps. Everything C# needs to replay it is STORED in the file, so C# needs
-no RNG parity with numpy:
+foreach=False: the single-tensor path) over 1 to 4 small tensors (at most 16 elements) for 1 to 120 steps.
+Everything C# needs to replay it is STORED in the file, so C# needs no RNG parity with numpy:
   params[k].init          the initial values of tensor k
   grads[s][k]             the gradient of tensor k at step s+1, or null (p.grad = None: no step for that tensor)
   snapshots               params after some intermediate steps
@@ -22,7 +21,7 @@ no RNG parity with numpy:
                           Hyperparameters property names (lr -> Lr, betas -> Beta1/Beta2, ...); torch_kwargs keeps the
                           torch spelling of the values the case sets.
 float32 values are strings: numpy's shortest decimal that round-trips to the same float32 (float.Parse in C# gives the
-same bits back). Scalars that torch keeps as Python floats or float64 are JSON numbers.
+same bits back). Scalar state (NAdam's float32 mu_product) and hyperparameters are JSON numbers, exact as doubles.
 
 Inputs come from numpy.random.RandomState seeded by the crc32 of the case name, rounded to 4 significant digits so
 that the files stay small (the rounded values are what torch sees and what is stored).
