@@ -1,3 +1,21 @@
+// common.cuh: helpers shared by every kernels/*.cu file. Included by name: NVRTC receives it from the embedded
+// resources (nvrtcCreateProgram's headers), the host emulator from this directory. Keep it free of host-only code.
+#pragma once
+
+// 64-bit element indexing: tensors may exceed 2^31 elements.
+typedef long long cudaadam_index;
+
+// The global index of this thread in a 1-D launch, in 64 bits.
+__device__ __forceinline__ cudaadam_index cudaadam_global_index() {
+    return (cudaadam_index)blockIdx.x * (cudaadam_index)blockDim.x + (cudaadam_index)threadIdx.x;
+}
+
+// The total number of threads of a 1-D launch (the stride of a grid-stride loop).
+__device__ __forceinline__ cudaadam_index cudaadam_grid_stride() {
+    return (cudaadam_index)gridDim.x * (cudaadam_index)blockDim.x;
+}
+
+// =========================================================================================================
 // common.cuh — shared definitions of the CudaAdam kernels (kernels/*.cu).
 //
 // Compiled two ways, from the same text:
@@ -6,7 +24,6 @@
 // Both give IEEE float32 add/mul/div/sqrt, correctly rounded, never fused, so the kernels reproduce the C#
 // reference (src/CudaAdam/Reference/*.cs) bit for bit. Never call fmaf, __fmaf_*, __fdividef, rsqrtf or any
 // fast intrinsic in optimizer math.
-#pragma once
 
 // ---------------------------------------------------------------------------------------------------------
 // Fused multi-tensor optimizer step: the tables (layout mirrored by src/CudaAdam/Device/KernelTables.cs; a
