@@ -19,10 +19,12 @@
 #define CA_S_BC2_SQRT 7         // (float)sqrt(1 - beta2^t)
 #define CA_S_STEP_SIZE 8        // (float)(lr / (1 - beta1^t))
 #define CA_S_BC1 9              // (float)(1 - beta1^t)
+// AdaMax:
+#define CA_S_ADAMAX_NEG_CLR 8   // (float)-(lr / (1 - beta1^t))
 // NAdam:
 #define CA_S_NADAM_BC2 7        // (float)(1 - beta2^t)
-#define CA_S_NADAM_COEF_G 8     // (float)(-lr * (1 - mu_t) / (1 - prod_{i<=t} mu_i))
-#define CA_S_NADAM_COEF_M 9     // (float)(-lr * mu_{t+1} / (1 - prod_{i<=t+1} mu_i))
+#define CA_S_NADAM_COEF_G 8     // (float)-NAdamGradStep = -(lr (1 - mu_t) / (1 - prod_{i<=t} mu_i))
+#define CA_S_NADAM_COEF_M 9     // (float)-NAdamMomentumStep = -(lr mu_{t+1} / (1 - prod_{i<=t+1} mu_i))
 // RAdam:
 #define CA_S_RADAM_BC1 7        // (float)(1 - beta1^t)
 #define CA_S_RADAM_LR 8         // (float)lr
@@ -61,7 +63,7 @@ extern "C" __global__ void adam_step(const CaTensor* tensors, const CaChunk* chu
 }
 
 /// AdaMax (Kingma & Ba 2015, §7.1; torch.optim.Adamax): g ← g + λx;  m ← β1 m + (1−β1) g;
-///   u ← max(β2 u, |g| + ε);  x ← x − (γ/(1−β1^t)) · m / u.   (u is the state slot v, torch's exp_inf.)
+///   u ← max(β2 u, |g| + ε);  x ← x + (−γ/(1−β1^t)) · m / u  (product first, then the division).   (u is the state slot v, torch's exp_inf.)
 extern "C" __global__ void adamax_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                        const int* skip_flag, int epoch) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, [](CaElem& e, const CaTensor& t) {
@@ -71,12 +73,12 @@ extern "C" __global__ void adamax_step(const CaTensor* tensors, const CaChunk* c
         if (t.flags & CA_WEIGHT_DECAY) g = g + s[CA_S_WD] * x;
         e.m = e.m * s[CA_S_BETA1] + s[CA_S_ONE_MINUS_BETA1] * g;
         e.v = ca_max(e.v * s[CA_S_BETA2], fabsf(g) + s[CA_S_EPS]);
-        e.p = x + -s[CA_S_STEP_SIZE] * (e.m / e.v);
+        e.p = x + s[CA_S_ADAMAX_NEG_CLR] * e.m / e.v;   // (negClr * m) / u, as the reference
     });
 }
 
 /// NAdam (Dozat 2016; torch.optim.NAdam): g ← g + λx (or x ← x(1−γλ) when decoupled);  m, v as Adam;
-///   d ← sqrt(v/(1−β2^t)) + ε;  x ← x + cg · g/d;  x ← x + cm · m/d   (two roundings, as torch's two addcdiv_)
+///   d ← sqrt(v/(1−β2^t)) + ε;  x ← x + (cg·g)/d;  x ← x + (cm·m)/d   (two roundings, as torch's two addcdiv_)
 ///   with cg = −γ(1−μ_t)/(1−Πμ_{≤t}), cm = −γ μ_{t+1}/(1−Πμ_{≤t+1}).
 extern "C" __global__ void nadam_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                       const int* skip_flag, int epoch) {
@@ -84,31 +86,35 @@ extern "C" __global__ void nadam_step(const CaTensor* tensors, const CaChunk* ch
         const float* s = t.s;
         float g = e.g;
         float x = e.p;
-        if (t.flags & CA_DECOUPLED) x = x * s[CA_S_DECAY];
-        else if (t.flags & CA_WEIGHT_DECAY) g = g + s[CA_S_WD] * x;
+        if (t.flags & CA_WEIGHT_DECAY) {
+            if (t.flags & CA_DECOUPLED) x = x * s[CA_S_DECAY];
+            else g = g + s[CA_S_WD] * x;
+        }
         e.m = e.m * s[CA_S_BETA1] + s[CA_S_ONE_MINUS_BETA1] * g;
         e.v = e.v * s[CA_S_BETA2] + s[CA_S_ONE_MINUS_BETA2] * g * g;
         float denom = sqrtf(e.v / s[CA_S_NADAM_BC2]) + s[CA_S_EPS];
-        x = x + s[CA_S_NADAM_COEF_G] * (g / denom);
-        e.p = x + s[CA_S_NADAM_COEF_M] * (e.m / denom);
+        x = x + s[CA_S_NADAM_COEF_G] * g / denom;          // (coef * g) / denom, as the reference
+        e.p = x + s[CA_S_NADAM_COEF_M] * e.m / denom;
     });
 }
 
 /// RAdam (Liu et al. 2020; torch.optim.RAdam): g ← g + λx (or decoupled);  m, v as Adam;  m̂ ← m/(1−β1^t);
-///   rectified (ρ_t > 5): x ← x − m̂·γ·(sqrt(1−β2^t)/(sqrt(v)+ε))·r_t;  else x ← x − m̂·γ.
+///   rectified (ρ_t > 5): x ← x − m̂·γ·((1/(sqrt(v)+ε))·sqrt(1−β2^t))·r_t;  else x ← x − m̂·γ.
 extern "C" __global__ void radam_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                       const int* skip_flag, int epoch) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, [](CaElem& e, const CaTensor& t) {
         const float* s = t.s;
         float g = e.g;
         float x = e.p;
-        if (t.flags & CA_DECOUPLED) x = x * s[CA_S_DECAY];
-        else if (t.flags & CA_WEIGHT_DECAY) g = g + s[CA_S_WD] * x;
+        if (t.flags & CA_WEIGHT_DECAY) {
+            if (t.flags & CA_DECOUPLED) x = x * s[CA_S_DECAY];
+            else g = g + s[CA_S_WD] * x;
+        }
         e.m = e.m * s[CA_S_BETA1] + s[CA_S_ONE_MINUS_BETA1] * g;
         e.v = e.v * s[CA_S_BETA2] + s[CA_S_ONE_MINUS_BETA2] * g * g;
         float mHat = e.m / s[CA_S_RADAM_BC1];
         if (t.flags & CA_RECTIFIED) {
-            float adaptiveLr = s[CA_S_RADAM_BC2_SQRT] / (sqrtf(e.v) + s[CA_S_EPS]);
+            float adaptiveLr = 1.0f / (sqrtf(e.v) + s[CA_S_EPS]) * s[CA_S_RADAM_BC2_SQRT];
             e.p = x - mHat * s[CA_S_RADAM_LR] * adaptiveLr * s[CA_S_RADAM_RECT];
         } else {
             e.p = x - mHat * s[CA_S_RADAM_LR];

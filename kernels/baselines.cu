@@ -38,7 +38,7 @@ extern "C" __global__ void sgd_step(const CaTensor* tensors, const CaChunk* chun
 }
 
 /// AdaGrad (Duchi et al. 2011; torch.optim.Adagrad): g ← g + λx;  S ← S + g²;  x ← x − clr · g/(sqrt(S) + ε),
-///   clr = γ / (1 + (t−1)·lr_decay).   (S is the state slot v, torch's sum.)
+///   clr = γ / (1 + (t−1)·lr_decay); the update is x + ((−clr)·g)/std, product first as the reference.   (S is the state slot v, torch's sum.)
 extern "C" __global__ void adagrad_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                         const int* skip_flag, int epoch) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, [](CaElem& e, const CaTensor& t) {
@@ -48,7 +48,7 @@ extern "C" __global__ void adagrad_step(const CaTensor* tensors, const CaChunk* 
         if (t.flags & CA_WEIGHT_DECAY) g = g + s[CA_S_B_WD] * x;
         e.v = e.v + g * g;
         float stdev = sqrtf(e.v) + s[CA_S_B_EPS];
-        e.p = x + -s[CA_S_B_LR] * (g / stdev);
+        e.p = x + -s[CA_S_B_LR] * g / stdev;   // (-clr * g) / std, as the reference
     });
 }
 
@@ -74,7 +74,7 @@ extern "C" __global__ void rmsprop_step(const CaTensor* tensors, const CaChunk* 
             e.m = e.m * s[CA_S_RMS_MOMENTUM] + g / avg;
             e.p = x + -s[CA_S_B_LR] * e.m;
         } else {
-            e.p = x + -s[CA_S_B_LR] * (g / avg);
+            e.p = x + -s[CA_S_B_LR] * g / avg;   // (-lr * g) / avg, as the reference
         }
     });
 }

@@ -52,13 +52,14 @@ public static class KernelScalars
                 s[5] = (float)(1 - hp.Beta2);             // CA_S_ONE_MINUS_BETA2
                 s[6] = (float)(1 - hp.Lr * hp.WeightDecay); // CA_S_DECAY
                 if (hp.Amsgrad) flags |= KernelFlags.Amsgrad;
-                if (algorithm == Algorithm.AdamW || hp.DecoupledWeightDecay) flags |= KernelFlags.Decoupled;
+                if (algorithm == Algorithm.AdamW || (algorithm is Algorithm.NAdam or Algorithm.RAdam && hp.DecoupledWeightDecay))
+                    flags |= KernelFlags.Decoupled;
                 switch (algorithm)
                 {
                     case Algorithm.NAdam:
                         s[7] = (float)k.BiasCorrection2;                                    // CA_S_NADAM_BC2
-                        s[8] = (float)(-hp.Lr * (1 - k.Mu) / (1 - k.MuProduct));            // CA_S_NADAM_COEF_G
-                        s[9] = (float)(-hp.Lr * k.MuNext / (1 - k.MuProductNext));          // CA_S_NADAM_COEF_M
+                        s[8] = (float)-k.NAdamGradStep;                                     // CA_S_NADAM_COEF_G
+                        s[9] = (float)-k.NAdamMomentumStep;                                 // CA_S_NADAM_COEF_M
                         break;
                     case Algorithm.RAdam:
                         s[7] = (float)k.BiasCorrection1;      // CA_S_RADAM_BC1
@@ -66,6 +67,9 @@ public static class KernelScalars
                         s[9] = (float)k.BiasCorrection2Sqrt;  // CA_S_RADAM_BC2_SQRT
                         s[10] = (float)k.Rect;                // CA_S_RADAM_RECT
                         if (k.Rectified) flags |= KernelFlags.Rectified;
+                        break;
+                    case Algorithm.AdaMax:
+                        s[8] = (float)-k.StepSize;            // CA_S_ADAMAX_NEG_CLR
                         break;
                     default:
                         s[7] = (float)k.BiasCorrection2Sqrt;  // CA_S_BC2_SQRT
