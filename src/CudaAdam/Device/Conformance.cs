@@ -201,6 +201,21 @@ public static class Conformance
         return cases;
     }
 
+    // ---- the report table -----------------------------------------------------------------------------------
+
+    /// <summary>The header of <see cref="TableRow"/>'s table (with its rule).</summary>
+    public static string TableHeader { get; } =
+        $"{"case",-52} {"compared",10} {"max ulp",8} {"skipped ref/dev",15}  result\n" + new string('-', 96);
+
+    /// <summary>One line: case, values compared, max ulp difference, skipped steps (reference/device), pass or FAIL.</summary>
+    public static string TableRow(ConformanceResult r)
+    {
+        string ulp = r.MaxUlp == long.MaxValue ? "NaN" : r.MaxUlp.ToString(CultureInfo.InvariantCulture);
+        string result = r.Error is not null ? "ERROR" : r.Passed ? "pass" : "FAIL";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{r.Case.Name,-52} {r.Compared,10} {ulp,8} {$"{r.SkippedReference}/{r.SkippedDevice}",15}  {result}");
+    }
+
     // ---- the runner -----------------------------------------------------------------------------------------
 
     /// <summary>
