@@ -328,6 +328,44 @@ public class EmulatorKernelTests
     }
 
     [Test]
+    public void LaunchesFromSeveralThreadsAtOnceAreEachCorrect()
+    {
+        // The emulator runs one launch at a time (one stream); concurrent callers wait their turn, and each one's
+        // errors (emu_last_error is per OS thread) stay its own.
+        var kernel = _device.GetKernel("testing", "saxpy");
+        var deadlock = _device.GetKernel("testing", "early_exit_before_barrier");
+        var mismatches = new int[6];
+        var messages = new string?[6];
+        Parallel.For(0, 6, new ParallelOptions { MaxDegreeOfParallelism = 6 }, k =>
+        {
+            using var args = new KernelArgs();
+            if (k % 3 == 2)
+            {
+                using var scratch = _device.Allocate<float>(64);
+                try { _device.Launch(deadlock, 1, 64, args.Add(scratch)); }
+                catch (EmulatorException e) { messages[k] = e.Message; }
+                return;
+            }
+            int n = 20_000 + 17 * k;
+            var x = RandomFloats(20 + k, n);
+            var y0 = RandomFloats(30 + k, n);
+            using var dx = _device.Upload(x);
+            using var dy = _device.Upload(y0);
+            for (int rep = 0; rep < 5; rep++) _device.Launch(kernel, 16, 128, args.Clear().Add((long)n).Add(0.25f).Add(dx).Add(dy));
+            var y = _device.Download(dy);
+            for (int i = 0; i < n; i++)
+            {
+                float e = y0[i];
+                for (int rep = 0; rep < 5; rep++) e = 0.25f * x[i] + e;
+                if (BitConverter.SingleToInt32Bits(e) != BitConverter.SingleToInt32Bits(y[i])) mismatches[k]++;
+            }
+        });
+        Assert.That(mismatches, Is.All.EqualTo(0), "elements that differ from C#, per caller");
+        Assert.That(messages.Where((_, k) => k % 3 == 2), Is.All.Contain("deadlock"));
+        Assert.That(messages.Where((_, k) => k % 3 != 2), Is.All.Null);
+    }
+
+    [Test]
     public void LargerSaxpyRunsInReasonableTime()
     {
         // Shows the emulator is not pathologically slow; prints elements/s, asserts only the result.
