@@ -104,6 +104,8 @@ public sealed class Optimizer : IDisposable
     public IReadOnlyList<ParamGroup> Groups { get; }
     /// <summary>The backend's name: cpu, emulator or cuda.</summary>
     public string BackendName => _backend.Name;
+    /// <summary>Steps the backend skipped because a gradient was not finite (<see cref="Device.ISkippingStepBackend"/>).</summary>
+    public long SkippedSteps { get; private set; }
     /// <summary>Warnings from validation (β1 ≥ sqrt(β2), ...), each once.</summary>
     public IReadOnlyList<string> Warnings => _warnings;
 
@@ -156,11 +158,24 @@ public sealed class Optimizer : IDisposable
         }
         catch
         {
-            foreach (var (s, step, b1, b2, mu) in counters)
-                (s.Step, s.Beta1Power, s.Beta2Power, s.MuProduct) = (step, b1, b2, mu);
+            Restore();
             throw;
         }
+        // A backend that met a non-finite gradient changed nothing: undo the counters, keep no new state.
+        if (_backend is Device.ISkippingStepBackend { LastStepSkipped: true })
+        {
+            Restore();
+            SkippedSteps++;
+            return;
+        }
         foreach (var it in items) _state[it.Param] = it.State;
+        return;
+
+        void Restore()
+        {
+            foreach (var (s, step, b1, b2, mu) in counters)
+                (s.Step, s.Beta1Power, s.Beta2Power, s.MuProduct) = (step, b1, b2, mu);
+        }
     }
 
     private void ValidateGroup(ParamGroup g)

@@ -1,0 +1,107 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using CudaAdam.Cuda.Interop;
+
+namespace CudaAdam.Cuda.Driver;
+
+/// <summary>Properties of one CUDA device, read once through <c>cuDeviceGetAttribute</c>.</summary>
+public sealed record DeviceProperties(
+    int Ordinal, string Name, int ComputeMajor, int ComputeMinor, long TotalMemoryBytes, int MultiprocessorCount,
+    int MaxThreadsPerBlock, int MaxSharedMemoryPerBlock, int WarpSize, int L2CacheBytes, int MemoryBusWidthBits)
+{
+    /// <summary>"sm_90" for compute capability 9.0.</summary>
+    public string Arch => $"sm_{ComputeMajor}{ComputeMinor}";
+    public int ComputeCapability => ComputeMajor * 10 + ComputeMinor;
+
+    public override string ToString() =>
+        $"#{Ordinal} {Name} ({Arch}, {TotalMemoryBytes / (1024.0 * 1024 * 1024):F1} GiB, {MultiprocessorCount} SMs)";
+}
+
+/// <summary>Driver-wide calls: initialization, version, device enumeration. Thread-safe.</summary>
+public static class CudaDriver
+{
+    private static readonly object Gate = new();
+    private static bool _initialized;
+
+    /// <summary>Calls <c>cuInit(0)</c> once per process.</summary>
+    /// <exception cref="NativeLibraryNotFoundException">libcuda.so.1 is absent.</exception>
+    /// <exception cref="CudaException">The driver refused (e.g. CUDA_ERROR_NO_DEVICE).</exception>
+    public static void Initialize()
+    {
+        lock (Gate)
+        {
+            if (_initialized) return;
+            NativeLibraries.Load(NativeLibraries.Cuda);
+            Cu.Check(DriverNative.cuInit(0));
+            _initialized = true;
+        }
+    }
+
+    /// <summary>The driver's CUDA version as (major, minor), e.g. (13, 0) for driver 580.</summary>
+    public static (int Major, int Minor) Version
+    {
+        get
+        {
+            NativeLibraries.Load(NativeLibraries.Cuda);
+            Cu.Check(DriverNative.cuDriverGetVersion(out int v));
+            return (v / 1000, v % 1000 / 10);
+        }
+    }
+
+    public static int DeviceCount
+    {
+        get
+        {
+            Initialize();
+            Cu.Check(DriverNative.cuDeviceGetCount(out int n));
+            return n;
+        }
+    }
+
+    /// <summary>Why no CUDA device can be used here, or null when device 0 can be opened.</summary>
+    public static string? Unavailable()
+    {
+        if (NativeLibraries.TryLoad(NativeLibraries.Cuda, out var error) is null) return error;
+        try
+        {
+            Initialize();
+            return DeviceCount == 0 ? "the CUDA driver reports no device" : null;
+        }
+        catch (CudaException e)
+        {
+            return e.Message;
+        }
+    }
+
+    public static unsafe DeviceProperties GetProperties(int ordinal)
+    {
+        Initialize();
+        Cu.Check(DriverNative.cuDeviceGet(out int dev, ordinal));
+        var name = new byte[256];
+        fixed (byte* p = name) Cu.Check(DriverNative.cuDeviceGetName(p, name.Length, dev));
+        int len = Array.IndexOf(name, (byte)0);
+        Cu.Check(DriverNative.cuDeviceTotalMem_v2(out nuint total, dev));
+        return new DeviceProperties(ordinal, Encoding.UTF8.GetString(name, 0, len < 0 ? name.Length : len),
+            Attribute(dev, DeviceAttribute.ComputeCapabilityMajor), Attribute(dev, DeviceAttribute.ComputeCapabilityMinor),
+            (long)total, Attribute(dev, DeviceAttribute.MultiprocessorCount), Attribute(dev, DeviceAttribute.MaxThreadsPerBlock),
+            Attribute(dev, DeviceAttribute.MaxSharedMemoryPerBlock), Attribute(dev, DeviceAttribute.WarpSize),
+            Attribute(dev, DeviceAttribute.L2CacheSize), Attribute(dev, DeviceAttribute.GlobalMemoryBusWidth));
+    }
+
+    public static IReadOnlyList<DeviceProperties> Devices()
+    {
+        int n = DeviceCount;
+        var list = new List<DeviceProperties>(n);
+        for (int i = 0; i < n; i++) list.Add(GetProperties(i));
+        return list;
+    }
+
+    private static int Attribute(int device, DeviceAttribute attribute)
+    {
+        var r = DriverNative.cuDeviceGetAttribute(out int value, attribute, device);
+        if (r != CudaResult.Success) throw Cu.Error(r, $"cuDeviceGetAttribute({attribute}, device {device})");
+        return value;
+    }
+
+    internal static string PtrToString(nint p) => p == 0 ? "" : Marshal.PtrToStringUTF8(p) ?? "";
+}
