@@ -127,6 +127,7 @@ public class ReplayTests
         yield return new TestCaseData("invalid beta", new Func<ReplayTests, string[]>(s => [.. s.Base(), "--beta2", "1"]), "Invalid beta parameter at index 1");
         yield return new TestCaseData("amsgrad on sgd", new Func<ReplayTests, string[]>(s => [.. s.Base("sgd"), "--amsgrad"]), "amsgrad is defined for adam");
         yield return new TestCaseData("option twice", new Func<ReplayTests, string[]>(s => [.. s.Base(), "--lr", "1", "--lr", "2"]), "option --lr is given twice");
+        yield return new TestCaseData("flag with a separate value", new Func<ReplayTests, string[]>(s => [.. s.Base(), "--amsgrad", "true"]), "--amsgrad is a flag and takes no value (write --amsgrad or --amsgrad=true)");
         yield return new TestCaseData("stray argument", new Func<ReplayTests, string[]>(s => [.. s.Base(), "extra"]), "unexpected argument 'extra'");
         yield return new TestCaseData("missing --optimizer", new Func<ReplayTests, string[]>(s => ["replay", "--params", s._init, "--grads", s._grads, "--out", s._out]), "missing --optimizer");
         yield return new TestCaseData("missing --grads", new Func<ReplayTests, string[]>(s => ["replay", "--optimizer", "adam", "--params", s._init, "--out", s._out]), "missing --grads");
