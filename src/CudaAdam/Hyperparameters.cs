@@ -106,7 +106,7 @@ public sealed record Hyperparameters
                 Require(Finite(Momentum) && Momentum >= 0, $"Invalid momentum value: {Momentum} (must be >= 0)");
                 Require(Finite(Dampening), $"Invalid dampening value: {Dampening}");
                 Require(!Nesterov || (Momentum > 0 && Dampening == 0),
-                    "Nesterov momentum requires a momentum > 0 and zero dampening");
+                    $"Nesterov momentum requires a momentum > 0 and zero dampening (got momentum = {Momentum}, dampening = {Dampening})");
                 break;
             case Algorithm.Signum:
                 Require(Momentum >= 0 && Momentum < 1, $"Invalid momentum value: {Momentum} (Signum's momentum must be in [0, 1))");

@@ -25,8 +25,13 @@ public readonly record struct StepScalars
     public double MuNext { get; init; }
     /// <summary>NAdam's Π_{i≤t} μ_i.</summary>
     public double MuProduct { get; init; }
-    /// <summary>NAdam's Π_{i≤t+1} μ_i.</summary>
+    /// <summary>NAdam's Π_{i≤t+1} μ_i = Π_{i≤t} μ_i · μ_{t+1} (Dozat 2016; torch ≥ 2.0 and torch 1.13's foreach path.
+    /// torch 1.13's single-tensor path multiplies μ_t in twice, a bug fixed by pytorch/pytorch#92699).</summary>
     public double MuProductNext { get; init; }
+    /// <summary>NAdam's step size of the gradient term: γ·(1 − μ_t) / (1 − Π_{i≤t} μ_i) (positive; the update subtracts it).</summary>
+    public double NAdamGradStep { get; init; }
+    /// <summary>NAdam's step size of the momentum term: γ·μ_{t+1} / (1 − Π_{i≤t+1} μ_i) (positive; the update subtracts it).</summary>
+    public double NAdamMomentumStep { get; init; }
     /// <summary>RAdam's ρ_t = ρ∞ − 2t·β2^t / (1 − β2^t).</summary>
     public double RhoT { get; init; }
     /// <summary>RAdam: whether ρ_t &gt; 5, so the adaptive step is rectified (else an SGD-with-momentum step).</summary>
@@ -75,6 +80,8 @@ public readonly record struct StepScalars
             MuNext = muNext,
             MuProduct = state.MuProduct,
             MuProductNext = muProductNext,
+            NAdamGradStep = algorithm == Algorithm.NAdam ? hp.Lr * (1.0 - mu) / (1.0 - state.MuProduct) : 0,
+            NAdamMomentumStep = algorithm == Algorithm.NAdam ? hp.Lr * muNext / (1.0 - muProductNext) : 0,
             RhoT = rhoT,
             Rectified = rectified,
             Rect = rect,

@@ -1,0 +1,137 @@
+using CudaAdam.IO;
+
+namespace CudaAdam.Cli.Commands;
+
+/// <summary>
+/// <c>cudaadam replay</c>: runs an optimizer on a recorded gradient sequence. Given x_0 (init.npy, float32 [n]) and
+/// g_1..g_T (grads.npy, float32 [T, n]), takes T steps x_t = step(x_{t−1}, g_t) and writes x_T (and optionally the
+/// trajectory x_0..x_T as [T+1, n]). The same flags as torch.optim's keywords, so that
+/// <c>tests/oracle/replay_torch.py</c> replays the same thing in PyTorch.
+/// </summary>
+public sealed class ReplayCommand : ICommand
+{
+    public string Name => "replay";
+    public string Summary => "run an optimizer on recorded gradients (init.npy, grads.npy) and write the result as .npy";
+
+    private static readonly string[] FileOptions = ["params", "grads", "out", "trajectory", "config"];
+    private static readonly string[] SettingOptions = ["optimizer", "backend"];
+
+    public string Usage =>
+        "usage: cudaadam replay --optimizer NAME --params init.npy --grads grads.npy --out final.npy\n" +
+        "                       [--trajectory traj.npy] [--backend NAME] [--config hp.json] [hyperparameters]\n\n" +
+        "Takes T optimizer steps from x0 = init.npy (float32 [n]) with the gradients grads.npy (float32 [T, n],\n" +
+        "row t is the gradient of step t+1) and writes x_T to --out (float32 [n]); --trajectory writes x_0..x_T\n" +
+        "(float32 [T+1, n]). Outputs are written atomically: complete or not at all.\n\n" +
+        $"  --optimizer NAME   {string.Join(" ", AlgorithmNames.All.Select(a => a.Name()))}\n" +
+        $"  --backend NAME     {string.Join(" ", Backends.Names)} (default cpu)\n" +
+        "  --config FILE      a JSON object with the same keys (snake or kebab case) plus \"optimizer\" and \"backend\";\n" +
+        "                     flags override it; an unknown key is an error\n\n" +
+        "hyperparameters (torch.optim's keywords in kebab case; defaults are torch's for the optimizer):\n" +
+        "  " + string.Join(" ", HyperparameterKeys.All.Where(k => !k.IsFlag).Select(k => $"--{k.Kebab} X")) + "\n" +
+        "  " + string.Join(" ", HyperparameterKeys.All.Where(k => k.IsFlag).Select(k => $"--{k.Kebab}")) +
+        "   (flags; also --flag=true/false)\n\n" +
+        "Bad input prints one line 'cudaadam replay: ...' on stderr and exits 2.\n";
+
+    public int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    {
+        if (args.Count == 0) throw new UsageException("no arguments; see cudaadam help replay");
+        var parsed = Arguments.Parse(args,
+            FileOptions.Concat(SettingOptions).Concat(HyperparameterKeys.All.Where(k => !k.IsFlag).Select(k => k.Kebab)),
+            HyperparameterKeys.All.Where(k => k.IsFlag).Select(k => k.Kebab));
+
+        // Settings: the config file first, then the flags over it. Keys in snake case.
+        var settings = new Dictionary<string, (string Value, string Source)>(StringComparer.Ordinal);
+        if (parsed.Get("config") is { } configPath)
+        {
+            var known = SettingOptions.Concat(HyperparameterKeys.All.Select(k => k.Snake)).ToArray();
+            foreach (var (k, v) in HyperparameterKeys.ReadConfig(configPath, known))
+                settings[k] = (v, $"config '{configPath}' key '{k}'");
+        }
+        foreach (var (k, v) in parsed.Values)
+            if (!FileOptions.Contains(k))
+                settings[HyperparameterKeys.Canonical(k)] = (v, "--" + k);
+
+        if (!settings.TryGetValue("optimizer", out var optimizerSetting))
+            throw new UsageException($"missing --optimizer (one of {string.Join(", ", AlgorithmNames.All.Select(a => a.Name()))})");
+        Algorithm algorithm;
+        try { algorithm = AlgorithmNames.Parse(optimizerSetting.Value); }
+        catch (ArgumentException e) { throw new UsageException(e.Message, e); }
+        string backendName = settings.TryGetValue("backend", out var b) ? b.Value : "cpu";
+
+        var hp = Hyperparameters.Defaults(algorithm);
+        foreach (var key in HyperparameterKeys.All)
+            if (settings.TryGetValue(key.Snake, out var s))
+                hp = key.Apply(hp, s.Value, s.Source);
+        IReadOnlyList<string> warnings;
+        try { warnings = hp.Validate(algorithm); }
+        catch (ArgumentException e) { throw new UsageException(e.Message, e); }
+
+        string paramsPath = parsed.Require("params"), gradsPath = parsed.Require("grads"), outPath = parsed.Require("out");
+        string? trajectoryPath = parsed.Get("trajectory");
+        float[] x0 = ReadInput(paramsPath, 1, "--params").Data;
+        var grads = ReadInput(gradsPath, 2, "--grads");
+        int steps = grads.Shape[0], n = grads.Shape[1];
+        if (n != x0.Length)
+            throw new UsageException($"--params '{paramsPath}' has n = {x0.Length} elements but --grads '{gradsPath}' has rows of " +
+                                     $"{n} (shape {Npy.FormatShape(grads.Shape)}); grads must be [T, {x0.Length}]");
+        CheckOutputDirectory(outPath, "--out");
+        if (trajectoryPath is not null) CheckOutputDirectory(trajectoryPath, "--trajectory");
+
+        IStepBackend backend;
+        try { backend = Backends.Create(backendName); }
+        catch (Exception e) when (e is ArgumentException or BackendUnavailableException) { throw new UsageException(e.Message, e); }
+
+        foreach (var w in warnings) stderr.WriteLine($"cudaadam replay: warning: {w}");
+        var x = new Parameter("x", (float[])x0.Clone());
+        float[]? trajectory = trajectoryPath is null ? null : new float[checked((steps + 1) * n)];
+        if (trajectory is not null) x0.CopyTo(trajectory.AsSpan());
+        using (var opt = new Optimizer(algorithm, [x], hp, backend))
+        {
+            for (int t = 0; t < steps; t++)
+            {
+                x.Grad = grads.Row(t).ToArray();
+                try { opt.Step(); }
+                catch (NotImplementedException e)
+                {
+                    stderr.WriteLine($"cudaadam replay: {algorithm.Name()} is not implemented on backend '{backend.Name}' yet ({e.Message})");
+                    return ExitCodes.Failure;
+                }
+                if (trajectory is not null) x.Data.CopyTo(trajectory.AsSpan((t + 1) * n));
+            }
+        }
+
+        try
+        {
+            if (trajectory is not null) Npy.Write(trajectoryPath!, trajectory, steps + 1, n);
+            Npy.Write(outPath, x.Data, n);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"cudaadam replay: cannot write the output: {e.Message}");
+            return ExitCodes.Failure;
+        }
+        string also = trajectoryPath is null ? "" : $" and trajectory {trajectoryPath} [{steps + 1}, {n}]";
+        stdout.WriteLine($"replay: {algorithm.Name()}, T = {steps} steps, n = {n}, backend {backend.Name} -> wrote {outPath}{also}");
+        return ExitCodes.Ok;
+    }
+
+    private static NpyArray ReadInput(string path, int rank, string option)
+    {
+        try { return Npy.Read(path, rank); }
+        catch (FileNotFoundException) { throw new UsageException($"{option} '{path}': no such file"); }
+        catch (NpyFormatException e) { throw new UsageException($"{option} {e.Message}", e); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"{option} '{path}': cannot read it: {e.Message}", e);
+        }
+    }
+
+    private static void CheckOutputDirectory(string path, string option)
+    {
+        string dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        if (!Directory.Exists(dir))
+            throw new UsageException($"{option} '{path}': the directory '{dir}' does not exist (create it first)");
+        if (Directory.Exists(path))
+            throw new UsageException($"{option} '{path}' is a directory; give a file name");
+    }
+}
