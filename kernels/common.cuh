@@ -14,3 +14,223 @@ __device__ __forceinline__ cudaadam_index cudaadam_global_index() {
 __device__ __forceinline__ cudaadam_index cudaadam_grid_stride() {
     return (cudaadam_index)gridDim.x * (cudaadam_index)blockDim.x;
 }
+
+// =========================================================================================================
+// common.cuh — shared definitions of the CudaAdam kernels (kernels/*.cu).
+//
+// Compiled two ways, from the same text:
+//   * NVRTC (CUDA): --fmad=false --prec-div=true --prec-sqrt=true, no standard headers available;
+//   * g++ for the host emulator: -ffp-contract=off, with native/emu/cuda_emu.h force-included.
+// Both give IEEE float32 add/mul/div/sqrt, correctly rounded, never fused, so the kernels reproduce the C#
+// reference (src/CudaAdam/Reference/*.cs) bit for bit. Never call fmaf, __fmaf_*, __fdividef, rsqrtf or any
+// fast intrinsic in optimizer math.
+
+// ---------------------------------------------------------------------------------------------------------
+// Fused multi-tensor optimizer step: the tables (layout mirrored by src/CudaAdam/Device/KernelTables.cs; a
+// static_assert there and here pins the sizes).
+// ---------------------------------------------------------------------------------------------------------
+
+/// Number of per-tensor float scalars. Their meaning is per algorithm (see the CA_S_* indices of each kernel
+/// file); the host packs them in src/CudaAdam/Device/KernelScalars.cs, rounding to float exactly where the C#
+/// reference writes (float).
+#define CA_SCALARS 16
+
+// Per-tensor flags (CaTensor::flags).
+#define CA_ACTIVE      1u   // the tensor has a gradient this step; inactive tensors are not touched at all
+#define CA_MAXIMIZE    2u   // g = -g first
+#define CA_AMSGRAD     4u   // Adam family: keep the running maximum of v in vmax
+#define CA_DECOUPLED   8u   // weight decay applied to x (AdamW / decoupled_weight_decay), not added to g
+#define CA_WEIGHT_DECAY 16u // weight_decay != 0 (coupled L2 only happens when this is set, as in the reference)
+#define CA_NESTEROV    32u  // SGD
+#define CA_CENTERED    64u  // RMSProp
+#define CA_MOMENTUM    128u // SGD / RMSProp: momentum != 0 (a momentum buffer exists)
+#define CA_FIRST_STEP  256u // SGD: the momentum buffer does not exist yet; this step initializes it with d_p
+#define CA_RECTIFIED   512u // RAdam: rho_t > 5 this step
+
+/// One parameter tensor of a fused step: where its data and state live, its length and its scalars.
+/// 128 bytes. Pointers that the algorithm does not use are null.
+struct CaTensor {
+    float* p;           // parameter
+    const float* g;     // gradient (scaled: multiplied by inv_scale in the kernel)
+    float* m;           // first moment / momentum buffer
+    float* v;           // second moment / accumulator
+    float* vmax;        // AMSGrad's running maximum of v
+    float* aux;         // RMSProp grad_avg (centered) / AdaDelta acc_delta
+    long long n;        // elements
+    unsigned int flags; // CA_* flags
+    unsigned int reserved;
+    float s[CA_SCALARS]; // this step's float32 scalars of this tensor (hyperparameters and step-dependent terms)
+};
+
+/// A contiguous piece [start, start + length) of tensor `tensor`; one thread block per chunk.
+/// Built once per parameter set on the host (src/CudaAdam/Device/ChunkTable.cs). 24 bytes.
+struct CaChunk {
+    long long start;
+    long long length;
+    int tensor;
+    int reserved;
+};
+
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+static_assert(sizeof(CaTensor) == 128, "CaTensor must be 128 bytes (mirrored in C#)");
+static_assert(sizeof(CaChunk) == 24, "CaChunk must be 24 bytes (mirrored in C#)");
+#endif
+
+// ---------------------------------------------------------------------------------------------------------
+// Scalar helpers with the exact semantics of the C# reference.
+// ---------------------------------------------------------------------------------------------------------
+
+/// Reference.Sign: +1, -1, or x itself for ±0 (keeps the sign of zero) and NaN.
+static __device__ __forceinline__ float ca_sign(float x) {
+    return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : x);
+}
+
+/// .NET's MathF.Max (IEEE 754-2019 maximum): NaN if either is NaN, and +0 is larger than -0.
+/// (CUDA's fmaxf returns the non-NaN operand and may return either zero: not the same.)
+static __device__ __forceinline__ float ca_max(float a, float b) {
+    if (a != b) {
+        if (a != a) return a;      // a is NaN
+        return b < a ? a : b;      // b NaN -> b
+    }
+    return copysignf(1.0f, b) < 0.0f ? a : b;
+}
+
+/// Whether x is neither infinite nor NaN, written with IEEE arithmetic only so that it means the same on the
+/// GPU and in the emulator: x - x is 0 for every finite x and NaN for ±inf and NaN.
+static __device__ __forceinline__ bool ca_isfinite(float x) {
+    return (x - x) == 0.0f;
+}
+
+/// Whether all pointers of a chunk's tensor are 16-byte aligned at element `start` (null pointers do not count),
+/// so that the chunk can be read and written with 128-bit (float4) accesses.
+static __device__ __forceinline__ bool ca_aligned16(const CaTensor& t, long long start) {
+    unsigned long long bits = 0;
+    bits |= (unsigned long long)(t.p + start);
+    bits |= (unsigned long long)(t.g + start);
+    if (t.m) bits |= (unsigned long long)(t.m + start);
+    if (t.v) bits |= (unsigned long long)(t.v + start);
+    if (t.vmax) bits |= (unsigned long long)(t.vmax + start);
+    if (t.aux) bits |= (unsigned long long)(t.aux + start);
+    return (bits & 15ull) == 0ull;
+}
+
+/// One element's values, in registers. Slots the algorithm does not have read as 0 and are never stored.
+struct CaElem {
+    float p, g, m, v, vmax, aux;
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// The fused multi-tensor loop shared by every optimizer kernel.
+//
+//   ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, op)
+//
+// One thread block per chunk. If skip_flag is non-null and *skip_flag == epoch, the non-finite check of this
+// step (ca_check_nonfinite, launched just before on the same stream) found a non-finite gradient: every block
+// returns before touching anything, so params and state stay bit-for-bit unchanged. Otherwise each element is
+// loaded once (p, g and the state slots that exist), g is unscaled (g * inv_scale; 1.0 is exact), negated when
+// CA_MAXIMIZE, handed to op(e, t), and p and the state are stored once. 128-bit loads/stores when every pointer
+// of the chunk is 16-byte aligned (vector body + scalar tail), plain scalar accesses otherwise.
+// 64-bit indexing throughout.
+// ---------------------------------------------------------------------------------------------------------
+
+static __device__ __forceinline__ void ca_load(const CaTensor& t, long long i, float inv_scale, CaElem& e) {
+    e.p = t.p[i];
+    e.g = t.g[i] * inv_scale;
+    if (t.flags & CA_MAXIMIZE) e.g = -e.g;
+    e.m = t.m ? t.m[i] : 0.0f;
+    e.v = t.v ? t.v[i] : 0.0f;
+    e.vmax = t.vmax ? t.vmax[i] : 0.0f;
+    e.aux = t.aux ? t.aux[i] : 0.0f;
+}
+
+static __device__ __forceinline__ void ca_store(const CaTensor& t, long long i, const CaElem& e) {
+    t.p[i] = e.p;
+    if (t.m) t.m[i] = e.m;
+    if (t.v) t.v[i] = e.v;
+    if (t.vmax) t.vmax[i] = e.vmax;
+    if (t.aux) t.aux[i] = e.aux;
+}
+
+static __device__ __forceinline__ float4 ca_load4(const float* base, long long i) {
+    return *reinterpret_cast<const float4*>(base + i);
+}
+
+static __device__ __forceinline__ void ca_store4(float* base, long long i, float4 x) {
+    *reinterpret_cast<float4*>(base + i) = x;
+}
+
+static __device__ __forceinline__ float ca_lane(const float4& x, int k) {
+    return k == 0 ? x.x : (k == 1 ? x.y : (k == 2 ? x.z : x.w));
+}
+
+static __device__ __forceinline__ void ca_set_lane(float4& x, int k, float value) {
+    if (k == 0) x.x = value; else if (k == 1) x.y = value; else if (k == 2) x.z = value; else x.w = value;
+}
+
+template <class Op>
+static __device__ __forceinline__ void ca_foreach(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+                                                  const int* skip_flag, int epoch, Op op) {
+    if (skip_flag != nullptr && *(const volatile int*)skip_flag == epoch) return;
+    const CaChunk c = chunks[blockIdx.x];
+    const CaTensor t = tensors[c.tensor];
+    if (!(t.flags & CA_ACTIVE) || c.length <= 0) return;
+    const long long start = c.start, end = c.start + c.length;
+    long long scalar_from = start;
+    if (ca_aligned16(t, start)) {
+        const float4 zero4 = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        const long long nvec = c.length / 4;
+        for (long long j = threadIdx.x; j < nvec; j += blockDim.x) {
+            const long long i = start + 4 * j;
+            float4 p4 = ca_load4(t.p, i);
+            const float4 g4 = ca_load4(t.g, i);
+            float4 m4 = t.m ? ca_load4(t.m, i) : zero4;
+            float4 v4 = t.v ? ca_load4(t.v, i) : zero4;
+            float4 x4 = t.vmax ? ca_load4(t.vmax, i) : zero4;
+            float4 a4 = t.aux ? ca_load4(t.aux, i) : zero4;
+            for (int k = 0; k < 4; k++) {
+                CaElem e;
+                e.p = ca_lane(p4, k);
+                e.g = ca_lane(g4, k) * inv_scale;
+                if (t.flags & CA_MAXIMIZE) e.g = -e.g;
+                e.m = ca_lane(m4, k);
+                e.v = ca_lane(v4, k);
+                e.vmax = ca_lane(x4, k);
+                e.aux = ca_lane(a4, k);
+                op(e, t);
+                ca_set_lane(p4, k, e.p);
+                ca_set_lane(m4, k, e.m);
+                ca_set_lane(v4, k, e.v);
+                ca_set_lane(x4, k, e.vmax);
+                ca_set_lane(a4, k, e.aux);
+            }
+            ca_store4(t.p, i, p4);
+            if (t.m) ca_store4(t.m, i, m4);
+            if (t.v) ca_store4(t.v, i, v4);
+            if (t.vmax) ca_store4(t.vmax, i, x4);
+            if (t.aux) ca_store4(t.aux, i, a4);
+        }
+        scalar_from = start + 4 * nvec;
+    }
+    for (long long i = scalar_from + threadIdx.x; i < end; i += blockDim.x) {
+        CaElem e;
+        ca_load(t, i, inv_scale, e);
+        op(e, t);
+        ca_store(t, i, e);
+    }
+}
+
+/// Phase one of a checked step: scans every active chunk's gradient, unscaled exactly as the step will see it
+/// (g * inv_scale, which can overflow to inf), and writes `epoch` into *flag when it meets a non-finite value.
+/// The step kernel then compares *flag with the same epoch and returns early. Every writer writes the same value,
+/// so the unordered stores are benign; no atomics are needed, and the host never has to clear the flag
+/// (a new epoch per step). One block per chunk, like the step.
+static __device__ __forceinline__ void ca_check_nonfinite(const CaTensor* tensors, const CaChunk* chunks,
+                                                          float inv_scale, int* flag, int epoch) {
+    const CaChunk c = chunks[blockIdx.x];
+    const CaTensor t = tensors[c.tensor];
+    if (!(t.flags & CA_ACTIVE) || c.length <= 0) return;
+    bool bad = false;
+    for (long long i = c.start + threadIdx.x; i < c.start + c.length; i += blockDim.x)
+        if (!ca_isfinite(t.g[i] * inv_scale)) bad = true;
+    if (bad) *(volatile int*)flag = epoch;
+}

@@ -104,6 +104,8 @@ public sealed class Optimizer : IDisposable
     public IReadOnlyList<ParamGroup> Groups { get; }
     /// <summary>The backend's name: cpu, emulator or cuda.</summary>
     public string BackendName => _backend.Name;
+    /// <summary>Steps the backend skipped because a gradient was not finite (<see cref="Device.ISkippingStepBackend"/>).</summary>
+    public long SkippedSteps { get; private set; }
     /// <summary>Warnings from validation (β1 ≥ sqrt(β2), ...), each once.</summary>
     public IReadOnlyList<string> Warnings => _warnings;
 
@@ -124,6 +126,7 @@ public sealed class Optimizer : IDisposable
     public void Step()
     {
         var items = new List<StepItem>();
+        var before = new List<(ParamState State, ParamState Counters)>();
         foreach (var group in Groups)
         {
             var hp = group.Hyperparameters;
@@ -138,10 +141,18 @@ public sealed class Optimizer : IDisposable
                     _state[p] = s = ParamState.Create(Algorithm, hp, p.Data.Length);
                 else
                     CheckState(p, s, hp);
+                before.Add((s, new ParamState { Step = s.Step, Beta1Power = s.Beta1Power, Beta2Power = s.Beta2Power, MuProduct = s.MuProduct }));
                 items.Add(new StepItem(p, s, hp, StepScalars.Advance(Algorithm, hp, s)));
             }
         }
         _backend.Step(Algorithm, items);
+        // A backend that met a non-finite gradient changed nothing: undo the step counters advanced above.
+        if (_backend is Device.ISkippingStepBackend { LastStepSkipped: true })
+        {
+            foreach (var (s, c) in before)
+                (s.Step, s.Beta1Power, s.Beta2Power, s.MuProduct) = (c.Step, c.Beta1Power, c.Beta2Power, c.MuProduct);
+            SkippedSteps++;
+        }
     }
 
     private void ValidateGroup(ParamGroup g)

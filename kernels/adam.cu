@@ -1,0 +1,123 @@
+// adam.cu — fused multi-tensor steps of the Adam family: Adam / AdamW / AMSGrad (adam_step), AdaMax, NAdam, RAdam.
+// Plus the non-finite gradient check that every optimizer kernel pairs with (grad_nonfinite_check).
+//
+// Each kernel is ONE launch for all tensors of a step (the chunk table, common.cuh: ca_foreach). The element math
+// below is the C# reference (src/CudaAdam/Reference/<Name>.cs) line by line, in float32, in the same order; the
+// scalars s[...] are the reference's (float) casts, packed on the host by src/CudaAdam/Device/KernelScalars.cs.
+// Compiled with --fmad=false (NVRTC) / -ffp-contract=off (emulator): no fused multiply-add anywhere.
+#include "common.cuh"
+
+// ---- Adam / AdamW / AMSGrad (Reference/Adam.cs: AdamReference.Update) and AdaMax, NAdam, RAdam share these slots.
+#define CA_S_BETA1 0            // (float)beta1
+#define CA_S_BETA2 1            // (float)beta2
+#define CA_S_EPS 2              // (float)eps
+#define CA_S_WD 3               // (float)weight_decay
+#define CA_S_ONE_MINUS_BETA1 4  // (float)(1 - beta1)
+#define CA_S_ONE_MINUS_BETA2 5  // (float)(1 - beta2)
+#define CA_S_DECAY 6            // (float)(1 - lr * weight_decay)   decoupled weight decay
+// Adam / AdamW / AdaMax:
+#define CA_S_BC2_SQRT 7         // (float)sqrt(1 - beta2^t)
+#define CA_S_STEP_SIZE 8        // (float)(lr / (1 - beta1^t))
+#define CA_S_BC1 9              // (float)(1 - beta1^t)
+// AdaMax:
+#define CA_S_ADAMAX_NEG_CLR 8   // (float)-(lr / (1 - beta1^t))
+// NAdam:
+#define CA_S_NADAM_BC2 7        // (float)(1 - beta2^t)
+#define CA_S_NADAM_COEF_G 8     // (float)-NAdamGradStep = -(lr (1 - mu_t) / (1 - prod_{i<=t} mu_i))
+#define CA_S_NADAM_COEF_M 9     // (float)-NAdamMomentumStep = -(lr mu_{t+1} / (1 - prod_{i<=t+1} mu_i))
+// RAdam:
+#define CA_S_RADAM_BC1 7        // (float)(1 - beta1^t)
+#define CA_S_RADAM_LR 8         // (float)lr
+#define CA_S_RADAM_BC2_SQRT 9   // (float)sqrt(1 - beta2^t)
+#define CA_S_RADAM_RECT 10      // (float)r_t  (used when CA_RECTIFIED)
+
+/// Phase one of a checked step (see ca_check_nonfinite in common.cuh): writes `epoch` into *flag when an active
+/// tensor's gradient times inv_scale is not finite. Launched with the step's grid (one block per chunk) just before
+/// the step kernel; the step kernel then leaves params and state untouched.
+extern "C" __global__ void grad_nonfinite_check(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+                                                int* flag, int epoch) {
+    ca_check_nonfinite(tensors, chunks, inv_scale, flag, epoch);
+}
+
+/// Adam (Kingma & Ba 2015) with torch.optim.Adam's conventions; AdamW (CA_DECOUPLED); AMSGrad (CA_AMSGRAD).
+///   g ← g + λx (coupled, unless decoupled: x ← x(1−γλ));  m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) g²;
+///   v̄ ← max(v̄, v) (amsgrad);  x ← x − (γ/(1−β1^t)) · m / (sqrt(v̄)/sqrt(1−β2^t) + ε)
+extern "C" __global__ void adam_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+                                     const int* skip_flag, int epoch) {
+    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, [](CaElem& e, const CaTensor& t) {
+        const float* s = t.s;
+        float g = e.g;
+        float x = e.p;
+        if (t.flags & CA_DECOUPLED) x = x * s[CA_S_DECAY];
+        else if (t.flags & CA_WEIGHT_DECAY) g = g + s[CA_S_WD] * x;
+        e.m = e.m * s[CA_S_BETA1] + s[CA_S_ONE_MINUS_BETA1] * g;
+        e.v = e.v * s[CA_S_BETA2] + s[CA_S_ONE_MINUS_BETA2] * g * g;
+        float vHat = e.v;
+        if (t.flags & CA_AMSGRAD) {
+            e.vmax = ca_max(e.vmax, e.v);
+            vHat = e.vmax;
+        }
+        float denom = sqrtf(vHat) / s[CA_S_BC2_SQRT] + s[CA_S_EPS];
+        e.p = x + -s[CA_S_STEP_SIZE] * (e.m / denom);
+    });
+}
+
+/// AdaMax (Kingma & Ba 2015, §7.1; torch.optim.Adamax): g ← g + λx;  m ← β1 m + (1−β1) g;
+///   u ← max(β2 u, |g| + ε);  x ← x + (−γ/(1−β1^t)) · m / u  (product first, then the division).   (u is the state slot v, torch's exp_inf.)
+extern "C" __global__ void adamax_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+                                       const int* skip_flag, int epoch) {
+    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, [](CaElem& e, const CaTensor& t) {
+        const float* s = t.s;
+        float g = e.g;
+        float x = e.p;
+        if (t.flags & CA_WEIGHT_DECAY) g = g + s[CA_S_WD] * x;
+        e.m = e.m * s[CA_S_BETA1] + s[CA_S_ONE_MINUS_BETA1] * g;
+        e.v = ca_max(e.v * s[CA_S_BETA2], fabsf(g) + s[CA_S_EPS]);
+        e.p = x + s[CA_S_ADAMAX_NEG_CLR] * e.m / e.v;   // (negClr * m) / u, as the reference
+    });
+}
+
+/// NAdam (Dozat 2016; torch.optim.NAdam): g ← g + λx (or x ← x(1−γλ) when decoupled);  m, v as Adam;
+///   d ← sqrt(v/(1−β2^t)) + ε;  x ← x + (cg·g)/d;  x ← x + (cm·m)/d   (two roundings, as torch's two addcdiv_)
+///   with cg = −γ(1−μ_t)/(1−Πμ_{≤t}), cm = −γ μ_{t+1}/(1−Πμ_{≤t+1}).
+extern "C" __global__ void nadam_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+                                      const int* skip_flag, int epoch) {
+    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, [](CaElem& e, const CaTensor& t) {
+        const float* s = t.s;
+        float g = e.g;
+        float x = e.p;
+        if (t.flags & CA_WEIGHT_DECAY) {
+            if (t.flags & CA_DECOUPLED) x = x * s[CA_S_DECAY];
+            else g = g + s[CA_S_WD] * x;
+        }
+        e.m = e.m * s[CA_S_BETA1] + s[CA_S_ONE_MINUS_BETA1] * g;
+        e.v = e.v * s[CA_S_BETA2] + s[CA_S_ONE_MINUS_BETA2] * g * g;
+        float denom = sqrtf(e.v / s[CA_S_NADAM_BC2]) + s[CA_S_EPS];
+        x = x + s[CA_S_NADAM_COEF_G] * g / denom;          // (coef * g) / denom, as the reference
+        e.p = x + s[CA_S_NADAM_COEF_M] * e.m / denom;
+    });
+}
+
+/// RAdam (Liu et al. 2020; torch.optim.RAdam): g ← g + λx (or decoupled);  m, v as Adam;  m̂ ← m/(1−β1^t);
+///   rectified (ρ_t > 5): x ← x − m̂·γ·((1/(sqrt(v)+ε))·sqrt(1−β2^t))·r_t;  else x ← x − m̂·γ.
+extern "C" __global__ void radam_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+                                      const int* skip_flag, int epoch) {
+    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, [](CaElem& e, const CaTensor& t) {
+        const float* s = t.s;
+        float g = e.g;
+        float x = e.p;
+        if (t.flags & CA_WEIGHT_DECAY) {
+            if (t.flags & CA_DECOUPLED) x = x * s[CA_S_DECAY];
+            else g = g + s[CA_S_WD] * x;
+        }
+        e.m = e.m * s[CA_S_BETA1] + s[CA_S_ONE_MINUS_BETA1] * g;
+        e.v = e.v * s[CA_S_BETA2] + s[CA_S_ONE_MINUS_BETA2] * g * g;
+        float mHat = e.m / s[CA_S_RADAM_BC1];
+        if (t.flags & CA_RECTIFIED) {
+            float adaptiveLr = 1.0f / (sqrtf(e.v) + s[CA_S_EPS]) * s[CA_S_RADAM_BC2_SQRT];
+            e.p = x - mHat * s[CA_S_RADAM_LR] * adaptiveLr * s[CA_S_RADAM_RECT];
+        } else {
+            e.p = x - mHat * s[CA_S_RADAM_LR];
+        }
+    });
+}

@@ -1,0 +1,88 @@
+// sign.cu — fused multi-tensor steps of the sign family: signSGD, Signum, Lion, and Adam as sign-like descent
+// (signadam_step). Same structure and contract as adam.cu (one launch per step over the chunk table, the C#
+// reference's float32 operation order, scalars packed by src/CudaAdam/Device/KernelScalars.cs, no FMA).
+// Reference.Sign keeps the sign of zero: ca_sign (common.cuh) is the same function.
+#include "common.cuh"
+
+// signSGD / Signum / Lion slots.
+#define CA_S_SIGN_WD 0          // (float)weight_decay  (signSGD, Signum: coupled L2)
+#define CA_S_SIGN_LR 1          // (float)lr
+#define CA_S_SIGN_MOMENTUM 2    // Signum: (float)momentum
+#define CA_S_SIGN_ONE_MINUS_MOMENTUM 3 // Signum: (float)(1 - momentum)
+#define CA_S_LION_BETA1 2       // (float)beta1
+#define CA_S_LION_ONE_MINUS_BETA1 3 // (float)(1 - beta1)
+#define CA_S_LION_BETA2 4       // (float)beta2
+#define CA_S_LION_ONE_MINUS_BETA2 5 // (float)(1 - beta2)
+#define CA_S_LION_DECAY 6       // (float)(1 - lr * weight_decay)
+// SignAdam uses Adam's slots (adam.cu), repeated here because every .cu is compiled on its own.
+#define CA_S_BETA1 0
+#define CA_S_BETA2 1
+#define CA_S_EPS 2
+#define CA_S_WD 3
+#define CA_S_ONE_MINUS_BETA1 4
+#define CA_S_ONE_MINUS_BETA2 5
+#define CA_S_DECAY 6
+#define CA_S_BC2_SQRT 7
+#define CA_S_STEP_SIZE 8
+#define CA_S_BC1 9
+
+/// signSGD (Bernstein et al. 2018): x ← x − γ · sign(g + λx).
+extern "C" __global__ void signsgd_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+                                        const int* skip_flag, int epoch) {
+    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, [](CaElem& e, const CaTensor& t) {
+        const float* s = t.s;
+        float g = e.g;
+        float x = e.p;
+        if (t.flags & CA_WEIGHT_DECAY) g = g + s[CA_S_SIGN_WD] * x;
+        e.p = x - s[CA_S_SIGN_LR] * ca_sign(g);
+    });
+}
+
+/// Signum (Bernstein et al. 2018): g ← g + λx;  m ← β m + (1−β) g;  x ← x − γ · sign(m)   (β = momentum).
+extern "C" __global__ void signum_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+                                       const int* skip_flag, int epoch) {
+    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, [](CaElem& e, const CaTensor& t) {
+        const float* s = t.s;
+        float g = e.g;
+        float x = e.p;
+        if (t.flags & CA_WEIGHT_DECAY) g = g + s[CA_S_SIGN_WD] * x;
+        e.m = e.m * s[CA_S_SIGN_MOMENTUM] + s[CA_S_SIGN_ONE_MINUS_MOMENTUM] * g;
+        e.p = x - s[CA_S_SIGN_LR] * ca_sign(e.m);
+    });
+}
+
+/// Lion (Chen et al. 2023): c ← β1 m + (1−β1) g;  x ← x(1 − γλ) − γ · sign(c);  m ← β2 m + (1−β2) g.
+extern "C" __global__ void lion_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+                                     const int* skip_flag, int epoch) {
+    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, [](CaElem& e, const CaTensor& t) {
+        const float* s = t.s;
+        float g = e.g;
+        float c = e.m * s[CA_S_LION_BETA1] + s[CA_S_LION_ONE_MINUS_BETA1] * g;
+        e.p = e.p * s[CA_S_LION_DECAY] - s[CA_S_SIGN_LR] * ca_sign(c);
+        e.m = e.m * s[CA_S_LION_BETA2] + s[CA_S_LION_ONE_MINUS_BETA2] * g;
+    });
+}
+
+/// Adam as sign-like descent (arXiv 2507.05966): m, v, v̄, denom exactly as adam_step, then
+///   u' ← |m| / denom;  x ← x − (γ/(1−β1^t)) · (u' · sign(m)),
+/// bitwise equal to adam_step because (|m|/d)·sign(m) = m/d in IEEE arithmetic (signed zeros included).
+extern "C" __global__ void signadam_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+                                         const int* skip_flag, int epoch) {
+    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, [](CaElem& e, const CaTensor& t) {
+        const float* s = t.s;
+        float g = e.g;
+        float x = e.p;
+        if (t.flags & CA_DECOUPLED) x = x * s[CA_S_DECAY];
+        else if (t.flags & CA_WEIGHT_DECAY) g = g + s[CA_S_WD] * x;
+        e.m = e.m * s[CA_S_BETA1] + s[CA_S_ONE_MINUS_BETA1] * g;
+        e.v = e.v * s[CA_S_BETA2] + s[CA_S_ONE_MINUS_BETA2] * g * g;
+        float vHat = e.v;
+        if (t.flags & CA_AMSGRAD) {
+            e.vmax = ca_max(e.vmax, e.v);
+            vHat = e.vmax;
+        }
+        float denom = sqrtf(vHat) / s[CA_S_BC2_SQRT] + s[CA_S_EPS];
+        float uRaw = fabsf(e.m) / denom;
+        e.p = x - s[CA_S_STEP_SIZE] * (uRaw * ca_sign(e.m));
+    });
+}

@@ -1,0 +1,391 @@
+using CudaAdam.Cuda;
+
+namespace CudaAdam.Device;
+
+/// <summary>
+/// A backend that can refuse a whole step: when it meets a non-finite (unscaled) gradient it leaves every parameter
+/// and its state untouched and says so here; <see cref="Optimizer.Step"/> then rolls back the step counters it had
+/// advanced (torch's GradScaler skipping <c>optimizer.step()</c>).
+/// </summary>
+public interface ISkippingStepBackend
+{
+    /// <summary>Whether the last <see cref="IStepBackend.Step"/> was skipped because of a non-finite gradient.</summary>
+    bool LastStepSkipped { get; }
+}
+
+/// <summary>Tuning and test knobs of <see cref="DeviceBackend"/>. The defaults are the production settings.</summary>
+public sealed record DeviceBackendOptions
+{
+    /// <summary>Threads per block of the step kernels.</summary>
+    public int BlockSize { get; init; } = 256;
+    /// <summary>Elements per chunk (one thread block each). Keep it a multiple of 4 so that chunks of aligned
+    /// tensors stay 16-byte aligned for the float4 path.</summary>
+    public long ChunkSize { get; init; } = 32768;
+    /// <summary>Each tensor starts at a multiple of this many elements in the device arenas (64 = 256 bytes);
+    /// 1 packs tensors back to back, so odd lengths leave later tensors misaligned (the scalar path).</summary>
+    public int Alignment { get; init; } = 64;
+    /// <summary>Elements of padding before the first tensor (tests: 1 misaligns every tensor).</summary>
+    public int BaseOffset { get; init; }
+    /// <summary>Run the non-finite gradient check (one extra launch per step) and skip steps that fail it.</summary>
+    public bool CheckNonFinite { get; init; } = true;
+
+    internal void Validate()
+    {
+        if (BlockSize is < 32 or > 1024 || BlockSize % 32 != 0)
+            throw new ArgumentException($"BlockSize {BlockSize} must be a multiple of 32 in [32, 1024]");
+        if (ChunkSize < 1) throw new ArgumentException($"ChunkSize {ChunkSize} must be >= 1");
+        if (Alignment < 1) throw new ArgumentException($"Alignment {Alignment} must be >= 1 element");
+        if (BaseOffset < 0) throw new ArgumentException($"BaseOffset {BaseOffset} must be >= 0");
+    }
+}
+
+/// <summary>
+/// <see cref="IStepBackend"/> over any <see cref="IDevice"/> (the CUDA device or the host emulator): every step is
+/// ONE launch of the algorithm's fused kernel (<c>kernels/adam.cu</c>, <c>sign.cu</c>, <c>baselines.cu</c>) over all
+/// tensors, plus, when <see cref="DeviceBackendOptions.CheckNonFinite"/> is on (default), ONE launch of
+/// <c>grad_nonfinite_check</c> before it.
+/// </summary>
+/// <remarks>
+/// <para>Memory: one device arena per slot (p, g, m, v, vmax, aux); each tensor has a fixed offset in them
+/// (aligned to <see cref="DeviceBackendOptions.Alignment"/>). Every tensor ever stepped keeps its place; the layout
+/// (offsets, arenas, the device chunk table) is rebuilt only when a new tensor appears or a tensor's set of state
+/// slots changes. A tensor without a gradient this step stays in the chunk table, marked inactive in the tensor
+/// table, and its blocks return at once.</para>
+/// <para>Transfers (the simple, always-correct policy): the host arrays are the truth. Each step uploads p, g and
+/// the state of every tensor that steps (one copy per arena, through a host staging array, plus the tensor table),
+/// and downloads p and the state afterwards. That is 2 × (bytes of p + state) + bytes of g over the bus per step, far
+/// more than the kernel's own 28 bytes/parameter (Adam) of device traffic: fine for the emulator and for testing,
+/// the bottleneck on a real GPU. A device-resident mode (state kept on the device, host copies on demand) is the next
+/// step and needs no kernel change.</para>
+/// <para>Non-finite gradients (torch GradScaler semantics): when any gradient of the step times
+/// <see cref="InvScale"/> is ±inf or NaN, nothing changes (params and every state bit), <see cref="LastStepSkipped"/>
+/// is true and <see cref="Optimizer"/> rolls back its step counters. Two phases: <c>grad_nonfinite_check</c> writes
+/// the step's epoch into a device flag; the step kernel reads it first and returns when it matches.</para>
+/// </remarks>
+public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend
+{
+    private const int SlotP = 0, SlotG = 1, SlotM = 2, SlotV = 3, SlotVMax = 4, SlotAux = 5, SlotCount = 6;
+
+    private readonly IDevice _device;
+    private readonly bool _ownsDevice;
+    private readonly DeviceBackendOptions _options;
+    private readonly KernelArgs _args = new();
+    private readonly List<TensorPlace> _tensors = [];
+    private readonly Dictionary<Parameter, int> _index = new(ReferenceEqualityComparer.Instance);
+    private readonly DeviceBuffer<float>?[] _arenas = new DeviceBuffer<float>?[SlotCount];
+    private readonly float[][] _staging = new float[SlotCount][];
+    private DeviceBuffer<CaTensor>? _tensorTable;
+    private DeviceBuffer<CaChunk>? _chunkTable;
+    private DeviceBuffer<int>? _flag;
+    private CaTensor[] _hostTable = [];
+    private int _chunkCount;
+    private int _epoch;
+    private Algorithm? _algorithm;
+    private bool _layoutDirty = true;
+    private bool _disposed;
+
+    /// <param name="device">Where the kernels run.</param>
+    /// <param name="options">Defaults when null.</param>
+    /// <param name="ownsDevice">Dispose <paramref name="device"/> with this backend.</param>
+    public DeviceBackend(IDevice device, DeviceBackendOptions? options = null, bool ownsDevice = false)
+    {
+        _device = device ?? throw new ArgumentNullException(nameof(device));
+        _options = options ?? new DeviceBackendOptions();
+        _options.Validate();
+        _ownsDevice = ownsDevice;
+        ChunkTable.CheckLayout();
+        for (int i = 0; i < SlotCount; i++) _staging[i] = [];
+    }
+
+    /// <summary>"emulator" or "cuda".</summary>
+    public string Name => _device.Kind == DeviceKind.Cuda ? "cuda" : "emulator";
+
+    public IDevice Device => _device;
+
+    public DeviceBackendOptions Options => _options;
+
+    /// <summary>Gradients are multiplied by this before anything else (mixed-precision loss scaling: 1/scale).
+    /// 1 (default) is exact. The product is what the non-finite check sees.</summary>
+    public float InvScale { get; set; } = 1f;
+
+    /// <inheritdoc/>
+    public bool LastStepSkipped { get; private set; }
+
+    /// <summary>Kernel launches of the last step: 0 (nothing to do), 1 (the fused step) or 2 (check + step).</summary>
+    public int LaunchesLastStep { get; private set; }
+
+    /// <summary>How many times the layout and chunk table were (re)built.</summary>
+    public int LayoutBuilds { get; private set; }
+
+    /// <summary>Chunks (thread blocks) per launch in the current layout.</summary>
+    public int ChunkCount => _chunkCount;
+
+    public void Step(Algorithm algorithm, IReadOnlyList<StepItem> items)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        LastStepSkipped = false;
+        LaunchesLastStep = 0;
+        if (_algorithm is { } a && a != algorithm)
+            throw new InvalidOperationException(
+                $"this {Name} backend has stepped {a.Name()} and cannot step {algorithm.Name()}; use one backend per optimizer");
+        _algorithm = algorithm;
+        if (items.Count == 0) return;
+
+        // 1. Layout: place new tensors, notice changed slot sets.
+        var slotsOf = new uint[items.Count];
+        for (int i = 0; i < items.Count; i++)
+        {
+            var it = items[i];
+            if (it.Param.Grad is null)
+                throw new ArgumentException($"parameter '{it.Param.Name}' was handed to the backend without a gradient");
+            slotsOf[i] = RequiredSlots(algorithm, it);
+            if (_index.TryGetValue(it.Param, out int ti))
+            {
+                var place = _tensors[ti];
+                if (place.Length != it.Param.Data.Length || place.Slots != slotsOf[i])
+                {
+                    _tensors[ti] = place with { Length = it.Param.Data.Length, Slots = slotsOf[i] };
+                    _layoutDirty = true;
+                }
+            }
+            else
+            {
+                _index[it.Param] = _tensors.Count;
+                _tensors.Add(new TensorPlace(it.Param.Data.Length, slotsOf[i], 0));
+                _layoutDirty = true;
+            }
+        }
+        if (_layoutDirty) BuildLayout();
+
+        // 2. The tensor table of this step, and the staged uploads.
+        for (int t = 0; t < _hostTable.Length; t++) _hostTable[t].Flags = 0;
+        var firstStep = new bool[items.Count];
+        Span<float> scalars = stackalloc float[CaTensor.ScalarCount];
+        for (int i = 0; i < items.Count; i++)
+        {
+            var it = items[i];
+            int ti = _index[it.Param];
+            var place = _tensors[ti];
+            ref var e = ref _hostTable[ti];
+            uint flags = KernelScalars.Pack(algorithm, it.Hyperparameters, it.Scalars, scalars) | KernelFlags.Active;
+            SetScalars(ref e, scalars);
+            if ((place.Slots & (1u << SlotM)) != 0 && it.State.M is null)
+            {
+                if (algorithm != Algorithm.Sgd)
+                    throw new InvalidOperationException($"parameter '{it.Param.Name}' has no {algorithm.Name()} state M");
+                flags |= KernelFlags.FirstStep; // torch creates SGD's momentum_buffer from the first d_p
+                firstStep[i] = true;
+            }
+            e.Flags = flags;
+            int n = place.Length;
+            if (n == 0) continue;
+            Stage(SlotP, place, it.Param.Data);
+            Stage(SlotG, place, it.Param.Grad!);
+            if (!firstStep[i]) StageIf(SlotM, place, it.State.M);
+            StageIf(SlotV, place, it.State.V);
+            StageIf(SlotVMax, place, it.State.VMax);
+            StageIf(SlotAux, place, it.State.Aux);
+        }
+
+        // 3. Upload, launch, download.
+        for (int s = 0; s < SlotCount; s++)
+            if (_arenas[s] is { Length: > 0 } arena) _device.CopyToDevice<float>(_staging[s], arena);
+        _device.CopyToDevice<CaTensor>(_hostTable, _tensorTable!);
+        bool skipped = false;
+        if (_chunkCount > 0)
+        {
+            var (family, name) = KernelScalars.KernelOf(algorithm);
+            var step = _device.GetKernel(family, name);
+            _epoch = _epoch == int.MaxValue ? 1 : _epoch + 1;
+            nint flagPointer = 0;
+            if (_options.CheckNonFinite)
+            {
+                var (cf, cn) = KernelScalars.NonFiniteCheck;
+                var check = _device.GetKernel(cf, cn);
+                flagPointer = _flag!.Pointer;
+                _args.Clear().Add(_tensorTable!).Add(_chunkTable!).Add(InvScale).Add(flagPointer).Add(_epoch);
+                _device.Launch(check, (uint)_chunkCount, (uint)_options.BlockSize, _args);
+                LaunchesLastStep++;
+            }
+            _args.Clear().Add(_tensorTable!).Add(_chunkTable!).Add(InvScale).Add(flagPointer).Add(_epoch);
+            _device.Launch(step, (uint)_chunkCount, (uint)_options.BlockSize, _args);
+            LaunchesLastStep++;
+            _device.Synchronize();
+            if (_options.CheckNonFinite)
+            {
+                Span<int> flag = stackalloc int[1];
+                _device.CopyToHost(_flag!, flag);
+                skipped = flag[0] == _epoch;
+            }
+        }
+        if (skipped)
+        {
+            LastStepSkipped = true;
+            return;
+        }
+        for (int s = 0; s < SlotCount; s++)
+            if (s != SlotG && _arenas[s] is { Length: > 0 } arena) _device.CopyToHost(arena, _staging[s]);
+        for (int i = 0; i < items.Count; i++)
+        {
+            var it = items[i];
+            var place = _tensors[_index[it.Param]];
+            if (firstStep[i]) it.State.M = new float[place.Length];
+            if (place.Length == 0) continue;
+            Unstage(SlotP, place, it.Param.Data);
+            UnstageIf(SlotM, place, it.State.M);
+            UnstageIf(SlotV, place, it.State.V);
+            UnstageIf(SlotVMax, place, it.State.VMax);
+            UnstageIf(SlotAux, place, it.State.Aux);
+        }
+    }
+
+    private static unsafe void SetScalars(ref CaTensor e, ReadOnlySpan<float> scalars)
+    {
+        fixed (float* s = e.S) scalars.CopyTo(new Span<float>(s, CaTensor.ScalarCount));
+    }
+
+    /// <summary>The state slots (bit per slot) a tensor needs for this algorithm and its hyperparameters; checks that
+    /// the state has them.</summary>
+    private static uint RequiredSlots(Algorithm algorithm, StepItem it)
+    {
+        uint slots = 0;
+        var st = it.State;
+        var hp = it.Hyperparameters;
+        void Need(int slot, float[]? buffer, string what)
+        {
+            if (buffer is not null && buffer.Length != it.Param.Data.Length)
+                throw new InvalidOperationException(
+                    $"parameter '{it.Param.Name}': state {what} has {buffer.Length} elements, the parameter {it.Param.Data.Length}");
+            slots |= 1u << slot;
+        }
+        void Require(int slot, float[]? buffer, string what)
+        {
+            if (buffer is null)
+                throw new InvalidOperationException(
+                    $"parameter '{it.Param.Name}' has no state {what}, which {algorithm.Name()} needs with these hyperparameters " +
+                    "(create the state with ParamState.Create)");
+            Need(slot, buffer, what);
+        }
+        switch (algorithm)
+        {
+            case Algorithm.Adam or Algorithm.AdamW or Algorithm.SignAdam or Algorithm.NAdam or Algorithm.RAdam or Algorithm.AdaMax:
+                Require(SlotM, st.M, "M"); Require(SlotV, st.V, "V");
+                if (hp.Amsgrad) Require(SlotVMax, st.VMax, "VMax");
+                break;
+            case Algorithm.Signum or Algorithm.Lion:
+                Require(SlotM, st.M, "M");
+                break;
+            case Algorithm.Sgd:
+                if (hp.Momentum != 0) Need(SlotM, st.M, "M"); // created on the first step
+                break;
+            case Algorithm.AdaGrad:
+                Require(SlotV, st.V, "V");
+                break;
+            case Algorithm.RmsProp:
+                Require(SlotV, st.V, "V");
+                if (hp.Momentum > 0) Require(SlotM, st.M, "M");
+                if (hp.Centered) Require(SlotAux, st.Aux, "Aux");
+                break;
+            case Algorithm.AdaDelta:
+                Require(SlotV, st.V, "V"); Require(SlotAux, st.Aux, "Aux");
+                break;
+            case Algorithm.SignSgd:
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, null);
+        }
+        return slots;
+    }
+
+    private void BuildLayout()
+    {
+        long offset = _options.BaseOffset;
+        var lengths = new long[_tensors.Count];
+        for (int t = 0; t < _tensors.Count; t++)
+        {
+            long a = _options.Alignment;
+            offset = (offset - _options.BaseOffset + a - 1) / a * a + _options.BaseOffset;
+            _tensors[t] = _tensors[t] with { Offset = offset };
+            lengths[t] = _tensors[t].Length;
+            offset += _tensors[t].Length;
+        }
+        long total = offset;
+        if (total > Array.MaxLength)
+            throw new NotSupportedException($"the parameters need {total} elements per arena; the host staging arrays hold at most {Array.MaxLength}");
+        uint used = 1u << SlotP | 1u << SlotG;
+        foreach (var p in _tensors) used |= p.Slots;
+        for (int s = 0; s < SlotCount; s++)
+        {
+            _arenas[s]?.Dispose();
+            _arenas[s] = null;
+            _staging[s] = [];
+            if ((used & (1u << s)) == 0 || total == 0) continue;
+            _arenas[s] = _device.Allocate<float>(total);
+            _staging[s] = new float[total];
+        }
+        var chunks = ChunkTable.Build(lengths, _options.ChunkSize);
+        _chunkCount = chunks.Length;
+        _chunkTable?.Dispose();
+        _chunkTable = _device.Allocate<CaChunk>(Math.Max(1, chunks.Length));
+        if (chunks.Length > 0) _device.CopyToDevice<CaChunk>(chunks, _chunkTable);
+        _tensorTable?.Dispose();
+        _tensorTable = _device.Allocate<CaTensor>(Math.Max(1, _tensors.Count));
+        _hostTable = new CaTensor[_tensors.Count];
+        for (int t = 0; t < _tensors.Count; t++)
+        {
+            var place = _tensors[t];
+            ref var e = ref _hostTable[t];
+            e.N = place.Length;
+            e.P = Address(SlotP, place);
+            e.G = Address(SlotG, place);
+            e.M = Address(SlotM, place);
+            e.V = Address(SlotV, place);
+            e.VMax = Address(SlotVMax, place);
+            e.Aux = Address(SlotAux, place);
+        }
+        if (_flag is null)
+        {
+            _flag = _device.Allocate<int>(1);
+            _device.Zero(_flag);
+            _epoch = 0;
+        }
+        LayoutBuilds++;
+        _layoutDirty = false;
+    }
+
+    private nint Address(int slot, TensorPlace place)
+    {
+        bool has = slot is SlotP or SlotG || (place.Slots & (1u << slot)) != 0;
+        if (!has || _arenas[slot] is not { } arena) return 0;
+        return arena.Pointer + (nint)(place.Offset * sizeof(float));
+    }
+
+    private void Stage(int slot, TensorPlace place, float[] host) => host.CopyTo(_staging[slot], (int)place.Offset);
+
+    private void StageIf(int slot, TensorPlace place, float[]? host)
+    {
+        if (host is not null && (place.Slots & (1u << slot)) != 0) Stage(slot, place, host);
+    }
+
+    private void Unstage(int slot, TensorPlace place, float[] host) =>
+        _staging[slot].AsSpan((int)place.Offset, place.Length).CopyTo(host);
+
+    private void UnstageIf(int slot, TensorPlace place, float[]? host)
+    {
+        if (host is not null && (place.Slots & (1u << slot)) != 0) Unstage(slot, place, host);
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        foreach (var a in _arenas) a?.Dispose();
+        _tensorTable?.Dispose();
+        _chunkTable?.Dispose();
+        _flag?.Dispose();
+        _args.Dispose();
+        if (_ownsDevice) _device.Dispose();
+    }
+
+    private readonly record struct TensorPlace(int Length, uint Slots, long Offset);
+}

@@ -1,0 +1,63 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace CudaAdam.Device;
+
+/// <summary>
+/// The per-tensor entry of a fused step's tensor table: the C# twin of <c>struct CaTensor</c> in
+/// <c>kernels/common.cuh</c> (128 bytes; field order, sizes and <see cref="KernelFlags"/> must stay identical).
+/// Pointers are device addresses (host addresses on the emulator); a slot the algorithm does not use is 0.
+/// </summary>
+[StructLayout(LayoutKind.Sequential, Size = 128)]
+public unsafe struct CaTensor
+{
+    /// <summary>Number of float scalars per tensor (<c>CA_SCALARS</c>).</summary>
+    public const int ScalarCount = 16;
+
+    public nint P, G, M, V, VMax, Aux;
+    public long N;
+    public uint Flags;
+    public uint Reserved;
+    public fixed float S[ScalarCount];
+}
+
+/// <summary>A piece [Start, Start + Length) of tensor <see cref="Tensor"/>, one thread block per chunk: the twin of
+/// <c>struct CaChunk</c> in <c>kernels/common.cuh</c> (24 bytes).</summary>
+[StructLayout(LayoutKind.Sequential, Size = 24)]
+public struct CaChunk
+{
+    public long Start;
+    public long Length;
+    public int Tensor;
+    public int Reserved;
+}
+
+/// <summary>The <c>CA_*</c> per-tensor flags of <c>kernels/common.cuh</c>.</summary>
+public static class KernelFlags
+{
+    public const uint Active = 1, Maximize = 2, Amsgrad = 4, Decoupled = 8, WeightDecay = 16, Nesterov = 32,
+        Centered = 64, Momentum = 128, FirstStep = 256, Rectified = 512;
+}
+
+/// <summary>Builds the chunk table of a parameter set: every tensor cut into chunks of at most
+/// <c>chunkSize</c> elements, in tensor order; zero-size tensors get no chunk.</summary>
+public static class ChunkTable
+{
+    public static CaChunk[] Build(IReadOnlyList<long> lengths, long chunkSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(chunkSize, 1);
+        var chunks = new List<CaChunk>();
+        for (int t = 0; t < lengths.Count; t++)
+            for (long start = 0; start < lengths[t]; start += chunkSize)
+                chunks.Add(new CaChunk { Start = start, Length = Math.Min(chunkSize, lengths[t] - start), Tensor = t });
+        return chunks.ToArray();
+    }
+
+    internal static void CheckLayout()
+    {
+        // The C side static_asserts the same sizes (common.cuh).
+        if (Unsafe.SizeOf<CaTensor>() != 128 || Unsafe.SizeOf<CaChunk>() != 24)
+            throw new InvalidOperationException(
+                $"CaTensor is {Unsafe.SizeOf<CaTensor>()} bytes and CaChunk {Unsafe.SizeOf<CaChunk>()}; kernels/common.cuh expects 128 and 24");
+    }
+}
