@@ -13,6 +13,8 @@ public static class Program
     [
         new RunCommand(),
         new ReplayCommand(),
+        new InfoCommand(),
+        new KernelsCommand(),
         new HelpCommand(),
     ];
 
