@@ -15,10 +15,14 @@ public sealed record CacheBenchmarkRow(string File, int ImageBytes, double ColdM
 /// </summary>
 public static class KernelCacheBenchmark
 {
-    public static IReadOnlyList<CacheBenchmarkRow> Run(CompileTarget target, int rounds = 3)
+    /// <summary>The files measured by default: every embedded kernel file, then the probe.</summary>
+    public static IReadOnlyList<KernelSource> Sources() =>
+        KernelSources.KernelFiles.Select(KernelSources.ForFamily).Append(ProbeKernels.Source).ToList();
+
+    public static IReadOnlyList<CacheBenchmarkRow> Run(CompileTarget target, int rounds = 3, IReadOnlyList<KernelSource>? sources = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(rounds, 1);
-        var sources = KernelSources.KernelFiles.Select(KernelSources.ForFamily).Append(ProbeKernels.Source).ToList();
+        sources ??= Sources();
         var rows = new List<CacheBenchmarkRow>();
         foreach (var source in sources)
         {

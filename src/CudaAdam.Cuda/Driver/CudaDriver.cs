@@ -85,7 +85,7 @@ public static class CudaDriver
             Attribute(dev, DeviceAttribute.ComputeCapabilityMajor), Attribute(dev, DeviceAttribute.ComputeCapabilityMinor),
             (long)total, Attribute(dev, DeviceAttribute.MultiprocessorCount), Attribute(dev, DeviceAttribute.MaxThreadsPerBlock),
             Attribute(dev, DeviceAttribute.MaxSharedMemoryPerBlock), Attribute(dev, DeviceAttribute.WarpSize),
-            Attribute(dev, DeviceAttribute.L2CacheSize), Attribute(dev, DeviceAttribute.GlobalMemoryBusWidth));
+            OptionalAttribute(dev, DeviceAttribute.L2CacheSize), OptionalAttribute(dev, DeviceAttribute.GlobalMemoryBusWidth));
     }
 
     public static IReadOnlyList<DeviceProperties> Devices()
@@ -102,6 +102,11 @@ public static class CudaDriver
         if (r != CudaResult.Success) throw Cu.Error(r, $"cuDeviceGetAttribute({attribute}, device {device})");
         return value;
     }
+
+    /// <summary>An informational attribute: 0 when the driver does not report it (attributes come and go across
+    /// CUDA versions), so a report never fails over it.</summary>
+    private static int OptionalAttribute(int device, DeviceAttribute attribute) =>
+        DriverNative.cuDeviceGetAttribute(out int value, attribute, device) == CudaResult.Success ? value : 0;
 
     internal static string PtrToString(nint p) => p == 0 ? "" : Marshal.PtrToStringUTF8(p) ?? "";
 }

@@ -45,11 +45,16 @@ public class NativeLibrariesTests
     public void NvrtcSonamesAreProbedNewestFirst()
     {
         var list = NativeLibraries.Candidates(NativeLibraries.Nvrtc, Env());
-        Assert.That(list, Is.EqualTo(new[] { "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2", "libnvrtc.so" }));
+        Assert.That(list, Is.EqualTo(new[]
+        {
+            "libnvrtc.so.13", "/usr/local/cuda/lib64/libnvrtc.so.13", "libnvrtc.so.12", "/usr/local/cuda/lib64/libnvrtc.so.12",
+            "libnvrtc.so.11.2", "/usr/local/cuda/lib64/libnvrtc.so.11.2", "libnvrtc.so", "/usr/local/cuda/lib64/libnvrtc.so",
+        }));
         Assert.That(NativeLibraries.Candidates(NativeLibraries.Cuda, Env()), Is.EqualTo(new[] { "libcuda.so.1" }));
         Assert.That(NativeLibraries.Candidates(NativeLibraries.Cublas, Env(("CUDA_HOME", "/usr/local/cuda"))),
             Is.EqualTo(new[] { "/usr/local/cuda/lib64/libcublas.so.13", "libcublas.so.13", "/usr/local/cuda/lib64/libcublas.so.12",
-                "libcublas.so.12", "/usr/local/cuda/lib64/libcublas.so.11", "libcublas.so.11" }));
+                "libcublas.so.12", "/usr/local/cuda/lib64/libcublas.so.11", "libcublas.so.11" }),
+            "CUDA_HOME is /usr/local/cuda, so the fallback directory adds nothing new");
     }
 
     [Test]

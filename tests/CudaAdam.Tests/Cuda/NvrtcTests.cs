@@ -23,6 +23,8 @@ public class NvrtcTests
         var ptx = System.Text.Encoding.UTF8.GetString(image.Image);
         Assert.That(ptx, Does.Contain(".target sm_80"));
         Assert.That(ptx, Does.Contain(".visible .entry"), "an embedded kernel file should define at least one extern \"C\" __global__ kernel");
+        // The numerical contract (DESIGN.md): --fmad=false and no fmaf in optimizer math, so no fused fp32 multiply-add.
+        Assert.That(ptx, Does.Not.Contain("fma.rn.f32"), $"{file}: a fused multiply-add breaks bitwise parity with the CPU reference");
     }
 
     [Test]
