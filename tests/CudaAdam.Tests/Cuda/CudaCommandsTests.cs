@@ -34,6 +34,28 @@ public class CudaCommandsTests
     }
 
     [Test]
+    public void InfoCheckWithoutAGpuFailsSayingWhy()
+    {
+        if (CudaAdam.Cuda.Driver.CudaDriver.Unavailable() is null)
+            Assert.Ignore("a GPU is present: 'info --check' runs the real checks (see CudaDeviceTests)");
+        var (code, _, err) = Cli("info", "--check");
+        Assert.That(code, Is.EqualTo(1));
+        Assert.That(err, Does.Contain("no usable GPU"));
+    }
+
+    [Test]
+    [Category("Gpu")]
+    public void InfoCheckPassesOnAGpu()
+    {
+        var reason = CudaAdam.Cuda.Driver.CudaDriver.Unavailable();
+        if (reason is not null) Assert.Ignore("no CUDA device here (GPU tests run on the GPU machine): " + reason);
+        var (code, output, err) = Cli("info", "--check");
+        Assert.That(code, Is.EqualTo(0), output + err);
+        Assert.That(output, Does.Contain("checks passed"));
+        Assert.That(output, Does.Not.Contain("FAIL"));
+    }
+
+    [Test]
     public void KernelsListsTheEmbeddedFilesAndTheirKernels()
     {
         var (code, output, _) = Cli("kernels");
