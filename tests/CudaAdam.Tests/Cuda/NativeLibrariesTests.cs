@@ -94,6 +94,17 @@ public class NativeLibrariesTests
     }
 
     [Test]
+    public void ARawCallWithoutTheLibraryRaisesTheResolversMessage()
+    {
+        if (NativeLibraries.TryLoad(NativeLibraries.Cuda, out _) is not null) Assert.Ignore("libcuda.so.1 is present here");
+        var e = Assert.Catch<Exception>(() => CudaAdam.Cuda.Driver.CudaDriver.Initialize())!;
+        Assert.That(e, Is.InstanceOf<NativeLibraryNotFoundException>());
+        Assert.That(e.Message, Does.Contain("libcuda.so.1"));
+        var raw = Assert.Catch<Exception>(() => DriverNative.cuInit(0))!;
+        Assert.That(raw.ToString(), Does.Contain("libcuda.so.1"), "the P/Invoke itself surfaces the list of paths tried");
+    }
+
+    [Test]
     public void NvrtcLoadsFromAVersionedSoname()
     {
         Requirements.Nvrtc();
