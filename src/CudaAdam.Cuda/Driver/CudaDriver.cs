@@ -58,19 +58,23 @@ public static class CudaDriver
         }
     }
 
-    /// <summary>Why no CUDA device can be used here, or null when device 0 can be opened.</summary>
+    /// <summary>Why no <see cref="CudaDevice"/> can be opened here (no libcuda.so.1, no device, or no NVRTC to
+    /// compile its kernels), or null when device 0 can be opened.</summary>
     public static string? Unavailable()
     {
         if (NativeLibraries.TryLoad(NativeLibraries.Cuda, out var error) is null) return error;
         try
         {
             Initialize();
-            return DeviceCount == 0 ? "the CUDA driver reports no device" : null;
+            if (DeviceCount == 0) return "the CUDA driver reports no device";
         }
         catch (CudaException e)
         {
             return e.Message;
         }
+        return NativeLibraries.TryLoad(NativeLibraries.Nvrtc, out var nvrtcError) is null
+            ? "a GPU is present but NVRTC is not, so kernels cannot be compiled: " + nvrtcError
+            : null;
     }
 
     public static unsafe DeviceProperties GetProperties(int ordinal)
