@@ -69,7 +69,8 @@ needs_setup() {
   [ ! -f "$STAMP" ] || [ -n "$(missing_apt)" ] || [ ! -f .build/native/libcudaadam_emu.so ]
 }
 
-build() { dotnet build CudaAdam.sln -c "$CONFIG" --nologo -v q -clp:ErrorsOnly; }
+# make first (incremental): kernel edits reach the emulator library before the assemblies copy it.
+build() { setup_native; dotnet build CudaAdam.sln -c "$CONFIG" --nologo -v q -clp:ErrorsOnly; }
 
 cli() { dotnet "src/CudaAdam.Cli/bin/$CONFIG/net10.0/CudaAdam.Cli.dll" "$@"; }
 

@@ -15,6 +15,15 @@ __device__ __forceinline__ cudaadam_index cudaadam_grid_stride() {
     return (cudaadam_index)gridDim.x * (cudaadam_index)blockDim.x;
 }
 
+// Dynamic shared memory: `CA_DYNAMIC_SHARED(float, s);` declares `float* s` over the launch's sharedBytes
+// (16-byte aligned on the GPU, 256 on the emulator). Use it instead of `extern __shared__ T s[];`, which the
+// emulator cannot express (cuda_emu.h defines its own CA_DYNAMIC_SHARED; it also defines CUDAADAM_EMU).
+#ifndef CA_DYNAMIC_SHARED
+#define CA_DYNAMIC_SHARED(type, name)                                    \
+    extern __shared__ __align__(16) unsigned char ca_dynamic_shared_[]; \
+    type* name = reinterpret_cast<type*>(ca_dynamic_shared_)
+#endif
+
 // =========================================================================================================
 // common.cuh — shared definitions of the CudaAdam kernels (kernels/*.cu).
 //

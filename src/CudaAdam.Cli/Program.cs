@@ -13,6 +13,7 @@ public static class Program
     [
         new RunCommand(),
         new ReplayCommand(),
+        new CheckCommand(),
         new InfoCommand(),
         new KernelsCommand(),
         new HelpCommand(),

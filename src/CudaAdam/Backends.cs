@@ -17,7 +17,9 @@ public static class Backends
     private static readonly List<Entry> Table =
     [
         new("cpu", "the CPU reference (plain scalar C#, the oracle)", () => new CpuReferenceBackend()),
-        // new("emulator", "...", () => new EmulatorBackend()),   <- one line per backend
+        new("emulator", "the fused kernels on the host emulator (kernels/*.cu built by g++)", () => Device.DeviceBackends.Create("emulator")),
+        new("cuda", "the fused kernels on the GPU (NVRTC, CUDA driver)", () => Device.DeviceBackends.Create("cuda")),
+        // new("name", "...", () => new MyBackend()),   <- one line per backend
     ];
 
     private static readonly Lock Gate = new();

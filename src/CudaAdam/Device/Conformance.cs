@@ -1,0 +1,350 @@
+using System.Globalization;
+
+namespace CudaAdam.Device;
+
+/// <summary>
+/// An edge case of the conformance registry: the tensor lengths, how many steps, which tensors have a gradient at
+/// which step, poisoned (non-finite) gradient entries, the gradient unscale factor and the backend's layout knobs.
+/// </summary>
+public sealed record EdgeCase(string Name, string Description)
+{
+    public int[] Lengths { get; init; } = [1037];
+    public int Steps { get; init; } = 5;
+    /// <summary>(step from 1, tensor) → whether the tensor has a gradient at that step. Null: always.</summary>
+    public Func<int, int, bool>? HasGrad { get; init; }
+    /// <summary>Gradient entries overwritten with a value (NaN, ±inf) before the step.</summary>
+    public (int Step, int Tensor, int Index, float Value)[] Poison { get; init; } = [];
+    /// <summary>The gradient unscale factor (1/loss-scale) handed to both sides.</summary>
+    public float InvScale { get; init; } = 1f;
+    /// <summary>Largest |gradient| magnitude order used by the generator (10^MaxExponent).</summary>
+    public int MaxExponent { get; init; } = 1;
+    public DeviceBackendOptions Options { get; init; } = new();
+    /// <summary>How many of the steps a correct backend must skip (non-finite gradients); checked on both sides.</summary>
+    public int ExpectedSkips { get; init; }
+}
+
+/// <summary>One row of the registry: an algorithm, a named hyperparameter set and an edge case.</summary>
+public sealed record ConformanceCase(Algorithm Algorithm, string HpName, Hyperparameters Hyperparameters, EdgeCase Edge)
+{
+    public string Name => $"{Algorithm.Name()}/{HpName}/{Edge.Name}";
+    public override string ToString() => Name;
+}
+
+/// <summary>The outcome of one case. <see cref="Passed"/> means bitwise equal everywhere (NaN payloads excepted).</summary>
+public sealed record ConformanceResult(ConformanceCase Case, long Compared, long Mismatches, long MaxUlp,
+    long SkippedReference, long SkippedDevice, string? FirstMismatch, string? Error)
+{
+    public bool Passed => Error is null && Mismatches == 0 && SkippedReference == SkippedDevice
+                          && SkippedReference == Case.Edge.ExpectedSkips;
+
+    public string Describe() => Error is not null
+        ? $"{Case.Name}: error: {Error}"
+        : $"{Case.Name}: {Compared} values compared, {Mismatches} differ (max {MaxUlp} ulp), skipped steps " +
+          $"reference {SkippedReference} / device {SkippedDevice} (expected {Case.Edge.ExpectedSkips})" +
+          (FirstMismatch is null ? "" : $"; first difference: {FirstMismatch}");
+}
+
+/// <summary>
+/// THE registry of optimizer conformance cases (algorithm × hyperparameters × edge case), in the manner of PyTorch's
+/// <c>OptimizerInfo</c> table, and the runner that checks a device backend against the CPU reference BITWISE.
+/// Used by the NUnit suite (emulator, and GPU under [Category("Gpu")]) and by <c>cudaadam check</c>.
+/// </summary>
+/// <remarks>
+/// Both sides run the same <see cref="Optimizer"/> on identical inputs: the reference through
+/// <see cref="CheckedReferenceBackend"/> (Reference.Step with the same unscale and skip rule), the device through
+/// <see cref="DeviceBackend"/>. After EVERY step every parameter and every state buffer is compared bit for bit;
+/// two NaNs count as equal whatever their payload (the GPU's canonical NaN is 0x7fffffff, x86's 0xffc00000), and
+/// +0 vs −0 counts as a difference (1 ulp). Step counters and skipped steps must agree too.
+/// Gradients are seeded by the case name (FNV-1a), normal-ish with magnitudes 10^-3 … 10^MaxExponent, ~3% exact
+/// zeros and ~1% negative zeros.
+/// </remarks>
+public static class Conformance
+{
+    private static readonly Lazy<IReadOnlyList<ConformanceCase>> LazyCases = new(BuildCases);
+
+    /// <summary>Every case, in a fixed order.</summary>
+    public static IReadOnlyList<ConformanceCase> Cases => LazyCases.Value;
+
+    /// <summary>The cases whose name contains <paramref name="filter"/> (case-insensitive); all when null or empty.</summary>
+    public static IReadOnlyList<ConformanceCase> Select(string? filter) => string.IsNullOrEmpty(filter)
+        ? Cases
+        : Cases.Where(c => c.Name.Contains(filter, StringComparison.OrdinalIgnoreCase)).ToList();
+
+    /// <summary>The case called <paramref name="name"/>.</summary>
+    public static ConformanceCase Find(string name) => Cases.FirstOrDefault(c => c.Name == name)
+        ?? throw new ArgumentException($"no conformance case '{name}' ({Cases.Count} cases; names look like 'adam/default/odd-lengths')");
+
+    // ---- the edge cases -------------------------------------------------------------------------------------
+
+    /// <summary>The edge cases, each run with every algorithm's default hyperparameters.</summary>
+    public static IReadOnlyList<EdgeCase> Edges { get; } =
+    [
+        new("single-odd", "one tensor of odd length (vector body + scalar tail)") { Lengths = [1037], Steps = 5 },
+        new("zero-size", "zero-size tensors among others") { Lengths = [0, 5, 0, 33, 0], Steps = 3 },
+        new("skipped-grad", "a tensor without gradient at some steps (incl. the first): its data, state and step count stay")
+        {
+            Lengths = [100, 64, 7], Steps = 6,
+            HasGrad = (step, t) => !(t == 1 && step is 2 or 3) && !(t == 2 && step == 1),
+        },
+        new("odd-lengths", "lengths 1 … 127, not multiples of 4") { Lengths = [1, 2, 3, 4, 5, 7, 9, 13, 31, 63, 65, 127], Steps = 4 },
+        new("misaligned", "tensors packed back to back from element 1: every float4 path is refused (scalar path)")
+        {
+            Lengths = [3, 17, 1, 44, 130], Steps = 4, Options = new DeviceBackendOptions { Alignment = 1, BaseOffset = 1 },
+        },
+        new("many-tensors", "1,000 tensors of 0 … 40 elements in one launch") { Lengths = ManyLengths(1000, 40, 7), Steps = 3 },
+        new("multi-chunk", "tensors spanning many chunks (chunk size 1,000: chunk starts misalign the float4 path of every other chunk)")
+        {
+            Lengths = [10_000, 4_099], Steps = 3, Options = new DeviceBackendOptions { ChunkSize = 1000 },
+        },
+        new("non-finite", "NaN and ±inf gradients: those steps change nothing, anywhere")
+        {
+            Lengths = [50, 77], Steps = 6,
+            Poison = [(2, 1, 5, float.NaN), (4, 0, 49, float.PositiveInfinity), (5, 1, 0, float.NegativeInfinity)],
+            ExpectedSkips = 3,
+        },
+        new("unscale", "gradients scaled by 1024 and unscaled in the kernel (inv_scale = 1/1024)")
+        {
+            Lengths = [333, 64], Steps = 4, InvScale = 1f / 1024, MaxExponent = 4,
+        },
+        new("unscale-inexact", "inv_scale = 0.3f (inexact rounding in the kernel), and a gradient of float.MaxValue that stays finite (g² overflows into the state)")
+        {
+            Lengths = [129, 8], Steps = 4, InvScale = 0.3f,
+            Poison = [(3, 1, 2, float.MaxValue)], ExpectedSkips = 0,
+        },
+        new("unscale-overflow", "inv_scale = 4: a finite gradient of 2^127 unscales to inf, so the step is skipped")
+        {
+            Lengths = [40], Steps = 3, InvScale = 4f, Poison = [(2, 0, 7, MathF.Pow(2, 127))], ExpectedSkips = 1,
+        },
+        new("many-steps", "200 steps (bias corrections, RAdam's rectification switch, NAdam's schedule)") { Lengths = [257, 3], Steps = 200 },
+    ];
+
+    /// <summary>The edges run with the non-default hyperparameter sets.</summary>
+    private static readonly string[] CoreEdges = ["single-odd", "skipped-grad", "misaligned", "non-finite", "many-steps"];
+
+    private static int[] ManyLengths(int count, int max, int seed)
+    {
+        var rng = new Random(seed);
+        var l = new int[count];
+        for (int i = 0; i < count; i++) l[i] = rng.Next(max + 1);
+        return l;
+    }
+
+    // ---- the hyperparameter sets ----------------------------------------------------------------------------
+
+    /// <summary>Named hyperparameter sets per algorithm; the first is torch's defaults.</summary>
+    public static IReadOnlyList<(string Name, Hyperparameters Hp)> HyperparameterSets(Algorithm a)
+    {
+        var d = Hyperparameters.Defaults(a);
+        var sets = new List<(string, Hyperparameters)> { ("default", d) };
+        switch (a)
+        {
+            case Algorithm.Adam:
+            case Algorithm.SignAdam:
+                sets.Add(("wd-maximize", d with { WeightDecay = 0.1, Maximize = true }));
+                sets.Add(("amsgrad-wd", d with { Amsgrad = true, WeightDecay = 0.01, Lr = 0.01 }));
+                sets.Add(("beta-0.5-0.6", d with { Beta1 = 0.5, Beta2 = 0.6, Eps = 1e-3, Lr = 0.1 }));
+                break;
+            case Algorithm.AdamW:
+                sets.Add(("amsgrad", d with { Amsgrad = true }));
+                sets.Add(("wd0-maximize", d with { WeightDecay = 0, Maximize = true, Lr = 0.05 }));
+                break;
+            case Algorithm.AdaMax:
+                sets.Add(("wd-maximize", d with { WeightDecay = 0.1, Maximize = true }));
+                break;
+            case Algorithm.NAdam:
+                sets.Add(("wd", d with { WeightDecay = 0.05 }));
+                sets.Add(("decoupled-wd", d with { WeightDecay = 0.05, DecoupledWeightDecay = true }));
+                break;
+            case Algorithm.RAdam:
+                sets.Add(("wd", d with { WeightDecay = 0.05 }));
+                sets.Add(("decoupled-wd-beta2-0.9", d with { WeightDecay = 0.05, DecoupledWeightDecay = true, Beta2 = 0.9 }));
+                break;
+            case Algorithm.Sgd:
+                sets.Add(("momentum", d with { Momentum = 0.9, Lr = 0.01 }));
+                sets.Add(("momentum-dampening-wd", d with { Momentum = 0.8, Dampening = 0.1, WeightDecay = 1e-3 }));
+                sets.Add(("nesterov-maximize", d with { Momentum = 0.9, Nesterov = true, Maximize = true }));
+                break;
+            case Algorithm.AdaGrad:
+                sets.Add(("lr-decay-wd-init", d with { LrDecay = 0.01, WeightDecay = 0.01, InitialAccumulatorValue = 0.1 }));
+                break;
+            case Algorithm.RmsProp:
+                sets.Add(("momentum", d with { Momentum = 0.9, Lr = 1e-3 }));
+                sets.Add(("centered-momentum-wd", d with { Centered = true, Momentum = 0.5, WeightDecay = 0.01, Lr = 1e-3 }));
+                break;
+            case Algorithm.AdaDelta:
+                sets.Add(("wd-maximize", d with { WeightDecay = 0.1, Maximize = true, Rho = 0.95 }));
+                break;
+            case Algorithm.SignSgd:
+                sets.Add(("wd", d with { WeightDecay = 0.1 }));
+                break;
+            case Algorithm.Signum:
+                sets.Add(("wd-maximize", d with { WeightDecay = 0.1, Maximize = true }));
+                break;
+            case Algorithm.Lion:
+                sets.Add(("wd", d with { WeightDecay = 0.1, Lr = 1e-3 }));
+                break;
+        }
+        return sets;
+    }
+
+    private static IReadOnlyList<ConformanceCase> BuildCases()
+    {
+        var cases = new List<ConformanceCase>();
+        foreach (var a in AlgorithmNames.All)
+        {
+            var sets = HyperparameterSets(a);
+            for (int h = 0; h < sets.Count; h++)
+                foreach (var e in Edges)
+                    if (h == 0 || CoreEdges.Contains(e.Name))
+                        cases.Add(new ConformanceCase(a, sets[h].Name, sets[h].Hp, e));
+        }
+        return cases;
+    }
+
+    // ---- the report table -----------------------------------------------------------------------------------
+
+    /// <summary>The header of <see cref="TableRow"/>'s table (with its rule).</summary>
+    public static string TableHeader { get; } =
+        $"{"case",-52} {"compared",10} {"max ulp",8} {"skipped ref/dev",15}  result\n" + new string('-', 96);
+
+    /// <summary>One line: case, values compared, max ulp difference, skipped steps (reference/device), pass or FAIL.</summary>
+    public static string TableRow(ConformanceResult r)
+    {
+        string ulp = r.MaxUlp == long.MaxValue ? "NaN" : r.MaxUlp.ToString(CultureInfo.InvariantCulture);
+        string result = r.Error is not null ? "ERROR" : r.Passed ? "pass" : "FAIL";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{r.Case.Name,-52} {r.Compared,10} {ulp,8} {$"{r.SkippedReference}/{r.SkippedDevice}",15}  {result}");
+    }
+
+    // ---- the runner -----------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Runs <paramref name="c"/>: the CPU reference and the backend made by <paramref name="makeBackend"/> (given the
+    /// case's options) on identical inputs, comparing everything after every step. Exceptions from the backend are
+    /// reported in <see cref="ConformanceResult.Error"/>.
+    /// </summary>
+    public static ConformanceResult Run(ConformanceCase c, Func<DeviceBackendOptions, DeviceBackend> makeBackend)
+    {
+        var e = c.Edge;
+        var rng = new Random(Seed(c.Name));
+        int n = e.Lengths.Length;
+        var refParams = new Parameter[n];
+        var devParams = new Parameter[n];
+        for (int t = 0; t < n; t++)
+        {
+            var data = new float[e.Lengths[t]];
+            for (int i = 0; i < data.Length; i++) data[i] = (float)(Gaussian(rng) * 0.5);
+            refParams[t] = new Parameter($"p{t}", data);
+            devParams[t] = new Parameter($"p{t}", (float[])data.Clone());
+        }
+        var reference = new CheckedReferenceBackend { InvScale = e.InvScale };
+        long compared = 0, mismatches = 0, maxUlp = 0;
+        string? first = null;
+        try
+        {
+            using var device = makeBackend(e.Options);
+            device.InvScale = e.InvScale;
+            using var refOpt = new Optimizer(c.Algorithm, refParams, c.Hyperparameters, reference);
+            using var devOpt = new Optimizer(c.Algorithm, devParams, c.Hyperparameters, device);
+            var magnitudes = new double[n];
+            for (int t = 0; t < n; t++) magnitudes[t] = Math.Pow(10, rng.Next(-3, e.MaxExponent + 1));
+            for (int step = 1; step <= e.Steps; step++)
+            {
+                for (int t = 0; t < n; t++)
+                {
+                    if (e.HasGrad is { } has && !has(step, t))
+                    {
+                        refParams[t].Grad = devParams[t].Grad = null;
+                        continue;
+                    }
+                    var g = new float[e.Lengths[t]];
+                    for (int i = 0; i < g.Length; i++)
+                    {
+                        double u = rng.NextDouble();
+                        g[i] = u < 0.03 ? 0f : u < 0.04 ? -0f : (float)(Gaussian(rng) * magnitudes[t]);
+                    }
+                    foreach (var (ps, pt, pi, pv) in e.Poison)
+                        if (ps == step && pt == t && pi < g.Length) g[pi] = pv;
+                    refParams[t].Grad = g;
+                    devParams[t].Grad = (float[])g.Clone();
+                }
+                refOpt.Step();
+                devOpt.Step();
+                for (int t = 0; t < n; t++)
+                {
+                    var rs = refOpt.State(refParams[t]);
+                    var ds = devOpt.State(devParams[t]);
+                    Compare(step, t, "param", refParams[t].Data, devParams[t].Data);
+                    if (rs is null != ds is null) Note(step, t, "state", "exists on one side only");
+                    if (rs is null || ds is null) continue;
+                    if (rs.Step != ds.Step) Note(step, t, "step", $"reference {rs.Step}, device {ds.Step}");
+                    Compare(step, t, "M", rs.M, ds.M);
+                    Compare(step, t, "V", rs.V, ds.V);
+                    Compare(step, t, "VMax", rs.VMax, ds.VMax);
+                    Compare(step, t, "Aux", rs.Aux, ds.Aux);
+                }
+            }
+            return new ConformanceResult(c, compared, mismatches, maxUlp, refOpt.SkippedSteps, devOpt.SkippedSteps, first, null);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return new ConformanceResult(c, compared, mismatches, maxUlp, 0, 0, first, $"{ex.GetType().Name}: {ex.Message}");
+        }
+
+        void Note(int step, int t, string what, string detail)
+        {
+            mismatches++;
+            first ??= $"step {step}, tensor {t}, {what}: {detail}";
+        }
+
+        void Compare(int step, int t, string slot, float[]? r, float[]? d)
+        {
+            if (r is null && d is null) return;
+            if (r is null || d is null || r.Length != d.Length)
+            {
+                Note(step, t, slot, $"reference {(r is null ? "null" : $"[{r.Length}]")}, device {(d is null ? "null" : $"[{d.Length}]")}");
+                return;
+            }
+            for (int i = 0; i < r.Length; i++)
+            {
+                compared++;
+                long ulp = Ulps(r[i], d[i]);
+                if (ulp == 0 && (BitConverter.SingleToInt32Bits(r[i]) == BitConverter.SingleToInt32Bits(d[i]) || (float.IsNaN(r[i]) && float.IsNaN(d[i]))))
+                    continue;
+                maxUlp = Math.Max(maxUlp, ulp);
+                Note(step, t, $"{slot}[{i}]", $"reference {Show(r[i])}, device {Show(d[i])} ({ulp} ulp)");
+            }
+        }
+    }
+
+    /// <summary>Distance in units in the last place between two floats on the ordered line of floats (−0 and +0 one
+    /// apart, so a sign-of-zero difference shows); 0 for two NaNs, <see cref="long.MaxValue"/> for one NaN.</summary>
+    public static long Ulps(float a, float b)
+    {
+        if (float.IsNaN(a) || float.IsNaN(b)) return float.IsNaN(a) && float.IsNaN(b) ? 0 : long.MaxValue;
+        return Math.Abs(Ordered(a) - Ordered(b));
+
+        static long Ordered(float f)
+        {
+            int bits = BitConverter.SingleToInt32Bits(f);
+            return bits >= 0 ? bits : -(long)(bits & 0x7fffffff) - 1;
+        }
+    }
+
+    private static string Show(float f) =>
+        $"{f.ToString("R", CultureInfo.InvariantCulture)} (0x{BitConverter.SingleToInt32Bits(f):x8})";
+
+    private static double Gaussian(Random rng)
+    {
+        double u1 = 1.0 - rng.NextDouble(), u2 = rng.NextDouble();
+        return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
+    }
+
+    /// <summary>FNV-1a of the case name: a seed that does not change between runs or .NET versions.</summary>
+    private static int Seed(string s)
+    {
+        uint h = 2166136261;
+        foreach (char ch in s) h = (h ^ ch) * 16777619;
+        return (int)(h & 0x7fffffff);
+    }
+}
