@@ -186,6 +186,25 @@ public class EmulatorKernelTests
     }
 
     [Test]
+    public void PartialWarpMasksWorkAfterTheOtherLanesExit()
+    {
+        const uint grid = 3, block = 64;
+        int warps = (int)(grid * block / 32);
+        using var dout = _device.Allocate<int>(warps);
+        _device.Launch(_device.GetKernel("testing", "half_warp_sum"), grid, block, _args.Clear().Add(dout));
+        Assert.That(_device.Download(dout), Is.EqualTo(Enumerable.Repeat(120, warps).ToArray()), "0 + 1 + ... + 15 in every warp");
+    }
+
+    [Test]
+    public void AWarpMaskNamingExitedLanesIsReported()
+    {
+        using var dout = _device.Allocate<int>(32);
+        var e = Assert.Throws<EmulatorException>(() =>
+            _device.Launch(_device.GetKernel("testing", "shuffle_with_exited_lanes"), 1, 32, _args.Clear().Add(dout)))!;
+        Assert.That(e.Message, Does.Contain("__shfl_xor_sync").And.Contain("0xffffffff").And.Contain("has exited"));
+    }
+
+    [Test]
     public void AtomicsFromManyBlocksAddUp()
     {
         const int n = 100_000, nbins = 7;
