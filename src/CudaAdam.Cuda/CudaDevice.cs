@@ -67,7 +67,7 @@ public sealed class CudaDevice : IDevice
             lock (_gate)
             {
                 Enter();
-                return _blas ??= new CublasHandle(Stream);
+                return _blas ??= new CublasHandle(Context, Stream);
             }
         }
     }
