@@ -186,9 +186,17 @@ public sealed class CudaDevice : IDevice
         if (block.Count > (ulong)Properties.MaxThreadsPerBlock)
             throw new ArgumentException($"launch of {kernel}: block {block} has {block.Count} threads, the device allows {Properties.MaxThreadsPerBlock}");
         ArgumentOutOfRangeException.ThrowIfNegative(sharedBytes);
+        if (sharedBytes > Properties.MaxSharedMemoryPerBlockOptin)
+            throw new ArgumentException($"launch of {kernel}: {sharedBytes} bytes of dynamic shared memory, the device allows {Properties.MaxSharedMemoryPerBlockOptin}");
         lock (_gate)
         {
             Enter();
+            if (sharedBytes > Properties.MaxSharedMemoryPerBlock)
+            {
+                const int maxDynamicSharedSizeBytes = 8; // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+                Cu.Check(DriverNative.cuFuncSetAttribute(kernel.Handle, maxDynamicSharedSizeBytes, sharedBytes),
+                    $"cuFuncSetAttribute({kernel}, MAX_DYNAMIC_SHARED_SIZE_BYTES, {sharedBytes})");
+            }
             var r = DriverNative.cuLaunchKernel(kernel.Handle, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z,
                 (uint)sharedBytes, Stream.Handle, (void**)args.Pointers, null);
             Cu.Check(r, $"cuLaunchKernel({kernel}, grid {grid}, block {block}, {args.Count} args, {sharedBytes} B shared)");
