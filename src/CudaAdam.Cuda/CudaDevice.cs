@@ -26,6 +26,8 @@ public sealed class CudaDevice : IDevice
     private CudaDevice(int ordinal, KernelCache cache, CompileTarget? target)
     {
         Properties = CudaDriver.GetProperties(ordinal);
+        // Before the context is retained: a missing NVRTC or an unsupported arch then leaks nothing.
+        Target = target ?? CompileTarget.ForDevice(Properties, NvrtcCompiler.SupportedArchs);
         Context = new CudaContext(ordinal);
         try
         {
@@ -37,7 +39,6 @@ public sealed class CudaDevice : IDevice
             throw;
         }
         _cache = cache;
-        Target = target ?? CompileTarget.ForDevice(Properties, NvrtcCompiler.SupportedArchs);
     }
 
     /// <summary>Opens device <paramref name="ordinal"/>. <paramref name="target"/> overrides the arch chosen from the
