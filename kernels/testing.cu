@@ -144,3 +144,23 @@ extern "C" __global__ void early_exit_before_barrier(float* y)
     __syncthreads();
     y[threadIdx.x] = 1.0f;
 }
+
+// Lanes 16..31 of each warp return at once; lanes 0..15 sum their lane numbers with a half-warp mask (valid: the
+// mask names only lanes that take part). out[w] = 0 + 1 + ... + 15 = 120 for each warp w.
+extern "C" __global__ void half_warp_sum(int* out)
+{
+    const unsigned lane = threadIdx.x & 31;
+    if (lane >= 16) return;
+    int v = (int)lane;
+    for (int k = 8; k > 0; k >>= 1) v += __shfl_down_sync(0x0000ffffu, v, k, 16);
+    if (lane == 0) out[((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32] = v;
+}
+
+// A bug on purpose: lanes 16..31 return, then lanes 0..15 shuffle with the full-warp mask, which names lanes that
+// have exited (undefined behaviour on a GPU). The emulator reports it. Only the tests launch it.
+extern "C" __global__ void shuffle_with_exited_lanes(int* out)
+{
+    const unsigned lane = threadIdx.x & 31;
+    if (lane >= 16) return;
+    out[threadIdx.x] = __shfl_xor_sync(0xffffffffu, (int)lane, 1);
+}

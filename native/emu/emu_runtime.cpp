@@ -174,6 +174,8 @@ struct Worker
 };
 
 thread_local Worker worker;
+// Not inlined, so that g++ keeps the address in a register instead of recomputing it (__tls_get_addr) per use.
+__attribute__((noinline)) Worker& this_worker() { return worker; }
 
 Fiber* running_fiber() { return static_cast<Fiber*>(fiber_header()->fiber); }
 
@@ -392,7 +394,7 @@ int resolve_warps(std::vector<Fiber>& fibers, std::string& error)
 /// Runs one block to completion. Returns an empty string, or what went wrong.
 std::string run_block(Launch& L, unsigned long long linear)
 {
-    Worker& worker = cuda_emu::worker;  // one TLS look-up per block, not per thread
+    Worker& worker = this_worker();  // one TLS look-up per block, not per thread
     BlockContext bc;
     bc.grid_dim = L.grid;
     bc.block_dim = L.block;
@@ -406,12 +408,16 @@ std::string run_block(Launch& L, unsigned long long linear)
     const unsigned n = L.block.x * L.block.y * L.block.z;
     std::vector<Fiber>& fibers = worker.fibers;
     fibers.resize(n);
+    uint3 tid = {0, 0, 0};  // x fastest, then y, then z (no divisions per thread)
     for (unsigned i = 0; i < n; i++)
     {
         Fiber& f = fibers[i];
-        f.ctx.thread_idx.x = i % L.block.x;
-        f.ctx.thread_idx.y = i / L.block.x % L.block.y;
-        f.ctx.thread_idx.z = i / (L.block.x * L.block.y);
+        f.ctx.thread_idx = tid;
+        if (++tid.x == L.block.x)
+        {
+            tid.x = 0;
+            if (++tid.y == L.block.y) tid.y = 0, tid.z++;
+        }
         f.ctx.lane = i % 32;
         f.state = State::NotStarted;
         f.stack = nullptr;

@@ -186,6 +186,25 @@ public class EmulatorKernelTests
     }
 
     [Test]
+    public void PartialWarpMasksWorkAfterTheOtherLanesExit()
+    {
+        const uint grid = 3, block = 64;
+        int warps = (int)(grid * block / 32);
+        using var dout = _device.Allocate<int>(warps);
+        _device.Launch(_device.GetKernel("testing", "half_warp_sum"), grid, block, _args.Clear().Add(dout));
+        Assert.That(_device.Download(dout), Is.EqualTo(Enumerable.Repeat(120, warps).ToArray()), "0 + 1 + ... + 15 in every warp");
+    }
+
+    [Test]
+    public void AWarpMaskNamingExitedLanesIsReported()
+    {
+        using var dout = _device.Allocate<int>(32);
+        var e = Assert.Throws<EmulatorException>(() =>
+            _device.Launch(_device.GetKernel("testing", "shuffle_with_exited_lanes"), 1, 32, _args.Clear().Add(dout)))!;
+        Assert.That(e.Message, Does.Contain("__shfl_xor_sync").And.Contain("0xffffffff").And.Contain("has exited"));
+    }
+
+    [Test]
     public void AtomicsFromManyBlocksAddUp()
     {
         const int n = 100_000, nbins = 7;
@@ -306,6 +325,44 @@ public class EmulatorKernelTests
         _device.Zero(y);
         _device.Launch(_device.GetKernel("testing", "saxpy"), 1, 64, _args.Clear().Add(64L).Add(2f).Add(dx).Add(y));
         AssertBitwiseEqual(x.Select(v => 2f * v + 0f).ToArray(), _device.Download(y), "saxpy after a deadlock");
+    }
+
+    [Test]
+    public void LaunchesFromSeveralThreadsAtOnceAreEachCorrect()
+    {
+        // The emulator runs one launch at a time (one stream); concurrent callers wait their turn, and each one's
+        // errors (emu_last_error is per OS thread) stay its own.
+        var kernel = _device.GetKernel("testing", "saxpy");
+        var deadlock = _device.GetKernel("testing", "early_exit_before_barrier");
+        var mismatches = new int[6];
+        var messages = new string?[6];
+        Parallel.For(0, 6, new ParallelOptions { MaxDegreeOfParallelism = 6 }, k =>
+        {
+            using var args = new KernelArgs();
+            if (k % 3 == 2)
+            {
+                using var scratch = _device.Allocate<float>(64);
+                try { _device.Launch(deadlock, 1, 64, args.Add(scratch)); }
+                catch (EmulatorException e) { messages[k] = e.Message; }
+                return;
+            }
+            int n = 20_000 + 17 * k;
+            var x = RandomFloats(20 + k, n);
+            var y0 = RandomFloats(30 + k, n);
+            using var dx = _device.Upload(x);
+            using var dy = _device.Upload(y0);
+            for (int rep = 0; rep < 5; rep++) _device.Launch(kernel, 16, 128, args.Clear().Add((long)n).Add(0.25f).Add(dx).Add(dy));
+            var y = _device.Download(dy);
+            for (int i = 0; i < n; i++)
+            {
+                float e = y0[i];
+                for (int rep = 0; rep < 5; rep++) e = 0.25f * x[i] + e;
+                if (BitConverter.SingleToInt32Bits(e) != BitConverter.SingleToInt32Bits(y[i])) mismatches[k]++;
+            }
+        });
+        Assert.That(mismatches, Is.All.EqualTo(0), "elements that differ from C#, per caller");
+        Assert.That(messages.Where((_, k) => k % 3 == 2), Is.All.Contain("deadlock"));
+        Assert.That(messages.Where((_, k) => k % 3 != 2), Is.All.Null);
     }
 
     [Test]
