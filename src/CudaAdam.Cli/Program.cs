@@ -14,6 +14,8 @@ public static class Program
         new RunCommand(),
         new ReplayCommand(),
         new CheckCommand(),
+        new InfoCommand(),
+        new KernelsCommand(),
         new HelpCommand(),
     ];
 

@@ -250,26 +250,37 @@ public sealed class CudaDevice : IDevice
         }
     }
 
+    /// <summary>Waits for queued work, frees the modules, cuBLAS handle and stream, and releases the primary context.
+    /// Every step runs even if an earlier one fails (after a sticky error such as an illegal address every call
+    /// fails); the first failure is rethrown at the end. Buffers still alive are freed with the context.</summary>
     public void Dispose()
     {
         lock (_gate)
         {
             if (_disposed) return;
-            Context.MakeCurrent();
-            try
+            _disposed = true;
+            Exception? first = null;
+            void Try(Action step)
             {
-                Stream.Synchronize();
+                try
+                {
+                    step();
+                }
+                catch (Exception e) when (e is CudaException or CublasException)
+                {
+                    first ??= e;
+                }
             }
-            finally
-            {
-                _blas?.Dispose();
-                foreach (var m in _modules.Values) m.Dispose();
-                _modules.Clear();
-                _kernels.Clear();
-                Stream.Dispose();
-                _disposed = true;
-                Context.Dispose();
-            }
+
+            Try(Context.MakeCurrent);
+            Try(Stream.Synchronize);
+            if (_blas is not null) Try(_blas.Dispose);
+            foreach (var m in _modules.Values) Try(m.Dispose);
+            _modules.Clear();
+            _kernels.Clear();
+            Try(Stream.Dispose);
+            Try(Context.Dispose);
+            if (first is not null) throw first;
         }
     }
 
