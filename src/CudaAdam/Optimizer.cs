@@ -122,11 +122,12 @@ public sealed class Optimizer : IDisposable
     }
 
     /// <summary>Takes one step for every parameter that has a gradient.</summary>
+    /// <remarks>All-or-nothing: every group, gradient and state is checked before any state advances, and if the
+    /// backend fails, the step counters and running products are restored, so a failed step can be retried.</remarks>
     /// <exception cref="ArgumentException">A gradient's length differs from its parameter's, or hyperparameters are invalid.</exception>
     public void Step()
     {
-        var items = new List<StepItem>();
-        var before = new List<(ParamState State, ParamState Counters)>();
+        var work = new List<(Parameter P, Hyperparameters Hp, ParamState? State)>();
         foreach (var group in Groups)
         {
             var hp = group.Hyperparameters;
@@ -137,22 +138,40 @@ public sealed class Optimizer : IDisposable
                 if (p.Grad.Length != p.Data.Length)
                     throw new ArgumentException(
                         $"parameter '{p.Name}' has {p.Data.Length} elements but its gradient has {p.Grad.Length}");
-                if (!_state.TryGetValue(p, out var s))
-                    _state[p] = s = ParamState.Create(Algorithm, hp, p.Data.Length);
-                else
-                    CheckState(p, s, hp);
-                before.Add((s, new ParamState { Step = s.Step, Beta1Power = s.Beta1Power, Beta2Power = s.Beta2Power, MuProduct = s.MuProduct }));
-                items.Add(new StepItem(p, s, hp, StepScalars.Advance(Algorithm, hp, s)));
+                var s = _state.GetValueOrDefault(p);
+                if (s is not null) CheckState(p, s, hp);
+                work.Add((p, hp, s));
             }
         }
-        _backend.Step(Algorithm, items);
-        // A backend that met a non-finite gradient changed nothing: undo the step counters advanced above.
+
+        var items = new List<StepItem>(work.Count);
+        var counters = new List<(ParamState State, long Step, double B1, double B2, double Mu)>(work.Count);
+        foreach (var (p, hp, existing) in work)
+        {
+            var s = existing ?? ParamState.Create(Algorithm, hp, p.Data.Length);
+            counters.Add((s, s.Step, s.Beta1Power, s.Beta2Power, s.MuProduct));
+            items.Add(new StepItem(p, s, hp, StepScalars.Advance(Algorithm, hp, s)));
+        }
+        try
+        {
+            _backend.Step(Algorithm, items);
+        }
+        catch
+        {
+            foreach (var (s, step, b1, b2, mu) in counters)
+                (s.Step, s.Beta1Power, s.Beta2Power, s.MuProduct) = (step, b1, b2, mu);
+            throw;
+        }
+        // A backend that met a non-finite gradient changed nothing (Device.ISkippingStepBackend): undo the counters
+        // too, and keep no state created for this step, as if Step had not been called (torch's GradScaler).
         if (_backend is Device.ISkippingStepBackend { LastStepSkipped: true })
         {
-            foreach (var (s, c) in before)
-                (s.Step, s.Beta1Power, s.Beta2Power, s.MuProduct) = (c.Step, c.Beta1Power, c.Beta2Power, c.MuProduct);
+            foreach (var (s, step, b1, b2, mu) in counters)
+                (s.Step, s.Beta1Power, s.Beta2Power, s.MuProduct) = (step, b1, b2, mu);
             SkippedSteps++;
+            return;
         }
+        foreach (var it in items) _state[it.Param] = it.State;
     }
 
     private void ValidateGroup(ParamGroup g)

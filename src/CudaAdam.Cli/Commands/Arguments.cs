@@ -21,7 +21,13 @@ internal sealed class Arguments
         {
             string a = args[i];
             if (!a.StartsWith("--", StringComparison.Ordinal) || a.Length == 2)
+            {
+                string previous = i > 0 ? args[i - 1] : "";
+                if (previous.StartsWith("--", StringComparison.Ordinal) && flagSet.Contains(previous[2..]))
+                    throw new UsageException($"unexpected argument '{a}': {previous} is a flag and takes no value " +
+                                             $"(write {previous} or {previous}={a.ToLowerInvariant()})");
                 throw new UsageException($"unexpected argument '{a}' (options start with --)");
+            }
             string name = a[2..];
             string? inline = null;
             int eq = name.IndexOf('=');

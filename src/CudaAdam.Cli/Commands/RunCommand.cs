@@ -40,6 +40,8 @@ public sealed class RunCommand : ICommand
         stdout.WriteLine(string.Create(inv,
             $"T = {steps} steps from x0 = 1, backend {backendName}; Adam family: beta1 = 0, beta2 = 1/(1+C^2) = {problem.Beta2:G6}; " +
             $"lr_t = alpha/sqrt(t), alpha = {ReddiCounterexample.Alpha} (adagrad: alpha constant; adadelta: lr 1 constant)"));
+        stdout.WriteLine("other settings: torch.optim defaults with weight decay 0; rmsprop alpha = 1/(1+C^2); " +
+                         "lion beta1 = 0.9, beta2 = 0.99; signum momentum = 0.9");
         stdout.WriteLine(string.Create(inv,
             $"regret R_T = sum_t f_t(x_t) - min_x sum_t f_t(x); at x = +1 the average regret tends to 2(C-2)/3 = {2 * (c - 2) / 3:G4}"));
         stdout.WriteLine();

@@ -1,0 +1,55 @@
+namespace CudaAdam.Tests.Cli;
+
+public class HelpTests
+{
+    [Test]
+    public void HelpListsEveryCommandWithItsSummary()
+    {
+        var r = CliRunner.Invoke("help");
+        Assert.That(r.Code, Is.EqualTo(0), r.ToString());
+        foreach (var c in CudaAdam.Cli.Program.Commands)
+            Assert.That(r.Out, Does.Contain(c.Name).And.Contain(c.Summary));
+    }
+
+    [TestCase("replay", "--weight-decay")]
+    [TestCase("run", "--steps")]
+    [TestCase("help", "usage: cudaadam help")]
+    public void HelpForACommandPrintsItsUsage(string command, string expected)
+    {
+        var r = CliRunner.Invoke("help", command);
+        Assert.That(r.Code, Is.EqualTo(0), r.ToString());
+        Assert.That(r.Out, Does.Contain($"usage: cudaadam {command}").And.Contain(expected));
+        Assert.That(CliRunner.Invoke(command, "--help").Out, Is.EqualTo(r.Out), "--help prints the same usage");
+    }
+
+    [Test]
+    public void UnknownCommandExits2WithTheList()
+    {
+        var r = CliRunner.Invoke("trian");
+        Assert.That(r.Code, Is.EqualTo(2));
+        Assert.That(r.Err, Does.Contain("unknown command 'trian'").And.Contain("replay").And.Contain("run").And.Contain("help"));
+    }
+
+    [Test]
+    public void NoCommandExits2WithTheOverview()
+    {
+        var r = CliRunner.Invoke();
+        Assert.That(r.Code, Is.EqualTo(2));
+        Assert.That(r.Err, Does.Contain("no command given").And.Contain("commands:"));
+    }
+
+    [Test]
+    public void HelpForUnknownCommandExits2()
+    {
+        var r = CliRunner.Invoke("help", "nope");
+        Assert.That(r.Code, Is.EqualTo(2));
+        Assert.That(r.Err, Does.StartWith("cudaadam help: unknown command 'nope'"));
+    }
+
+    [Test]
+    public void CommandNamesAreUnique()
+    {
+        var names = CudaAdam.Cli.Program.Commands.Select(c => c.Name).ToArray();
+        Assert.That(names, Is.Unique);
+    }
+}
