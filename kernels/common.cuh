@@ -35,8 +35,8 @@ __device__ __forceinline__ cudaadam_index cudaadam_grid_stride() {
 // fast intrinsic in optimizer math.
 
 // ---------------------------------------------------------------------------------------------------------
-// Fused multi-tensor optimizer step: the tables (layout mirrored by src/CudaAdam/Device/KernelTables.cs; a
-// static_assert there and here pins the sizes).
+// Fused multi-tensor optimizer step: the tables (layout mirrored by src/CudaAdam/Device/KernelTables.cs; the
+// static_asserts below and KernelTablesTests on the C# side pin sizes, offsets and flag values).
 // ---------------------------------------------------------------------------------------------------------
 
 /// Number of per-tensor float scalars. Their meaning is per algorithm (see the CA_S_* indices of each kernel

@@ -88,6 +88,7 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend
     private int _chunkCount;
     private int _epoch;
     private Algorithm? _algorithm;
+    private Kernel? _stepKernel, _checkKernel;
     private bool _layoutDirty = true;
     private bool _disposed;
 
@@ -214,13 +215,13 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend
         if (_chunkCount > 0)
         {
             var (family, name) = KernelScalars.KernelOf(algorithm);
-            var step = _device.GetKernel(family, name);
+            var step = _stepKernel ??= _device.GetKernel(family, name);
             _epoch = _epoch == int.MaxValue ? 1 : _epoch + 1;
             nint flagPointer = 0;
             if (_options.CheckNonFinite)
             {
                 var (cf, cn) = KernelScalars.NonFiniteCheck;
-                var check = _device.GetKernel(cf, cn);
+                var check = _checkKernel ??= _device.GetKernel(cf, cn);
                 flagPointer = _flag!.Pointer;
                 _args.Clear().Add(_tensorTable!).Add(_chunkTable!).Add(InvScale).Add(flagPointer).Add(_epoch);
                 _device.Launch(check, (uint)_chunkCount, (uint)_options.BlockSize, _args);
