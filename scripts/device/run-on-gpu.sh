@@ -37,7 +37,7 @@ sfilter=("${filter[@]}")
 say "gpu: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null || echo 'nvidia-smi not found')"
 
 start=$(date +%s)
-"${cli[@]}" check --backend cuda --failures-only "${filter[@]}" > "$out/check.txt" 2>&1
+"${cli[@]}" check --backend cuda "${filter[@]}" > "$out/check.txt" 2>&1
 check_rc=$?
 say "check --backend cuda: exit $check_rc in $(( $(date +%s) - start )) s; $(grep -E 'cases passed' "$out/check.txt" || tail -1 "$out/check.txt")"
 
