@@ -216,7 +216,12 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend
         {
             var (family, name) = KernelScalars.KernelOf(algorithm);
             var step = _stepKernel ??= _device.GetKernel(family, name);
-            _epoch = _epoch == int.MaxValue ? 1 : _epoch + 1;
+            if (_epoch == int.MaxValue)
+            {
+                _device.Zero(_flag!); // an epoch must never meet a stale flag from 2^31 steps ago
+                _epoch = 0;
+            }
+            _epoch++;
             nint flagPointer = 0;
             if (_options.CheckNonFinite)
             {
