@@ -26,6 +26,8 @@ public sealed class CudaDevice : IDevice
     private CudaDevice(int ordinal, KernelCache cache, CompileTarget? target)
     {
         Properties = CudaDriver.GetProperties(ordinal);
+        // Before the context is retained: a missing NVRTC or an unsupported arch then leaks nothing.
+        Target = target ?? CompileTarget.ForDevice(Properties, NvrtcCompiler.SupportedArchs);
         Context = new CudaContext(ordinal);
         try
         {
@@ -37,7 +39,6 @@ public sealed class CudaDevice : IDevice
             throw;
         }
         _cache = cache;
-        Target = target ?? CompileTarget.ForDevice(Properties, NvrtcCompiler.SupportedArchs);
     }
 
     /// <summary>Opens device <paramref name="ordinal"/>. <paramref name="target"/> overrides the arch chosen from the
@@ -67,7 +68,7 @@ public sealed class CudaDevice : IDevice
             lock (_gate)
             {
                 Enter();
-                return _blas ??= new CublasHandle(Stream);
+                return _blas ??= new CublasHandle(Context, Stream);
             }
         }
     }
@@ -186,9 +187,17 @@ public sealed class CudaDevice : IDevice
         if (block.Count > (ulong)Properties.MaxThreadsPerBlock)
             throw new ArgumentException($"launch of {kernel}: block {block} has {block.Count} threads, the device allows {Properties.MaxThreadsPerBlock}");
         ArgumentOutOfRangeException.ThrowIfNegative(sharedBytes);
+        if (sharedBytes > Properties.MaxSharedMemoryPerBlockOptin)
+            throw new ArgumentException($"launch of {kernel}: {sharedBytes} bytes of dynamic shared memory, the device allows {Properties.MaxSharedMemoryPerBlockOptin}");
         lock (_gate)
         {
             Enter();
+            if (sharedBytes > Properties.MaxSharedMemoryPerBlock)
+            {
+                const int maxDynamicSharedSizeBytes = 8; // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+                Cu.Check(DriverNative.cuFuncSetAttribute(kernel.Handle, maxDynamicSharedSizeBytes, sharedBytes),
+                    $"cuFuncSetAttribute({kernel}, MAX_DYNAMIC_SHARED_SIZE_BYTES, {sharedBytes})");
+            }
             var r = DriverNative.cuLaunchKernel(kernel.Handle, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z,
                 (uint)sharedBytes, Stream.Handle, (void**)args.Pointers, null);
             Cu.Check(r, $"cuLaunchKernel({kernel}, grid {grid}, block {block}, {args.Count} args, {sharedBytes} B shared)");

@@ -93,6 +93,21 @@ public static class CudaSelfTest
             return $"{n} elements, 0 bit differences";
         });
 
+        Check("dynamic shared > 48 KiB", () =>
+        {
+            int n = Math.Min(20_000, device.Properties.MaxSharedMemoryPerBlockOptin / sizeof(float));
+            var x = Random(n, 8);
+            using var dx = device.Allocate<float>(n);
+            using var dy = device.Allocate<float>(n);
+            device.CopyToDevice<float>(x, dx);
+            using var args = new KernelArgs();
+            device.Launch(device.GetKernel(ProbeKernels.Source, "probe_reverse_shared"), 1, 256, args.Add(dx).Add(dy).Add(n), n * sizeof(float));
+            var back = new float[n];
+            device.CopyToHost<float>(dy, back);
+            for (int i = 0; i < n; i++) Require(back[i] == x[n - 1 - i], $"element {i}");
+            return $"{n * sizeof(float)} bytes (opt-in limit {device.Properties.MaxSharedMemoryPerBlockOptin})";
+        });
+
         Check("events", () =>
         {
             const int n = 1 << 24;

@@ -9,6 +9,10 @@ public sealed record DeviceProperties(
     int Ordinal, string Name, int ComputeMajor, int ComputeMinor, long TotalMemoryBytes, int MultiprocessorCount,
     int MaxThreadsPerBlock, int MaxSharedMemoryPerBlock, int WarpSize, int L2CacheBytes, int MemoryBusWidthBits)
 {
+    /// <summary>Dynamic shared memory a kernel may use after opting in (<c>MAX_SHARED_MEMORY_PER_BLOCK_OPTIN</c>);
+    /// <see cref="MaxSharedMemoryPerBlock"/> when the driver does not report it.</summary>
+    public int MaxSharedMemoryPerBlockOptin { get; init; } = MaxSharedMemoryPerBlock;
+
     /// <summary>"sm_90" for compute capability 9.0.</summary>
     public string Arch => $"sm_{ComputeMajor}{ComputeMinor}";
     public int ComputeCapability => ComputeMajor * 10 + ComputeMinor;
@@ -89,7 +93,11 @@ public static class CudaDriver
             Attribute(dev, DeviceAttribute.ComputeCapabilityMajor), Attribute(dev, DeviceAttribute.ComputeCapabilityMinor),
             (long)total, Attribute(dev, DeviceAttribute.MultiprocessorCount), Attribute(dev, DeviceAttribute.MaxThreadsPerBlock),
             Attribute(dev, DeviceAttribute.MaxSharedMemoryPerBlock), Attribute(dev, DeviceAttribute.WarpSize),
-            OptionalAttribute(dev, DeviceAttribute.L2CacheSize), OptionalAttribute(dev, DeviceAttribute.GlobalMemoryBusWidth));
+            OptionalAttribute(dev, DeviceAttribute.L2CacheSize), OptionalAttribute(dev, DeviceAttribute.GlobalMemoryBusWidth))
+        {
+            MaxSharedMemoryPerBlockOptin = Math.Max(Attribute(dev, DeviceAttribute.MaxSharedMemoryPerBlock),
+                OptionalAttribute(dev, DeviceAttribute.MaxSharedMemoryPerBlockOptin)),
+        };
     }
 
     public static IReadOnlyList<DeviceProperties> Devices()

@@ -136,6 +136,33 @@ public class CudaDeviceTests
         Assert.That(mismatches, Is.Zero);
     }
 
+    [TestCase(1024)]
+    [TestCase(20_000)] // 80 000 bytes: above the default 48 KiB, needs the opt-in attribute
+    public void DynamicSharedMemoryLaunch(int n)
+    {
+        if (n * sizeof(float) > _device.Properties.MaxSharedMemoryPerBlockOptin)
+            Assert.Ignore($"{_device.Name} allows {_device.Properties.MaxSharedMemoryPerBlockOptin} bytes of shared memory per block");
+        var x = Random(n, seed: 8);
+        using var dx = _device.Allocate<float>(n);
+        using var dy = _device.Allocate<float>(n);
+        _device.CopyToDevice<float>(x, dx);
+        using var args = new KernelArgs();
+        _device.Launch(_device.GetKernel(ProbeKernels.Source, "probe_reverse_shared"), 1, 256, args.Add(dx).Add(dy).Add(n), sharedBytes: n * sizeof(float));
+        var back = new float[n];
+        _device.CopyToHost<float>(dy, back);
+        Assert.That(back, Is.EqualTo(x.Reverse().ToArray()));
+    }
+
+    [Test]
+    public void TooMuchSharedMemoryIsRefusedBeforeTheLaunch()
+    {
+        var kernel = _device.GetKernel(ProbeKernels.Source, "probe_reverse_shared");
+        using var args = new KernelArgs();
+        var e = Assert.Throws<ArgumentException>(() =>
+            _device.Launch(kernel, 1, 32, args.Add(0L).Add(0L).Add(0), sharedBytes: _device.Properties.MaxSharedMemoryPerBlockOptin + 1))!;
+        Assert.That(e.Message, Does.Contain("dynamic shared memory"));
+    }
+
     [Test]
     public void KernelsAreCompiledOnceAndReused()
     {

@@ -42,6 +42,7 @@ public class NvrtcTests
         Assert.That(image.IsCubin, Is.False);
         Assert.That(ptx, Does.Contain(".visible .entry probe_axpy"));
         Assert.That(ptx, Does.Contain(".visible .entry probe_add_scalar"));
+        Assert.That(ptx, Does.Contain(".visible .entry probe_reverse_shared"));
         // --fmad=false: a*x + y stays a rounded multiply then a rounded add, as in the CPU reference.
         Assert.That(ptx, Does.Contain("mul.rn.f32"));
         Assert.That(ptx, Does.Contain("add.rn.f32"));
