@@ -34,7 +34,8 @@ filter=()
 sfilter=("${filter[@]}")
 [ -n "${SANITIZE_FILTER:-}" ] && sfilter=(--filter "$SANITIZE_FILTER")
 
-{ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1; nvcc --version 2>&1 | tail -2; } > "$out/gpu.txt"
+{ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1; nvcc --version 2>&1 | tail -2
+  "${cli[@]}" info --check 2>&1; } > "$out/gpu.txt"
 say "gpu: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null || echo 'nvidia-smi not found')"
 
 start=$(date +%s)
