@@ -14,7 +14,7 @@ public static class FusedStepBenchmark
 {
     /// <summary>One measurement.</summary>
     public sealed record Result(string Device, long Parameters, int Tensors, int Reps, double StepMs, double CheckedStepMs,
-        double? CopyMs)
+        double? CopyMs, double? BackendStepMs = null)
     {
         /// <summary>Effective bandwidth of the fused AdamW step at 28 B/parameter, GB/s.</summary>
         public double StepGBps => 28.0 * Parameters / (StepMs * 1e-3) / 1e9;
@@ -31,6 +31,8 @@ public static class FusedStepBenchmark
                 $"{StepMs:F3} ms/step = {StepGBps:F1} GB/s at 28 B/param; with the non-finite check {CheckedStepMs:F3} ms = {CheckedStepGBps:F1} GB/s at 32 B/param");
             if (CopyGBps is { } c)
                 s += string.Create(inv, $"; device-to-device copy in the same run {CopyMs:F3} ms = {c:F1} GB/s; fused step at {StepGBps / c:P0} of copy bandwidth");
+            if (BackendStepMs is { } b)
+                s += string.Create(inv, $"; a whole DeviceBackend step with its host transfers (upload p, g, m, v; download p, m, v) {b:F3} ms = {b / CheckedStepMs:F1}x the checked kernels");
             return s;
         }
     }
@@ -111,7 +113,26 @@ public static class FusedStepBenchmark
         double? copyMs = null;
         if (device is CudaDevice cuda && copySrc is not null && copyDst is not null)
             copyMs = Time(() => cuda.Copy(copySrc, copyDst));
-        return new Result(device.Name, n, tensors, reps, stepMs, checkedMs, copyMs);
+        double? backendMs = null;
+        if (n <= Array.MaxLength / 2)
+        {
+            // The same step through the backend, host arrays and all: what the mirrored-host policy costs.
+            var ps = new Parameter[tensors];
+            for (int t = 0; t < tensors; t++)
+            {
+                var data = new float[per];
+                host.AsSpan(0, (int)Math.Min(per, host.Length)).CopyTo(data);
+                ps[t] = new Parameter($"p{t}", data) { Grad = data.ToArray() };
+            }
+            using var backend = new DeviceBackend(device);
+            using var opt = new Optimizer(Algorithm.AdamW, ps, hp, backend);
+            int backendReps = Math.Max(1, reps / 4);
+            opt.Step();
+            var sw = Stopwatch.StartNew();
+            for (int r = 0; r < backendReps; r++) opt.Step();
+            backendMs = sw.Elapsed.TotalMilliseconds / backendReps;
+        }
+        return new Result(device.Name, n, tensors, reps, stepMs, checkedMs, copyMs, backendMs);
     }
 
     private static unsafe void SetScalars(ref CaTensor e, ReadOnlySpan<float> scalars)
