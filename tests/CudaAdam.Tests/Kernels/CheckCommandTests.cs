@@ -65,6 +65,7 @@ public class FusedStepBenchmarkTests
         Assert.That(r.Parameters, Is.EqualTo(9_999), "split evenly over the tensors");
         Assert.That(r.StepMs, Is.GreaterThan(0));
         Assert.That(r.CopyMs, Is.Null, "no device copy baseline off the GPU");
+        Assert.That(r.BackendStepMs, Is.GreaterThan(0), "the whole backend step was timed too");
         Assert.That(r.Describe(), Does.Contain("GB/s at 28 B/param"));
     }
 }
