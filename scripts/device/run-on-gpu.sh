@@ -5,8 +5,9 @@
 #   2. cudaadam check --backend cuda        (the conformance registry, bitwise against the CPU reference)
 #   3. compute-sanitizer --tool memcheck    over the same run (CHECK_FILTER narrows both; SANITIZE_FILTER only 3/4)
 #   4. compute-sanitizer --tool racecheck   over the same run
+#   5. cudaadam check --bench: the fused AdamW step alone vs a device-to-device copy, same run (BENCH_PARAMS, default 2^27)
 # Reports go to $OUT (the device tool's folder that comes back; ./.device/out when unset): summary.txt, check.txt,
-# memcheck.txt, racecheck.txt, gpu.txt. Exit status: 0 when the check passed and both sanitizers found nothing.
+# memcheck.txt, racecheck.txt, bench.txt, gpu.txt. Exit status: 0 when the check passed and both sanitizers found nothing.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -33,11 +34,12 @@ filter=()
 sfilter=("${filter[@]}")
 [ -n "${SANITIZE_FILTER:-}" ] && sfilter=(--filter "$SANITIZE_FILTER")
 
-{ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1; nvcc --version 2>&1 | tail -2; } > "$out/gpu.txt"
+{ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1; nvcc --version 2>&1 | tail -2
+  "${cli[@]}" info --check 2>&1; } > "$out/gpu.txt"
 say "gpu: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null || echo 'nvidia-smi not found')"
 
 start=$(date +%s)
-"${cli[@]}" check --backend cuda --failures-only "${filter[@]}" > "$out/check.txt" 2>&1
+"${cli[@]}" check --backend cuda "${filter[@]}" > "$out/check.txt" 2>&1
 check_rc=$?
 say "check --backend cuda: exit $check_rc in $(( $(date +%s) - start )) s; $(grep -E 'cases passed' "$out/check.txt" || tail -1 "$out/check.txt")"
 
@@ -58,6 +60,10 @@ else
   race_rc=$?
   say "racecheck: exit $race_rc in $(( $(date +%s) - start )) s; $(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$out/racecheck.txt" | tail -1)"
 fi
+bench_params=${BENCH_PARAMS:-134217728}
+{ "${cli[@]}" check --backend cuda --bench "$bench_params"
+  "${cli[@]}" check --backend cuda --bench "$bench_params" --bench-tensors 1000; } > "$out/bench.txt" 2>&1
+say "bench: $(cat "$out/bench.txt")"
 if [ "$check_rc" = 0 ] && [ "$mem_rc" = 0 ] && [ "$race_rc" = 0 ]; then
   say "RESULT: pass"; exit 0
 fi

@@ -53,3 +53,19 @@ public class CheckCommandTests
         Assert.That(err, Does.StartWith("cudaadam check: no CUDA device"));
     }
 }
+
+/// <summary>The kernel-only benchmark runs and reports what it measured (no timing assertions).</summary>
+public class FusedStepBenchmarkTests
+{
+    [Test]
+    public void RunsOnTheEmulatorAndReportsBandwidth()
+    {
+        using var device = KernelDevices.OpenOrIgnore("emulator");
+        var r = CudaAdam.Device.FusedStepBenchmark.Run(device, 10_001, tensors: 3, reps: 2);
+        Assert.That(r.Parameters, Is.EqualTo(9_999), "split evenly over the tensors");
+        Assert.That(r.StepMs, Is.GreaterThan(0));
+        Assert.That(r.CopyMs, Is.Null, "no device copy baseline off the GPU");
+        Assert.That(r.BackendStepMs, Is.GreaterThan(0), "the whole backend step was timed too");
+        Assert.That(r.Describe(), Does.Contain("GB/s at 28 B/param"));
+    }
+}
