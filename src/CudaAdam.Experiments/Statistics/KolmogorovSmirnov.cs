@@ -15,7 +15,8 @@ public enum KsMethod
     Exact,
     /// <summary>
     /// SciPy's 'asymp': one sample, Kolmogorov's limit <c>kstwobign.sf(D·sqrt(n))</c>; two samples,
-    /// <c>kstwo.sf(D, round(n1·n2/(n1+n2)))</c> (SciPy's choice, the one-sample exact law at the effective size).
+    /// <c>kstwo.sf(D, round(n1·n2/(n1+n2)))</c> (SciPy's choice, the one-sample exact law at the effective size; for
+    /// effective sizes where that is out of reach, see <see cref="KolmogorovDistribution.ExactIsFeasible"/>, Kolmogorov's limit).
     /// </summary>
     Asymptotic,
 }
@@ -130,8 +131,12 @@ public static class KolmogorovSmirnov
         else
         {
             double big = Math.Max(n1, n2), small = Math.Min(n1, n2);
-            int en = (int)Math.Round(big * small / (big + small)); // round half to even, as numpy
-            p = KolmogorovDistribution.TwoSidedSf(Math.Max(en, 1), d);
+            int en = Math.Max(1, (int)Math.Round(big * small / (big + small))); // round half to even, as numpy
+            // Where the exact law at en is out of reach SciPy uses its Pelz–Good series; we use Kolmogorov's limit,
+            // whose error is O(1/sqrt(en)) (en > 10⁴ there).
+            p = KolmogorovDistribution.ExactIsFeasible(en, d)
+                ? KolmogorovDistribution.TwoSidedSf(en, d)
+                : KolmogorovDistribution.AsymptoticSf(d * Math.Sqrt(en));
         }
         return new KsResult(d, p, method, location, sign);
     }

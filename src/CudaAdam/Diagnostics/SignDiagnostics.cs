@@ -160,4 +160,18 @@ public static class SignDiagnostics
         }).ToArray();
         return SignAccumulator.Report(inputs, acc);
     }
+
+    /// <summary>
+    /// The magnitudes u_i = |m_i|/(sqrt(v_i)+ε) of one tensor in float32, exactly as the statistics see them: for
+    /// distribution tests on u itself (e.g. a two-sample Kolmogorov–Smirnov test between two steps or two settings).
+    /// </summary>
+    public static float[] Magnitudes(float[] m, float[] v, float eps)
+    {
+        ArgumentNullException.ThrowIfNull(m);
+        ArgumentNullException.ThrowIfNull(v);
+        if (m.Length != v.Length) throw new ArgumentException($"m has {m.Length} elements and v {v.Length}: they must match", nameof(v));
+        var u = new float[m.Length];
+        for (int i = 0; i < u.Length; i++) u[i] = MathF.Abs(m[i]) / (MathF.Sqrt(v[i]) + eps);
+        return u;
+    }
 }

@@ -75,6 +75,19 @@ public class SignDiagnosticsTests
     }
 
     [Test]
+    public void MagnitudesAreWhatTheStatisticsSee()
+    {
+        var t = RandomTensor("w", 500, 12);
+        var u = SignDiagnostics.Magnitudes(t.M, t.V, t.Eps);
+        var s = SignDiagnostics.Compute([t]).Global;
+        Assert.That((double)u.Max(), Is.EqualTo(s.MaxU));
+        var hist = new long[SignHistogram.BinCount];
+        foreach (var x in u) hist[SignHistogram.Bin(x)]++;
+        Assert.That(hist, Is.EqualTo(s.Histogram));
+        Assert.That(u.Select(x => (double)x).Sum() / u.Length, Is.EqualTo(s.MeanU).Within(1e-12 * s.MeanU));
+    }
+
+    [Test]
     public void MaximizeComparesSignsWithTheNegatedGradient()
     {
         var t = new SignTensorInput("w", [0, 0], [0, 0], Grad: [1, -1], M: [-1, 1], V: [1, 1], Eps: 1e-8f, Bound: 7, Maximize: true);
@@ -151,9 +164,14 @@ public class SignDiagnosticsTests
     }
 
     [Test]
-    public void KernelOnTheEmulatorMatchesTheReference()
+    public void KernelOnTheEmulatorMatchesTheReference() => KernelMatchesTheReference("emulator");
+
+    [Test, Category("Gpu")]
+    public void KernelOnTheGpuMatchesTheReference() => KernelMatchesTheReference("cuda");
+
+    private static void KernelMatchesTheReference(string backend)
     {
-        using var device = KernelDevices.OpenOrIgnore("emulator");
+        using var device = KernelDevices.OpenOrIgnore(backend);
         // Several chunks per tensor (chunk 4096), a zero-size tensor, odd lengths, a tensor of one element, maximize.
         var inputs = new[]
         {

@@ -117,6 +117,22 @@ public class KolmogorovSmirnovTests
     }
 
     [Test]
+    public void LargeTwoSampleAutoIsAsymptoticAndFinishes()
+    {
+        // 30 000 values each: Auto picks the asymptotic p-value; the effective size 15 000 is beyond the exact matrix
+        // near the centre, so Kolmogorov's limit is used. A 0.05σ shift is found; the same distribution is not rejected.
+        var rng = new Random(4);
+        var a = Enumerable.Range(0, 30_000).Select(_ => Normal.Sample(rng, 0, 1)).ToArray();
+        var b = Enumerable.Range(0, 30_000).Select(_ => Normal.Sample(rng, 0, 1)).ToArray();
+        var c = Enumerable.Range(0, 30_000).Select(_ => Normal.Sample(rng, 0.05, 1)).ToArray();
+        var same = KolmogorovSmirnov.TwoSample(a, b);
+        var shifted = KolmogorovSmirnov.TwoSample(a, c);
+        Assert.That(same.Method, Is.EqualTo(KsMethod.Asymptotic));
+        Assert.That(same.PValue, Is.GreaterThan(0.001));
+        Assert.That(shifted.PValue, Is.LessThan(1e-4));
+    }
+
+    [Test]
     public void BadInputsSayWhatIsWrong()
     {
         Assert.That(Assert.Throws<ArgumentException>(() => KolmogorovSmirnov.OneSample([], new Normal()))!.Message, Does.Contain("empty"));
