@@ -13,6 +13,9 @@ namespace CudaAdam.Diagnostics;
 /// device, reading x, g, m and v in place from the backend's device copies (<see cref="DeviceBackend.TryGetDeviceTensor"/>);
 /// only x_{t−1}, kept on the host by <see cref="BeforeStep"/>, is uploaded. For the Adam family (the algorithms with
 /// an Adam second moment: Adam, AdamW, SignAdam, NAdam, RAdam); u is on the uncorrected moments, see <see cref="SignStats"/>.
+/// g is the gradient as set on the parameter: with coupled weight decay (Adam's weight_decay) the moments saw
+/// g + λx instead, and with <see cref="DeviceBackend.InvScale"/> ≠ 1 they saw g·InvScale (sign agreement is unchanged,
+/// the norms are of the unscaled g).
 /// </remarks>
 /// <example><code>
 /// using var probe = new SignDiagnosticsProbe(optimizer);

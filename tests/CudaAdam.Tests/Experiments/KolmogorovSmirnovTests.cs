@@ -109,10 +109,14 @@ public class KolmogorovSmirnovTests
     [Test]
     public void AutoFallsBackToAsymptoticForHugeSamplesAndExactRefusesClearly()
     {
-        var x = Enumerable.Range(0, 200_000).Select(i => (i + 0.5) / 200_000 * 0.999).ToArray();
+        // A uniform sample of 200 000: D ≈ 0.87/sqrt(n) ≈ 0.002, so k = ⌊nD⌋ + 1 ≈ 400, a matrix of ~800 rows.
+        var rng = new Random(8);
+        var x = Enumerable.Range(0, 200_000).Select(_ => rng.NextDouble()).ToArray();
         var auto = KolmogorovSmirnov.OneSample(x, z => Math.Clamp(z, 0, 1));
+        Assert.That(KolmogorovDistribution.ExactIsFeasible(x.Length, auto.Statistic), Is.False, $"D = {auto.Statistic}");
         Assert.That(auto.Method, Is.EqualTo(KsMethod.Asymptotic));
-        var ex = Assert.Throws<NotSupportedException>(() => KolmogorovDistribution.TwoSidedSf(200_000, 0.001))!;
+        Assert.That(auto.PValue, Is.EqualTo(KolmogorovDistribution.AsymptoticSf(auto.Statistic * Math.Sqrt(x.Length))));
+        var ex = Assert.Throws<NotSupportedException>(() => KolmogorovDistribution.TwoSidedSf(200_000, 0.003))!;
         Assert.That(ex.Message, Does.Contain("KsMethod.Asymptotic"));
     }
 
