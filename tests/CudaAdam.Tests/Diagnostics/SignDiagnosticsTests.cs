@@ -163,13 +163,16 @@ public class SignDiagnosticsTests
         });
     }
 
-    [Test]
-    public void KernelOnTheEmulatorMatchesTheReference() => KernelMatchesTheReference("emulator");
+    /// <summary>Block sizes: one warp (no cross-warp step), 4 warps, and the maximum 32 warps.</summary>
+    [TestCase(32)]
+    [TestCase(128)]
+    [TestCase(1024)]
+    public void KernelOnTheEmulatorMatchesTheReference(int blockSize) => KernelMatchesTheReference("emulator", blockSize);
 
     [Test, Category("Gpu")]
-    public void KernelOnTheGpuMatchesTheReference() => KernelMatchesTheReference("cuda");
+    public void KernelOnTheGpuMatchesTheReference([Values(32, 256, 1024)] int blockSize) => KernelMatchesTheReference("cuda", blockSize);
 
-    private static void KernelMatchesTheReference(string backend)
+    private static void KernelMatchesTheReference(string backend, int blockSize)
     {
         using var device = KernelDevices.OpenOrIgnore(backend);
         // Several chunks per tensor (chunk 4096), a zero-size tensor, odd lengths, a tensor of one element, maximize.
@@ -178,7 +181,7 @@ public class SignDiagnosticsTests
             RandomTensor("a", 10_001, 1), RandomTensor("empty", 0, 2), RandomTensor("one", 1, 3),
             RandomTensor("b", 20_000, 4, maximize: true),
         };
-        using var diag = new DeviceSignDiagnostics(device, blockSize: 128, chunkSize: 4096);
+        using var diag = new DeviceSignDiagnostics(device, blockSize, chunkSize: 4096);
         var kernel = diag.Compute(inputs);
         var reference = SignDiagnostics.Compute(inputs);
         for (int k = 0; k < inputs.Length; k++) AssertSameStats(kernel.Tensors[k], reference.Tensors[k]);
