@@ -67,7 +67,7 @@ public sealed record SignDiagnosticsReport(IReadOnlyList<SignStats> Tensors, Sig
 /// Raw accumulators of one tensor: exactly what <c>kernels/diagnostics.cu</c> writes per tensor. Merged and turned
 /// into <see cref="SignStats"/> the same way for every backend.
 /// </summary>
-public sealed class SignAccumulator
+internal sealed class SignAccumulator
 {
     public long Count;
     public double SumU, SumAbsG, SumG2;
