@@ -53,7 +53,7 @@ public sealed class Softplus(string name = "softplus") : ILayer
         for (int i = 0; i < x.Length; i++)
         {
             double v = x.Data[i];
-            y.Data[i] = v > Threshold ? (float)v : (float)(Math.Max(v, 0) + Math.Log(1 + Math.Exp(-Math.Abs(v))));
+            y.Data[i] = v > Threshold ? (float)v : (float)(Math.Max(v, 0) + Log1P(Math.Exp(-Math.Abs(v))));
         }
         return y;
     }
@@ -73,6 +73,14 @@ public sealed class Softplus(string name = "softplus") : ILayer
     }
 
     public string Describe() => "softplus";
+
+    /// <summary>log(1 + u) accurate for tiny u (Goldberg 1991, "What every computer scientist should know about
+    /// floating-point arithmetic", Theorem 4): u·log(w)/(w − 1) with w = 1 + u rounded. .NET has no log1p.</summary>
+    internal static double Log1P(double u)
+    {
+        double w = 1.0 + u;
+        return w == 1.0 ? u : u * Math.Log(w) / (w - 1.0);
+    }
 }
 
 /// <summary>
