@@ -5,7 +5,7 @@ namespace CudaAdam.Cli.Commands;
 /// <summary>
 /// <c>cudaadam train [config.json] [--output DIR]</c>: trains a model on Fashion-MNIST with several optimizers from
 /// the same initialization and writes a run folder (metrics CSV, resolved config, PNG plots, markdown summary,
-/// checkpoints). Without a config, the embedded default: an MLP 784-256-256-10 with dropout on a 12,000-image subset,
+/// checkpoints). Without a config, the embedded default: an MLP 784-256-256-10 with dropout on a 30,000-image subset,
 /// 3 epochs, Adam, AdamW, AMSGrad, SignAdam, Lion and SGD-Nesterov. See <see cref="TrainJob"/>.
 /// </summary>
 public sealed class TrainCommand : ICommand
@@ -20,7 +20,7 @@ public sealed class TrainCommand : ICommand
         "Writes DIR/<time>-<name>/: config.json (resolved), steps.csv, epochs.csv, loss_vs_step.png, loss_vs_time.png,\n" +
         "test_accuracy.png, summary.md, checkpoints/. Prints one line per epoch with ETA, then where the files are.\n\n" +
         "  config.json   JSON config (snake_case keys; unknown keys are errors). Without it, the embedded default:\n" +
-        "                MLP 784-256-256-10, dropout, 12,000 training images, 3 epochs, adam adamw amsgrad signadam\n" +
+        "                MLP 784-256-256-10, dropout, 30,000 training images, 3 epochs, adam adamw amsgrad signadam\n" +
         "                lion sgd-nesterov. configs/mlp-fmnist.json and configs/logreg-fmnist.json use the full data.\n" +
         "  --output DIR  where run folders go (default: the config's \"output\", runs/)\n\n" +
         "Data: Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist/) when installed, else an embedded\n" +

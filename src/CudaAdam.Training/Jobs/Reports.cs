@@ -68,7 +68,9 @@ internal static class Reports
         s.Append(string.Create(Inv,
             $"- training: {config.Training.Epochs} epochs, minibatch {config.Training.BatchSize}, schedule {TrainJob.DescribeSchedule(config.Schedule)}, " +
             $"seed {config.Training.Seed} (same initial weights, minibatches and dropout masks for every optimizer), backend {config.Backend}\n"));
-        s.Append("- loss: softmax cross-entropy; train loss is the mean over the epoch's minibatches with dropout on; test numbers with dropout off\n\n");
+        s.Append("- loss: softmax cross-entropy; train loss is the mean over the epoch's minibatches with dropout on; test numbers with dropout off\n");
+        s.Append("- wall-clock: time in training steps only (no evaluation or checkpoints), optimizers run one after another on this machine; " +
+                 "the first one also pays the JIT warm-up\n\n");
         s.Append("| optimizer | hyperparameters | final train loss | final test loss | final test acc | best test acc (epoch) | wall-clock (s) |\n");
         s.Append("|---|---|---:|---:|---:|---:|---:|\n");
         foreach (var r in runs)

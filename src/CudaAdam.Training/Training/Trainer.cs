@@ -97,7 +97,8 @@ public sealed class Trainer
     /// <summary>Whole epochs completed.</summary>
     public int EpochsDone => (int)(Step / StepsPerEpoch);
     public bool Finished => Step >= TotalSteps;
-    /// <summary>Training wall time so far, including the time before a resume.</summary>
+    /// <summary>Wall time spent in <see cref="TrainStep"/> so far (evaluation, callbacks and checkpoints excluded),
+    /// including the time before a resume.</summary>
     public double WallSeconds => _elapsedBefore + _clock.Elapsed.TotalSeconds;
 
     /// <summary>Takes one optimizer step on the next minibatch.</summary>
@@ -119,6 +120,7 @@ public sealed class Trainer
         var (loss, correct) = SoftmaxCrossEntropy.Compute(logits, _batchY.AsSpan(0, n), _grad);
         Model.Backward(_grad);
         Optimizer.Step();
+        _clock.Stop();
         Step = t;
         _epochLossSum += loss * n;
         _epochCorrect += correct;
@@ -174,11 +176,11 @@ public sealed class Trainer
             if (progress is null) continue;
             double perStep = (WallSeconds - startWall) / (Step - startStep);
             double eta = perStep * (TotalSteps - Step);
+            // ETA from the training steps' time only; evaluation adds a little per epoch.
             progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{label}epoch {e.Epoch}/{Options.Epochs}  step {e.Step}/{TotalSteps}  train loss {e.TrainLoss:F4}  " +
                 $"test loss {e.TestLoss:F4}  test acc {100 * e.TestAccuracy:F2}%  {e.WallSeconds:F1} s  ETA {eta:F1} s"));
         }
-        _clock.Stop();
     }
 
     /// <summary>The trainer's own state for <see cref="Checkpoint"/>.</summary>
