@@ -35,12 +35,14 @@ internal static class Reports
             runs.Select(r => (r.Config.Id, r.Steps.Select(s => (double)s.Step).ToArray(), r.Steps.Select(s => s.Loss).ToArray())));
         Save("loss_vs_time.png", $"{title}: training loss vs wall-clock", "wall-clock time (s)", "training loss", ScottPlot.Alignment.UpperRight,
             runs.Select(r => (r.Config.Id, r.Steps.Select(s => s.WallSeconds).ToArray(), r.Steps.Select(s => s.Loss).ToArray())));
-        Save("test_accuracy.png", $"{title}: test accuracy (dropout off)", "epoch (0: before training)", "test accuracy (%)", ScottPlot.Alignment.LowerRight,
-            runs.Select(r => (r.Config.Id, r.Epochs.Select(e => (double)e.Epoch).ToArray(), r.Epochs.Select(e => 100 * e.TestAccuracy).ToArray())));
+        // From epoch 1: the accuracy before training (~10%) would squeeze the differences that matter into a few pixels.
+        Save("test_accuracy.png", $"{title}: test accuracy (dropout off)", "epoch", "test accuracy (%)", ScottPlot.Alignment.LowerRight,
+            runs.Select(r => (r.Config.Id, r.Epochs.Where(e => e.Epoch > 0).Select(e => (double)e.Epoch).ToArray(),
+                r.Epochs.Where(e => e.Epoch > 0).Select(e => 100 * e.TestAccuracy).ToArray())), integerX: true);
         return ["loss_vs_step.png", "loss_vs_time.png", "test_accuracy.png"];
 
         void Save(string file, string plotTitle, string xLabel, string yLabel, ScottPlot.Alignment legend,
-            IEnumerable<(string Label, double[] X, double[] Y)> series)
+            IEnumerable<(string Label, double[] X, double[] Y)> series, bool integerX = false)
         {
             var plt = new ScottPlot.Plot();
             foreach (var (label, x, y) in series)
@@ -54,8 +56,15 @@ internal static class Reports
             plt.XLabel(xLabel);
             plt.YLabel(yLabel);
             plt.ShowLegend(legend);
+            if (integerX) plt.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
             AtomicFile.WriteAllBytes(Path.Combine(folder, file), plt.GetImageBytes(1000, 600, ScottPlot.ImageFormat.Png));
         }
+    }
+
+    private static string LoadAverage()
+    {
+        try { return string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return "unknown"; }
     }
 
     /// <summary>summary.md: the setup and a table of final and best numbers per optimizer.</summary>
@@ -70,7 +79,8 @@ internal static class Reports
             $"seed {config.Training.Seed} (same initial weights, minibatches and dropout masks for every optimizer), backend {config.Backend}\n"));
         s.Append("- loss: softmax cross-entropy; train loss is the mean over the epoch's minibatches with dropout on; test numbers with dropout off\n");
         s.Append("- wall-clock: time in training steps only (no evaluation or checkpoints), optimizers run one after another on this machine; " +
-                 "the first one also pays the JIT warm-up\n\n");
+                 $"the first one also pays the JIT warm-up. Load average at the end: {LoadAverage()} on {Environment.ProcessorCount} cores " +
+                 "(a load above the core count makes wall-clock comparisons meaningless)\n\n");
         s.Append("| optimizer | hyperparameters | final train loss | final test loss | final test acc | best test acc (epoch) | wall-clock (s) |\n");
         s.Append("|---|---|---:|---:|---:|---:|---:|\n");
         foreach (var r in runs)
