@@ -51,7 +51,7 @@ public static class TrainJob
         {
             var oc = config.Optimizers[i];
             log.WriteLine($"[{i + 1}/{config.Optimizers.Length}] {oc.Id}: {DescribeHyperparameters(oc)}");
-            runs.Add(RunOne(config, oc, train, test, gemm, folder, log));
+            runs.Add(RunOne(config, oc, train, test, gemm, folder, log, laterRuns: config.Optimizers.Length - i - 1));
         }
 
         var files = new List<string> { "config.json" };
@@ -74,7 +74,8 @@ public static class TrainJob
         return (model, model.Dropouts.Any() ? dropout : null);
     }
 
-    private static OptimizerRun RunOne(TrainConfig config, OptimizerConfig oc, Dataset train, Dataset test, IGemm gemm, string folder, TextWriter log)
+    private static OptimizerRun RunOne(TrainConfig config, OptimizerConfig oc, Dataset train, Dataset test, IGemm gemm, string folder,
+        TextWriter log, int laterRuns)
     {
         var (model, dropout) = BuildModel(config, gemm);
         IStepBackend backend;
@@ -91,7 +92,7 @@ public static class TrainJob
         {
             epochs.Add(e);
             if (ckptDir is not null) Checkpoint.Save(Path.Combine(ckptDir, oc.Id + ".ckpt"), trainer);
-        }, log, label: $"  {oc.Id,-14} ");
+        }, log, label: $"  {oc.Id,-14} ", laterSteps: laterRuns * trainer.TotalSteps);
         foreach (var w in optimizer.Warnings) log.WriteLine($"  {oc.Id}: warning: {w}");
         return new OptimizerRun(oc, steps, epochs, optimizer.Warnings.ToArray());
     }

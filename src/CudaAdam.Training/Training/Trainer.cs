@@ -160,8 +160,15 @@ public sealed class Trainer
     /// Calls <paramref name="onStep"/> after every step and <paramref name="onEpoch"/> at every epoch's end, and writes
     /// one progress line per epoch to <paramref name="progress"/>: epoch, losses, accuracy, time and ETA.
     /// </summary>
+    /// <param name="onStep">Called after every step.</param>
+    /// <param name="onEpoch">Called at every epoch's end, after the test evaluation.</param>
+    /// <param name="progress">Receives one line per epoch.</param>
+    /// <param name="label">Prefix of the progress lines.</param>
+    /// <param name="stopAfterStep">Stop when this many steps are done (the run can be resumed from a checkpoint).</param>
+    /// <param name="laterSteps">Steps of work queued after this run (a job's remaining optimizers), counted in the
+    /// ETA at this run's pace.</param>
     public void Run(Action<StepRecord>? onStep = null, Action<EpochRecord>? onEpoch = null, TextWriter? progress = null,
-        string label = "", long? stopAfterStep = null)
+        string label = "", long? stopAfterStep = null, long laterSteps = 0)
     {
         long stop = Math.Min(TotalSteps, stopAfterStep ?? TotalSteps);
         long startStep = Step;
@@ -175,8 +182,8 @@ public sealed class Trainer
             onEpoch?.Invoke(e);
             if (progress is null) continue;
             double perStep = (WallSeconds - startWall) / (Step - startStep);
-            double eta = perStep * (TotalSteps - Step);
-            // ETA from the training steps' time only; evaluation adds a little per epoch.
+            double eta = perStep * (TotalSteps - Step + laterSteps);
+            // ETA (of the whole job when laterSteps is given) from the training steps' time only; evaluation adds a little per epoch.
             progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{label}epoch {e.Epoch}/{Options.Epochs}  step {e.Step}/{TotalSteps}  train loss {e.TrainLoss:F4}  " +
                 $"test loss {e.TestLoss:F4}  test acc {100 * e.TestAccuracy:F2}%  {e.WallSeconds:F1} s  ETA {eta:F1} s"));
