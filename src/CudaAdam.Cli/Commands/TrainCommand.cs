@@ -14,7 +14,8 @@ public sealed class TrainCommand : ICommand
     public string Summary => "train an MLP or logistic regression on Fashion-MNIST with several optimizers; CSV, plots, summary";
 
     public string Usage =>
-        "usage: cudaadam train [config.json] [--output DIR]\n\n" +
+        "usage: cudaadam train [config.json] [--output DIR]\n" +
+        "       cudaadam train --resume RUNFOLDER\n\n" +
         "Trains one model (Kingma & Ba 2015: logistic regression, Fig. 1; MLP with dropout, Fig. 2) on Fashion-MNIST\n" +
         "with each optimizer of the config, from the same initial weights and on the same minibatches, on the CPU.\n" +
         "Writes DIR/<time>-<name>/: config.json (resolved), steps.csv, epochs.csv, loss_vs_step.png, loss_vs_time.png,\n" +
@@ -22,31 +23,45 @@ public sealed class TrainCommand : ICommand
         "  config.json   JSON config (snake_case keys; unknown keys are errors). Without it, the embedded default:\n" +
         "                MLP 784-256-256-10, dropout, 30,000 training images, 3 epochs, adam adamw amsgrad signadam\n" +
         "                lion sgd-nesterov. configs/mlp-fmnist.json and configs/logreg-fmnist.json use the full data.\n" +
-        "  --output DIR  where run folders go (default: the config's \"output\", runs/)\n\n" +
+        "  --output DIR  where run folders go (default: the config's \"output\", runs/)\n" +
+        "  --resume RUNFOLDER  continue an interrupted run (Ctrl+C, a crash) from its checkpoints (one per optimizer,\n" +
+        "                written every epoch and on Ctrl+C); the numbers are bitwise those of an uninterrupted run\n\n" +
         "Data: Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist/) when installed, else an embedded\n" +
         "1,000/500-image subset (\"data\": {\"source\": \"auto\"}).\n";
 
     public int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
     {
         string? configPath = args.Count > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : null;
-        var parsed = Arguments.Parse(configPath is null ? args : args.Skip(1).ToArray(), ["output"], []);
-        TrainConfig config;
-        try
+        var parsed = Arguments.Parse(configPath is null ? args : args.Skip(1).ToArray(), ["output", "resume"], []);
+        string? resume = parsed.Get("resume");
+        if (resume is not null && (configPath is not null || parsed.Get("output") is not null))
+            throw new UsageException("--resume RUNFOLDER takes neither a config nor --output: the run folder holds its config");
+        TrainConfig? config = null;
+        if (resume is null)
         {
-            config = configPath is null ? TrainConfig.Default() : TrainConfig.Load(configPath);
-            if (parsed.Get("output") is { } output) config.Output = output;
-            config.Resolve();
+            try
+            {
+                config = configPath is null ? TrainConfig.Default() : TrainConfig.Load(configPath);
+                if (parsed.Get("output") is { } output) config.Output = output;
+                config.Resolve();
+            }
+            catch (ConfigException e) { throw new UsageException(e.Message, e); }
         }
-        catch (ConfigException e) { throw new UsageException(e.Message, e); }
 
+        // Ctrl+C stops at the next step, checkpoints, and says how to resume.
+        using var cts = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); };
+        Console.CancelKeyPress += onCancel;
         TrainResult result;
-        try { result = TrainJob.Run(config, stdout); }
+        try { result = config is null ? TrainJob.Resume(resume!, stdout, cts.Token) : TrainJob.Run(config, stdout, cancel: cts.Token); }
         catch (ConfigException e) { throw new UsageException(e.Message, e); }
-        catch (FileNotFoundException e)
+        catch (Exception e) when (e is FileNotFoundException or CudaAdam.Training.CheckpointException)
         {
             stderr.WriteLine($"cudaadam train: {e.Message}");
             return ExitCodes.Usage;
         }
+        finally { Console.CancelKeyPress -= onCancel; }
+        if (result.Interrupted) return ExitCodes.Failure;
         stdout.WriteLine();
         stdout.WriteLine($"run folder: {result.Folder}");
         foreach (var f in result.Files) stdout.WriteLine($"  {f}");

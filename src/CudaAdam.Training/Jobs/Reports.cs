@@ -27,6 +27,45 @@ internal static class Reports
         return ["steps.csv", "epochs.csv"];
     }
 
+    /// <summary>Reads back what <see cref="WriteCsv"/> wrote, by optimizer label (for <see cref="TrainJob.Resume"/>).
+    /// Missing files give an empty result.</summary>
+    /// <exception cref="ConfigException">A row does not parse; names the file and line.</exception>
+    public static Dictionary<string, (List<StepRecord> Steps, List<EpochRecord> Epochs)> ReadCsv(string folder)
+    {
+        var result = new Dictionary<string, (List<StepRecord>, List<EpochRecord>)>(StringComparer.Ordinal);
+        Read("steps.csv", 6, f => result.Get(f[0]).Steps.Add(
+            new StepRecord(long.Parse(f[1], Inv), int.Parse(f[2], Inv), D(f[3]), D(f[4]), D(f[5]))));
+        Read("epochs.csv", 8, f => result.Get(f[0]).Epochs.Add(
+            new EpochRecord(int.Parse(f[1], Inv), long.Parse(f[2], Inv), D(f[3]), D(f[4]), D(f[5]), D(f[6]), D(f[7]))));
+        return result;
+
+        static double D(string s) => double.Parse(s, NumberStyles.Float, Inv);
+
+        void Read(string file, int fields, Action<string[]> add)
+        {
+            string path = Path.Combine(folder, file);
+            if (!File.Exists(path)) return;
+            var lines = File.ReadAllLines(path);
+            for (int i = 1; i < lines.Length; i++)
+            {
+                var f = lines[i].Split(',');
+                try
+                {
+                    if (f.Length != fields) throw new FormatException($"{f.Length} fields, expected {fields}");
+                    add(f);
+                }
+                catch (FormatException e) { throw new ConfigException($"{path}, line {i + 1}: {e.Message}", e); }
+            }
+        }
+    }
+
+    private static (List<StepRecord> Steps, List<EpochRecord> Epochs) Get(
+        this Dictionary<string, (List<StepRecord>, List<EpochRecord>)> d, string label)
+    {
+        if (!d.TryGetValue(label, out var v)) d[label] = v = ([], []);
+        return v;
+    }
+
     /// <summary>loss_vs_step.png, loss_vs_time.png, test_accuracy.png.</summary>
     public static IEnumerable<string> WritePlots(string folder, TrainConfig config, IReadOnlyList<OptimizerRun> runs)
     {

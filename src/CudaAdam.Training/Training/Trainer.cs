@@ -167,13 +167,15 @@ public sealed class Trainer
     /// <param name="stopAfterStep">Stop when this many steps are done (the run can be resumed from a checkpoint).</param>
     /// <param name="laterSteps">Steps of work queued after this run (a job's remaining optimizers), counted in the
     /// ETA at this run's pace.</param>
+    /// <param name="cancel">Checked before every step: when set, the run stops at a step boundary (save a checkpoint
+    /// to continue later).</param>
     public void Run(Action<StepRecord>? onStep = null, Action<EpochRecord>? onEpoch = null, TextWriter? progress = null,
-        string label = "", long? stopAfterStep = null, long laterSteps = 0)
+        string label = "", long? stopAfterStep = null, long laterSteps = 0, CancellationToken cancel = default)
     {
         long stop = Math.Min(TotalSteps, stopAfterStep ?? TotalSteps);
         long startStep = Step;
         double startWall = WallSeconds;
-        while (Step < stop)
+        while (Step < stop && !cancel.IsCancellationRequested)
         {
             var s = TrainStep();
             onStep?.Invoke(s);
