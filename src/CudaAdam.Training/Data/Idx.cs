@@ -16,15 +16,20 @@ public static class Idx
     public static (int[] Dims, byte[] Data) Read(Stream stream, string what)
     {
         using var ms = new MemoryStream();
+        if (!stream.CanSeek)
+        {
+            // Peeking at the magic needs a seekable stream.
+            var copy = new MemoryStream();
+            stream.CopyTo(copy);
+            copy.Position = 0;
+            stream = copy;
+        }
         Stream s = stream;
         var head = new byte[2];
         // gzip magic 1f 8b: decompress; IDX starts with 00 00.
-        if (stream.CanSeek)
-        {
-            int got = stream.ReadAtLeast(head, 2, throwOnEndOfStream: false);
-            stream.Seek(-got, SeekOrigin.Current);
-            if (got == 2 && head[0] == 0x1f && head[1] == 0x8b) s = new GZipStream(stream, CompressionMode.Decompress, leaveOpen: true);
-        }
+        int got = stream.ReadAtLeast(head, 2, throwOnEndOfStream: false);
+        stream.Seek(-got, SeekOrigin.Current);
+        if (got == 2 && head[0] == 0x1f && head[1] == 0x8b) s = new GZipStream(stream, CompressionMode.Decompress, leaveOpen: true);
         try { s.CopyTo(ms); }
         catch (InvalidDataException e) { throw new InvalidDataException($"{what}: not a valid gzip stream ({e.Message})", e); }
         finally { if (!ReferenceEquals(s, stream)) s.Dispose(); }

@@ -195,13 +195,15 @@ public static class TrainJob
     internal static string DescribeHyperparameters(OptimizerConfig oc)
     {
         var h = oc.Hyperparameters();
-        var sb = new StringBuilder(FormattableString.Invariant($"{oc.Name} lr {h.Lr}"));
-        if (Hyperparameters.UsesBetas(oc.Algorithm)) sb.Append(FormattableString.Invariant($", betas ({h.Beta1}, {h.Beta2})"));
-        if (Hyperparameters.HasSecondMoment(oc.Algorithm)) sb.Append(FormattableString.Invariant($", eps {h.Eps}"));
-        if (h.WeightDecay != 0) sb.Append(FormattableString.Invariant($", weight decay {h.WeightDecay}"));
+        var sb = new StringBuilder($"{oc.Name} lr {G(h.Lr)}");
+        if (Hyperparameters.UsesBetas(oc.Algorithm)) sb.Append($", betas ({G(h.Beta1)}, {G(h.Beta2)})");
+        if (Hyperparameters.HasSecondMoment(oc.Algorithm)) sb.Append($", eps {G(h.Eps)}");
+        if (h.WeightDecay != 0) sb.Append($", weight decay {G(h.WeightDecay)}");
         if (h.Amsgrad) sb.Append(", amsgrad");
-        if (h.Momentum != 0) sb.Append(FormattableString.Invariant($", momentum {h.Momentum}"));
+        if (h.Momentum != 0) sb.Append($", momentum {G(h.Momentum)}");
         if (h.Nesterov) sb.Append(", nesterov");
         return sb.ToString();
+
+        static string G(double v) => v.ToString("g", CultureInfo.InvariantCulture); // 1e-08, not 1E-08
     }
 }

@@ -52,6 +52,8 @@ public class DataTests
         using (var z = new GZipStream(gz, CompressionLevel.Fastest, leaveOpen: true)) z.Write(good);
         gz.Position = 0;
         Assert.That(Idx.Read(gz, "gz").Data, Is.EqualTo(new byte[] { 7, 8, 9 }));
+        gz.Position = 0;
+        Assert.That(Idx.Read(new ForwardOnly(gz), "gz, not seekable").Data, Is.EqualTo(new byte[] { 7, 8, 9 }));
 
         var e = Assert.Throws<InvalidDataException>(() => Idx.Read(new MemoryStream(good[..10]), "short"));
         Assert.That(e!.Message, Does.Contain("short: truncated IDX data: the header promises 3 bytes, the file has 2"));
@@ -93,5 +95,20 @@ public class DataTests
         Assert.Throws<ArgumentException>(() => s.Restore([0, 1, 1, 3], 0));
         Assert.Throws<ArgumentException>(() => s.Restore([0, 1, 2], 0));
         Assert.Throws<ArgumentException>(() => s.Restore([0, 1, 2, 3], 5));
+    }
+
+    /// <summary>A read-only, non-seekable view (a network or pipe stream).</summary>
+    private sealed class ForwardOnly(Stream inner) : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
