@@ -79,7 +79,7 @@ run_tests() {
   rm -rf "$trx_dir"; mkdir -p "$trx_dir"
   set +e
   dotnet test tests/CudaAdam.Tests/CudaAdam.Tests.csproj -c "$CONFIG" --no-build --nologo \
-    --logger "console;verbosity=normal" --logger "trx;LogFileName=results.trx" \
+    --logger "console;verbosity=minimal" --logger "trx;LogFileName=results.trx" \
     --results-directory "$trx_dir" "$@" 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]}
   set -e

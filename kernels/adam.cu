@@ -15,7 +15,7 @@
 #define CA_S_ONE_MINUS_BETA1 4  // (float)(1 - beta1)
 #define CA_S_ONE_MINUS_BETA2 5  // (float)(1 - beta2)
 #define CA_S_DECAY 6            // (float)(1 - lr * weight_decay)   decoupled weight decay
-// Adam / AdamW / AdaMax:
+// Adam / AdamW (and SignAdam, sign.cu):
 #define CA_S_BC2_SQRT 7         // (float)sqrt(1 - beta2^t)
 #define CA_S_STEP_SIZE 8        // (float)(lr / (1 - beta1^t))
 #define CA_S_BC1 9              // (float)(1 - beta1^t)

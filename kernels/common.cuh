@@ -35,14 +35,14 @@ __device__ __forceinline__ cudaadam_index cudaadam_grid_stride() {
 // fast intrinsic in optimizer math.
 
 // ---------------------------------------------------------------------------------------------------------
-// Fused multi-tensor optimizer step: the tables (layout mirrored by src/CudaAdam/Device/KernelTables.cs; a
-// static_assert there and here pins the sizes).
+// Fused multi-tensor optimizer step: the tables (layout mirrored by src/CudaAdam/Device/KernelTables.cs; the
+// static_asserts below and KernelTablesTests on the C# side pin sizes, offsets and flag values).
 // ---------------------------------------------------------------------------------------------------------
 
 /// Number of per-tensor float scalars. Their meaning is per algorithm (see the CA_S_* indices of each kernel
 /// file); the host packs them in src/CudaAdam/Device/KernelScalars.cs, rounding to float exactly where the C#
 /// reference writes (float).
-#define CA_SCALARS 16
+#define CA_SCALARS 14
 
 // Per-tensor flags (CaTensor::flags).
 #define CA_ACTIVE      1u   // the tensor has a gradient this step; inactive tensors are not touched at all
@@ -55,19 +55,23 @@ __device__ __forceinline__ cudaadam_index cudaadam_grid_stride() {
 #define CA_MOMENTUM    128u // SGD / RMSProp: momentum != 0 (a momentum buffer exists)
 #define CA_FIRST_STEP  256u // SGD: the momentum buffer does not exist yet; this step initializes it with d_p
 #define CA_RECTIFIED   512u // RAdam: rho_t > 5 this step
+#define CA_PARAM_BF16  1024u // parameters stored as bfloat16 in lp (fp32 state); see "16-bit parameters" below
+#define CA_PARAM_FP16  2048u // parameters stored as IEEE half in lp
+#define CA_STOCHASTIC  4096u // round the new parameter to bf16 stochastically (key, element index), else to nearest even
 
 /// One parameter tensor of a fused step: where its data and state live, its length and its scalars.
 /// 128 bytes. Pointers that the algorithm does not use are null.
 struct CaTensor {
-    float* p;           // parameter
+    float* p;           // fp32 parameter; with 16-bit parameters: the fp32 master weights, or null (no master)
     const float* g;     // gradient (scaled: multiplied by inv_scale in the kernel)
     float* m;           // first moment / momentum buffer
     float* v;           // second moment / accumulator
     float* vmax;        // AMSGrad's running maximum of v
     float* aux;         // RMSProp grad_avg (centered) / AdaDelta acc_delta
+    unsigned short* lp; // 16-bit parameter (CA_PARAM_BF16 / CA_PARAM_FP16), else null
     long long n;        // elements
     unsigned int flags; // CA_* flags
-    unsigned int reserved;
+    unsigned int key;   // stochastic rounding stream of this tensor and step (host: LowPrecision.Key)
     float s[CA_SCALARS]; // this step's float32 scalars of this tensor (hyperparameters and step-dependent terms)
 };
 
@@ -114,6 +118,7 @@ static __device__ __forceinline__ bool ca_isfinite(float x) {
 /// so that the chunk can be read and written with 128-bit (float4) accesses.
 static __device__ __forceinline__ bool ca_aligned16(const CaTensor& t, long long start) {
     unsigned long long bits = 0;
+    if (t.lp) return false;   // 16-bit parameters take the scalar path
     bits |= (unsigned long long)(t.p + start);
     bits |= (unsigned long long)(t.g + start);
     if (t.m) bits |= (unsigned long long)(t.m + start);
@@ -127,6 +132,89 @@ static __device__ __forceinline__ bool ca_aligned16(const CaTensor& t, long long
 struct CaElem {
     float p, g, m, v, vmax, aux;
 };
+
+// ---------------------------------------------------------------------------------------------------------
+// 16-bit parameters (bf16 or fp16) with fp32 state, optional fp32 master weights, optional stochastic rounding.
+//
+// The element math is always fp32. The parameter is read from the fp32 master weights when there are some, else
+// widened (exactly) from its 16-bit storage; the new value is written to the master weights (if any) and rounded
+// to 16 bits: to nearest even, or, for bf16 with CA_STOCHASTIC, stochastically: the 16 bits below bf16's
+// mantissa get a uniform random 16-bit integer added before truncation, so E[round(x)] = x. The random bits are
+// a counter-based hash of (t.key, element index): no state, reproducible, the same on the GPU, the emulator and
+// in C# (src/CudaAdam/Device/LowPrecision.cs is the line-by-line twin of everything in this section).
+// Conversions use integer bit operations only (no cuda_fp16.h / cuda_bf16.h: NVRTC has no include path).
+// ---------------------------------------------------------------------------------------------------------
+
+/// 32 random bits for element i of the stream `key` (SplitMix64's finalizer over key and index).
+static __device__ __forceinline__ unsigned int ca_random(unsigned int key, long long i) {
+    unsigned long long z = ((unsigned long long)key << 32) ^ (unsigned long long)i;
+    z += 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return (unsigned int)(z >> 32);
+}
+
+/// float -> bfloat16, round to nearest even; NaN stays a (quiet) NaN.
+static __device__ __forceinline__ unsigned short ca_f32_to_bf16_rn(float x) {
+    unsigned int u = __float_as_uint(x);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x0040u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (unsigned short)(u >> 16);
+}
+
+/// float -> bfloat16, stochastic rounding with the random bits r; ±inf and NaN as round to nearest.
+static __device__ __forceinline__ unsigned short ca_f32_to_bf16_sr(float x, unsigned int r) {
+    unsigned int u = __float_as_uint(x);
+    if ((u & 0x7f800000u) == 0x7f800000u) return ca_f32_to_bf16_rn(x);
+    u += r & 0xffffu;
+    return (unsigned short)(u >> 16);
+}
+
+/// float -> IEEE half, round to nearest even (overflow to ±inf, gradual underflow, NaN quiet).
+static __device__ __forceinline__ unsigned short ca_f32_to_f16_rn(float x) {
+    unsigned int u = __float_as_uint(x);
+    unsigned int sign = (u >> 16) & 0x8000u;
+    unsigned int a = u & 0x7fffffffu;
+    if (a > 0x7f800000u) return (unsigned short)(sign | 0x7e00u);      // NaN
+    if (a >= 0x477ff000u) return (unsigned short)(sign | 0x7c00u);     // >= 65520: rounds to inf
+    if (a >= 0x38800000u) {                                             // >= 2^-14: a normal half
+        unsigned int r = a + 0xfffu + ((a >> 13) & 1u);
+        return (unsigned short)(sign | ((r >> 13) - (112u << 10)));
+    }
+    if (a < 0x33000000u) return (unsigned short)sign;                  // < 2^-25: rounds to zero
+    unsigned int e = a >> 23;                                           // 102 ... 112: a subnormal half
+    unsigned int m = (a & 0x7fffffu) | 0x800000u;
+    unsigned int shift = 126u - e;
+    unsigned int k = m >> shift;
+    unsigned int rem = m & ((1u << shift) - 1u), half = 1u << (shift - 1u);
+    if (rem > half || (rem == half && (k & 1u))) k++;
+    return (unsigned short)(sign | k);
+}
+
+/// IEEE half -> float (exact).
+static __device__ __forceinline__ float ca_f16_to_f32(unsigned short h) {
+    unsigned int sign = ((unsigned int)h & 0x8000u) << 16;
+    unsigned int e = ((unsigned int)h >> 10) & 0x1fu, m = (unsigned int)h & 0x3ffu;
+    if (e == 0x1fu) return __uint_as_float(sign | 0x7f800000u | (m << 13));
+    if (e == 0u) {
+        float v = (float)m * 5.9604644775390625e-8f;                    // m * 2^-24, exact
+        return sign ? -v : v;
+    }
+    return __uint_as_float(sign | ((e + 112u) << 23) | (m << 13));
+}
+
+/// The 16-bit parameter as a float (exact), per CA_PARAM_BF16 / CA_PARAM_FP16.
+static __device__ __forceinline__ float ca_widen(unsigned short h, unsigned int flags) {
+    return (flags & CA_PARAM_FP16) ? ca_f16_to_f32(h) : __uint_as_float((unsigned int)h << 16);
+}
+
+/// The new parameter rounded to its 16-bit storage, per the flags (stochastic rounding: bf16 only).
+static __device__ __forceinline__ unsigned short ca_narrow(float x, unsigned int flags, unsigned int key, long long i) {
+    if (flags & CA_PARAM_FP16) return ca_f32_to_f16_rn(x);
+    if (flags & CA_STOCHASTIC) return ca_f32_to_bf16_sr(x, ca_random(key, i));
+    return ca_f32_to_bf16_rn(x);
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // The fused multi-tensor loop shared by every optimizer kernel.
@@ -143,7 +231,7 @@ struct CaElem {
 // ---------------------------------------------------------------------------------------------------------
 
 static __device__ __forceinline__ void ca_load(const CaTensor& t, long long i, float inv_scale, CaElem& e) {
-    e.p = t.p[i];
+    e.p = t.p ? t.p[i] : ca_widen(t.lp[i], t.flags);
     e.g = t.g[i] * inv_scale;
     if (t.flags & CA_MAXIMIZE) e.g = -e.g;
     e.m = t.m ? t.m[i] : 0.0f;
@@ -153,7 +241,8 @@ static __device__ __forceinline__ void ca_load(const CaTensor& t, long long i, f
 }
 
 static __device__ __forceinline__ void ca_store(const CaTensor& t, long long i, const CaElem& e) {
-    t.p[i] = e.p;
+    if (t.p) t.p[i] = e.p;
+    if (t.lp) t.lp[i] = ca_narrow(e.p, t.flags, t.key, i);
     if (t.m) t.m[i] = e.m;
     if (t.v) t.v[i] = e.v;
     if (t.vmax) t.vmax[i] = e.vmax;

@@ -15,6 +15,8 @@ public static class Program
         new TrainCommand(),
         new ReplayCommand(),
         new CheckCommand(),
+        new InfoCommand(),
+        new KernelsCommand(),
         new HelpCommand(),
     ];
 

@@ -26,6 +26,8 @@ public sealed class CudaDevice : IDevice
     private CudaDevice(int ordinal, KernelCache cache, CompileTarget? target)
     {
         Properties = CudaDriver.GetProperties(ordinal);
+        // Before the context is retained: a missing NVRTC or an unsupported arch then leaks nothing.
+        Target = target ?? CompileTarget.ForDevice(Properties, NvrtcCompiler.SupportedArchs);
         Context = new CudaContext(ordinal);
         try
         {
@@ -37,7 +39,6 @@ public sealed class CudaDevice : IDevice
             throw;
         }
         _cache = cache;
-        Target = target ?? CompileTarget.ForDevice(Properties, NvrtcCompiler.SupportedArchs);
     }
 
     /// <summary>Opens device <paramref name="ordinal"/>. <paramref name="target"/> overrides the arch chosen from the
@@ -67,7 +68,7 @@ public sealed class CudaDevice : IDevice
             lock (_gate)
             {
                 Enter();
-                return _blas ??= new CublasHandle(Stream);
+                return _blas ??= new CublasHandle(Context, Stream);
             }
         }
     }
@@ -186,9 +187,17 @@ public sealed class CudaDevice : IDevice
         if (block.Count > (ulong)Properties.MaxThreadsPerBlock)
             throw new ArgumentException($"launch of {kernel}: block {block} has {block.Count} threads, the device allows {Properties.MaxThreadsPerBlock}");
         ArgumentOutOfRangeException.ThrowIfNegative(sharedBytes);
+        if (sharedBytes > Properties.MaxSharedMemoryPerBlockOptin)
+            throw new ArgumentException($"launch of {kernel}: {sharedBytes} bytes of dynamic shared memory, the device allows {Properties.MaxSharedMemoryPerBlockOptin}");
         lock (_gate)
         {
             Enter();
+            if (sharedBytes > Properties.MaxSharedMemoryPerBlock)
+            {
+                const int maxDynamicSharedSizeBytes = 8; // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+                Cu.Check(DriverNative.cuFuncSetAttribute(kernel.Handle, maxDynamicSharedSizeBytes, sharedBytes),
+                    $"cuFuncSetAttribute({kernel}, MAX_DYNAMIC_SHARED_SIZE_BYTES, {sharedBytes})");
+            }
             var r = DriverNative.cuLaunchKernel(kernel.Handle, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z,
                 (uint)sharedBytes, Stream.Handle, (void**)args.Pointers, null);
             Cu.Check(r, $"cuLaunchKernel({kernel}, grid {grid}, block {block}, {args.Count} args, {sharedBytes} B shared)");
@@ -250,26 +259,37 @@ public sealed class CudaDevice : IDevice
         }
     }
 
+    /// <summary>Waits for queued work, frees the modules, cuBLAS handle and stream, and releases the primary context.
+    /// Every step runs even if an earlier one fails (after a sticky error such as an illegal address every call
+    /// fails); the first failure is rethrown at the end. Buffers still alive are freed with the context.</summary>
     public void Dispose()
     {
         lock (_gate)
         {
             if (_disposed) return;
-            Context.MakeCurrent();
-            try
+            _disposed = true;
+            Exception? first = null;
+            void Try(Action step)
             {
-                Stream.Synchronize();
+                try
+                {
+                    step();
+                }
+                catch (Exception e) when (e is CudaException or CublasException)
+                {
+                    first ??= e;
+                }
             }
-            finally
-            {
-                _blas?.Dispose();
-                foreach (var m in _modules.Values) m.Dispose();
-                _modules.Clear();
-                _kernels.Clear();
-                Stream.Dispose();
-                _disposed = true;
-                Context.Dispose();
-            }
+
+            Try(Context.MakeCurrent);
+            Try(Stream.Synchronize);
+            if (_blas is not null) Try(_blas.Dispose);
+            foreach (var m in _modules.Values) Try(m.Dispose);
+            _modules.Clear();
+            _kernels.Clear();
+            Try(Stream.Dispose);
+            Try(Context.Dispose);
+            if (first is not null) throw first;
         }
     }
 

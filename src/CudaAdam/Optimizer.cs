@@ -161,7 +161,8 @@ public sealed class Optimizer : IDisposable
             Restore();
             throw;
         }
-        // A backend that met a non-finite gradient changed nothing: undo the counters, keep no new state.
+        // A backend that met a non-finite gradient changed nothing (Device.ISkippingStepBackend): undo the counters
+        // too, and keep no state created for this step, as if Step had not been called (torch's GradScaler).
         if (_backend is Device.ISkippingStepBackend { LastStepSkipped: true })
         {
             Restore();

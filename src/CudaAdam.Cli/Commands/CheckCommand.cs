@@ -13,7 +13,8 @@ public sealed class CheckCommand : ICommand
     public string Summary => "conformance of the fused kernels with the CPU reference, bit for bit (emulator or GPU)";
 
     public string Usage =>
-        "usage: cudaadam check [--backend emulator|cuda] [--filter TEXT] [--list] [--failures-only]\n\n" +
+        "usage: cudaadam check [--backend emulator|cuda] [--filter TEXT] [--list] [--failures-only]\n" +
+        "       cudaadam check --bench PARAMS [--bench-tensors T] [--backend emulator|cuda]\n\n" +
         "Runs every case of the conformance registry (algorithm x hyperparameters x edge case: zero-size tensors,\n" +
         "skipped gradients, odd lengths, misaligned offsets, 1,000 tensors, non-finite gradients, loss-scale unscale,\n" +
         "many steps) on the backend and on the CPU reference, compares params and state after every step BITWISE\n" +
@@ -22,14 +23,21 @@ public sealed class CheckCommand : ICommand
         "  --backend NAME   emulator (default; the kernels built by g++) or cuda (the GPU)\n" +
         "  --filter TEXT    only cases whose name contains TEXT, e.g. adamw/ or /misaligned\n" +
         "  --list           list the case names and exit\n" +
-        "  --failures-only  print only the rows of failing cases (and the summary)\n";
+        "  --failures-only  print only the rows of failing cases (and the summary)\n" +
+        "  --bench PARAMS   instead: time the fused AdamW step alone on PARAMS device-resident parameters (no host\n" +
+        "                   transfers), with and without the non-finite check, and on a GPU a device-to-device copy in\n" +
+        "                   the same run; prints GB/s at 28 B/parameter (not a conformance check)\n" +
+        "  --bench-tensors T  split the parameters over T tensors (default 1)\n";
 
     public int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
     {
-        var parsed = Arguments.Parse(args, ["backend", "filter"], ["list", "failures-only"]);
+        var parsed = Arguments.Parse(args, ["backend", "filter", "bench", "bench-tensors"], ["list", "failures-only"]);
         string backend = parsed.Get("backend") ?? "emulator";
         if (!DeviceBackends.Names.Contains(backend))
             throw new UsageException($"--backend: '{backend}' is not a device backend; use {string.Join(" or ", DeviceBackends.Names)}");
+        if (parsed.Get("bench") is { } benchText)
+            return Bench(backend, Arguments.ParseCount(benchText, "--bench"),
+                parsed.Get("bench-tensors") is { } t ? Arguments.ParseCount(t, "--bench-tensors") : 1, stdout);
         var cases = Conformance.Select(parsed.Get("filter"));
         if (cases.Count == 0) throw new UsageException($"--filter: no case name contains '{parsed.Get("filter")}' (see --list)");
         if (parsed.Get("list") is { } l && Arguments.ParseBool(l, "--list"))
@@ -58,5 +66,18 @@ public sealed class CheckCommand : ICommand
             foreach (var r in failed) stdout.WriteLine("FAILED " + r.Describe());
             return failed.Count == 0 ? ExitCodes.Ok : ExitCodes.Failure;
         }
+    }
+
+    private static int Bench(string backend, long parameters, long tensors, TextWriter stdout)
+    {
+        if (parameters < 1) throw new UsageException("--bench: the number of parameters must be at least 1");
+        if (tensors < 1 || tensors > parameters || tensors > int.MaxValue)
+            throw new UsageException($"--bench-tensors: {tensors} must be between 1 and the number of parameters");
+        Cuda.IDevice device;
+        try { device = DeviceBackends.OpenDevice(backend); }
+        catch (BackendUnavailableException e) { throw new UsageException(e.Message, e); }
+        using (device)
+            stdout.WriteLine(FusedStepBenchmark.Run(device, parameters, (int)tensors).Describe());
+        return ExitCodes.Ok;
     }
 }

@@ -4,16 +4,18 @@ using CudaAdam.Cuda.Interop;
 namespace CudaAdam.Cuda.Blas;
 
 /// <summary>
-/// A cuBLAS handle bound to one stream, pointer mode set explicitly to <see cref="CublasPointerMode.Host"/>
-/// (alpha and beta are host floats). Create it with the owning context current. cuBLAS is column-major:
+/// A cuBLAS handle bound to one context and stream, pointer mode set explicitly to <see cref="CublasPointerMode.Host"/>
+/// (alpha and beta are host floats). Every call makes the context current first, so any thread may use it
+/// (one at a time: a cuBLAS handle is not meant for concurrent calls). cuBLAS is column-major:
 /// a row-major product <c>C = A B</c> is computed as <c>C^T = B^T A^T</c>, i.e. pass B first.
 /// </summary>
 public sealed class CublasHandle : IDisposable
 {
     private nint _handle;
 
-    public CublasHandle(CudaStream stream)
+    public CublasHandle(CudaContext context, CudaStream stream)
     {
+        context.MakeCurrent();
         CublasCheck.Check(CublasNative.cublasCreate_v2(out _handle));
         try
         {
@@ -26,9 +28,11 @@ public sealed class CublasHandle : IDisposable
             _handle = 0;
             throw;
         }
+        Context = context;
         Stream = stream;
     }
 
+    public CudaContext Context { get; }
     public CudaStream Stream { get; }
     public nint Handle => _handle != 0 ? _handle : throw new ObjectDisposedException(nameof(CublasHandle));
 
@@ -37,6 +41,7 @@ public sealed class CublasHandle : IDisposable
     {
         get
         {
+            Context.MakeCurrent();
             CublasCheck.Check(CublasNative.cublasGetVersion_v2(Handle, out int v));
             return v;
         }
@@ -50,6 +55,7 @@ public sealed class CublasHandle : IDisposable
         float alpha, DeviceBuffer<float> a, int lda, DeviceBuffer<float> b, int ldb, float beta, DeviceBuffer<float> c, int ldc)
     {
         CheckShapes(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
+        Context.MakeCurrent();
         CublasCheck.Check(CublasNative.cublasSgemm_v2(Handle, transA, transB, m, n, k, &alpha, (ulong)a.Pointer, lda,
             (ulong)b.Pointer, ldb, &beta, (ulong)c.Pointer, ldc));
     }
@@ -69,6 +75,7 @@ public sealed class CublasHandle : IDisposable
         CheckElement<TC>(cType, nameof(c));
         CheckShapes(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
         const int defaultAlgo = -1; // CUBLAS_GEMM_DEFAULT
+        Context.MakeCurrent();
         CublasCheck.Check(CublasNative.cublasGemmEx(Handle, transA, transB, m, n, k, &alpha, (ulong)a.Pointer, aType, lda,
             (ulong)b.Pointer, bType, ldb, &beta, (ulong)c.Pointer, cType, ldc, CublasComputeType.Compute32F, defaultAlgo));
     }
@@ -78,6 +85,7 @@ public sealed class CublasHandle : IDisposable
         var h = _handle;
         if (h == 0) return;
         _handle = 0;
+        Context.MakeCurrent();
         CublasCheck.Check(CublasNative.cublasDestroy_v2(h));
         GC.SuppressFinalize(this);
     }

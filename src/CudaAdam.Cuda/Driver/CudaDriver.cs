@@ -9,6 +9,10 @@ public sealed record DeviceProperties(
     int Ordinal, string Name, int ComputeMajor, int ComputeMinor, long TotalMemoryBytes, int MultiprocessorCount,
     int MaxThreadsPerBlock, int MaxSharedMemoryPerBlock, int WarpSize, int L2CacheBytes, int MemoryBusWidthBits)
 {
+    /// <summary>Dynamic shared memory a kernel may use after opting in (<c>MAX_SHARED_MEMORY_PER_BLOCK_OPTIN</c>);
+    /// <see cref="MaxSharedMemoryPerBlock"/> when the driver does not report it.</summary>
+    public int MaxSharedMemoryPerBlockOptin { get; init; } = MaxSharedMemoryPerBlock;
+
     /// <summary>"sm_90" for compute capability 9.0.</summary>
     public string Arch => $"sm_{ComputeMajor}{ComputeMinor}";
     public int ComputeCapability => ComputeMajor * 10 + ComputeMinor;
@@ -58,19 +62,23 @@ public static class CudaDriver
         }
     }
 
-    /// <summary>Why no CUDA device can be used here, or null when device 0 can be opened.</summary>
+    /// <summary>Why no <see cref="CudaDevice"/> can be opened here (no libcuda.so.1, no device, or no NVRTC to
+    /// compile its kernels), or null when device 0 can be opened.</summary>
     public static string? Unavailable()
     {
         if (NativeLibraries.TryLoad(NativeLibraries.Cuda, out var error) is null) return error;
         try
         {
             Initialize();
-            return DeviceCount == 0 ? "the CUDA driver reports no device" : null;
+            if (DeviceCount == 0) return "the CUDA driver reports no device";
         }
         catch (CudaException e)
         {
             return e.Message;
         }
+        return NativeLibraries.TryLoad(NativeLibraries.Nvrtc, out var nvrtcError) is null
+            ? "a GPU is present but NVRTC is not, so kernels cannot be compiled: " + nvrtcError
+            : null;
     }
 
     public static unsafe DeviceProperties GetProperties(int ordinal)
@@ -85,7 +93,11 @@ public static class CudaDriver
             Attribute(dev, DeviceAttribute.ComputeCapabilityMajor), Attribute(dev, DeviceAttribute.ComputeCapabilityMinor),
             (long)total, Attribute(dev, DeviceAttribute.MultiprocessorCount), Attribute(dev, DeviceAttribute.MaxThreadsPerBlock),
             Attribute(dev, DeviceAttribute.MaxSharedMemoryPerBlock), Attribute(dev, DeviceAttribute.WarpSize),
-            Attribute(dev, DeviceAttribute.L2CacheSize), Attribute(dev, DeviceAttribute.GlobalMemoryBusWidth));
+            OptionalAttribute(dev, DeviceAttribute.L2CacheSize), OptionalAttribute(dev, DeviceAttribute.GlobalMemoryBusWidth))
+        {
+            MaxSharedMemoryPerBlockOptin = Math.Max(Attribute(dev, DeviceAttribute.MaxSharedMemoryPerBlock),
+                OptionalAttribute(dev, DeviceAttribute.MaxSharedMemoryPerBlockOptin)),
+        };
     }
 
     public static IReadOnlyList<DeviceProperties> Devices()
@@ -102,6 +114,11 @@ public static class CudaDriver
         if (r != CudaResult.Success) throw Cu.Error(r, $"cuDeviceGetAttribute({attribute}, device {device})");
         return value;
     }
+
+    /// <summary>An informational attribute: 0 when the driver does not report it (attributes come and go across
+    /// CUDA versions), so a report never fails over it.</summary>
+    private static int OptionalAttribute(int device, DeviceAttribute attribute) =>
+        DriverNative.cuDeviceGetAttribute(out int value, attribute, device) == CudaResult.Success ? value : 0;
 
     internal static string PtrToString(nint p) => p == 0 ? "" : Marshal.PtrToStringUTF8(p) ?? "";
 }

@@ -52,6 +52,9 @@ internal static unsafe partial class DriverNative
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
     public static partial CudaResult cuModuleGetFunction(out nint function, nint module, string name);
 
+    /// <summary>CUfunction_attribute 8 = CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES (opt in above 48 KiB).</summary>
+    [LibraryImport(Lib)] public static partial CudaResult cuFuncSetAttribute(nint function, int attribute, int value);
+
     [LibraryImport(Lib)]
     public static partial CudaResult cuLaunchKernel(nint function, uint gridX, uint gridY, uint gridZ, uint blockX, uint blockY, uint blockZ,
         uint sharedMemBytes, nint stream, void** kernelParams, void** extra);
@@ -75,6 +78,7 @@ public enum DeviceAttribute
     L2CacheSize = 38,
     ComputeCapabilityMajor = 75,
     ComputeCapabilityMinor = 76,
+    MaxSharedMemoryPerBlockOptin = 97,
 }
 
 /// <summary><c>CUjit_option</c> values used here (cuda.h).</summary>

@@ -8,7 +8,12 @@ namespace CudaAdam.Cuda.Interop;
 /// the versioned sonames to probe (newest first), the environment variable that may name a full path, and what to
 /// install when nothing is found.
 /// </summary>
-public sealed record NativeLibrarySpec(string ImportName, string[] Sonames, string EnvironmentVariable, string InstallHint);
+public sealed record NativeLibrarySpec(string ImportName, string[] Sonames, string EnvironmentVariable, string InstallHint)
+{
+    /// <summary>Directories tried after the system loader, for toolkits installed without ldconfig (never for libcuda,
+    /// whose only copy under a toolkit is the stub).</summary>
+    public string[] FallbackDirectories { get; init; } = [];
+}
 
 /// <summary>Where a CUDA library was loaded from.</summary>
 public sealed record LoadedLibrary(string ImportName, string Path, nint Handle);
@@ -36,7 +41,7 @@ public sealed class NativeLibraryNotFoundException : DllNotFoundException
 /// <item>if the environment variable (<c>CUDAADAM_LIBCUDA</c>, <c>CUDAADAM_NVRTC</c>, <c>CUDAADAM_CUBLAS</c>) is set,
 ///   exactly the file it names, and nothing else (an explicit choice is never silently replaced);</item>
 /// <item>otherwise each soname under <c>$CUDA_PATH/lib64</c>, <c>$CUDA_HOME/lib64</c>, then by the system loader
-///   (ld.so.cache, <c>LD_LIBRARY_PATH</c>).</item>
+///   (ld.so.cache, <c>LD_LIBRARY_PATH</c>), then under <c>/usr/local/cuda/lib64</c> (NVRTC and cuBLAS only).</item>
 /// </list>
 /// A path inside a <c>stubs/</c> directory is never loaded: the stub libcuda links but fails every call with
 /// CUDA_ERROR_STUB_LIBRARY. On failure the exception lists every candidate tried and what to install.
@@ -48,11 +53,17 @@ public static class NativeLibraries
 
     public static readonly NativeLibrarySpec Nvrtc = new("nvrtc",
         ["libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2", "libnvrtc.so"], "CUDAADAM_NVRTC",
-        "Install NVRTC: Debian 12: enable 'non-free' and apt-get install libnvrtc11.2 (./build.sh setup does it); or the CUDA toolkit (cuda-nvrtc-13-0).");
+        "Install NVRTC: Debian 12: enable 'non-free' and apt-get install libnvrtc11.2 (./build.sh setup does it); or the CUDA toolkit (cuda-nvrtc-13-0).")
+    {
+        FallbackDirectories = ["/usr/local/cuda/lib64"],
+    };
 
     public static readonly NativeLibrarySpec Cublas = new("cublas",
         ["libcublas.so.13", "libcublas.so.12", "libcublas.so.11"], "CUDAADAM_CUBLAS",
-        "Install cuBLAS: the CUDA toolkit (libcublas-13-0) or Debian non-free libcublas11.");
+        "Install cuBLAS: the CUDA toolkit (libcublas-13-0) or Debian non-free libcublas11.")
+    {
+        FallbackDirectories = ["/usr/local/cuda/lib64"],
+    };
 
     private static readonly NativeLibrarySpec[] Specs = [Cuda, Nvrtc, Cublas];
     private static readonly Dictionary<string, LoadedLibrary> Loaded = new();
@@ -112,6 +123,7 @@ public static class NativeLibraries
             foreach (var root in new[] { environment("CUDA_PATH"), environment("CUDA_HOME") })
                 if (!string.IsNullOrEmpty(root)) list.Add(Path.Combine(root, "lib64", soname));
             list.Add(soname);
+            foreach (var dir in spec.FallbackDirectories) list.Add(Path.Combine(dir, soname));
         }
         return list.Distinct().ToList();
     }
@@ -140,7 +152,7 @@ public static class NativeLibraries
             }
             catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
             {
-                tried.Add($"{candidate} ({FirstLine(e.Message)})");
+                tried.Add($"{candidate} ({LoaderReason(e.Message)})");
             }
         }
         throw new NativeLibraryNotFoundException(spec, tried);
@@ -155,10 +167,12 @@ public static class NativeLibraries
     private static bool IsStub(string path) =>
         path.Replace('\\', '/').Split('/').Any(part => part == "stubs");
 
-    private static string FirstLine(string s)
+    /// <summary>The loader's own reason (dlerror's line, e.g. "cannot open shared object file: No such file or
+    /// directory"), which .NET puts after a generic paragraph about LD_DEBUG.</summary>
+    private static string LoaderReason(string message)
     {
-        int i = s.IndexOf('\n');
-        return (i < 0 ? s : s[..i]).Trim();
+        var lines = message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return lines.Length == 0 ? message : lines[^1];
     }
 
     /// <summary>The file a soname resolved to, read from /proc/self/maps (Linux); the soname itself elsewhere.</summary>

@@ -4,7 +4,9 @@ namespace CudaAdam.Device;
 /// The CPU reference with the device backend's step semantics around it, so that the two can be compared bit for
 /// bit: gradients multiplied by <see cref="InvScale"/> in float32 (as the kernels do), and a step that meets a
 /// non-finite unscaled gradient in ANY parameter skipped as a whole (nothing changes; <see cref="LastStepSkipped"/>).
-/// The element math is <see cref="Reference.Reference.Step"/> unchanged.
+/// The element math is <see cref="Reference.Reference.Step"/> unchanged. With 16-bit parameters
+/// (<see cref="Precision"/>) the fp32 step runs on the widened parameter (or the master weights) and the result is
+/// rounded with <see cref="LowPrecision"/>, the twin of the kernels' rounding, stochastic rounding included.
 /// </summary>
 public sealed class CheckedReferenceBackend : IStepBackend, ISkippingStepBackend
 {
@@ -14,6 +16,14 @@ public sealed class CheckedReferenceBackend : IStepBackend, ISkippingStepBackend
     public float InvScale { get; set; } = 1f;
 
     public bool LastStepSkipped { get; private set; }
+
+    /// <summary>Parameter storage, as the device backend's <see cref="DeviceBackendOptions.Precision"/>.</summary>
+    public PrecisionOptions Precision { get; init; } = PrecisionOptions.Fp32;
+
+    private readonly Dictionary<Parameter, ushort[]> _lowp = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>The 16-bit parameter after its last step, as <see cref="DeviceBackend.LowPrecisionCopy"/>.</summary>
+    public ushort[]? LowPrecisionCopy(Parameter p) => _lowp.GetValueOrDefault(p);
 
     public void Step(Algorithm algorithm, IReadOnlyList<StepItem> items)
     {
@@ -31,10 +41,21 @@ public sealed class CheckedReferenceBackend : IStepBackend, ISkippingStepBackend
             scaled[i] = s;
         }
         if (LastStepSkipped) return;
+        var format = Precision.Format;
         for (int i = 0; i < items.Count; i++)
         {
             var it = items[i];
-            Reference.Reference.Step(algorithm, it.Param.Data, scaled[i], it.State, it.Hyperparameters, it.Scalars);
+            var x = it.Param.Data;
+            if (format != ParamFormat.Fp32 && !Precision.MasterWeights)
+                for (int j = 0; j < x.Length; j++) x[j] = LowPrecision.Widen(LowPrecision.RoundNearest(x[j], format), format);
+            Reference.Reference.Step(algorithm, x, scaled[i], it.State, it.Hyperparameters, it.Scalars);
+            if (format == ParamFormat.Fp32) continue;
+            uint key = Precision.StochasticRounding ? LowPrecision.Key(Precision.Seed, it.Param.Name, it.Scalars.Step) : 0;
+            var bits = new ushort[x.Length];
+            for (int j = 0; j < x.Length; j++) bits[j] = LowPrecision.Narrow(x[j], Precision, key, j);
+            _lowp[it.Param] = bits;
+            if (!Precision.MasterWeights)
+                for (int j = 0; j < x.Length; j++) x[j] = LowPrecision.Widen(bits[j], format);
         }
     }
 

@@ -92,9 +92,9 @@ public static class Conformance
             Lengths = [3, 17, 1, 44, 130], Steps = 4, Options = new DeviceBackendOptions { Alignment = 1, BaseOffset = 1 },
         },
         new("many-tensors", "1,000 tensors of 0 … 40 elements in one launch") { Lengths = ManyLengths(1000, 40, 7), Steps = 3 },
-        new("multi-chunk", "tensors spanning many chunks (chunk size 1,000: chunk starts misalign the float4 path of every other chunk)")
+        new("multi-chunk", "tensors spanning many chunks of 1,002 elements: odd chunks start 8 bytes off 16, so float4 and scalar chunks alternate")
         {
-            Lengths = [10_000, 4_099], Steps = 3, Options = new DeviceBackendOptions { ChunkSize = 1000 },
+            Lengths = [10_000, 4_099], Steps = 3, Options = new DeviceBackendOptions { ChunkSize = 1002 },
         },
         new("non-finite", "NaN and ±inf gradients: those steps change nothing, anywhere")
         {
@@ -116,6 +116,28 @@ public static class Conformance
             Lengths = [40], Steps = 3, InvScale = 4f, Poison = [(2, 0, 7, MathF.Pow(2, 127))], ExpectedSkips = 1,
         },
         new("many-steps", "200 steps (bias corrections, RAdam's rectification switch, NAdam's schedule)") { Lengths = [257, 3], Steps = 200 },
+        new("bf16", "bfloat16 parameters, fp32 state, no master weights, round to nearest even")
+        {
+            Lengths = [300, 7], Steps = 6, Options = new DeviceBackendOptions { Precision = new PrecisionOptions { Format = ParamFormat.Bf16 } },
+        },
+        new("bf16-stochastic", "bfloat16 parameters, no master weights, stochastic rounding (seeded)")
+        {
+            Lengths = [300, 7], Steps = 6,
+            Options = new DeviceBackendOptions { Precision = new PrecisionOptions { Format = ParamFormat.Bf16, StochasticRounding = true, Seed = 42 } },
+        },
+        new("bf16-master-stochastic", "bfloat16 parameters with fp32 master weights and stochastic rounding")
+        {
+            Lengths = [300, 7], Steps = 6,
+            Options = new DeviceBackendOptions { Precision = new PrecisionOptions { Format = ParamFormat.Bf16, MasterWeights = true, StochasticRounding = true, Seed = 7 } },
+        },
+        new("fp16", "IEEE half parameters, no master weights, round to nearest even")
+        {
+            Lengths = [300, 7], Steps = 6, Options = new DeviceBackendOptions { Precision = new PrecisionOptions { Format = ParamFormat.Fp16 } },
+        },
+        new("fp16-master", "IEEE half parameters with fp32 master weights")
+        {
+            Lengths = [300, 7], Steps = 6, Options = new DeviceBackendOptions { Precision = new PrecisionOptions { Format = ParamFormat.Fp16, MasterWeights = true } },
+        },
     ];
 
     /// <summary>The edges run with the non-default hyperparameter sets.</summary>
@@ -237,7 +259,7 @@ public static class Conformance
             refParams[t] = new Parameter($"p{t}", data);
             devParams[t] = new Parameter($"p{t}", (float[])data.Clone());
         }
-        var reference = new CheckedReferenceBackend { InvScale = e.InvScale };
+        var reference = new CheckedReferenceBackend { InvScale = e.InvScale, Precision = e.Options.Precision };
         long compared = 0, mismatches = 0, maxUlp = 0;
         string? first = null;
         try
@@ -275,6 +297,7 @@ public static class Conformance
                     var rs = refOpt.State(refParams[t]);
                     var ds = devOpt.State(devParams[t]);
                     Compare(step, t, "param", refParams[t].Data, devParams[t].Data);
+                    CompareBits(step, t, reference.LowPrecisionCopy(refParams[t]), device.LowPrecisionCopy(devParams[t]));
                     if (rs is null != ds is null) Note(step, t, "state", "exists on one side only");
                     if (rs is null || ds is null) continue;
                     if (rs.Step != ds.Step) Note(step, t, "step", $"reference {rs.Step}, device {ds.Step}");
@@ -295,6 +318,23 @@ public static class Conformance
         {
             mismatches++;
             first ??= $"step {step}, tensor {t}, {what}: {detail}";
+        }
+
+        void CompareBits(int step, int t, ushort[]? r, ushort[]? d)
+        {
+            if (r is null && d is null) return;
+            if (r is null || d is null || r.Length != d.Length)
+            {
+                Note(step, t, "16-bit param", $"reference {(r is null ? "null" : $"[{r.Length}]")}, device {(d is null ? "null" : $"[{d.Length}]")}");
+                return;
+            }
+            for (int i = 0; i < r.Length; i++)
+            {
+                compared++;
+                if (r[i] == d[i]) continue;
+                maxUlp = Math.Max(maxUlp, Math.Abs(r[i] - d[i]));
+                Note(step, t, $"16-bit param[{i}]", $"reference 0x{r[i]:x4}, device 0x{d[i]:x4}");
+            }
         }
 
         void Compare(int step, int t, string slot, float[]? r, float[]? d)

@@ -28,6 +28,8 @@ public sealed record DeviceBackendOptions
     public int BaseOffset { get; init; }
     /// <summary>Run the non-finite gradient check (one extra launch per step) and skip steps that fail it.</summary>
     public bool CheckNonFinite { get; init; } = true;
+    /// <summary>16-bit parameters, master weights, stochastic rounding (<see cref="PrecisionOptions"/>); fp32 by default.</summary>
+    public PrecisionOptions Precision { get; init; } = PrecisionOptions.Fp32;
 
     internal void Validate()
     {
@@ -36,6 +38,8 @@ public sealed record DeviceBackendOptions
         if (ChunkSize < 1) throw new ArgumentException($"ChunkSize {ChunkSize} must be >= 1");
         if (Alignment < 1) throw new ArgumentException($"Alignment {Alignment} must be >= 1 element");
         if (BaseOffset < 0) throw new ArgumentException($"BaseOffset {BaseOffset} must be >= 0");
+        ArgumentNullException.ThrowIfNull(Precision);
+        Precision.Validate();
     }
 }
 
@@ -74,6 +78,9 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend
     private readonly Dictionary<Parameter, int> _index = new(ReferenceEqualityComparer.Instance);
     private readonly DeviceBuffer<float>?[] _arenas = new DeviceBuffer<float>?[SlotCount];
     private readonly float[][] _staging = new float[SlotCount][];
+    private readonly Dictionary<Parameter, ushort[]> _lowp = new(ReferenceEqualityComparer.Instance);
+    private DeviceBuffer<ushort>? _lpArena;
+    private ushort[] _lpStaging = [];
     private DeviceBuffer<CaTensor>? _tensorTable;
     private DeviceBuffer<CaChunk>? _chunkTable;
     private DeviceBuffer<int>? _flag;
@@ -81,6 +88,7 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend
     private int _chunkCount;
     private int _epoch;
     private Algorithm? _algorithm;
+    private Kernel? _stepKernel, _checkKernel;
     private bool _layoutDirty = true;
     private bool _disposed;
 
@@ -119,6 +127,13 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend
 
     /// <summary>Chunks (thread blocks) per launch in the current layout.</summary>
     public int ChunkCount => _chunkCount;
+
+    /// <summary>With 16-bit parameters: the 16-bit bits of <paramref name="p"/> after its last step (bf16 or IEEE half per
+    /// <see cref="PrecisionOptions.Format"/>); null for fp32 parameters or before the first step.</summary>
+    public ushort[]? LowPrecisionCopy(Parameter p) => _lowp.GetValueOrDefault(p);
+
+    private bool LowPrecisionParams => _options.Precision.Format != ParamFormat.Fp32;
+    private bool HasFp32Params => !LowPrecisionParams || _options.Precision.MasterWeights;
 
     public void Step(Algorithm algorithm, IReadOnlyList<StepItem> items)
     {
@@ -176,10 +191,14 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend
                 flags |= KernelFlags.FirstStep; // torch creates SGD's momentum_buffer from the first d_p
                 firstStep[i] = true;
             }
-            e.Flags = flags;
+            e.Flags = flags | _options.Precision.Flags;
+            e.Key = _options.Precision.StochasticRounding ? LowPrecision.Key(_options.Precision.Seed, it.Param.Name, it.Scalars.Step) : 0;
             int n = place.Length;
             if (n == 0) continue;
-            Stage(SlotP, place, it.Param.Data);
+            if (HasFp32Params) Stage(SlotP, place, it.Param.Data);
+            else
+                for (int j = 0; j < n; j++)
+                    _lpStaging[place.Offset + j] = LowPrecision.RoundNearest(it.Param.Data[j], _options.Precision.Format);
             Stage(SlotG, place, it.Param.Grad!);
             if (!firstStep[i]) StageIf(SlotM, place, it.State.M);
             StageIf(SlotV, place, it.State.V);
@@ -190,18 +209,24 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend
         // 3. Upload, launch, download.
         for (int s = 0; s < SlotCount; s++)
             if (_arenas[s] is { Length: > 0 } arena) _device.CopyToDevice<float>(_staging[s], arena);
+        if (_lpArena is { Length: > 0 } && !HasFp32Params) _device.CopyToDevice<ushort>(_lpStaging, _lpArena);
         _device.CopyToDevice<CaTensor>(_hostTable, _tensorTable!);
         bool skipped = false;
         if (_chunkCount > 0)
         {
             var (family, name) = KernelScalars.KernelOf(algorithm);
-            var step = _device.GetKernel(family, name);
-            _epoch = _epoch == int.MaxValue ? 1 : _epoch + 1;
+            var step = _stepKernel ??= _device.GetKernel(family, name);
+            if (_epoch == int.MaxValue)
+            {
+                _device.Zero(_flag!); // an epoch must never meet a stale flag from 2^31 steps ago
+                _epoch = 0;
+            }
+            _epoch++;
             nint flagPointer = 0;
             if (_options.CheckNonFinite)
             {
                 var (cf, cn) = KernelScalars.NonFiniteCheck;
-                var check = _device.GetKernel(cf, cn);
+                var check = _checkKernel ??= _device.GetKernel(cf, cn);
                 flagPointer = _flag!.Pointer;
                 _args.Clear().Add(_tensorTable!).Add(_chunkTable!).Add(InvScale).Add(flagPointer).Add(_epoch);
                 _device.Launch(check, (uint)_chunkCount, (uint)_options.BlockSize, _args);
@@ -225,13 +250,22 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend
         }
         for (int s = 0; s < SlotCount; s++)
             if (s != SlotG && _arenas[s] is { Length: > 0 } arena) _device.CopyToHost(arena, _staging[s]);
+        if (_lpArena is { Length: > 0 } lp) _device.CopyToHost(lp, _lpStaging);
         for (int i = 0; i < items.Count; i++)
         {
             var it = items[i];
             var place = _tensors[_index[it.Param]];
             if (firstStep[i]) it.State.M = new float[place.Length];
+            if (LowPrecisionParams)
+            {
+                var bits = _lpStaging.AsSpan((int)place.Offset, place.Length).ToArray();
+                _lowp[it.Param] = bits;
+                if (!HasFp32Params)
+                    for (int j = 0; j < bits.Length; j++)
+                        it.Param.Data[j] = LowPrecision.Widen(bits[j], _options.Precision.Format);
+            }
             if (place.Length == 0) continue;
-            Unstage(SlotP, place, it.Param.Data);
+            if (HasFp32Params) Unstage(SlotP, place, it.Param.Data);
             UnstageIf(SlotM, place, it.State.M);
             UnstageIf(SlotV, place, it.State.V);
             UnstageIf(SlotVMax, place, it.State.VMax);
@@ -312,7 +346,7 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend
         long total = offset;
         if (total > Array.MaxLength)
             throw new NotSupportedException($"the parameters need {total} elements per arena; the host staging arrays hold at most {Array.MaxLength}");
-        uint used = 1u << SlotP | 1u << SlotG;
+        uint used = (HasFp32Params ? 1u << SlotP : 0u) | 1u << SlotG;
         foreach (var p in _tensors) used |= p.Slots;
         for (int s = 0; s < SlotCount; s++)
         {
@@ -322,6 +356,14 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend
             if ((used & (1u << s)) == 0 || total == 0) continue;
             _arenas[s] = _device.Allocate<float>(total);
             _staging[s] = new float[total];
+        }
+        _lpArena?.Dispose();
+        _lpArena = null;
+        _lpStaging = [];
+        if (LowPrecisionParams && total > 0)
+        {
+            _lpArena = _device.Allocate<ushort>(total);
+            _lpStaging = new ushort[total];
         }
         var chunks = ChunkTable.Build(lengths, _options.ChunkSize);
         _chunkCount = chunks.Length;
@@ -342,6 +384,7 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend
             e.V = Address(SlotV, place);
             e.VMax = Address(SlotVMax, place);
             e.Aux = Address(SlotAux, place);
+            e.Lp = _lpArena is { } lpa ? lpa.Pointer + (nint)(place.Offset * sizeof(ushort)) : 0;
         }
         if (_flag is null)
         {
@@ -355,7 +398,7 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend
 
     private nint Address(int slot, TensorPlace place)
     {
-        bool has = slot is SlotP or SlotG || (place.Slots & (1u << slot)) != 0;
+        bool has = slot is SlotP && HasFp32Params || slot is SlotG || (place.Slots & (1u << slot)) != 0;
         if (!has || _arenas[slot] is not { } arena) return 0;
         return arena.Pointer + (nint)(place.Offset * sizeof(float));
     }
@@ -380,6 +423,7 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend
         if (_disposed) return;
         _disposed = true;
         foreach (var a in _arenas) a?.Dispose();
+        _lpArena?.Dispose();
         _tensorTable?.Dispose();
         _chunkTable?.Dispose();
         _flag?.Dispose();

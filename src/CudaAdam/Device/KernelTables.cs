@@ -7,17 +7,19 @@ namespace CudaAdam.Device;
 /// The per-tensor entry of a fused step's tensor table: the C# twin of <c>struct CaTensor</c> in
 /// <c>kernels/common.cuh</c> (128 bytes; field order, sizes and <see cref="KernelFlags"/> must stay identical).
 /// Pointers are device addresses (host addresses on the emulator); a slot the algorithm does not use is 0.
+/// <see cref="P"/> is the fp32 parameter, or with 16-bit parameters the fp32 master weights (0 without);
+/// <see cref="Lp"/> the 16-bit parameter (0 for fp32). <see cref="Key"/>: the stochastic rounding stream.
 /// </summary>
 [StructLayout(LayoutKind.Sequential, Size = 128)]
 public unsafe struct CaTensor
 {
     /// <summary>Number of float scalars per tensor (<c>CA_SCALARS</c>).</summary>
-    public const int ScalarCount = 16;
+    public const int ScalarCount = 14;
 
-    public nint P, G, M, V, VMax, Aux;
+    public nint P, G, M, V, VMax, Aux, Lp;
     public long N;
     public uint Flags;
-    public uint Reserved;
+    public uint Key;
     public fixed float S[ScalarCount];
 }
 
@@ -36,7 +38,7 @@ public struct CaChunk
 public static class KernelFlags
 {
     public const uint Active = 1, Maximize = 2, Amsgrad = 4, Decoupled = 8, WeightDecay = 16, Nesterov = 32,
-        Centered = 64, Momentum = 128, FirstStep = 256, Rectified = 512;
+        Centered = 64, Momentum = 128, FirstStep = 256, Rectified = 512, ParamBf16 = 1024, ParamFp16 = 2048, Stochastic = 4096;
 }
 
 /// <summary>Builds the chunk table of a parameter set: every tensor cut into chunks of at most

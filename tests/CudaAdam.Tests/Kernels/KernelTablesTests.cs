@@ -20,9 +20,11 @@ public class KernelTablesTests
         unsafe
         {
             byte* b = (byte*)&t;
-            Assert.That((byte*)&t.N - b, Is.EqualTo(48), "n follows the six pointers");
-            Assert.That((byte*)&t.Flags - b, Is.EqualTo(56));
-            Assert.That((byte*)t.S - b, Is.EqualTo(64), "the scalars start at byte 64");
+            Assert.That((byte*)&t.Lp - b, Is.EqualTo(48), "lp is the seventh pointer");
+            Assert.That((byte*)&t.N - b, Is.EqualTo(56), "n follows the seven pointers");
+            Assert.That((byte*)&t.Flags - b, Is.EqualTo(64));
+            Assert.That((byte*)&t.Key - b, Is.EqualTo(68));
+            Assert.That((byte*)t.S - b, Is.EqualTo(72), "the scalars start at byte 72");
         }
         Assert.That(CommonHeader, Does.Contain("sizeof(CaTensor) == 128"));
         Assert.That(CommonHeader, Does.Contain("sizeof(CaChunk) == 24"));
@@ -33,7 +35,7 @@ public class KernelTablesTests
     public void FlagsMatchTheKernelHeader()
     {
         var fields = typeof(KernelFlags).GetFields(BindingFlags.Public | BindingFlags.Static);
-        Assert.That(fields, Has.Length.EqualTo(10));
+        Assert.That(fields, Has.Length.EqualTo(13));
         foreach (var f in fields)
         {
             string macro = "CA_" + Regex.Replace(f.Name, "(?<=[a-z])(?=[A-Z])", "_").ToUpperInvariant();

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Packs what the GPU machine needs into the git-ignored folder .device/ (run HERE, on a machine with the .NET SDK):
+#   .device/app/                      framework-dependent `dotnet publish` of the CLI (kernels embedded as resources)
+#   .device/dotnet-runtime.tar.xz     the dotnet host + Microsoft.NETCore.App (the GPU machine has no .NET)
+# Then, with the `device` tool:  run(command="scripts/device/run-on-gpu.sh", carry=[".device"])
+# The whole tree that travels must stay under 64 MiB; this script fails when .device/ alone exceeds 48 MiB.
+#   usage: scripts/device/pack.sh            (PACK_RUNTIME=/path/to/pack-dotnet-runtime.sh to override the tool)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+dev="$root/.device"
+log() { printf '[pack.sh] %s\n' "$*" >&2; }
+
+tool=${PACK_RUNTIME:-}
+if [ -z "$tool" ]; then
+  for t in "$root/../shared/tools/pack-dotnet-runtime.sh" "$root/../../shared/tools/pack-dotnet-runtime.sh" /work/shared/tools/pack-dotnet-runtime.sh; do
+    [ -x "$t" ] && { tool=$t; break; }
+  done
+fi
+[ -n "$tool" ] || { log "pack-dotnet-runtime.sh not found (looked in ../shared/tools and /work/shared/tools); set PACK_RUNTIME"; exit 1; }
+mkdir -p "$dev"
+git check-ignore -q .device/ || { log ".device/ is not git-ignored: add it to .gitignore first"; exit 1; }
+rm -rf "$dev/app"
+log "dotnet publish src/CudaAdam.Cli (Release, framework-dependent) -> .device/app"
+dotnet publish src/CudaAdam.Cli/CudaAdam.Cli.csproj -c Release -o "$dev/app" --nologo -v q -p:UseAppHost=false >&2
+# The host emulator library is useless there (the GPU runs the kernels) and only adds weight.
+rm -f "$dev/app/libcudaadam_emu.so" "$dev/app"/*.pdb
+if [ ! -f "$dev/dotnet-runtime.tar.xz" ] || [ "$(find "$(dirname "$(readlink -f "$(command -v dotnet)")")/shared/Microsoft.NETCore.App" -maxdepth 0 -newer "$dev/dotnet-runtime.tar.xz" 2>/dev/null)" ]; then
+  log "packing the .NET runtime with $tool"
+  "$tool" "$dev/dotnet-runtime.tar.xz" >&2
+fi
+size_kib=$(du -sk "$dev" | cut -f1)
+log ".device/ is $((size_kib / 1024)) MiB ($(du -sh "$dev/app" | cut -f1) app, $(du -sh "$dev/dotnet-runtime.tar.xz" | cut -f1) runtime)"
+if [ "$size_kib" -gt $((48 * 1024)) ]; then
+  log "too large: the working tree that travels must stay under 64 MiB"; exit 1
+fi
+echo "$dev"

@@ -1,0 +1,58 @@
+using CudaAdam.Cuda;
+using CudaAdam.Device;
+
+namespace CudaAdam.Tests.Kernels;
+
+/// <summary>
+/// Every case of the conformance registry (<see cref="Conformance"/>): the fused kernels against the CPU reference,
+/// bitwise, after every step, on the host emulator; and the same on the GPU under [Category("Gpu")].
+/// </summary>
+public class ConformanceTests
+{
+    public static IEnumerable<string> CaseNames() => Conformance.Cases.Select(c => c.Name);
+
+    private static IDevice? _emulator;
+    private static IDevice? _gpu;
+
+    [OneTimeTearDown]
+    public void CloseDevices()
+    {
+        _emulator?.Dispose();
+        _gpu?.Dispose();
+        _emulator = _gpu = null;
+    }
+
+    [TestCaseSource(nameof(CaseNames))]
+    public void Emulator(string name)
+    {
+        _emulator ??= KernelDevices.OpenOrIgnore("emulator");
+        var device = _emulator;
+        var r = Conformance.Run(Conformance.Find(name), o => new DeviceBackend(device, o));
+        Assert.That(r.Passed, r.Describe());
+        Assert.That(r.Compared, Is.GreaterThan(0), "values were compared");
+    }
+
+    [TestCaseSource(nameof(CaseNames)), Category("Gpu")]
+    public void Gpu(string name)
+    {
+        _gpu ??= KernelDevices.OpenOrIgnore("cuda");
+        var device = _gpu;
+        var r = Conformance.Run(Conformance.Find(name), o => new DeviceBackend(device, o));
+        Assert.That(r.Passed, r.Describe());
+    }
+
+    /// <summary>The suite can fail: a backend that does not skip non-finite steps is caught.</summary>
+    [Test]
+    public void ABackendThatIgnoresNonFiniteGradientsFails()
+    {
+        _emulator ??= KernelDevices.OpenOrIgnore("emulator");
+        var device = _emulator;
+        var r = Conformance.Run(Conformance.Find("adam/default/non-finite"),
+            o => new DeviceBackend(device, o with { CheckNonFinite = false }));
+        Assert.That(r.Passed, Is.False);
+        Assert.That(r.SkippedDevice, Is.EqualTo(0));
+        Assert.That(r.SkippedReference, Is.EqualTo(3));
+        Assert.That(r.Mismatches, Is.GreaterThan(0));
+        Assert.That(r.FirstMismatch, Does.StartWith("step 2,"), "the first poisoned step is where they part");
+    }
+}
