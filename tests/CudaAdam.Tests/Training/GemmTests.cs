@@ -1,4 +1,6 @@
 using CudaAdam.Training;
+using CudaAdam.Training.Layers;
+using CudaAdam.Training.Models;
 using CudaAdam.Training.Tensors;
 
 namespace CudaAdam.Tests.Training;
@@ -94,6 +96,37 @@ public class GemmTests
             Assert.That(e!.Message, Does.Contain("A (2x2, ld 2) needs 4 elements, the buffer has 3"));
             e = Assert.Throws<ArgumentException>(() => g.Sgemm(false, true, 2, 3, 2, 1f, new float[4], 2, new float[6], 1, 0f, new float[6], 3));
             Assert.That(e!.Message, Does.Contain("leading dimension of B is 1, less than its 2 columns"));
+        }
+    }
+
+    [Test]
+    public void Mlp_WithManagedGemm_MatchesOpenBlas_ForwardAndBackward()
+    {
+        if (!OpenBlasGemm.IsAvailable)
+            Assert.Ignore("libopenblas.so.0 is absent: apt-get install libopenblas0-pthread (./build.sh setup installs it)");
+        var (train, _) = CudaAdam.Training.Data.FashionMnist.LoadEmbedded();
+        var x = new Tensor(train.Inputs.AsSpan(0, 64 * 784).ToArray(), 64, 784);
+        var labels = train.Labels.AsSpan(0, 64).ToArray();
+        var results = new List<(float[] Logits, float[][] Grads)>();
+        foreach (IGemm gemm in new IGemm[] { new ManagedGemm(), new OpenBlasGemm() })
+        {
+            var model = ModelZoo.Mlp(784, [128, 64], 10, 0, 0, new Rng(11), new Rng(12), gemm);
+            var logits = model.Forward(x, training: true);
+            var g = Tensor.Zeros(64, 10);
+            SoftmaxCrossEntropy.Compute(logits, labels, g);
+            model.Backward(g);
+            results.Add(((float[])logits.Data.Clone(), model.Parameters.Select(p => (float[])p.Grad!.Clone()).ToArray()));
+        }
+        // Sums of up to 784 float products in different orders: relative differences ~1e-6; allow 1e-5 of the
+        // tensor's largest magnitude.
+        Compare(results[0].Logits, results[1].Logits, "logits");
+        for (int i = 0; i < results[0].Grads.Length; i++) Compare(results[0].Grads[i], results[1].Grads[i], $"gradient {i}");
+
+        static void Compare(float[] a, float[] b, string what)
+        {
+            float scale = a.Max(Math.Abs);
+            Assert.That(scale, Is.GreaterThan(0), what);
+            for (int i = 0; i < a.Length; i++) Assert.That(b[i], Is.EqualTo(a[i]).Within(1e-5 * scale), $"{what}[{i}]");
         }
     }
 
