@@ -51,49 +51,52 @@ public sealed class OnlineLinear
         return new("stochastic", "s_t = 1010 with probability 0.01, else -10 (i.i.d.)", _ => rng.NextDouble() < 0.01 ? 1010 : -10);
     }
 
-    /// <summary>A run's record, sampled every <see cref="Every"/> rounds.</summary>
+    /// <summary>A run's record at about <c>samples</c> rounds spaced geometrically (for log-t plots).</summary>
     /// <param name="T">The rounds at which a sample was taken (1-based).</param>
-    /// <param name="X">x_{t+1}, the point after round t's step and projection.</param>
+    /// <param name="X">The mean of x over the sampling interval that ends at round t (x after each step and
+    /// projection). A mean, not a point sample, so a periodic trajectory does not alias.</param>
     /// <param name="AverageRegret">R_t / t.</param>
-    /// <param name="Every">The sampling interval.</param>
     /// <param name="TailMeanX">The mean of x over the last 10% of rounds (every round, not only samples).</param>
-    public sealed record Trace(long[] T, double[] X, double[] AverageRegret, long Every, double TailMeanX);
+    public sealed record Trace(long[] T, double[] X, double[] AverageRegret, double TailMeanX);
 
     /// <summary>
-    /// Plays <paramref name="steps"/> rounds of <paramref name="algorithm"/> from <paramref name="x0"/> through the
-    /// <see cref="Optimizer"/> API: lr_t = α/√t when <paramref name="inverseSqrt"/> (α = hp.Lr), else lr = α; after
+    /// Plays <paramref name="steps"/> rounds of <paramref name="algorithm"/> from <paramref name="x0"/> with the CPU
+    /// reference (<see cref="ReferenceStepper"/>, the math of the <see cref="Optimizer"/>'s cpu backend): lr_t = α/√t when <paramref name="inverseSqrt"/> (α = hp.Lr), else lr = α; after
     /// every step x is clamped to [−1, 1] (projection changes x, not the optimizer state, as in the paper's Π_F).
     /// </summary>
     public Trace Run(Algorithm algorithm, Hyperparameters hp, long steps, bool inverseSqrt, double x0 = 1,
-        int samples = 500, IStepBackend? backend = null)
+        int samples = 500)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(steps, 1);
-        var x = new Parameter("x", [(float)x0]);
-        var group = new ParamGroup([x], hp);
-        using var opt = new Optimizer(algorithm, [group], backend);
-        long every = Math.Max(1, steps / Math.Max(1, samples));
+        var x = new float[] { (float)x0 };
+        var opt = new ReferenceStepper(algorithm, hp, 1);
+        double ratio = Math.Pow(steps, 1.0 / Math.Max(1, samples));
+        long next = 1;
         var ts = new List<long>(); var xs = new List<double>(); var rs = new List<double>();
-        double loss = 0, slopeSum = 0, tailSum = 0;
+        double loss = 0, slopeSum = 0, tailSum = 0, windowSum = 0;
+        long windowCount = 0;
         long tailFrom = steps - steps / 10, tailCount = 0;
         var grad = new float[1];
         for (long t = 1; t <= steps; t++)
         {
             double s = Slope(t);
-            loss += s * x.Data[0];
+            loss += s * x[0];
             slopeSum += s;
             grad[0] = (float)s;
-            x.Grad = grad;
-            if (inverseSqrt) group.Hyperparameters = hp with { Lr = hp.Lr / Math.Sqrt(t) };
-            opt.Step();
-            x.Data[0] = Math.Clamp(x.Data[0], -1f, 1f);
-            if (t > tailFrom) { tailSum += x.Data[0]; tailCount++; }
-            if (t % every == 0 || t == steps)
+            if (inverseSqrt) opt.SetLr(hp.Lr / Math.Sqrt(t));
+            opt.Step(x, grad);
+            x[0] = Math.Clamp(x[0], -1f, 1f);
+            if (t > tailFrom) { tailSum += x[0]; tailCount++; }
+            windowSum += x[0]; windowCount++;
+            if (t == next || t == steps)
             {
+                next = Math.Max(t + 1, (long)Math.Ceiling(t * ratio));
                 ts.Add(t);
-                xs.Add(x.Data[0]);
+                xs.Add(windowSum / windowCount);
+                windowSum = 0; windowCount = 0;
                 rs.Add((loss + Math.Abs(slopeSum)) / t);
             }
         }
-        return new Trace(ts.ToArray(), xs.ToArray(), rs.ToArray(), every, tailSum / Math.Max(1, tailCount));
+        return new Trace(ts.ToArray(), xs.ToArray(), rs.ToArray(), tailSum / Math.Max(1, tailCount));
     }
 }

@@ -39,17 +39,15 @@ public sealed class ZhangCounterexample
     public double Loss(double x) => x >= -1 ? x : 0.5 * (x + 2) * (x + 2) - 1.5;
 
     /// <summary>
-    /// Runs Adam (torch.optim.Adam semantics: bias correction, ε outside the root) for <paramref name="epochs"/>
+    /// Runs Adam with the CPU reference (torch.optim.Adam semantics: bias correction, ε outside the root) for <paramref name="epochs"/>
     /// epochs of random reshuffling (each epoch visits every f_i once, in a fresh random order from a generator seeded
     /// with <paramref name="seed"/>), one f_i per step, lr_t = η/√t over the global step t. Returns x after the last
     /// step; a non-finite x ends the run early and is returned as is.
     /// </summary>
     public double RunAdam(double beta1, double beta2, double eta, int epochs, double x0, int seed, double eps = 1e-8)
     {
-        var x = new Parameter("x", [(float)x0]);
-        var hp = new Hyperparameters { Beta1 = beta1, Beta2 = beta2, Eps = eps, Lr = eta };
-        var group = new ParamGroup([x], hp);
-        using var opt = new Optimizer(Algorithm.Adam, [group]);
+        var x = new float[] { (float)x0 };
+        var opt = new ReferenceStepper(Algorithm.Adam, new Hyperparameters { Beta1 = beta1, Beta2 = beta2, Eps = eps, Lr = eta }, 1);
         var rng = new Random(seed);
         var order = Enumerable.Range(0, N).ToArray();
         var grad = new float[1];
@@ -60,13 +58,12 @@ public sealed class ZhangCounterexample
             foreach (int i in order)
             {
                 t++;
-                grad[0] = (float)Gradient(i, x.Data[0]);
-                x.Grad = grad;
-                group.Hyperparameters = hp with { Lr = eta / Math.Sqrt(t) };
-                opt.Step();
-                if (!float.IsFinite(x.Data[0])) return x.Data[0];
+                grad[0] = (float)Gradient(i, x[0]);
+                opt.SetLr(eta / Math.Sqrt(t));
+                opt.Step(x, grad);
+                if (!float.IsFinite(x[0])) return x[0];
             }
         }
-        return x.Data[0];
+        return x[0];
     }
 }
