@@ -41,10 +41,14 @@ public sealed class ZhangCounterexample
     /// <summary>
     /// Runs Adam with the CPU reference (torch.optim.Adam semantics: bias correction, ε outside the root) for <paramref name="epochs"/>
     /// epochs of random reshuffling (each epoch visits every f_i once, in a fresh random order from a generator seeded
-    /// with <paramref name="seed"/>), one f_i per step, lr_t = η/√t over the global step t. Returns x after the last
-    /// step; a non-finite x ends the run early and is returned as is.
+    /// with <paramref name="seed"/>), one f_i per step, lr_t = η/√t over the global step t. Returns x after half the
+    /// epochs and after the last one; a non-finite x ends the run early and is returned as is (for both if early).
     /// </summary>
-    public double RunAdam(double beta1, double beta2, double eta, int epochs, double x0, int seed, double eps = 1e-8)
+    /// <remarks>Both points are returned because convergence can be slow: before the first large gradient n is seen,
+    /// Adam's bias-corrected v̂ is 1 and the first epoch kicks x right by up to ≈ 2η√n, while the net drift back is
+    /// only ≈ lr/√(n+1) per epoch. Whether the distance to x* shrinks over the second half tells a slow convergence
+    /// from a divergence.</remarks>
+    public (double Half, double Final) RunAdam(double beta1, double beta2, double eta, int epochs, double x0, int seed, double eps = 1e-8)
     {
         var x = new float[] { (float)x0 };
         var opt = new ReferenceStepper(Algorithm.Adam, new Hyperparameters { Beta1 = beta1, Beta2 = beta2, Eps = eps, Lr = eta }, 1);
@@ -52,8 +56,10 @@ public sealed class ZhangCounterexample
         var order = Enumerable.Range(0, N).ToArray();
         var grad = new float[1];
         long t = 0;
+        double half = double.NaN;
         for (int e = 0; e < epochs; e++)
         {
+            if (e == epochs / 2) half = x[0];
             rng.Shuffle(order);
             foreach (int i in order)
             {
@@ -61,9 +67,9 @@ public sealed class ZhangCounterexample
                 grad[0] = (float)Gradient(i, x[0]);
                 opt.SetLr(eta / Math.Sqrt(t));
                 opt.Step(x, grad);
-                if (!float.IsFinite(x[0])) return x[0];
+                if (!float.IsFinite(x[0])) return (double.IsNaN(half) ? x[0] : half, x[0]);
             }
         }
-        return x[0];
+        return (double.IsNaN(half) ? x[0] : half, x[0]);
     }
 }
