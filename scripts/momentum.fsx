@@ -57,7 +57,8 @@ ccsv.Save(opts.File "curves.csv")
 let plateau b s = runs |> List.filter (fun (bb, ss, _, _, _) -> bb = b && ss = s) |> List.averageBy (fun (_, _, _, p, _) -> p)
 let sArr = List.toArray sigmas
 Plots.Lines(opts.File "plateau.png", "plateau of ‖∇F‖ against the noise σ", "σ", "mean ‖∇F(x_t)‖₂, last half",
-    [ for b in beta1s -> Series(sprintf "β1 = %g" b, sArr, sArr |> Array.map (plateau b), Markers = true) ], logX = true, logY = true)
+    [ for b in beta1s -> Series(sprintf "β1 = %g" b, sArr, sArr |> Array.map (plateau b), Markers = true) ], logX = true, logY = true,
+    legend = ScottPlot.Alignment.UpperLeft)
 Plots.Lines(opts.File "curves.png", sprintf "‖∇F(x_t)‖₂ at σ = %g (seed 1)" curveSigma, "t", "‖∇F(x_t)‖₂",
     [ for (b, s, k, _, c) in runs do
         if s = curveSigma && k = 1 then yield Series(sprintf "β1 = %g" b, Array.map fst c, Array.map snd c) ], logY = true)

@@ -24,10 +24,11 @@ public static class Plots
     /// <summary>Default image size in pixels.</summary>
     public const int Width = 900, Height = 560;
 
-    /// <summary>Line plot of <paramref name="series"/> written to <paramref name="path"/> (PNG).</summary>
+    /// <summary>Line plot of <paramref name="series"/> written to <paramref name="path"/> (PNG); the legend sits in
+    /// the corner <paramref name="legend"/> (upper right by default; move it where it hides no data).</summary>
     public static void Lines(string path, string title, string xLabel, string yLabel, IEnumerable<Series> series,
         bool logX = false, bool logY = false, IEnumerable<ReferenceLine>? references = null,
-        int width = Width, int height = Height)
+        int width = Width, int height = Height, Alignment legend = Alignment.UpperRight)
     {
         NativeLibraries.Install();
         var plt = new Plot();
@@ -57,7 +58,7 @@ public static class Plots
         plt.Title(title);
         plt.XLabel(xLabel);
         plt.YLabel(yLabel);
-        plt.ShowLegend(Alignment.UpperRight);
+        plt.ShowLegend(legend);
         Save(plt, path, width, height);
     }
 
