@@ -42,22 +42,12 @@ let geomInts (a: int) (b: int) (n: int) =
     [ for i in 0 .. n - 1 -> int (Math.Round(float a * Math.Pow(float b / float a, float i / float (n - 1)))) ]
     |> List.distinct
 
-/// Least-squares fit y = c + slope·x with a two-sided confidence interval for the slope (Student t, n − 2 dof).
-/// Returns (slope, intercept, lower, upper, standard error).
-// TODO(stats branch): switch to CudaAdam.Experiments.Statistics' slope fit once merged.
+/// Least-squares fit y = c + slope·x with a two-sided confidence interval for the slope (Student t, n − 2 dof), by
+/// CudaAdam.Experiments.Statistics.SlopeFit (checked against SciPy's linregress). Returns
+/// (slope, intercept, lower, upper, standard error).
 let slopeFit (level: float) (xs: float[]) (ys: float[]) =
-    let n = float xs.Length
-    if xs.Length < 3 then invalidArg "xs" "a slope with a confidence interval needs at least 3 points"
-    let mx = Array.average xs
-    let my = Array.average ys
-    let sxx = Array.sumBy (fun x -> (x - mx) * (x - mx)) xs
-    let sxy = Array.map2 (fun x y -> (x - mx) * (y - my)) xs ys |> Array.sum
-    let slope = sxy / sxx
-    let intercept = my - slope * mx
-    let rss = Array.map2 (fun x y -> let r = y - intercept - slope * x in r * r) xs ys |> Array.sum
-    let se = sqrt (rss / (n - 2.0) / sxx)
-    let t = MathNet.Numerics.Distributions.StudentT.InvCDF(0.0, 1.0, n - 2.0, 0.5 + level / 2.0)
-    slope, intercept, slope - t * se, slope + t * se, se
+    let f = CudaAdam.Experiments.Statistics.SlopeFit.Linear(xs, ys, level)
+    f.Slope, f.Intercept, f.SlopeLow, f.SlopeHigh, f.SlopeStdErr
 
 /// Runs f over items on all cores and keeps the input order.
 let parallelMap (f: 'a -> 'b) (items: 'a list) : 'b list =
