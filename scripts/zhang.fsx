@@ -89,7 +89,7 @@ for n in ns do
     let bad = below |> List.filter (fun i -> not (converged (n, i, top)))
     let reached = below |> List.filter (fun i -> cls (n, i, top) = Converged) |> List.length
     report.Decide(
-        sprintf "n = %d: for large β2 and β1 < √β2 Adam converges (to a neighbourhood of x*; Zhang et al. 2022, Thm. 3.1)" n,
+        sprintf "n = %d: for large β2 and β1 < √β2 Adam converges (to a neighbourhood of x*; Zhang et al. 2022, convergence result)" n,
         sprintf "at β2 = %s every grid β1 < √β2 is converged or converging (class definitions in Setup)" (num (beta2Of sGrid.[top])),
         bad.IsEmpty,
         sprintf "n = %d: %d of %d β1 values converged or converging at β2 = %s (%d within %g of x*)%s" n (below.Length - bad.Length) below.Length (num (beta2Of sGrid.[top])) reached convergedWithin
@@ -99,7 +99,7 @@ for n in ns do
 for n in ns do
     let half, x = results.[(n, 0, 0)]
     report.Decide(
-        sprintf "n = %d: for small β2 Adam diverges (Zhang et al. 2022, Thm. 3.3: a divergence region at small β2)" n,
+        sprintf "n = %d: for small β2 Adam diverges (Zhang et al. 2022, divergence result: a region at small β2)" n,
         "at β1 = 0, β2 = 0 the run is diverging (its distance to x* grew over the second half)",
         diverged (n, 0, 0), sprintf "n = %d: x_half = %s, x_T = %s" n (num half) (num x))
     |> ignore
