@@ -87,10 +87,10 @@ let advAt b (t: int) = (adv |> List.find (fst >> (=) b) |> snd).[t - 1]
 let bArr = List.toArray beta1s
 let oneMinus = bArr |> Array.map (fun b -> 1.0 - b)
 Plots.Lines(opts.File "max_u.png", "max_t u_t against the bound R (β2 = 0.999)", "1 − β1", "max u_t",
-    [ Series("R (∞ at β1 ≥ √β2)", oneMinus, bArr |> Array.map rOf, Markers = true, Dashed = true)
-      Series("adversarial stream", oneMinus, bArr |> Array.map advMax, Markers = true)
-      Series(sprintf "noisy problem (max over %d seeds)" seeds, oneMinus, bArr |> Array.map probMaxU, Markers = true) ],
-    logX = true, logY = true)
+    [ Series("adversarial stream", oneMinus, bArr |> Array.map advMax, Markers = true)
+      Series(sprintf "noisy problem (max over %d seeds)" seeds, oneMinus, bArr |> Array.map probMaxU, Markers = true)
+      Series("R (dashed; ∞ at β1 ≥ √β2, not drawn)", oneMinus, bArr |> Array.map rOf, Markers = true, Dashed = true) ],
+    logX = true, logY = true, legend = ScottPlot.Alignment.LowerRight)
 Plots.Lines(opts.File "u_adversarial.png", "u_t on the adversarial stream", "t", "u_t = |m_t|/sqrt(v_t)",
     [ for (b, us) in adv ->
         let idx = [| for i in 0 .. us.Length - 1 do if Double.IsFinite us.[i] && (i + 1) % (max 1 (steps / 500)) = 0 then i |]

@@ -34,11 +34,13 @@ public static class Plots
         var plt = new Plot();
         var palette = new ScottPlot.Palettes.Category10();
         int i = 0;
+        var allX = new List<double>(); var allY = new List<double>();
         foreach (var s in series)
         {
             if (s.X.Length != s.Y.Length)
                 throw new ArgumentException($"series '{s.Label}' has {s.X.Length} x values but {s.Y.Length} y values");
             var (xs, ys) = Transform(s.X, s.Y, logX, logY);
+            allX.AddRange(xs); allY.AddRange(ys);
             var sc = plt.Add.Scatter(xs, ys, palette.GetColor(i++));
             sc.LegendText = s.Label;
             sc.MarkerSize = s.Markers ? 6 : 0;
@@ -53,8 +55,8 @@ public static class Plots
             line.LinePattern = LinePattern.Dotted;
             line.Color = Colors.Gray;
         }
-        if (logX) LogTicks(plt.Axes.Bottom);
-        if (logY) LogTicks(plt.Axes.Left);
+        if (logX) LogTicks(plt.Axes.Bottom, allX);
+        if (logY) LogTicks(plt.Axes.Left, allY);
         plt.Title(title);
         plt.XLabel(xLabel);
         plt.YLabel(yLabel);
@@ -124,8 +126,23 @@ public static class Plots
         return (xs.ToArray(), ys.ToArray());
     }
 
-    private static void LogTicks(IAxis axis)
+    /// <summary>Ticks for an axis that holds log10 values: decades when the data span two or more of them, else
+    /// 1-2-5 steps (so that a short range still gets labels).</summary>
+    private static void LogTicks(IAxis axis, IReadOnlyCollection<double> logValues)
     {
+        if (logValues.Count > 0 && logValues.Max() - logValues.Min() < 2)
+        {
+            double lo = logValues.Min(), hi = logValues.Max();
+            var manual = new ScottPlot.TickGenerators.NumericManual();
+            for (int k = (int)Math.Floor(lo) - 1; k <= (int)Math.Ceiling(hi) + 1; k++)
+                foreach (var m in new[] { 1.0, 2.0, 5.0 })
+                {
+                    double v = Math.Log10(m) + k;
+                    if (v >= lo - 0.35 && v <= hi + 0.35) manual.AddMajor(v, FormatPower(v));
+                }
+            axis.TickGenerator = manual;
+            return;
+        }
         axis.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
         {
             MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
@@ -136,8 +153,12 @@ public static class Plots
 
     private static string FormatPower(double log10)
     {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
         double v = Math.Pow(10, log10);
-        return Math.Abs(log10) < 4 ? v.ToString("G4", System.Globalization.CultureInfo.InvariantCulture) : $"1e{log10:0}";
+        if (Math.Abs(log10) < 4) return v.ToString("G4", inv);
+        int exponent = (int)Math.Floor(log10 + 1e-9);
+        double mantissa = Math.Round(v / Math.Pow(10, exponent), 2);
+        return mantissa == 1 ? $"1e{exponent}" : $"{mantissa.ToString("0.##", inv)}e{exponent}";
     }
 
     private static void Save(Plot plt, string path, int width, int height)
