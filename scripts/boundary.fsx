@@ -46,7 +46,8 @@ let runProblem (b1: float) (seed: int) =
     umax, loss / float (steps - from)
 
 /// The stream that attains the Cauchy–Schwarz bound behind R: g_s ∝ (β2/β1)^s, scaled so that g_T = 1, floored at
-/// 1e-12 so that m and v stay normal float32 numbers (a first version let them underflow to subnormals, whose few
+/// 1e-12 and capped at 1e12 (β1 > β2 makes the early values huge: g² would overflow float32 and give v = ∞, u = 0)
+/// so that m and v stay normal float32 numbers (a first version let them underflow to subnormals, whose few
 /// bits gave u ≈ 12 > R: rounding, not Adam). The bound is approached within ≈ 1/(1 − β1²/β2) steps of the end,
 /// far fewer than the steps before the floor takes over. Returns u_t for t = 1..T (NaN while v = 0).
 let runAdversarial (b1: float) =
@@ -54,7 +55,7 @@ let runAdversarial (b1: float) =
     let x = [| 0.0f |]
     let q = beta2 / b1
     [| for t in 1 .. steps ->
-        let g = [| float32 (max 1e-12 (Math.Pow(q, float (t - steps)))) |]
+        let g = [| float32 (Math.Clamp(Math.Pow(q, float (t - steps)), 1e-12, 1e12)) |]
         st.Step(Span x, ReadOnlySpan g)
         let v = float st.State.V.[0]
         if v > 0.0 then abs (float st.State.M.[0]) / sqrt v else nan |]
