@@ -1,0 +1,97 @@
+using System.Diagnostics;
+
+namespace CudaAdam.Tests.Experiments;
+
+/// <summary>
+/// Runs every experiment script in smoke mode, as CI does: <c>dotnet fsi scripts/X.fsx --smoke --out &lt;tmp&gt;</c> must
+/// exit 0 and leave a report with its verdict section, at least one PNG and one CSV.
+/// </summary>
+[TestFixture]
+[NonParallelizable]
+public class ScriptsSmokeTests
+{
+    /// <summary>Every script under scripts/ (the test below fails when a new one is not listed here).</summary>
+    public static readonly string[] Scripts = ["reddi", "zhang", "rate", "momentum", "boundary"];
+
+    private static readonly string Bin = TestPaths.InRepo("src", "CudaAdam.Experiments", "bin", "Release", "net10.0");
+
+    [Test]
+    public void EveryScriptHasASmokeTest()
+    {
+        var found = Directory.GetFiles(TestPaths.InRepo("scripts"), "*.fsx")
+            .Select(f => Path.GetFileNameWithoutExtension(f)).Order().ToArray();
+        Assert.That(found, Is.EquivalentTo(Scripts), "scripts/*.fsx and ScriptsSmokeTests.Scripts must list the same scripts");
+    }
+
+    [TestCaseSource(nameof(Scripts))]
+    public void SmokeRunWritesAReport(string script)
+    {
+        if (!File.Exists(Path.Combine(Bin, "CudaAdam.Experiments.dll")))
+            Assert.Ignore($"{Bin}/CudaAdam.Experiments.dll is missing: the scripts reference the Release build " +
+                          "(run ./build.sh build or dotnet test -c Release)");
+        if (FsiMissing.Value is { } why)
+            Assert.Ignore(why);
+        using var tmp = new TempDirectory();
+        var (code, output) = Run(TestPaths.RepoRoot, "dotnet", $"fsi scripts/{script}.fsx --smoke --out \"{tmp.Path}\"", TimeSpan.FromMinutes(4));
+        Assert.That(code, Is.EqualTo(0), $"dotnet fsi scripts/{script}.fsx --smoke failed:\n{output}");
+        var report = Path.Combine(tmp.Path, "report.md");
+        Assert.That(File.Exists(report), Is.True, $"no report.md in {tmp.Path}; output:\n{output}");
+        var text = File.ReadAllText(report);
+        Assert.That(text, Does.Contain("## Criteria (stated before the run)"));
+        Assert.That(text, Does.Contain("## Verdict"));
+        Assert.That(text, Does.Contain("**Overall: undecided.**"), "a smoke run is too small to decide and must say so");
+        var pngs = Directory.GetFiles(tmp.Path, "*.png");
+        Assert.That(pngs, Is.Not.Empty, "the script wrote no plot");
+        foreach (var png in pngs)
+        {
+            var head = File.ReadAllBytes(png).Take(8).ToArray();
+            Assert.That(head, Is.EqualTo(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }), $"{png} is not a PNG");
+            Assert.That(text, Does.Contain($"]({Path.GetFileName(png)})").Or.Not.Contain(".png"), $"{png} is not linked from the report");
+        }
+        var csvs = Directory.GetFiles(tmp.Path, "*.csv");
+        Assert.That(csvs, Is.Not.Empty, "the script wrote no CSV");
+        foreach (var csv in csvs)
+            Assert.That(File.ReadLines(csv).Count(), Is.GreaterThan(1), $"{csv} has no data rows");
+    }
+
+    /// <summary>Null when some installed .NET SDK has F# Interactive (sdk/&lt;version&gt;/FSharp/fsi.dll), else why not.</summary>
+    private static readonly Lazy<string?> FsiMissing = new(() =>
+    {
+        string listing;
+        try { listing = Run(TestPaths.RepoRoot, "dotnet", "--list-sdks", TimeSpan.FromMinutes(1)).Output; }
+        catch (System.ComponentModel.Win32Exception e) { return $"the dotnet host is not on PATH ({e.Message}): install the .NET 10 SDK to run the scripts"; }
+        foreach (var line in listing.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            int open = line.IndexOf('['), close = line.LastIndexOf(']');
+            if (open <= 0 || close <= open) continue;
+            var version = line[..open].Trim();
+            var root = line[(open + 1)..close];
+            if (File.Exists(Path.Combine(root, version, "FSharp", "fsi.dll"))) return null;
+        }
+        return $"no .NET SDK with F# Interactive (sdk/<version>/FSharp/fsi.dll) was found (dotnet --list-sdks: {listing.Trim()}): " +
+               "install the .NET 10 SDK, which ships dotnet fsi";
+    });
+
+    private static (int Code, string Output) Run(string dir, string file, string args, TimeSpan timeout)
+    {
+        var psi = new ProcessStartInfo(file, args)
+        {
+            WorkingDirectory = dir,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        psi.Environment["DOTNET_NOLOGO"] = "1";
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {file}");
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(timeout))
+        {
+            p.Kill(entireProcessTree: true);
+            Assert.Fail($"{file} {args} ran longer than {timeout.TotalSeconds} s");
+        }
+        p.WaitForExit();
+        return (p.ExitCode, stdout.Result + stderr.Result);
+    }
+}
