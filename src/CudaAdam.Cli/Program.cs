@@ -16,6 +16,7 @@ public static class Program
         new CheckCommand(),
         new InfoCommand(),
         new KernelsCommand(),
+        new BenchCommand(),
         new HelpCommand(),
     ];
 
