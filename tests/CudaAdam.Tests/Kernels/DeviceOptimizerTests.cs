@@ -164,7 +164,7 @@ public class DeviceOptimizerTests
         var r = CudaAdam.Tests.Cli.CliRunner.Invoke("check", "--graph");
         Assert.That(r.Code, Is.EqualTo(0), r.ToString());
         Assert.That(r.Out, Does.Contain($"{GraphCheck.Algorithms.Count} of {GraphCheck.Algorithms.Count} algorithms passed"));
-        Assert.That(r.Out, Does.Not.Contain("nadam "), "NAdam has no device clock");
+        Assert.That(r.Out, Does.Not.Match("(?m)^nadam "), "NAdam has no device clock");
     }
 
     [Test, Category("Gpu")]
