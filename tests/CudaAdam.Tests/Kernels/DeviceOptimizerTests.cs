@@ -148,7 +148,7 @@ public class DeviceOptimizerTests
     public void GraphCheckPassesOnTheEmulator()
     {
         using var device = KernelDevices.OpenOrIgnore("emulator");
-        foreach (var a in new[] { Algorithm.AdamW, Algorithm.RAdam })
+        foreach (var a in new[] { Algorithm.AdamW, Algorithm.RAdam, Algorithm.Lion })
         {
             var r = GraphCheck.Run(device, a, steps: 12);
             Assert.That(r.Passed, Is.True, r.Describe());
