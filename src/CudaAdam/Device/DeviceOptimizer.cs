@@ -137,8 +137,8 @@ public sealed class DeviceOptimizer : IDisposable
             _offsets[i] = offset;
             offset += _params[i].Data.Length;
             var hp = _groupHp[_groupOf[i]];
-            states[i] = ParamState.Create(algorithm, hp, _params[i].Data.Length);
-            if (algorithm == Algorithm.Sgd && hp.Momentum != 0) states[i].M = new float[_params[i].Data.Length];
+            states[i] = ParamState.Create(algorithm, hp, 0);   // which slots exist (length 0: no host memory for 256M elements)
+            if (algorithm == Algorithm.Sgd && hp.Momentum != 0) states[i].M = [];
             _hasM |= states[i].M is not null;
             _hasV |= states[i].V is not null;
             _hasVMax |= states[i].VMax is not null;
@@ -168,8 +168,12 @@ public sealed class DeviceOptimizer : IDisposable
                 for (int j = 0; j < bits.Length; j++) bits[j] = LowPrecision.RoundNearest(data[j], precision.Format);
                 _device.CopyToDevice<ushort>(bits, _lp!, _offsets[i]);
             }
-            if (algorithm == Algorithm.AdaGrad && states[i].V is { } v && _groupHp[_groupOf[i]].InitialAccumulatorValue != 0)
+            if (algorithm == Algorithm.AdaGrad && _groupHp[_groupOf[i]].InitialAccumulatorValue is var init and not 0)
+            {
+                var v = new float[data.Length];
+                Array.Fill(v, (float)init);   // ParamState.Create's value
                 _device.CopyToDevice<float>(v, _v!, _offsets[i]);
+            }
         }
 
         // Tensor table (scalars packed for step 1; the clock rewrites the step-dependent ones), chunk table, clocks.
