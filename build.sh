@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 ROOT=$(pwd)
 CONFIG=${CONFIG:-Release}
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
-APT_PACKAGES=(libnvrtc11.2 python3-torch python3-scipy python3-numpy dataset-fashion-mnist g++ make)
+APT_PACKAGES=(libnvrtc11.2 python3-torch python3-scipy python3-numpy dataset-fashion-mnist g++ make libopenblas0-pthread)
 STAMP="$ROOT/.build/setup.stamp"
 
 log() { printf '[build.sh] %s\n' "$*" >&2; }

@@ -22,7 +22,9 @@ mkdir -p "$dev"
 git check-ignore -q .device/ || { log ".device/ is not git-ignored: add it to .gitignore first"; exit 1; }
 rm -rf "$dev/app"
 log "dotnet publish src/CudaAdam.Cli (Release, framework-dependent) -> .device/app"
-dotnet publish src/CudaAdam.Cli/CudaAdam.Cli.csproj -c Release -o "$dev/app" --nologo -v q -p:UseAppHost=false >&2
+# CudaAdamNativeRuntimes (Directory.Build.targets): only linux-x64's native package assets (SkiaSharp for the plots).
+dotnet publish src/CudaAdam.Cli/CudaAdam.Cli.csproj -c Release -o "$dev/app" --nologo -v q -p:UseAppHost=false \
+  -p:CudaAdamNativeRuntimes=linux-x64 >&2
 # The host emulator library is useless there (the GPU runs the kernels) and only adds weight.
 rm -f "$dev/app/libcudaadam_emu.so" "$dev/app"/*.pdb
 if [ ! -f "$dev/dotnet-runtime.tar.xz" ] || [ "$(find "$(dirname "$(readlink -f "$(command -v dotnet)")")/shared/Microsoft.NETCore.App" -maxdepth 0 -newer "$dev/dotnet-runtime.tar.xz" 2>/dev/null)" ]; then

@@ -12,6 +12,7 @@ public static class Program
     internal static readonly IReadOnlyList<ICommand> Commands =
     [
         new RunCommand(),
+        new TrainCommand(),
         new ReplayCommand(),
         new CheckCommand(),
         new InfoCommand(),

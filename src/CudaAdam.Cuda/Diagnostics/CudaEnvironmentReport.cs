@@ -132,9 +132,17 @@ public sealed class CudaEnvironmentReport
         var inv = CultureInfo.InvariantCulture;
         w.WriteLine("libraries:");
         foreach (var l in Libraries)
-            w.WriteLine(l.Path is not null
-                ? $"  {l.Name,-17} {l.Path}  ({l.Version})"
-                : $"  {l.Name,-17} not found: {FirstLine(l.Error)}");
+        {
+            if (l.Path is not null)
+            {
+                w.WriteLine($"  {l.Name,-17} {l.Path}  ({l.Version})");
+                continue;
+            }
+            // The resolver's message lists every file it tried, one per line: show them all.
+            var lines = (l.Error ?? "unknown error").Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            w.WriteLine($"  {l.Name,-17} not found: {lines[0]}");
+            foreach (var line in lines.Skip(1)) w.WriteLine($"                      {line}");
+        }
         if (NvrtcArchs.Count > 0)
             w.WriteLine($"  NVRTC archs       {string.Join(" ", NvrtcArchs.Select(a => a.ToString(inv)))}");
         w.WriteLine("devices:");

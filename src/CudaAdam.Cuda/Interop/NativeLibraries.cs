@@ -152,7 +152,7 @@ public static class NativeLibraries
             }
             catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
             {
-                tried.Add($"{candidate} ({FirstLine(e.Message)})");
+                tried.Add($"{candidate} ({LoaderReason(e.Message)})");
             }
         }
         throw new NativeLibraryNotFoundException(spec, tried);
@@ -167,10 +167,12 @@ public static class NativeLibraries
     private static bool IsStub(string path) =>
         path.Replace('\\', '/').Split('/').Any(part => part == "stubs");
 
-    private static string FirstLine(string s)
+    /// <summary>The loader's own reason (dlerror's line, e.g. "cannot open shared object file: No such file or
+    /// directory"), which .NET puts after a generic paragraph about LD_DEBUG.</summary>
+    private static string LoaderReason(string message)
     {
-        int i = s.IndexOf('\n');
-        return (i < 0 ? s : s[..i]).Trim();
+        var lines = message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return lines.Length == 0 ? message : lines[^1];
     }
 
     /// <summary>The file a soname resolved to, read from /proc/self/maps (Linux); the soname itself elsewhere.</summary>

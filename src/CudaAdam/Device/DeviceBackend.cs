@@ -13,6 +13,9 @@ public interface ISkippingStepBackend
     bool LastStepSkipped { get; }
 }
 
+/// <summary>Device addresses of one tensor's copies in a <see cref="DeviceBackend"/>'s arenas (0 for a slot it does not have).</summary>
+public readonly record struct DeviceTensorView(nint P, nint G, nint M, nint V, long Length);
+
 /// <summary>Tuning and test knobs of <see cref="DeviceBackend"/>. The defaults are the production settings.</summary>
 public sealed record DeviceBackendOptions
 {
@@ -83,6 +86,7 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend, IClippin
     private readonly KernelArgs _args = new();
     private readonly List<TensorPlace> _tensors = [];
     private readonly Dictionary<Parameter, int> _index = new(ReferenceEqualityComparer.Instance);
+    private readonly HashSet<Parameter> _lastStepped = new(ReferenceEqualityComparer.Instance);
     private readonly DeviceBuffer<float>?[] _arenas = new DeviceBuffer<float>?[SlotCount];
     private readonly float[][] _staging = new float[SlotCount][];
     private readonly Dictionary<Parameter, ushort[]> _lowp = new(ReferenceEqualityComparer.Instance);
@@ -166,6 +170,7 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend, IClippin
         ObjectDisposedException.ThrowIf(_disposed, this);
         LastStepSkipped = false;
         LaunchesLastStep = 0;
+        _lastStepped.Clear();
         if (_algorithm is { } a && a != algorithm)
             throw new InvalidOperationException(
                 $"this {Name} backend has stepped {a.Name()} and cannot step {algorithm.Name()}; use one backend per optimizer");
@@ -326,6 +331,22 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend, IClippin
             UnstageIf(SlotVMax, place, it.State.VMax);
             UnstageIf(SlotAux, place, it.State.Aux);
         }
+        foreach (var it in items) _lastStepped.Add(it.Param);
+    }
+
+    /// <summary>
+    /// The device copies of <paramref name="param"/> as the last step left them: x after the step, the step's g, and
+    /// the state. A hook for kernels that read them in place (diagnostics, <c>kernels/diagnostics.cu</c>); valid until
+    /// the next step. False when <paramref name="param"/> did not take part in the last step or it was skipped.
+    /// </summary>
+    public bool TryGetDeviceTensor(Parameter param, out DeviceTensorView view)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        view = default;
+        if (!_lastStepped.Contains(param) || !_index.TryGetValue(param, out int ti)) return false;
+        var place = _tensors[ti];
+        view = new DeviceTensorView(Address(SlotP, place), Address(SlotG, place), Address(SlotM, place), Address(SlotV, place), place.Length);
+        return true;
     }
 
     private static unsafe void SetScalars(ref CaTensor e, ReadOnlySpan<float> scalars)

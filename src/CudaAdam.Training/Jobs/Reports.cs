@@ -1,0 +1,148 @@
+using System.Globalization;
+using System.Text;
+using CudaAdam.IO;
+using CudaAdam.Training.Data;
+
+namespace CudaAdam.Training.Jobs;
+
+/// <summary>The run folder's metrics CSVs, PNG plots (ScottPlot, headless) and markdown summary.</summary>
+internal static class Reports
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    /// <summary>steps.csv (optimizer, step, epoch, lr, loss, wall_s) and epochs.csv (epoch 0 = before training).</summary>
+    public static IEnumerable<string> WriteCsv(string folder, IReadOnlyList<OptimizerRun> runs)
+    {
+        var s = new StringBuilder("optimizer,step,epoch,lr,loss,wall_s\n");
+        foreach (var r in runs)
+        foreach (var x in r.Steps)
+            s.Append(string.Create(Inv, $"{r.Config.Id},{x.Step},{x.Epoch},{x.Lr:R},{x.Loss:R},{x.WallSeconds:F4}\n"));
+        AtomicFile.WriteAllText(Path.Combine(folder, "steps.csv"), s.ToString());
+        var e = new StringBuilder("optimizer,epoch,step,train_loss,train_accuracy,test_loss,test_accuracy,wall_s\n");
+        foreach (var r in runs)
+        foreach (var x in r.Epochs)
+            e.Append(string.Create(Inv,
+                $"{r.Config.Id},{x.Epoch},{x.Step},{x.TrainLoss:R},{x.TrainAccuracy:R},{x.TestLoss:R},{x.TestAccuracy:R},{x.WallSeconds:F4}\n"));
+        AtomicFile.WriteAllText(Path.Combine(folder, "epochs.csv"), e.ToString());
+        return ["steps.csv", "epochs.csv"];
+    }
+
+    /// <summary>Reads back what <see cref="WriteCsv"/> wrote, by optimizer label (for <see cref="TrainJob.Resume"/>).
+    /// Missing files give an empty result.</summary>
+    /// <exception cref="ConfigException">A row does not parse; names the file and line.</exception>
+    public static Dictionary<string, (List<StepRecord> Steps, List<EpochRecord> Epochs)> ReadCsv(string folder)
+    {
+        var result = new Dictionary<string, (List<StepRecord>, List<EpochRecord>)>(StringComparer.Ordinal);
+        Read("steps.csv", 6, f => result.Get(f[0]).Steps.Add(
+            new StepRecord(long.Parse(f[1], Inv), int.Parse(f[2], Inv), D(f[3]), D(f[4]), D(f[5]))));
+        Read("epochs.csv", 8, f => result.Get(f[0]).Epochs.Add(
+            new EpochRecord(int.Parse(f[1], Inv), long.Parse(f[2], Inv), D(f[3]), D(f[4]), D(f[5]), D(f[6]), D(f[7]))));
+        return result;
+
+        static double D(string s) => double.Parse(s, NumberStyles.Float, Inv);
+
+        void Read(string file, int fields, Action<string[]> add)
+        {
+            string path = Path.Combine(folder, file);
+            if (!File.Exists(path)) return;
+            var lines = File.ReadAllLines(path);
+            for (int i = 1; i < lines.Length; i++)
+            {
+                var f = lines[i].Split(',');
+                try
+                {
+                    if (f.Length != fields) throw new FormatException($"{f.Length} fields, expected {fields}");
+                    add(f);
+                }
+                catch (FormatException e) { throw new ConfigException($"{path}, line {i + 1}: {e.Message}", e); }
+            }
+        }
+    }
+
+    private static (List<StepRecord> Steps, List<EpochRecord> Epochs) Get(
+        this Dictionary<string, (List<StepRecord>, List<EpochRecord>)> d, string label)
+    {
+        if (!d.TryGetValue(label, out var v)) d[label] = v = ([], []);
+        return v;
+    }
+
+    /// <summary>loss_vs_step.png, loss_vs_time.png, test_accuracy.png.</summary>
+    public static IEnumerable<string> WritePlots(string folder, TrainConfig config, IReadOnlyList<OptimizerRun> runs)
+    {
+        string title = config.Name;
+        Save("loss_vs_step.png", $"{title}: training loss (minibatch, dropout on)", "step", "training loss", ScottPlot.Alignment.UpperRight,
+            runs.Select(r => (r.Config.Id, r.Steps.Select(s => (double)s.Step).ToArray(), r.Steps.Select(s => s.Loss).ToArray())));
+        Save("loss_vs_time.png", $"{title}: training loss vs wall-clock", "wall-clock time (s)", "training loss", ScottPlot.Alignment.UpperRight,
+            runs.Select(r => (r.Config.Id, r.Steps.Select(s => s.WallSeconds).ToArray(), r.Steps.Select(s => s.Loss).ToArray())));
+        // From epoch 1: the accuracy before training (~10%) would squeeze the differences that matter into a few pixels.
+        Save("test_accuracy.png", $"{title}: test accuracy (dropout off)", "epoch", "test accuracy (%)", ScottPlot.Alignment.LowerRight,
+            runs.Select(r => (r.Config.Id, r.Epochs.Where(e => e.Epoch > 0).Select(e => (double)e.Epoch).ToArray(),
+                r.Epochs.Where(e => e.Epoch > 0).Select(e => 100 * e.TestAccuracy).ToArray())), integerX: true);
+        return ["loss_vs_step.png", "loss_vs_time.png", "test_accuracy.png"];
+
+        void Save(string file, string plotTitle, string xLabel, string yLabel, ScottPlot.Alignment legend,
+            IEnumerable<(string Label, double[] X, double[] Y)> series, bool integerX = false)
+        {
+            var plt = new ScottPlot.Plot();
+            foreach (var (label, x, y) in series)
+            {
+                var line = plt.Add.Scatter(x, y);
+                line.LegendText = label;
+                line.MarkerSize = x.Length > 50 ? 0 : 5;
+                line.LineWidth = 1.5f;
+            }
+            plt.Title(plotTitle);
+            plt.XLabel(xLabel);
+            plt.YLabel(yLabel);
+            plt.ShowLegend(legend);
+            if (integerX) plt.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
+            AtomicFile.WriteAllBytes(Path.Combine(folder, file), plt.GetImageBytes(1000, 600, ScottPlot.ImageFormat.Png));
+        }
+    }
+
+    private static string LoadAverage()
+    {
+        try { return string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return "unknown"; }
+    }
+
+    /// <summary>summary.md: the setup and a table of final and best numbers per optimizer.</summary>
+    public static string WriteSummary(string folder, TrainConfig config, Dataset train, Dataset test, string model, IReadOnlyList<OptimizerRun> runs)
+    {
+        var s = new StringBuilder();
+        s.Append($"# {config.Name}\n\n");
+        s.Append(string.Create(Inv, $"- data: {train.Name}, {train.Count} training / {test.Count} test images\n"));
+        s.Append($"- model: {model}\n");
+        s.Append(string.Create(Inv,
+            $"- training: {config.Training.Epochs} epochs, minibatch {config.Training.BatchSize}, schedule {TrainJob.DescribeSchedule(config.Schedule)}, " +
+            $"seed {config.Training.Seed} (same initial weights, minibatches and dropout masks for every optimizer), backend {config.Backend}\n"));
+        s.Append("- loss: softmax cross-entropy; train loss is the mean over the epoch's minibatches with dropout on; test numbers with dropout off\n");
+        s.Append("- wall-clock: time in training steps only (no evaluation or checkpoints), optimizers run one after another on this machine; " +
+                 $"the first one also pays the JIT warm-up. Load average at the end: {LoadAverage()} on {Environment.ProcessorCount} cores " +
+                 "(a load above the core count makes wall-clock comparisons meaningless)\n\n");
+        s.Append("| optimizer | hyperparameters | final train loss | final test loss | final test acc | best test acc (epoch) | wall-clock (s) |\n");
+        s.Append("|---|---|---:|---:|---:|---:|---:|\n");
+        foreach (var r in runs)
+        {
+            var f = r.Final;
+            var b = r.Best;
+            s.Append(string.Create(Inv,
+                $"| {r.Config.Id} | {TrainJob.DescribeHyperparameters(r.Config)} | {f.TrainLoss:F4} | {f.TestLoss:F4} | {100 * f.TestAccuracy:F2}% | " +
+                $"{100 * b.TestAccuracy:F2}% ({b.Epoch}) | {f.WallSeconds:F1} |\n"));
+        }
+        var best = runs.MaxBy(r => r.Final.TestAccuracy)!;
+        s.Append(string.Create(Inv, $"\nHighest final test accuracy: **{best.Config.Id}** ({100 * best.Final.TestAccuracy:F2}%). "));
+        s.Append(string.Create(Inv, $"Test accuracy before training: {100 * runs[0].Epochs[0].TestAccuracy:F2}%.\n"));
+        s.Append("One seed, one run per optimizer: differences of a few tenths of a percent are within seed-to-seed noise.\n");
+        foreach (var r in runs)
+        foreach (var w in r.Warnings)
+            s.Append($"\n> {r.Config.Id}: {w}\n");
+        s.Append("\n## Plots\n\n![training loss vs step](loss_vs_step.png)\n\n![training loss vs wall-clock](loss_vs_time.png)\n\n![test accuracy](test_accuracy.png)\n");
+        s.Append("\n## Files\n\n- `config.json`: the resolved config (`cudaadam train config.json` repeats the run)\n" +
+                 "- `steps.csv`: optimizer, step, epoch, lr, minibatch loss, wall-clock seconds\n" +
+                 "- `epochs.csv`: per epoch (0 = before training): train loss/accuracy, test loss/accuracy\n");
+        if (config.Training.Checkpoints) s.Append("- `checkpoints/<optimizer>.ckpt`: model, optimizer state and RNG state after the last epoch\n");
+        AtomicFile.WriteAllText(Path.Combine(folder, "summary.md"), s.ToString());
+        return "summary.md";
+    }
+}

@@ -1,0 +1,249 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using CudaAdam.Training.Data;
+using Microsoft.Extensions.Configuration;
+
+namespace CudaAdam.Training.Jobs;
+
+/// <summary>A config file that cannot be used: its message names the file and the key or value at fault.</summary>
+public sealed class ConfigException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// The <c>cudaadam train</c> job's config: JSON, snake_case keys, bound with Microsoft.Extensions.Configuration;
+/// an unknown key is an error that names it. Missing keys take the defaults below; <see cref="Resolve"/> fills
+/// and checks everything, and the resolved config is written to the run folder (it loads back to the same run).
+/// </summary>
+/// <example><code>
+/// { "name": "mlp-fmnist",
+///   "model": { "kind": "mlp", "hidden": [256, 256], "dropout": 0.5, "input_dropout": 0.2 },
+///   "data": { "source": "auto", "train_limit": 10000, "test_limit": 2000 },
+///   "training": { "epochs": 3, "batch_size": 128, "seed": 1 },
+///   "schedule": { "kind": "constant" },
+///   "optimizers": [ { "name": "adam", "lr": 0.001 }, { "name": "sgd", "label": "sgd-nesterov", "lr": 0.05, "momentum": 0.9, "nesterov": true } ] }
+/// </code></example>
+public sealed class TrainConfig
+{
+    /// <summary>The run's name (summary title, run folder suffix).</summary>
+    public string Name { get; set; } = "train";
+    public ModelConfig Model { get; set; } = new();
+    public DataConfig Data { get; set; } = new();
+    public TrainingConfig Training { get; set; } = new();
+    public ScheduleConfig Schedule { get; set; } = new();
+    /// <summary>The optimizers to compare, each from the same initialization and on the same minibatches.</summary>
+    public OptimizerConfig[]? Optimizers { get; set; }
+    /// <summary>The folder under which <c>&lt;time&gt;-&lt;name&gt;/</c> is created (relative to the working directory).</summary>
+    public string Output { get; set; } = "runs";
+    /// <summary>The step backend (<see cref="Backends"/>): cpu, emulator, cuda.</summary>
+    public string Backend { get; set; } = "cpu";
+
+    /// <summary>Reads <paramref name="path"/>.</summary>
+    /// <exception cref="ConfigException">Missing file, bad JSON, unknown key, bad value.</exception>
+    public static TrainConfig Load(string path)
+    {
+        string full = Path.GetFullPath(path);
+        if (!File.Exists(full)) throw new ConfigException($"config file '{path}' not found");
+        using var s = File.OpenRead(full);
+        return Load(s, $"config file '{path}'");
+    }
+
+    /// <summary>The embedded default config (the job <c>cudaadam train</c> runs without an argument).</summary>
+    public static TrainConfig Default()
+    {
+        using var s = typeof(TrainConfig).Assembly.GetManifestResourceStream("CudaAdam.Training.Jobs.default-train.json")
+                      ?? throw new InvalidOperationException("the embedded default-train.json is missing (a build problem)");
+        return Load(s, "the embedded default config");
+    }
+
+    /// <summary>Binds JSON from <paramref name="json"/>; <paramref name="what"/> names it in errors.</summary>
+    public static TrainConfig Load(Stream json, string what)
+    {
+        IConfigurationRoot root;
+        try { root = new ConfigurationBuilder().AddJsonStream(json).Build(); }
+        catch (Exception e) when (e is InvalidDataException or FormatException or JsonException)
+        {
+            throw new ConfigException($"{what} is not valid JSON: {e.InnerException?.Message ?? e.Message}", e);
+        }
+        var config = new TrainConfig();
+        try { root.Bind(config, o => o.ErrorOnUnknownConfiguration = true); }
+        catch (InvalidOperationException e)
+        {
+            // The binder's messages name the key ("The configuration keys 'x' were not found on type ...",
+            // "Failed to convert configuration value at 'training:epochs' ...").
+            throw new ConfigException($"{what}: {e.Message}{(e.InnerException is { } i ? " (" + i.Message + ")" : "")}", e);
+        }
+        return config;
+    }
+
+    /// <summary>Fills defaults and checks every value; returns this.</summary>
+    /// <exception cref="ConfigException">Names the setting and what it must be.</exception>
+    public TrainConfig Resolve()
+    {
+        Model.Resolve();
+        Data.Resolve();
+        Training.Resolve();
+        try { Schedule.ToSchedule().Validate(); }
+        catch (ArgumentException e) { throw new ConfigException($"schedule: {e.Message}", e); }
+        if (Optimizers is null || Optimizers.Length == 0)
+            throw new ConfigException("optimizers: list at least one optimizer, e.g. [{ \"name\": \"adam\" }]");
+        foreach (var o in Optimizers) o.Resolve();
+        var dup = Optimizers.GroupBy(o => o.Id).FirstOrDefault(g => g.Count() > 1);
+        if (dup is not null) throw new ConfigException($"optimizers: two entries are labelled '{dup.Key}'; give each a distinct \"label\"");
+        if (!Backends.Names.Contains(Backend, StringComparer.OrdinalIgnoreCase))
+            throw new ConfigException($"backend: unknown backend '{Backend}'; known backends: {string.Join(", ", Backends.Names)}");
+        if (string.IsNullOrWhiteSpace(Name) || Name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || Name.Contains(' '))
+            throw new ConfigException($"name: '{Name}' must be a non-empty file-name-safe word (it names the run folder)");
+        return this;
+    }
+
+    /// <summary>The config as JSON with snake_case keys (what <see cref="Load(string)"/> reads).</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+}
+
+public sealed class ModelConfig
+{
+    /// <summary><c>mlp</c> (Kingma &amp; Ba Fig. 2) or <c>logreg</c> (Fig. 1).</summary>
+    public string Kind { get; set; } = "mlp";
+    /// <summary>Hidden widths of the MLP (default [256, 256]; the paper's is [1000, 1000]). Not for logreg.</summary>
+    public int[]? Hidden { get; set; }
+    /// <summary>Dropout after each hidden layer (MLP).</summary>
+    public double Dropout { get; set; } = 0.5;
+    /// <summary>Dropout on the input pixels (MLP).</summary>
+    [ConfigurationKeyName("input_dropout")]
+    public double InputDropout { get; set; } = 0.2;
+
+    internal void Resolve()
+    {
+        switch (Kind)
+        {
+            case "mlp":
+                Hidden ??= [256, 256];
+                if (Hidden.Length == 0 || Hidden.Any(h => h < 1))
+                    throw new ConfigException($"model.hidden: [{string.Join(", ", Hidden)}] must list at least one positive width");
+                break;
+            case "logreg":
+                if (Hidden is { Length: > 0 }) throw new ConfigException("model.hidden: logistic regression has no hidden layers; remove the key or use kind \"mlp\"");
+                Hidden = null;
+                break;
+            default:
+                throw new ConfigException($"model.kind: unknown model '{Kind}'; known models: mlp, logreg");
+        }
+        if (!(Dropout >= 0 && Dropout < 1)) throw new ConfigException($"model.dropout: {Dropout} must be in [0, 1)");
+        if (!(InputDropout >= 0 && InputDropout < 1)) throw new ConfigException($"model.input_dropout: {InputDropout} must be in [0, 1)");
+    }
+}
+
+public sealed class DataConfig
+{
+    /// <summary><c>auto</c> (the system data set when installed, else the embedded subset), <c>system</c>
+    /// (Debian's dataset-fashion-mnist), <c>embedded</c> (1,000/500 images), or a folder with the four gzip IDX files.</summary>
+    public string Source { get; set; } = "auto";
+    /// <summary>Use only the first N training images (null: all).</summary>
+    [ConfigurationKeyName("train_limit")]
+    public int? TrainLimit { get; set; }
+    /// <summary>Use only the first N test images (null: all).</summary>
+    [ConfigurationKeyName("test_limit")]
+    public int? TestLimit { get; set; }
+
+    internal void Resolve()
+    {
+        if (TrainLimit is < 1) throw new ConfigException($"data.train_limit: {TrainLimit} must be >= 1 (or absent for all)");
+        if (TestLimit is < 1) throw new ConfigException($"data.test_limit: {TestLimit} must be >= 1 (or absent for all)");
+        if (string.IsNullOrWhiteSpace(Source)) throw new ConfigException("data.source: empty; use auto, system, embedded or a folder");
+    }
+
+    /// <summary>Loads the data sets this config names.</summary>
+    public (Dataset Train, Dataset Test) Load()
+    {
+        var (train, test) = FashionMnist.Load(Source);
+        return (train.Take(TrainLimit), test.Take(TestLimit));
+    }
+}
+
+public sealed class TrainingConfig
+{
+    public int Epochs { get; set; } = 3;
+    [ConfigurationKeyName("batch_size")]
+    public int BatchSize { get; set; } = 128;
+    /// <summary>One seed for the initial weights, the minibatch order and the dropout masks (separate streams);
+    /// every optimizer starts from the same weights and sees the same batches.</summary>
+    public ulong Seed { get; set; } = 1;
+    /// <summary>Write a checkpoint of each optimizer's run at the end of every epoch (run folder, checkpoints/).</summary>
+    public bool Checkpoints { get; set; } = true;
+
+    internal void Resolve()
+    {
+        if (Epochs < 1) throw new ConfigException($"training.epochs: {Epochs} must be >= 1");
+        if (BatchSize < 1) throw new ConfigException($"training.batch_size: {BatchSize} must be >= 1");
+    }
+}
+
+public sealed class ScheduleConfig
+{
+    /// <summary>One of <see cref="LrSchedule.Kinds"/>.</summary>
+    public string Kind { get; set; } = "constant";
+    public long Warmup { get; set; }
+    public double Final { get; set; }
+    [ConfigurationKeyName("step_size")]
+    public long StepSize { get; set; } = 1000;
+    public double Gamma { get; set; } = 0.1;
+
+    public LrSchedule ToSchedule() => new() { Kind = Kind, Warmup = Warmup, Final = Final, StepSize = StepSize, Gamma = Gamma };
+}
+
+/// <summary>One optimizer of the comparison: its name (<see cref="AlgorithmNames"/>), a label, and torch.optim's
+/// hyperparameters; keys left out take torch.optim's defaults (<see cref="Hyperparameters.Defaults"/>).
+/// <c>amsgrad</c> is Adam with <c>"amsgrad": true</c>; sgd-nesterov is SGD with momentum and <c>"nesterov": true</c>.</summary>
+public sealed class OptimizerConfig
+{
+    public string Name { get; set; } = "";
+    /// <summary>The name in tables, plots and files (default: the optimizer's name).</summary>
+    public string? Label { get; set; }
+    public double? Lr { get; set; }
+    public double? Beta1 { get; set; }
+    public double? Beta2 { get; set; }
+    public double? Eps { get; set; }
+    [ConfigurationKeyName("weight_decay")]
+    public double? WeightDecay { get; set; }
+    public bool? Amsgrad { get; set; }
+    public double? Momentum { get; set; }
+    public double? Dampening { get; set; }
+    public bool? Nesterov { get; set; }
+
+    [JsonIgnore] public Algorithm Algorithm { get; private set; }
+    /// <summary>The label, or the name when there is none.</summary>
+    [JsonIgnore] public string Id => Label ?? Name;
+
+    /// <summary>The hyperparameters: torch.optim's defaults for the algorithm with the given keys over them.</summary>
+    public Hyperparameters Hyperparameters()
+    {
+        var h = CudaAdam.Hyperparameters.Defaults(Algorithm);
+        return h with
+        {
+            Lr = Lr ?? h.Lr, Beta1 = Beta1 ?? h.Beta1, Beta2 = Beta2 ?? h.Beta2, Eps = Eps ?? h.Eps,
+            WeightDecay = WeightDecay ?? h.WeightDecay, Amsgrad = Amsgrad ?? h.Amsgrad, Momentum = Momentum ?? h.Momentum,
+            Dampening = Dampening ?? h.Dampening, Nesterov = Nesterov ?? h.Nesterov,
+        };
+    }
+
+    internal void Resolve()
+    {
+        try { Algorithm = AlgorithmNames.Parse(Name); }
+        catch (ArgumentException e) { throw new ConfigException($"optimizers: {e.Message}", e); }
+        Label ??= Name;
+        if (Label.Length == 0 || Label.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || Label.Contains(' ') || Label.Contains(','))
+            throw new ConfigException($"optimizers: label '{Label}' must be a non-empty word without spaces, commas or '/' (it names files)");
+        var h = Hyperparameters();
+        try { h.Validate(Algorithm); }
+        catch (ArgumentException e) { throw new ConfigException($"optimizers.{Label}: {e.Message}", e); }
+        // Write the resolved values back, so the saved config states every number the run used.
+        (Lr, Beta1, Beta2, Eps, WeightDecay) = (h.Lr, h.Beta1, h.Beta2, h.Eps, h.WeightDecay);
+        (Amsgrad, Momentum, Dampening, Nesterov) = (h.Amsgrad, h.Momentum, h.Dampening, h.Nesterov);
+    }
+}

@@ -1,0 +1,209 @@
+using System.Globalization;
+using System.Text;
+using CudaAdam.IO;
+using CudaAdam.Training.Data;
+using CudaAdam.Training.Layers;
+using CudaAdam.Training.Models;
+using CudaAdam.Training.Tensors;
+
+namespace CudaAdam.Training.Jobs;
+
+/// <summary>One optimizer's run in a job: its config, the per-step and per-epoch records (epoch 0: before training),
+/// and the final numbers.</summary>
+public sealed record OptimizerRun(OptimizerConfig Config, IReadOnlyList<StepRecord> Steps, IReadOnlyList<EpochRecord> Epochs,
+    IReadOnlyList<string> Warnings)
+{
+    public EpochRecord Final => Epochs[^1];
+    public EpochRecord Best => Epochs.Where(e => e.Epoch > 0).DefaultIfEmpty(Epochs[0]).MaxBy(e => e.TestAccuracy)!;
+}
+
+/// <summary>What <see cref="TrainJob.Run"/> produced: the run folder, its files, every optimizer's run, and whether
+/// it was interrupted (then <see cref="TrainJob.Resume"/> continues it).</summary>
+public sealed record TrainResult(string Folder, IReadOnlyList<string> Files, IReadOnlyList<OptimizerRun> Runs, bool Interrupted);
+
+/// <summary>
+/// The <c>cudaadam train</c> job: trains one model (<see cref="ModelConfig"/>) on Fashion-MNIST with each configured
+/// optimizer from the same initial weights, on the same minibatches and dropout masks, and writes a run folder:
+/// <c>config.json</c> (resolved), <c>steps.csv</c> and <c>epochs.csv</c> (rewritten after every epoch),
+/// <c>checkpoints/&lt;label&gt;.ckpt</c> (every epoch), and at the end <c>loss_vs_step.png</c>,
+/// <c>loss_vs_time.png</c>, <c>test_accuracy.png</c> and <c>summary.md</c>. Every file is written atomically.
+/// An interrupted job (cancellation, a crash) continues with <see cref="Resume"/> from the last checkpoints, and
+/// its numbers are bitwise those of an uninterrupted job (wall-clock times aside).
+/// </summary>
+public static class TrainJob
+{
+    /// <summary>Runs <paramref name="config"/> (resolved here) in a new run folder; progress goes to <paramref name="log"/>.</summary>
+    /// <param name="config">The job.</param>
+    /// <param name="log">Progress lines.</param>
+    /// <param name="now">The time that names the run folder (UTC now when null).</param>
+    /// <param name="cancel">Stops at the next step: the run is checkpointed and the result says it was interrupted.</param>
+    /// <exception cref="ConfigException">The config is invalid.</exception>
+    /// <exception cref="FileNotFoundException">The data set is missing (the message names the Debian package).</exception>
+    public static TrainResult Run(TrainConfig config, TextWriter log, DateTime? now = null, CancellationToken cancel = default)
+    {
+        config.Resolve();
+        var (train, test) = config.Data.Load();
+        string folder = CreateRunFolder(config, now ?? DateTime.UtcNow);
+        AtomicFile.WriteAllText(Path.Combine(folder, "config.json"), config.ToJson() + "\n");
+        return Execute(config, folder, train, test, new Dictionary<string, (List<StepRecord>, List<EpochRecord>)>(), log, cancel);
+    }
+
+    /// <summary>
+    /// Continues the job in <paramref name="folder"/> (made by <see cref="Run"/>): its config.json, the records in its
+    /// CSVs up to each optimizer's last checkpoint, and the checkpoints. Optimizers without a checkpoint start over.
+    /// </summary>
+    /// <exception cref="ConfigException">The folder is not a run folder, or its checkpoints were switched off.</exception>
+    /// <exception cref="CheckpointException">A checkpoint is corrupt or does not match the config.</exception>
+    public static TrainResult Resume(string folder, TextWriter log, CancellationToken cancel = default)
+    {
+        folder = Path.GetFullPath(folder);
+        string configPath = Path.Combine(folder, "config.json");
+        if (!File.Exists(configPath))
+            throw new ConfigException($"'{folder}' is not a run folder of cudaadam train: it has no config.json");
+        var config = TrainConfig.Load(configPath).Resolve();
+        if (!config.Training.Checkpoints)
+            throw new ConfigException($"the run in '{folder}' was made with \"checkpoints\": false, so it cannot be resumed; start it again");
+        var (train, test) = config.Data.Load();
+        var records = Reports.ReadCsv(folder);
+        log.WriteLine($"resuming {folder}");
+        return Execute(config, folder, train, test, records, log, cancel);
+    }
+
+    private static TrainResult Execute(TrainConfig config, string folder, Dataset train, Dataset test,
+        Dictionary<string, (List<StepRecord> Steps, List<EpochRecord> Epochs)> previous, TextWriter log, CancellationToken cancel)
+    {
+        var gemm = Gemm.Default;
+        var inv = CultureInfo.InvariantCulture;
+        log.WriteLine($"cudaadam train: {config.Name}");
+        log.WriteLine(string.Create(inv, $"  data   {train.Name}: {train.Count} train, {test.Count} test images"));
+        log.WriteLine($"  model  {Describe(config, gemm)}");
+        log.WriteLine(string.Create(inv,
+            $"  train  {config.Training.Epochs} epochs, batch {config.Training.BatchSize}, schedule {DescribeSchedule(config.Schedule)}, seed {config.Training.Seed}, backend {config.Backend}"));
+        log.WriteLine($"  output {folder}");
+
+        var runs = new List<OptimizerRun>();
+        bool interrupted = false;
+        for (int i = 0; i < config.Optimizers!.Length && !interrupted; i++)
+        {
+            var oc = config.Optimizers[i];
+            log.WriteLine($"[{i + 1}/{config.Optimizers.Length}] {oc.Id}: {DescribeHyperparameters(oc)}");
+            var run = RunOne(config, oc, train, test, gemm, folder, log, config.Optimizers.Length - i - 1, runs,
+                previous.GetValueOrDefault(oc.Id), cancel, out interrupted);
+            runs.Add(run);
+        }
+        Reports.WriteCsv(folder, runs);
+        var files = new List<string> { "config.json", "steps.csv", "epochs.csv" };
+        if (config.Training.Checkpoints) files.AddRange(runs.Select(r => Path.Combine("checkpoints", r.Config.Id + ".ckpt")));
+        if (interrupted)
+        {
+            log.WriteLine($"interrupted: checkpoints saved; continue with: cudaadam train --resume {folder}");
+            return new TrainResult(folder, files, runs, Interrupted: true);
+        }
+        files.AddRange(Reports.WritePlots(folder, config, runs));
+        files.Add(Reports.WriteSummary(folder, config, train, test, Describe(config, gemm), runs));
+        return new TrainResult(folder, files, runs, Interrupted: false);
+    }
+
+    /// <summary>Builds the model of <paramref name="config"/> with the seed's initialization and dropout streams.</summary>
+    public static (Sequential Model, Rng? Dropout) BuildModel(TrainConfig config, IGemm gemm)
+    {
+        ulong seed = config.Training.Seed;
+        var init = Rng.ForStream(seed, 0);
+        if (config.Model.Kind == "logreg") return (ModelZoo.LogisticRegression(FashionMnist.Features, FashionMnist.Classes, init, gemm), null);
+        var dropout = Rng.ForStream(seed, 2);
+        var model = ModelZoo.Mlp(FashionMnist.Features, config.Model.Hidden!, FashionMnist.Classes, config.Model.Dropout,
+            config.Model.InputDropout, init, dropout, gemm);
+        return (model, model.Dropouts.Any() ? dropout : null);
+    }
+
+    private static OptimizerRun RunOne(TrainConfig config, OptimizerConfig oc, Dataset train, Dataset test, IGemm gemm, string folder,
+        TextWriter log, int laterRuns, IReadOnlyList<OptimizerRun> done, (List<StepRecord> Steps, List<EpochRecord> Epochs) previous,
+        CancellationToken cancel, out bool interrupted)
+    {
+        var (model, dropout) = BuildModel(config, gemm);
+        IStepBackend backend;
+        try { backend = Backends.Create(config.Backend); }
+        catch (Exception e) when (e is ArgumentException or BackendUnavailableException) { throw new ConfigException($"backend: {e.Message}", e); }
+        using var optimizer = new Optimizer(oc.Algorithm, [new ParamGroup(model.Parameters, oc.Hyperparameters())], backend);
+        var options = new TrainerOptions { Epochs = config.Training.Epochs, BatchSize = config.Training.BatchSize, Schedule = config.Schedule.ToSchedule() };
+        var trainer = new Trainer(model, optimizer, train, test, options, Rng.ForStream(config.Training.Seed, 1), dropout);
+        string? ckpt = config.Training.Checkpoints
+            ? Path.Combine(Directory.CreateDirectory(Path.Combine(folder, "checkpoints")).FullName, oc.Id + ".ckpt")
+            : null;
+
+        var steps = new List<StepRecord>();
+        var epochs = new List<EpochRecord>();
+        if (ckpt is not null && File.Exists(ckpt) && previous.Epochs is { Count: > 0 })
+        {
+            Checkpoint.Load(ckpt, trainer);
+            steps.AddRange(previous.Steps.Where(s => s.Step <= trainer.Step));
+            epochs.AddRange(previous.Epochs.Where(e => e.Epoch <= trainer.EpochsDone));
+            if (steps.Count != trainer.Step || epochs.Count != trainer.EpochsDone + 1)
+                throw new ConfigException(
+                    $"{oc.Id}: the checkpoint is at step {trainer.Step} but steps.csv/epochs.csv hold {steps.Count} steps and " +
+                    $"{epochs.Count} epochs of it; the run folder was changed by hand (delete checkpoints/{oc.Id}.ckpt to redo this optimizer)");
+            log.WriteLine($"  {oc.Id}: resumed from its checkpoint at step {trainer.Step} of {trainer.TotalSteps}");
+        }
+        else
+        {
+            var (loss0, acc0) = trainer.Evaluate(test);
+            epochs.Add(new EpochRecord(0, 0, double.NaN, double.NaN, loss0, acc0, 0));
+        }
+        var current = new OptimizerRun(oc, steps, epochs, optimizer.Warnings);
+        trainer.Run(steps.Add, e =>
+        {
+            epochs.Add(e);
+            // Records first, then the checkpoint: a crash in between leaves records beyond the checkpoint, which a
+            // resume drops; never a checkpoint ahead of its records.
+            Reports.WriteCsv(folder, [.. done, current]);
+            if (ckpt is not null) Checkpoint.Save(ckpt, trainer);
+        }, log, label: $"  {oc.Id,-14} ", laterSteps: laterRuns * trainer.TotalSteps, cancel: cancel);
+        interrupted = !trainer.Finished;
+        if (interrupted && ckpt is not null) Checkpoint.Save(ckpt, trainer);
+        foreach (var w in optimizer.Warnings) log.WriteLine($"  {oc.Id}: warning: {w}");
+        return current with { Warnings = optimizer.Warnings.ToArray() };
+    }
+
+    private static string CreateRunFolder(TrainConfig config, DateTime now)
+    {
+        string root = Path.GetFullPath(config.Output);
+        string stamp = now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
+        for (int i = 0; ; i++)
+        {
+            string path = Path.Combine(root, $"{stamp}-{config.Name}{(i == 0 ? "" : "-" + i)}");
+            if (Directory.Exists(path)) continue;
+            Directory.CreateDirectory(path);
+            return path;
+        }
+    }
+
+    internal static string Describe(TrainConfig config, IGemm gemm)
+    {
+        var (model, _) = BuildModel(config, gemm);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{config.Model.Kind}: {model.Describe()} ({model.ParameterCount:N0} parameters, GEMM {gemm.Name})");
+    }
+
+    internal static string DescribeSchedule(ScheduleConfig s) => s.Kind switch
+    {
+        "constant" or "inv-sqrt-t" => s.Kind,
+        "step" => FormattableString.Invariant($"step (x{s.Gamma} every {s.StepSize} steps)"),
+        "inverse-sqrt" => FormattableString.Invariant($"inverse-sqrt (warmup {s.Warmup})"),
+        _ => FormattableString.Invariant($"{s.Kind} (warmup {s.Warmup}, final factor {s.Final})"),
+    };
+
+    internal static string DescribeHyperparameters(OptimizerConfig oc)
+    {
+        var h = oc.Hyperparameters();
+        var sb = new StringBuilder($"{oc.Name} lr {G(h.Lr)}");
+        if (Hyperparameters.UsesBetas(oc.Algorithm)) sb.Append($", betas ({G(h.Beta1)}, {G(h.Beta2)})");
+        if (Hyperparameters.HasSecondMoment(oc.Algorithm)) sb.Append($", eps {G(h.Eps)}");
+        if (h.WeightDecay != 0) sb.Append($", weight decay {G(h.WeightDecay)}");
+        if (h.Amsgrad) sb.Append(", amsgrad");
+        if (h.Momentum != 0) sb.Append($", momentum {G(h.Momentum)}");
+        if (h.Nesterov) sb.Append(", nesterov");
+        return sb.ToString();
+
+        static string G(double v) => v.ToString("g", CultureInfo.InvariantCulture); // 1e-08, not 1E-08
+    }
+}
