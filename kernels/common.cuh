@@ -227,8 +227,9 @@ static __device__ __forceinline__ unsigned short ca_narrow(float x, unsigned int
 // loaded once (p, g and the state slots that exist), g is unscaled (g * inv_scale; 1.0 is exact), negated when
 // CA_MAXIMIZE, handed to op(e, t), and p and the state are stored once. With a clip coefficient (clip non-null:
 // *clip, written by grad_clip_finalize just before), g is (g * inv_scale) * *clip: two float32 multiplies, the
-// order of torch's GradScaler.unscale_ then clip_grad_norm_'s in-place mul_; the gradient in memory is not rewritten. 128-bit loads/stores when every pointer
-// of the chunk is 16-byte aligned (vector body + scalar tail), plain scalar accesses otherwise.
+// order of torch's GradScaler.unscale_ then clip_grad_norm_'s in-place mul_; the gradient in memory is not
+// rewritten. 128-bit loads/stores when every pointer of the chunk is 16-byte aligned (vector body + scalar tail),
+// plain scalar accesses otherwise.
 // 64-bit indexing throughout.
 // ---------------------------------------------------------------------------------------------------------
 
