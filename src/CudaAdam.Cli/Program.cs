@@ -13,6 +13,7 @@ public static class Program
     [
         new RunCommand(),
         new TrainCommand(),
+        new ReddiCommand(),
         new ReplayCommand(),
         new CheckCommand(),
         new InfoCommand(),

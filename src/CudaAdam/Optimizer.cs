@@ -105,7 +105,8 @@ public sealed class Optimizer : IDisposable
     private readonly Dictionary<Parameter, ParamState> _state = new(ReferenceEqualityComparer.Instance);
     private readonly IStepBackend _backend;
     private readonly List<string> _warnings = [];
-    private readonly HashSet<Hyperparameters> _validated = [];
+    // The hyperparameters each group last passed validation with (a schedule changes them every step: keep one each).
+    private readonly Dictionary<ParamGroup, Hyperparameters> _validated = new(ReferenceEqualityComparer.Instance);
 
     public Optimizer(Algorithm algorithm, IEnumerable<ParamGroup> groups, IStepBackend? backend = null)
     {
@@ -229,9 +230,11 @@ public sealed class Optimizer : IDisposable
 
     private void ValidateGroup(ParamGroup g)
     {
-        if (!_validated.Add(g.Hyperparameters)) return;
-        foreach (var w in g.Hyperparameters.Validate(Algorithm))
+        var hp = g.Hyperparameters;
+        if (_validated.TryGetValue(g, out var last) && last == hp) return;
+        foreach (var w in hp.Validate(Algorithm))
             if (!_warnings.Contains(w)) _warnings.Add(w);
+        _validated[g] = hp;
     }
 
     private void CheckState(Parameter p, ParamState s, Hyperparameters hp)

@@ -12,7 +12,8 @@ public class HelpTests
     }
 
     [TestCase("replay", "--weight-decay")]
-    [TestCase("run", "--steps")]
+    [TestCase("reddi", "--steps")]
+    [TestCase("run", "the same as `cudaadam train`")]
     [TestCase("help", "usage: cudaadam help")]
     public void HelpForACommandPrintsItsUsage(string command, string expected)
     {

@@ -3,11 +3,11 @@ using CudaAdam.Problems;
 namespace CudaAdam.Tests.Cli;
 
 /// <summary>
-/// <c>cudaadam run</c> and <see cref="ReddiCounterexample"/>: Reddi, Kale &amp; Kumar (2018), Theorem 1 says Adam with
+/// <c>cudaadam reddi</c> and <see cref="ReddiCounterexample"/>: Reddi, Kale &amp; Kumar (2018), Theorem 1 says Adam with
 /// β1 = 0, β2 = 1/(1+C²) converges to the worst point x = +1 on f_t(x) = C·x (t mod 3 = 1), −x otherwise; AMSGrad,
 /// SGD and AdaGrad reach x* = −1.
 /// </summary>
-public class RunTests
+public class ReddiTests
 {
     private static readonly ReddiCounterexample Problem = new(10);
 
@@ -65,7 +65,7 @@ public class RunTests
     [Test]
     public void RunCommandPrintsTheTableWithAdamAtPlusOneAndAmsgradAtMinusOne()
     {
-        var r = CliRunner.Invoke("run", "--steps", "30000");
+        var r = CliRunner.Invoke("reddi", "--steps", "30000");
         Assert.That(r.Code, Is.EqualTo(0), r.ToString());
         var rows = r.Out.Split('\n').Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).Where(f => f.Length >= 3).ToList();
         double FinalX(string label) => double.Parse(rows.Single(f => f[0] == label)[1], System.Globalization.CultureInfo.InvariantCulture);
@@ -83,8 +83,8 @@ public class RunTests
     [TestCase("--backend", "tpu", "unknown backend 'tpu'")]
     public void RunBadInputExits2(string option, string value, string expected)
     {
-        var r = CliRunner.Invoke("run", option, value);
+        var r = CliRunner.Invoke("reddi", option, value);
         Assert.That(r.Code, Is.EqualTo(2));
-        Assert.That(r.Err, Does.StartWith("cudaadam run: ").And.Contain(expected));
+        Assert.That(r.Err, Does.StartWith("cudaadam reddi: ").And.Contain(expected));
     }
 }
