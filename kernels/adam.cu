@@ -39,12 +39,27 @@ extern "C" __global__ void grad_nonfinite_check(const CaTensor* tensors, const C
     ca_check_nonfinite(tensors, chunks, inv_scale, flag, epoch);
 }
 
+/// Phase one of a clipped step: the non-finite check of grad_nonfinite_check (same flag and epoch) plus each
+/// chunk's sum of squares of the unscaled gradient into partials[blockIdx.x] (common.cuh: ca_grad_norm_partial).
+/// Launched INSTEAD of grad_nonfinite_check, with the step's grid.
+extern "C" __global__ void grad_norm_partial(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+                                             int* flag, int epoch, double* partials) {
+    ca_grad_norm_partial(tensors, chunks, inv_scale, flag, epoch, partials);
+}
+
+/// Phase two of a clipped step: one block of CA_FINAL_THREADS threads folds the partials (fixed order) into the
+/// total 2-norm and the clip coefficient min(1, max_norm / (norm + 1e-6)) that the step kernel reads (`clip`).
+extern "C" __global__ void grad_clip_finalize(const double* partials, int count, double max_norm, double* norm_out,
+                                              float* coef_out, int* flag, int epoch) {
+    ca_grad_clip_finalize(partials, count, max_norm, norm_out, coef_out, flag, epoch);
+}
+
 /// Adam (Kingma & Ba 2015) with torch.optim.Adam's conventions; AdamW (CA_DECOUPLED); AMSGrad (CA_AMSGRAD).
 ///   g ← g + λx (coupled, unless decoupled: x ← x(1−γλ));  m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) g²;
 ///   v̄ ← max(v̄, v) (amsgrad);  x ← x − (γ/(1−β1^t)) · m / (sqrt(v̄)/sqrt(1−β2^t) + ε)
 extern "C" __global__ void adam_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
-                                     const int* skip_flag, int epoch) {
-    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, [](CaElem& e, const CaTensor& t) {
+                                     const int* skip_flag, int epoch, const float* clip) {
+    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
         const float* s = t.s;
         float g = e.g;
         float x = e.p;
@@ -65,8 +80,8 @@ extern "C" __global__ void adam_step(const CaTensor* tensors, const CaChunk* chu
 /// AdaMax (Kingma & Ba 2015, §7.1; torch.optim.Adamax): g ← g + λx;  m ← β1 m + (1−β1) g;
 ///   u ← max(β2 u, |g| + ε);  x ← x + (−γ/(1−β1^t)) · m / u  (product first, then the division).   (u is the state slot v, torch's exp_inf.)
 extern "C" __global__ void adamax_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
-                                       const int* skip_flag, int epoch) {
-    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, [](CaElem& e, const CaTensor& t) {
+                                       const int* skip_flag, int epoch, const float* clip) {
+    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
         const float* s = t.s;
         float g = e.g;
         float x = e.p;
@@ -81,8 +96,8 @@ extern "C" __global__ void adamax_step(const CaTensor* tensors, const CaChunk* c
 ///   d ← sqrt(v/(1−β2^t)) + ε;  x ← x + (cg·g)/d;  x ← x + (cm·m)/d   (two roundings, as torch's two addcdiv_)
 ///   with cg = −γ(1−μ_t)/(1−Πμ_{≤t}), cm = −γ μ_{t+1}/(1−Πμ_{≤t+1}).
 extern "C" __global__ void nadam_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
-                                      const int* skip_flag, int epoch) {
-    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, [](CaElem& e, const CaTensor& t) {
+                                      const int* skip_flag, int epoch, const float* clip) {
+    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
         const float* s = t.s;
         float g = e.g;
         float x = e.p;
@@ -101,8 +116,8 @@ extern "C" __global__ void nadam_step(const CaTensor* tensors, const CaChunk* ch
 /// RAdam (Liu et al. 2020; torch.optim.RAdam): g ← g + λx (or decoupled);  m, v as Adam;  m̂ ← m/(1−β1^t);
 ///   rectified (ρ_t > 5): x ← x − m̂·γ·((1/(sqrt(v)+ε))·sqrt(1−β2^t))·r_t;  else x ← x − m̂·γ.
 extern "C" __global__ void radam_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
-                                      const int* skip_flag, int epoch) {
-    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, [](CaElem& e, const CaTensor& t) {
+                                      const int* skip_flag, int epoch, const float* clip) {
+    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
         const float* s = t.s;
         float g = e.g;
         float x = e.p;

@@ -219,20 +219,25 @@ static __device__ __forceinline__ unsigned short ca_narrow(float x, unsigned int
 // ---------------------------------------------------------------------------------------------------------
 // The fused multi-tensor loop shared by every optimizer kernel.
 //
-//   ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, op)
+//   ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, op)
 //
 // One thread block per chunk. If skip_flag is non-null and *skip_flag == epoch, the non-finite check of this
 // step (ca_check_nonfinite, launched just before on the same stream) found a non-finite gradient: every block
 // returns before touching anything, so params and state stay bit-for-bit unchanged. Otherwise each element is
 // loaded once (p, g and the state slots that exist), g is unscaled (g * inv_scale; 1.0 is exact), negated when
-// CA_MAXIMIZE, handed to op(e, t), and p and the state are stored once. 128-bit loads/stores when every pointer
-// of the chunk is 16-byte aligned (vector body + scalar tail), plain scalar accesses otherwise.
+// CA_MAXIMIZE, handed to op(e, t), and p and the state are stored once. With a clip coefficient (clip non-null:
+// *clip, written by grad_clip_finalize just before), g is (g * inv_scale) * *clip: two float32 multiplies, the
+// order of torch's GradScaler.unscale_ then clip_grad_norm_'s in-place mul_; the gradient in memory is not
+// rewritten. 128-bit loads/stores when every pointer of the chunk is 16-byte aligned (vector body + scalar tail),
+// plain scalar accesses otherwise.
 // 64-bit indexing throughout.
 // ---------------------------------------------------------------------------------------------------------
 
-static __device__ __forceinline__ void ca_load(const CaTensor& t, long long i, float inv_scale, CaElem& e) {
+static __device__ __forceinline__ void ca_load(const CaTensor& t, long long i, float inv_scale, const float* clip,
+                                               float coef, CaElem& e) {
     e.p = t.p ? t.p[i] : ca_widen(t.lp[i], t.flags);
     e.g = t.g[i] * inv_scale;
+    if (clip) e.g = e.g * coef;
     if (t.flags & CA_MAXIMIZE) e.g = -e.g;
     e.m = t.m ? t.m[i] : 0.0f;
     e.v = t.v ? t.v[i] : 0.0f;
@@ -267,8 +272,9 @@ static __device__ __forceinline__ void ca_set_lane(float4& x, int k, float value
 
 template <class Op>
 static __device__ __forceinline__ void ca_foreach(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
-                                                  const int* skip_flag, int epoch, Op op) {
+                                                  const int* skip_flag, int epoch, const float* clip, Op op) {
     if (skip_flag != nullptr && *(const volatile int*)skip_flag == epoch) return;
+    const float coef = clip ? *clip : 1.0f;
     const CaChunk c = chunks[blockIdx.x];
     const CaTensor t = tensors[c.tensor];
     if (!(t.flags & CA_ACTIVE) || c.length <= 0) return;
@@ -289,6 +295,7 @@ static __device__ __forceinline__ void ca_foreach(const CaTensor* tensors, const
                 CaElem e;
                 e.p = ca_lane(p4, k);
                 e.g = ca_lane(g4, k) * inv_scale;
+                if (clip) e.g = e.g * coef;
                 if (t.flags & CA_MAXIMIZE) e.g = -e.g;
                 e.m = ca_lane(m4, k);
                 e.v = ca_lane(v4, k);
@@ -311,7 +318,7 @@ static __device__ __forceinline__ void ca_foreach(const CaTensor* tensors, const
     }
     for (long long i = scalar_from + threadIdx.x; i < end; i += blockDim.x) {
         CaElem e;
-        ca_load(t, i, inv_scale, e);
+        ca_load(t, i, inv_scale, clip, coef, e);
         op(e, t);
         ca_store(t, i, e);
     }
@@ -331,4 +338,73 @@ static __device__ __forceinline__ void ca_check_nonfinite(const CaTensor* tensor
     for (long long i = c.start + threadIdx.x; i < c.start + c.length; i += blockDim.x)
         if (!ca_isfinite(t.g[i] * inv_scale)) bad = true;
     if (bad) *(volatile int*)flag = epoch;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Global-norm gradient clipping (torch.nn.utils.clip_grad_norm_ semantics), two deterministic passes, no float
+// atomics, so the norm is the same bits run to run:
+//   1. ca_grad_norm_partial (one block per chunk, the step's grid): each thread sums (double)x*(double)x over its
+//      elements of x = g * inv_scale (the unscaled gradient, as the step sees it), in index order; the block folds
+//      its threads' sums with a fixed tree (ca_block_sum) into partials[blockIdx.x]. Inactive chunks write 0. It
+//      also does the non-finite check of ca_check_nonfinite (same flag, same epoch), so it REPLACES that launch.
+//   2. grad_clip_finalize (one block of CA_FINAL_THREADS): thread k sums partials k, k+256, ... in order, the tree
+//      folds them; norm = sqrt(sum) in double; coef = min(1, max_norm / (norm + 1e-6)) in double, rounded to float.
+//      A non-finite norm flags the step as skipped (like a non-finite gradient), coef = 1.
+// The result depends on the chunk table and block size (the summation order), not on scheduling.
+// ---------------------------------------------------------------------------------------------------------
+
+#define CA_FINAL_THREADS 256
+
+/// Sum of v over the block's threads by a fixed binary tree over thread indices (any blockDim up to 1024):
+/// s must hold blockDim doubles. Every thread must call it; the result is returned to thread 0 (others: garbage).
+static __device__ __forceinline__ double ca_block_sum(double* s, double v) {
+    const int tid = (int)threadIdx.x, n = (int)blockDim.x;
+    s[tid] = v;
+    __syncthreads();
+    int p = 1;
+    while (p < n) p <<= 1;
+    for (int stride = p >> 1; stride > 0; stride >>= 1) {
+        if (tid < stride && tid + stride < n) s[tid] = s[tid] + s[tid + stride];
+        __syncthreads();
+    }
+    return s[0];
+}
+
+static __device__ __forceinline__ void ca_grad_norm_partial(const CaTensor* tensors, const CaChunk* chunks,
+                                                            float inv_scale, int* flag, int epoch, double* partials) {
+    __shared__ double s[1024];
+    const CaChunk c = chunks[blockIdx.x];
+    const CaTensor t = tensors[c.tensor];
+    double acc = 0.0;
+    bool bad = false;
+    if ((t.flags & CA_ACTIVE) && c.length > 0) {
+        for (long long i = c.start + threadIdx.x; i < c.start + c.length; i += blockDim.x) {
+            const float x = t.g[i] * inv_scale;
+            if (!ca_isfinite(x)) bad = true;
+            acc = acc + (double)x * (double)x;
+        }
+    }
+    if (bad) *(volatile int*)flag = epoch;
+    const double total = ca_block_sum(s, acc);
+    if (threadIdx.x == 0) partials[blockIdx.x] = total;
+}
+
+static __device__ __forceinline__ void ca_grad_clip_finalize(const double* partials, int count, double max_norm,
+                                                             double* norm_out, float* coef_out, int* flag, int epoch) {
+    __shared__ double s[1024];
+    double acc = 0.0;
+    for (int i = (int)threadIdx.x; i < count; i += (int)blockDim.x) acc = acc + partials[i];
+    const double sum = ca_block_sum(s, acc);
+    if (threadIdx.x == 0) {
+        const double norm = sqrt(sum);
+        float coef = 1.0f;
+        if (!((norm - norm) == 0.0)) {
+            *(volatile int*)flag = epoch;   // non-finite norm: skip the step like a non-finite gradient
+        } else {
+            const double c = max_norm / (norm + 1e-6);
+            coef = c < 1.0 ? (float)c : 1.0f;
+        }
+        *norm_out = norm;
+        *coef_out = coef;
+    }
 }

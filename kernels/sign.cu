@@ -28,8 +28,8 @@
 
 /// signSGD (Bernstein et al. 2018): x ← x − γ · sign(g + λx).
 extern "C" __global__ void signsgd_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
-                                        const int* skip_flag, int epoch) {
-    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, [](CaElem& e, const CaTensor& t) {
+                                        const int* skip_flag, int epoch, const float* clip) {
+    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
         const float* s = t.s;
         float g = e.g;
         float x = e.p;
@@ -40,8 +40,8 @@ extern "C" __global__ void signsgd_step(const CaTensor* tensors, const CaChunk* 
 
 /// Signum (Bernstein et al. 2018): g ← g + λx;  m ← β m + (1−β) g;  x ← x − γ · sign(m)   (β = momentum).
 extern "C" __global__ void signum_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
-                                       const int* skip_flag, int epoch) {
-    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, [](CaElem& e, const CaTensor& t) {
+                                       const int* skip_flag, int epoch, const float* clip) {
+    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
         const float* s = t.s;
         float g = e.g;
         float x = e.p;
@@ -53,8 +53,8 @@ extern "C" __global__ void signum_step(const CaTensor* tensors, const CaChunk* c
 
 /// Lion (Chen et al. 2023): c ← β1 m + (1−β1) g;  x ← x(1 − γλ) − γ · sign(c);  m ← β2 m + (1−β2) g.
 extern "C" __global__ void lion_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
-                                     const int* skip_flag, int epoch) {
-    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, [](CaElem& e, const CaTensor& t) {
+                                     const int* skip_flag, int epoch, const float* clip) {
+    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
         const float* s = t.s;
         float g = e.g;
         float c = e.m * s[CA_S_LION_BETA1] + s[CA_S_LION_ONE_MINUS_BETA1] * g;
@@ -67,8 +67,8 @@ extern "C" __global__ void lion_step(const CaTensor* tensors, const CaChunk* chu
 ///   u' ← |m| / denom;  x ← x − (γ/(1−β1^t)) · (u' · sign(m)),
 /// bitwise equal to adam_step because (|m|/d)·sign(m) = m/d in IEEE arithmetic (signed zeros included).
 extern "C" __global__ void signadam_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
-                                         const int* skip_flag, int epoch) {
-    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, [](CaElem& e, const CaTensor& t) {
+                                         const int* skip_flag, int epoch, const float* clip) {
+    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
         const float* s = t.s;
         float g = e.g;
         float x = e.p;

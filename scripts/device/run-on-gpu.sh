@@ -6,8 +6,13 @@
 #   3. compute-sanitizer --tool memcheck    over the same run (CHECK_FILTER narrows both; SANITIZE_FILTER only 3/4)
 #   4. compute-sanitizer --tool racecheck   over the same run
 #   5. cudaadam check --bench: the fused AdamW step alone vs a device-to-device copy, same run (BENCH_PARAMS, default 2^27)
+#   6. cudaadam check --graph: captured CUDA graph replays vs uncaptured steps vs the host-clocked backend, bitwise
+#   7. the side-by-side benchmark: scripts/device/bench_torch.py (torch.optim.AdamW fused=True / foreach=True) then
+#      cudaadam bench gpu --torch, same shapes, same timing method: bench/report.md and bench/report.json with ratios
+#      (BENCH_GPU=0 skips it). ONLY=bench runs 7 alone (no conformance, no sanitizers).
 # Reports go to $OUT (the device tool's folder that comes back; ./.device/out when unset): summary.txt, check.txt,
-# memcheck.txt, racecheck.txt, bench.txt, gpu.txt. Exit status: 0 when the check passed and both sanitizers found nothing.
+# memcheck.txt, racecheck.txt, bench.txt, graph.txt, gpu.txt, bench/. Exit status: 0 when the check passed and both
+# sanitizers found nothing (and the graph check and the benchmark ran).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -38,6 +43,26 @@ sfilter=("${filter[@]}")
   "${cli[@]}" info --check 2>&1; } > "$out/gpu.txt"
 say "gpu: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null || echo 'nvidia-smi not found')"
 
+gpu_bench() {
+  mkdir -p "$out/bench"
+  local driver start torch_arg=()
+  driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -1)
+  start=$(date +%s)
+  python3 scripts/device/bench_torch.py --out "$out/bench/torch.json" > "$out/bench/torch.log" 2>&1
+  say "bench_torch.py: exit $? in $(( $(date +%s) - start )) s"
+  [ -f "$out/bench/torch.json" ] && torch_arg=(--torch "$out/bench/torch.json")
+  start=$(date +%s)
+  "${cli[@]}" bench gpu --out "$out/bench" --driver "$driver" "${torch_arg[@]}" > "$out/bench/bench.log" 2>&1
+  bench_rc=$?
+  say "bench gpu: exit $bench_rc in $(( $(date +%s) - start )) s; report in bench/report.md"
+}
+bench_rc=0
+if [ "${ONLY:-}" = bench ]; then
+  gpu_bench
+  [ "$bench_rc" = 0 ] && { say "RESULT: pass (bench only)"; exit 0; }
+  say "RESULT: FAIL (bench gpu $bench_rc)"; exit 1
+fi
+
 start=$(date +%s)
 "${cli[@]}" check --backend cuda "${filter[@]}" > "$out/check.txt" 2>&1
 check_rc=$?
@@ -64,8 +89,12 @@ bench_params=${BENCH_PARAMS:-134217728}
 { "${cli[@]}" check --backend cuda --bench "$bench_params"
   "${cli[@]}" check --backend cuda --bench "$bench_params" --bench-tensors 1000; } > "$out/bench.txt" 2>&1
 say "bench: $(cat "$out/bench.txt")"
-if [ "$check_rc" = 0 ] && [ "$mem_rc" = 0 ] && [ "$race_rc" = 0 ]; then
+"${cli[@]}" check --backend cuda --graph > "$out/graph.txt" 2>&1
+graph_rc=$?
+say "check --graph: exit $graph_rc; $(tail -1 "$out/graph.txt")"
+[ "${BENCH_GPU:-1}" = 0 ] || gpu_bench
+if [ "$check_rc" = 0 ] && [ "$mem_rc" = 0 ] && [ "$race_rc" = 0 ] && [ "$graph_rc" = 0 ] && [ "$bench_rc" = 0 ]; then
   say "RESULT: pass"; exit 0
 fi
-say "RESULT: FAIL (check $check_rc, memcheck $mem_rc, racecheck $race_rc)"
+say "RESULT: FAIL (check $check_rc, memcheck $mem_rc, racecheck $race_rc, graph $graph_rc, bench gpu $bench_rc)"
 exit 1

@@ -18,6 +18,7 @@ public static class Program
         new CheckCommand(),
         new InfoCommand(),
         new KernelsCommand(),
+        new BenchCommand(),
         new HelpCommand(),
     ];
 

@@ -49,13 +49,39 @@ public interface IStepBackend : IDisposable
     void Step(Algorithm algorithm, IReadOnlyList<StepItem> items);
 }
 
-/// <summary>The CPU reference backend: <see cref="Reference.Reference.Step"/> on each parameter.</summary>
-public sealed class CpuReferenceBackend : IStepBackend
+/// <summary>The CPU reference backend: <see cref="Reference.Reference.Step"/> on each parameter. With
+/// <see cref="MaxGradNorm"/> the gradients are clipped by <see cref="GradClipping"/> first (on copies; a non-finite
+/// norm gives coefficient 1 and the non-finite values go through, as without clipping).</summary>
+public sealed class CpuReferenceBackend : IStepBackend, IClippingStepBackend
 {
+    private double? _maxGradNorm;
+
     public string Name => "cpu";
+
+    public double? MaxGradNorm
+    {
+        get => _maxGradNorm;
+        set { GradClipping.Validate(value); _maxGradNorm = value; }
+    }
+
+    public double LastGradNorm { get; private set; } = double.NaN;
+
+    public float LastClipCoefficient { get; private set; } = 1f;
 
     public void Step(Algorithm algorithm, IReadOnlyList<StepItem> items)
     {
+        if (_maxGradNorm is { } maxNorm)
+        {
+            LastGradNorm = GradClipping.TotalNorm(items.Select(it => it.Param.Grad!));
+            LastClipCoefficient = GradClipping.Coefficient(LastGradNorm, maxNorm);
+            foreach (var it in items)
+            {
+                var g = new float[it.Param.Grad!.Length];
+                for (int i = 0; i < g.Length; i++) g[i] = it.Param.Grad[i] * LastClipCoefficient;
+                Reference.Reference.Step(algorithm, it.Param.Data, g, it.State, it.Hyperparameters, it.Scalars);
+            }
+            return;
+        }
         foreach (var it in items)
             Reference.Reference.Step(algorithm, it.Param.Data, it.Param.Grad, it.State, it.Hyperparameters, it.Scalars);
     }
@@ -107,6 +133,28 @@ public sealed class Optimizer : IDisposable
     public string BackendName => _backend.Name;
     /// <summary>Steps the backend skipped because a gradient was not finite (<see cref="Device.ISkippingStepBackend"/>).</summary>
     public long SkippedSteps { get; private set; }
+    /// <summary>
+    /// Global-norm gradient clipping fused into the step (torch.nn.utils.clip_grad_norm_ semantics, see
+    /// <see cref="GradClipping"/>), or null for none. Stored in the backend, which must implement
+    /// <see cref="IClippingStepBackend"/> (cpu, emulator and cuda do).
+    /// </summary>
+    /// <exception cref="NotSupportedException">The backend cannot clip.</exception>
+    /// <exception cref="ArgumentException">Not a finite number &gt; 0.</exception>
+    public double? MaxGradNorm
+    {
+        get => (_backend as IClippingStepBackend)?.MaxGradNorm;
+        set
+        {
+            GradClipping.Validate(value);
+            if (_backend is IClippingStepBackend c) c.MaxGradNorm = value;
+            else if (value is not null)
+                throw new NotSupportedException($"backend '{_backend.Name}' does not clip gradients (use cpu, emulator or cuda)");
+        }
+    }
+
+    /// <summary>The total gradient norm of the last clipped step (NaN when none or not clipping).</summary>
+    public double LastGradNorm => (_backend as IClippingStepBackend)?.LastGradNorm ?? double.NaN;
+
     /// <summary>Warnings from validation (β1 ≥ sqrt(β2), ...), each once.</summary>
     public IReadOnlyList<string> Warnings => _warnings;
 

@@ -14,7 +14,8 @@ public sealed class CheckCommand : ICommand
 
     public string Usage =>
         "usage: cudaadam check [--backend emulator|cuda] [--filter TEXT] [--list] [--failures-only]\n" +
-        "       cudaadam check --bench PARAMS [--bench-tensors T] [--backend emulator|cuda]\n\n" +
+        "       cudaadam check --bench PARAMS [--bench-tensors T] [--backend emulator|cuda]\n" +
+        "       cudaadam check --graph [--backend emulator|cuda]\n\n" +
         "Runs every case of the conformance registry (algorithm x hyperparameters x edge case: zero-size tensors,\n" +
         "skipped gradients, odd lengths, misaligned offsets, 1,000 tensors, non-finite gradients, loss-scale unscale,\n" +
         "many steps) on the backend and on the CPU reference, compares params and state after every step BITWISE\n" +
@@ -27,17 +28,21 @@ public sealed class CheckCommand : ICommand
         "  --bench PARAMS   instead: time the fused AdamW step alone on PARAMS device-resident parameters (no host\n" +
         "                   transfers), with and without the non-finite check, and on a GPU a device-to-device copy in\n" +
         "                   the same run; prints GB/s at 28 B/parameter (not a conformance check)\n" +
-        "  --bench-tensors T  split the parameters over T tensors (default 1)\n";
+        "  --bench-tensors T  split the parameters over T tensors (default 1)\n" +
+        "  --graph          instead: the graph-capturable mode (DeviceOptimizer): captured CUDA graph replays vs\n" +
+        "                   uncaptured steps vs the host-clocked backend, bitwise, per algorithm (on the emulator the\n" +
+        "                   'captured' run runs uncaptured)\n";
 
     public int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
     {
-        var parsed = Arguments.Parse(args, ["backend", "filter", "bench", "bench-tensors"], ["list", "failures-only"]);
+        var parsed = Arguments.Parse(args, ["backend", "filter", "bench", "bench-tensors"], ["list", "failures-only", "graph"]);
         string backend = parsed.Get("backend") ?? "emulator";
         if (!DeviceBackends.Names.Contains(backend))
             throw new UsageException($"--backend: '{backend}' is not a device backend; use {string.Join(" or ", DeviceBackends.Names)}");
         if (parsed.Get("bench") is { } benchText)
             return Bench(backend, Arguments.ParseCount(benchText, "--bench"),
                 parsed.Get("bench-tensors") is { } t ? Arguments.ParseCount(t, "--bench-tensors") : 1, stdout);
+        if (parsed.Get("graph") is { } gr && Arguments.ParseBool(gr, "--graph")) return Graph(backend, stdout);
         var cases = Conformance.Select(parsed.Get("filter"));
         if (cases.Count == 0) throw new UsageException($"--filter: no case name contains '{parsed.Get("filter")}' (see --list)");
         if (parsed.Get("list") is { } l && Arguments.ParseBool(l, "--list"))
@@ -65,6 +70,26 @@ public sealed class CheckCommand : ICommand
             stdout.WriteLine($"{cases.Count - failed.Count} of {cases.Count} cases passed, {failed.Count} failed");
             foreach (var r in failed) stdout.WriteLine("FAILED " + r.Describe());
             return failed.Count == 0 ? ExitCodes.Ok : ExitCodes.Failure;
+        }
+    }
+
+    private static int Graph(string backend, TextWriter stdout)
+    {
+        Cuda.IDevice device;
+        try { device = DeviceBackends.OpenDevice(backend); }
+        catch (BackendUnavailableException e) { throw new UsageException(e.Message, e); }
+        using (device)
+        {
+            stdout.WriteLine($"graph-capturable mode on {backend} ({device.Name}): captured vs uncaptured vs host-clocked, bitwise");
+            int failed = 0;
+            foreach (var a in GraphCheck.Algorithms)
+            {
+                var r = GraphCheck.Run(device, a);
+                if (!r.Passed) failed++;
+                stdout.WriteLine(r.Describe());
+            }
+            stdout.WriteLine($"{GraphCheck.Algorithms.Count - failed} of {GraphCheck.Algorithms.Count} algorithms passed, {failed} failed");
+            return failed == 0 ? ExitCodes.Ok : ExitCodes.Failure;
         }
     }
 

@@ -15,15 +15,19 @@ public sealed class ReplayCommand : ICommand
 
     private static readonly string[] FileOptions = ["params", "grads", "out", "trajectory", "config"];
     private static readonly string[] SettingOptions = ["optimizer", "backend"];
+    private static readonly string[] ClipOptions = ["max_grad_norm"];
 
     public string Usage =>
         "usage: cudaadam replay --optimizer NAME --params init.npy --grads grads.npy --out final.npy\n" +
-        "                       [--trajectory traj.npy] [--backend NAME] [--config hp.json] [hyperparameters]\n\n" +
+        "                       [--trajectory traj.npy] [--backend NAME] [--config hp.json] [--max-grad-norm X]\n" +
+        "                       [hyperparameters]\n\n" +
         "Takes T optimizer steps from x0 = init.npy (float32 [n]) with the gradients grads.npy (float32 [T, n],\n" +
         "row t is the gradient of step t+1) and writes x_T to --out (float32 [n]); --trajectory writes x_0..x_T\n" +
         "(float32 [T+1, n]). Outputs are written atomically: complete or not at all.\n\n" +
         $"  --optimizer NAME   {string.Join(" ", AlgorithmNames.All.Select(a => a.Name()))}\n" +
         $"  --backend NAME     {string.Join(" ", Backends.Names)} (default cpu)\n" +
+        "  --max-grad-norm X  clip each step's gradient by its global 2-norm first (torch.nn.utils.clip_grad_norm_:\n" +
+        "                     coefficient min(1, X / (norm + 1e-6)), fused into the step; norm accumulated in double)\n" +
         "  --config FILE      a JSON object with the same keys (snake or kebab case) plus \"optimizer\" and \"backend\";\n" +
         "                     flags override it; an unknown key is an error\n\n" +
         "hyperparameters (torch.optim's keywords in kebab case; defaults are torch's for the optimizer):\n" +
@@ -36,14 +40,14 @@ public sealed class ReplayCommand : ICommand
     {
         if (args.Count == 0) throw new UsageException("no arguments; see cudaadam help replay");
         var parsed = Arguments.Parse(args,
-            FileOptions.Concat(SettingOptions).Concat(HyperparameterKeys.All.Where(k => !k.IsFlag).Select(k => k.Kebab)),
+            FileOptions.Concat(SettingOptions).Concat(ClipOptions.Select(o => o.Replace('_', '-'))).Concat(HyperparameterKeys.All.Where(k => !k.IsFlag).Select(k => k.Kebab)),
             HyperparameterKeys.All.Where(k => k.IsFlag).Select(k => k.Kebab));
 
         // Settings: the config file first, then the flags over it. Keys in snake case.
         var settings = new Dictionary<string, (string Value, string Source)>(StringComparer.Ordinal);
         if (parsed.Get("config") is { } configPath)
         {
-            var known = SettingOptions.Concat(HyperparameterKeys.All.Select(k => k.Snake)).ToArray();
+            var known = SettingOptions.Concat(HyperparameterKeys.All.Select(k => k.Snake)).Concat(ClipOptions).ToArray();
             foreach (var (k, v) in HyperparameterKeys.ReadConfig(configPath, known))
                 settings[k] = (v, $"config '{configPath}' key '{k}'");
         }
@@ -62,6 +66,13 @@ public sealed class ReplayCommand : ICommand
         foreach (var key in HyperparameterKeys.All)
             if (settings.TryGetValue(key.Snake, out var s))
                 hp = key.Apply(hp, s.Value, s.Source);
+        double? maxGradNorm = null;
+        if (settings.TryGetValue("max_grad_norm", out var clipSetting))
+        {
+            maxGradNorm = Arguments.ParseDouble(clipSetting.Value, clipSetting.Source);
+            try { GradClipping.Validate(maxGradNorm); }
+            catch (ArgumentException e) { throw new UsageException($"{clipSetting.Source}: {e.Message}", e); }
+        }
         IReadOnlyList<string> warnings;
         try { warnings = hp.Validate(algorithm); }
         catch (ArgumentException e) { throw new UsageException(e.Message, e); }
@@ -87,6 +98,8 @@ public sealed class ReplayCommand : ICommand
         if (trajectory is not null) x0.CopyTo(trajectory.AsSpan());
         using (var opt = new Optimizer(algorithm, [x], hp, backend))
         {
+            try { opt.MaxGradNorm = maxGradNorm; }
+            catch (NotSupportedException e) { throw new UsageException($"--max-grad-norm: {e.Message}", e); }
             for (int t = 0; t < steps; t++)
             {
                 x.Grad = grads.Row(t).ToArray();

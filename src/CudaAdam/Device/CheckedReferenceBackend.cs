@@ -8,8 +8,26 @@ namespace CudaAdam.Device;
 /// (<see cref="Precision"/>) the fp32 step runs on the widened parameter (or the master weights) and the result is
 /// rounded with <see cref="LowPrecision"/>, the twin of the kernels' rounding, stochastic rounding included.
 /// </summary>
-public sealed class CheckedReferenceBackend : IStepBackend, ISkippingStepBackend
+public sealed class CheckedReferenceBackend : IStepBackend, ISkippingStepBackend, IClippingStepBackend
 {
+    private double? _maxGradNorm;
+
+    /// <summary>Gradient clipping as the device backend's: the unscaled gradients times
+    /// <see cref="GradClipping.Coefficient"/> of <see cref="GradClipping.TotalNorm"/>; a non-finite norm skips.</summary>
+    public double? MaxGradNorm
+    {
+        get => _maxGradNorm;
+        set { GradClipping.Validate(value); _maxGradNorm = value; }
+    }
+
+    /// <summary>Tests: use this coefficient instead of the one computed from the reference norm (to check that the
+    /// step given the device's coefficient is bitwise the reference's, the norms being compared with a tolerance).</summary>
+    public float? FixedClipCoefficient { get; set; }
+
+    public double LastGradNorm { get; private set; } = double.NaN;
+
+    public float LastClipCoefficient { get; private set; } = 1f;
+
     public string Name => "cpu";
 
     /// <summary>Gradients are multiplied by this first (1 leaves them as they are).</summary>
@@ -41,6 +59,18 @@ public sealed class CheckedReferenceBackend : IStepBackend, ISkippingStepBackend
             scaled[i] = s;
         }
         if (LastStepSkipped) return;
+        if (_maxGradNorm is { } maxNorm)
+        {
+            LastGradNorm = GradClipping.TotalNorm(scaled);   // already unscaled: invScale 1 is exact
+            if (!double.IsFinite(LastGradNorm))
+            {
+                LastStepSkipped = true;
+                return;
+            }
+            LastClipCoefficient = FixedClipCoefficient ?? GradClipping.Coefficient(LastGradNorm, maxNorm);
+            foreach (var g in scaled)
+                for (int j = 0; j < g.Length; j++) g[j] = g[j] * LastClipCoefficient;
+        }
         var format = Precision.Format;
         for (int i = 0; i < items.Count; i++)
         {

@@ -31,6 +31,10 @@ public sealed record DeviceBackendOptions
     public int BaseOffset { get; init; }
     /// <summary>Run the non-finite gradient check (one extra launch per step) and skip steps that fail it.</summary>
     public bool CheckNonFinite { get; init; } = true;
+    /// <summary>Global-norm gradient clipping threshold (<see cref="GradClipping"/>), or null (default) for none. When
+    /// set, <c>grad_norm_partial</c> replaces the non-finite check (it checks too, whatever
+    /// <see cref="CheckNonFinite"/> says) and <c>grad_clip_finalize</c> is the one extra launch.</summary>
+    public double? MaxGradNorm { get; init; }
     /// <summary>16-bit parameters, master weights, stochastic rounding (<see cref="PrecisionOptions"/>); fp32 by default.</summary>
     public PrecisionOptions Precision { get; init; } = PrecisionOptions.Fp32;
 
@@ -41,6 +45,7 @@ public sealed record DeviceBackendOptions
         if (ChunkSize < 1) throw new ArgumentException($"ChunkSize {ChunkSize} must be >= 1");
         if (Alignment < 1) throw new ArgumentException($"Alignment {Alignment} must be >= 1 element");
         if (BaseOffset < 0) throw new ArgumentException($"BaseOffset {BaseOffset} must be >= 0");
+        GradClipping.Validate(MaxGradNorm);
         ArgumentNullException.ThrowIfNull(Precision);
         Precision.Validate();
     }
@@ -50,7 +55,9 @@ public sealed record DeviceBackendOptions
 /// <see cref="IStepBackend"/> over any <see cref="IDevice"/> (the CUDA device or the host emulator): every step is
 /// ONE launch of the algorithm's fused kernel (<c>kernels/adam.cu</c>, <c>sign.cu</c>, <c>baselines.cu</c>) over all
 /// tensors, plus, when <see cref="DeviceBackendOptions.CheckNonFinite"/> is on (default), ONE launch of
-/// <c>grad_nonfinite_check</c> before it.
+/// <c>grad_nonfinite_check</c> before it. With gradient clipping (<see cref="MaxGradNorm"/>): <c>grad_norm_partial</c>
+/// (check + per-chunk sums of squares), <c>grad_clip_finalize</c> (total norm, coefficient), then the step, which
+/// multiplies the unscaled gradient by the coefficient in registers.
 /// </summary>
 /// <remarks>
 /// <para>Memory: one device arena per slot (p, g, m, v, vmax, aux); each tensor has a fixed offset in them
@@ -69,7 +76,7 @@ public sealed record DeviceBackendOptions
 /// is true and <see cref="Optimizer"/> rolls back its step counters. Two phases: <c>grad_nonfinite_check</c> writes
 /// the step's epoch into a device flag; the step kernel reads it first and returns when it matches.</para>
 /// </remarks>
-public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend
+public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend, IClippingStepBackend
 {
     private const int SlotP = 0, SlotG = 1, SlotM = 2, SlotV = 3, SlotVMax = 4, SlotAux = 5, SlotCount = 6;
 
@@ -88,6 +95,10 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend
     private DeviceBuffer<CaTensor>? _tensorTable;
     private DeviceBuffer<CaChunk>? _chunkTable;
     private DeviceBuffer<int>? _flag;
+    private DeviceBuffer<double>? _partials, _norm;
+    private DeviceBuffer<float>? _coef;
+    private double? _maxGradNorm;
+    private Kernel? _normKernel, _finalizeKernel;
     private CaTensor[] _hostTable = [];
     private int _chunkCount;
     private int _epoch;
@@ -105,6 +116,7 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend
         _options = options ?? new DeviceBackendOptions();
         _options.Validate();
         _ownsDevice = ownsDevice;
+        _maxGradNorm = _options.MaxGradNorm;
         ChunkTable.CheckLayout();
         for (int i = 0; i < SlotCount; i++) _staging[i] = [];
     }
@@ -123,7 +135,21 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend
     /// <inheritdoc/>
     public bool LastStepSkipped { get; private set; }
 
-    /// <summary>Kernel launches of the last step: 0 (nothing to do), 1 (the fused step) or 2 (check + step).</summary>
+    /// <inheritdoc/>
+    public double? MaxGradNorm
+    {
+        get => _maxGradNorm;
+        set { GradClipping.Validate(value); _maxGradNorm = value; }
+    }
+
+    /// <inheritdoc/>
+    public double LastGradNorm { get; private set; } = double.NaN;
+
+    /// <inheritdoc/>
+    public float LastClipCoefficient { get; private set; } = 1f;
+
+    /// <summary>Kernel launches of the last step: 0 (nothing to do), 1 (the fused step), 2 (check + step) or 3
+    /// (norm partials + finalize + step, when clipping).</summary>
     public int LaunchesLastStep { get; private set; }
 
     /// <summary>How many times the layout and chunk table were (re)built.</summary>
@@ -217,6 +243,12 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend
         if (_lpArena is { Length: > 0 } && !HasFp32Params) _device.CopyToDevice<ushort>(_lpStaging, _lpArena);
         _device.CopyToDevice<CaTensor>(_hostTable, _tensorTable!);
         bool skipped = false;
+        bool clipping = _maxGradNorm is not null;
+        if (clipping)
+        {
+            LastGradNorm = 0;   // no chunk: an empty sum
+            LastClipCoefficient = 1f;
+        }
         if (_chunkCount > 0)
         {
             var (family, name) = KernelScalars.KernelOf(algorithm);
@@ -227,8 +259,22 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend
                 _epoch = 0;
             }
             _epoch++;
-            nint flagPointer = 0;
-            if (_options.CheckNonFinite)
+            nint flagPointer = 0, clipPointer = 0;
+            if (clipping)
+            {
+                var (nf, nn) = KernelScalars.GradNormPartial;
+                var (ff, fn) = KernelScalars.GradClipFinalize;
+                var partialKernel = _normKernel ??= _device.GetKernel(nf, nn);
+                var finalize = _finalizeKernel ??= _device.GetKernel(ff, fn);
+                flagPointer = _flag!.Pointer;
+                clipPointer = _coef!.Pointer;
+                _args.Clear().Add(_tensorTable!).Add(_chunkTable!).Add(InvScale).Add(flagPointer).Add(_epoch).Add(_partials!);
+                _device.Launch(partialKernel, (uint)_chunkCount, (uint)_options.BlockSize, _args);
+                _args.Clear().Add(_partials!).Add(_chunkCount).Add(_maxGradNorm!.Value).Add(_norm!).Add(_coef!).Add(flagPointer).Add(_epoch);
+                _device.Launch(finalize, 1, KernelScalars.FinalizeThreads, _args);
+                LaunchesLastStep += 2;
+            }
+            else if (_options.CheckNonFinite)
             {
                 var (cf, cn) = KernelScalars.NonFiniteCheck;
                 var check = _checkKernel ??= _device.GetKernel(cf, cn);
@@ -237,15 +283,24 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend
                 _device.Launch(check, (uint)_chunkCount, (uint)_options.BlockSize, _args);
                 LaunchesLastStep++;
             }
-            _args.Clear().Add(_tensorTable!).Add(_chunkTable!).Add(InvScale).Add(flagPointer).Add(_epoch);
+            _args.Clear().Add(_tensorTable!).Add(_chunkTable!).Add(InvScale).Add(flagPointer).Add(_epoch).Add(clipPointer);
             _device.Launch(step, (uint)_chunkCount, (uint)_options.BlockSize, _args);
             LaunchesLastStep++;
             _device.Synchronize();
-            if (_options.CheckNonFinite)
+            if (flagPointer != 0)
             {
                 Span<int> flag = stackalloc int[1];
                 _device.CopyToHost(_flag!, flag);
                 skipped = flag[0] == _epoch;
+            }
+            if (clipping)
+            {
+                Span<double> norm = stackalloc double[1];
+                Span<float> coef = stackalloc float[1];
+                _device.CopyToHost(_norm!, norm);
+                _device.CopyToHost(_coef!, coef);
+                LastGradNorm = norm[0];
+                LastClipCoefficient = coef[0];
             }
         }
         if (skipped)
@@ -407,6 +462,10 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend
             e.Aux = Address(SlotAux, place);
             e.Lp = _lpArena is { } lpa ? lpa.Pointer + (nint)(place.Offset * sizeof(ushort)) : 0;
         }
+        _partials?.Dispose();
+        _partials = _device.Allocate<double>(Math.Max(1, chunks.Length));
+        _norm ??= _device.Allocate<double>(1);
+        _coef ??= _device.Allocate<float>(1);
         if (_flag is null)
         {
             _flag = _device.Allocate<int>(1);
@@ -448,6 +507,9 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend
         _tensorTable?.Dispose();
         _chunkTable?.Dispose();
         _flag?.Dispose();
+        _partials?.Dispose();
+        _norm?.Dispose();
+        _coef?.Dispose();
         _args.Dispose();
         if (_ownsDevice) _device.Dispose();
     }

@@ -99,7 +99,7 @@ public static class FusedStepBenchmark
         int epoch = 1;
         double stepMs = Time(() =>
         {
-            args.Clear().Add(tableBuffer).Add(chunkBuffer).Add(1f).Add((nint)0).Add(0);
+            args.Clear().Add(tableBuffer).Add(chunkBuffer).Add(1f).Add((nint)0).Add(0).Add((nint)0);
             device.Launch(step, (uint)chunks.Length, block, args);
         });
         double checkedMs = Time(() =>
@@ -107,7 +107,7 @@ public static class FusedStepBenchmark
             epoch++;
             args.Clear().Add(tableBuffer).Add(chunkBuffer).Add(1f).Add(flag.Pointer).Add(epoch);
             device.Launch(check, (uint)chunks.Length, block, args);
-            args.Clear().Add(tableBuffer).Add(chunkBuffer).Add(1f).Add(flag.Pointer).Add(epoch);
+            args.Clear().Add(tableBuffer).Add(chunkBuffer).Add(1f).Add(flag.Pointer).Add(epoch).Add((nint)0);
             device.Launch(step, (uint)chunks.Length, block, args);
         });
         double? copyMs = null;

@@ -29,6 +29,16 @@ public static class KernelScalars
     /// <summary>The non-finite gradient check kernel (phase one of a checked step), shared by every algorithm.</summary>
     public static (string Family, string Name) NonFiniteCheck => ("adam", "grad_nonfinite_check");
 
+    /// <summary>Phase one of a clipped step: the non-finite check plus per-chunk sums of squares (kernels/adam.cu).</summary>
+    public static (string Family, string Name) GradNormPartial => ("adam", "grad_norm_partial");
+
+    /// <summary>Phase two of a clipped step: total norm and clip coefficient, one block of <see cref="FinalizeThreads"/>.</summary>
+    public static (string Family, string Name) GradClipFinalize => ("adam", "grad_clip_finalize");
+
+    /// <summary><c>CA_FINAL_THREADS</c> of kernels/common.cuh: the block size of <c>grad_clip_finalize</c> (fixed, so the
+    /// summation order, hence the norm's bits, do not depend on options).</summary>
+    public const uint FinalizeThreads = 256;
+
     /// <summary>
     /// Fills <paramref name="s"/> (<see cref="CaTensor.ScalarCount"/> floats) and returns the <see cref="KernelFlags"/>
     /// (without <see cref="KernelFlags.Active"/> and <see cref="KernelFlags.FirstStep"/>, which the backend sets).

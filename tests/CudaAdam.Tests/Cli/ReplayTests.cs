@@ -251,4 +251,38 @@ public class ReplayTests
     [Test]
     public void ConfigFileMissing() =>
         AssertOneErrorLine(CliRunner.Invoke([.. Base(), "--config", _dir.File("nope.json")]), "config file '");
+
+    [Test]
+    public void MaxGradNormClipsLikeTheOptimizerApi()
+    {
+        var r = CliRunner.Invoke([.. Base("adamw"), "--max-grad-norm", "0.5"]);
+        Assert.That(r.Code, Is.EqualTo(0), r.ToString());
+        var x = new Parameter("x", (float[])_x0.Clone());
+        using (var opt = new Optimizer(Algorithm.AdamW, [x], null) { MaxGradNorm = 0.5 })
+            for (int t = 0; t < T; t++)
+            {
+                x.Grad = _g.AsSpan(t * N, N).ToArray();
+                opt.Step();
+            }
+        Assert.That(Npy.Read1D(_out), Is.EqualTo(x.Data));
+        Assert.That(x.Data, Is.Not.EqualTo(Direct(Algorithm.AdamW, Hyperparameters.Defaults(Algorithm.AdamW))), "clipping changed the result");
+    }
+
+    [Test]
+    public void MaxGradNormOnTheEmulatorIsTheCpuResult()
+    {
+        if (CudaAdam.Device.DeviceBackends.Unavailable("emulator") is { } reason) Assert.Ignore(reason + " (./build.sh setup builds it with g++)");
+        var cpu = CliRunner.Invoke([.. Base("adam"), "--max-grad-norm", "0.3"]);
+        Assert.That(cpu.Code, Is.EqualTo(0), cpu.ToString());
+        var expected = Npy.Read1D(_out);
+        var emu = CliRunner.Invoke([.. Base("adam"), "--max-grad-norm", "0.3", "--backend", "emulator"]);
+        Assert.That(emu.Code, Is.EqualTo(0), emu.ToString());
+        Assert.That(Npy.Read1D(_out), Is.EqualTo(expected), "n = 9: one chunk, the coefficients agree");
+    }
+
+    [TestCase("-1")]
+    [TestCase("0")]
+    [TestCase("1e400")]
+    public void MaxGradNormMustBePositive(string value) =>
+        AssertOneErrorLine(CliRunner.Invoke([.. Base(), "--max-grad-norm", value]), "Invalid max_grad_norm");
 }

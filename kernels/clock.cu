@@ -1,0 +1,102 @@
+// clock.cu — the device-side step clock of the graph-capturable mode (src/CudaAdam/Device/DeviceOptimizer.cs).
+//
+// In a CUDA graph every kernel argument is frozen at capture, so nothing that changes per step may be an argument:
+// the step counter t, the running products β1^t and β2^t, and the learning rate live in device memory, and
+// step_clock, launched inside the graph after the non-finite check and before the fused step, advances them and
+// rewrites the step-dependent float32 scalars (and flags) of each tensor's entry in the tensor table.
+//
+// Bitwise contract: the double operations below are those of src/CudaAdam/StepScalars.cs (Advance) and the float
+// casts those of src/CudaAdam/Device/KernelScalars.cs (Pack), in the same order, so a step clocked here is bit for
+// bit a step whose scalars the host computed. Only IEEE double +, -, *, / and sqrt (correctly rounded on the GPU and
+// on the host, no FMA: --fmad=false / -ffp-contract=off). NAdam is NOT clocked here: its μ_t = β1(1 − ½·0.96^(tψ))
+// needs pow, which is not correctly rounded on the GPU (CUDA's pow: up to 2 ulp) nor bit-compatible with .NET's
+// Math.Pow, so the host refuses NAdam in the graph-capturable mode.
+#include "common.cuh"
+
+// What a tensor's clock writes (CaClock::kind), one per kernel family's slot layout (kernels/adam.cu, sign.cu,
+// baselines.cu). Mirrored by DeviceOptimizer.ClockKind in C#.
+#define CA_CLOCK_ADAM 1      // Adam, AdamW, SignAdam: s6 decay, s7 sqrt(bc2), s8 lr/bc1, s9 bc1
+#define CA_CLOCK_ADAMAX 2    // AdaMax: s6 decay, s8 -(lr/bc1)
+#define CA_CLOCK_RADAM 3     // RAdam: s6 decay, s7 bc1, s8 lr, s9 sqrt(bc2), s10 r_t, CA_RECTIFIED
+#define CA_CLOCK_SIGN 4      // signSGD, Signum: s1 lr
+#define CA_CLOCK_LION 5      // Lion: s1 lr, s6 decay
+#define CA_CLOCK_PLAIN 6     // RMSProp, AdaDelta: s1 lr
+#define CA_CLOCK_SGD 7       // SGD: s1 lr, CA_FIRST_STEP on step 1 when it has momentum
+#define CA_CLOCK_ADAGRAD 8   // AdaGrad: s1 clr = lr / (1 + (t-1) lr_decay)
+
+/// The clock of one tensor (64 bytes, mirrored by CaClock in src/CudaAdam/Device/DeviceOptimizer.cs).
+struct CaClock {
+    long long step;       // t: steps taken (ParamState.Step)
+    double beta1_power;   // β1^t, running product (ParamState.Beta1Power)
+    double beta2_power;   // β2^t
+    double beta1, beta2;  // the hyperparameters, as double
+    double weight_decay;
+    double lr_decay;      // AdaGrad
+    int group;            // index of this tensor's learning rate in lrs[]
+    int kind;             // CA_CLOCK_*
+};
+
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+static_assert(sizeof(CaClock) == 64, "CaClock must be 64 bytes (mirrored in C#)");
+#endif
+
+/// One thread per tensor. Unless this step is skipped (*skip_flag == epoch: the check found a non-finite gradient,
+/// or the clip norm was non-finite), advances the tensor's clock and writes its step-dependent scalars; counters[0]
+/// counts steps taken, counters[1] steps skipped (thread 0 only).
+extern "C" __global__ void step_clock(CaTensor* tensors, CaClock* clocks, int count, const double* lrs,
+                                      const int* skip_flag, int epoch, long long* counters) {
+    const bool skipped = *(const volatile int*)skip_flag == epoch;
+    const long long i = cudaadam_global_index();
+    if (i == 0) counters[skipped ? 1 : 0] += 1;
+    if (skipped || i >= count) return;
+    CaClock c = clocks[i];
+    CaTensor& t = tensors[i];
+    const double lr = lrs[c.group];
+    const long long step = ++c.step;
+    c.beta1_power = c.beta1_power * c.beta1;
+    c.beta2_power = c.beta2_power * c.beta2;
+    const double bc1 = 1 - c.beta1_power, bc2 = 1 - c.beta2_power;
+    const double decay = 1 - lr * c.weight_decay;
+    switch (c.kind) {
+        case CA_CLOCK_ADAM:
+            t.s[6] = (float)decay;
+            t.s[7] = (float)sqrt(bc2);
+            t.s[8] = (float)(lr / bc1);
+            t.s[9] = (float)bc1;
+            break;
+        case CA_CLOCK_ADAMAX:
+            t.s[6] = (float)decay;
+            t.s[8] = (float)-(lr / bc1);
+            break;
+        case CA_CLOCK_RADAM: {
+            const double rho_inf = 2 / (1 - c.beta2) - 1;
+            const double rho_t = rho_inf - (double)(2 * step) * c.beta2_power / bc2;
+            const bool rectified = rho_t > 5;
+            double rect = 0;
+            if (rectified) rect = sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t));
+            t.s[6] = (float)decay;
+            t.s[7] = (float)bc1;
+            t.s[8] = (float)lr;
+            t.s[9] = (float)sqrt(bc2);
+            t.s[10] = (float)rect;
+            t.flags = rectified ? (t.flags | CA_RECTIFIED) : (t.flags & ~CA_RECTIFIED);
+            break;
+        }
+        case CA_CLOCK_SIGN:
+        case CA_CLOCK_PLAIN:
+            t.s[1] = (float)lr;
+            break;
+        case CA_CLOCK_LION:
+            t.s[1] = (float)lr;
+            t.s[6] = (float)decay;
+            break;
+        case CA_CLOCK_SGD:
+            t.s[1] = (float)lr;
+            t.flags = (step == 1 && (t.flags & CA_MOMENTUM)) ? (t.flags | CA_FIRST_STEP) : (t.flags & ~CA_FIRST_STEP);
+            break;
+        case CA_CLOCK_ADAGRAD:
+            t.s[1] = (float)(lr / (1 + (double)(step - 1) * c.lr_decay));
+            break;
+    }
+    clocks[i] = c;
+}

@@ -1,0 +1,453 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using CudaAdam.Cuda;
+using CudaAdam.Cuda.Driver;
+
+namespace CudaAdam.Device;
+
+/// <summary>Settings of <see cref="DeviceOptimizer"/>. The defaults are the production settings.</summary>
+public sealed record DeviceOptimizerOptions
+{
+    /// <summary>Threads per block of the step kernels.</summary>
+    public int BlockSize { get; init; } = 256;
+    /// <summary>Elements per chunk (one thread block each); a multiple of 4 keeps chunks 16-byte aligned.</summary>
+    public long ChunkSize { get; init; } = 32768;
+    /// <summary>Each tensor starts at a multiple of this many elements in the arenas.</summary>
+    public int Alignment { get; init; } = 64;
+    /// <summary>Skip a step whose unscaled gradient has a non-finite value (one extra launch).</summary>
+    public bool CheckNonFinite { get; init; } = true;
+    /// <summary>Global-norm gradient clipping (<see cref="GradClipping"/>), or null for none.</summary>
+    public double? MaxGradNorm { get; init; }
+    /// <summary>Parameter storage; stochastic rounding is not supported here (its keys are per step, on the host).</summary>
+    public PrecisionOptions Precision { get; init; } = PrecisionOptions.Fp32;
+    /// <summary>On a <see cref="CudaDevice"/>: capture the whole step (flag reset, check or clip, clock, step) into a
+    /// CUDA graph on the first <see cref="DeviceOptimizer.Step"/> and replay it afterwards. Elsewhere (the emulator)
+    /// the same launches simply run.</summary>
+    public bool CaptureGraph { get; init; }
+
+    internal void Validate()
+    {
+        if (BlockSize is < 32 or > 1024 || BlockSize % 32 != 0)
+            throw new ArgumentException($"BlockSize {BlockSize} must be a multiple of 32 in [32, 1024]");
+        if (ChunkSize < 1) throw new ArgumentException($"ChunkSize {ChunkSize} must be >= 1");
+        if (Alignment < 1) throw new ArgumentException($"Alignment {Alignment} must be >= 1 element");
+        GradClipping.Validate(MaxGradNorm);
+        ArgumentNullException.ThrowIfNull(Precision);
+        Precision.Validate();
+        if (Precision.StochasticRounding)
+            throw new NotSupportedException("DeviceOptimizer does not support stochastic rounding: its random stream key " +
+                                            "changes every step on the host (LowPrecision.Key); use DeviceBackend");
+    }
+}
+
+/// <summary>The per-tensor device clock: the C# twin of <c>struct CaClock</c> in <c>kernels/clock.cu</c> (64 bytes).</summary>
+[StructLayout(LayoutKind.Sequential, Size = 64)]
+public struct CaClock
+{
+    public long Step;
+    public double Beta1Power, Beta2Power, Beta1, Beta2, WeightDecay, LrDecay;
+    public int Group;
+    public int Kind;
+}
+
+/// <summary>
+/// A device-resident optimizer whose whole step can be captured in a CUDA graph: parameters, gradients, state,
+/// the step counters, the running products β1^t, β2^t and the learning rates all live in device memory, so a step
+/// needs no host round trip and its launches take no per-step argument.
+/// </summary>
+/// <remarks>
+/// <para>One step is: reset the skip flag (a memset), the non-finite check (<c>grad_nonfinite_check</c>) or, with
+/// clipping, <c>grad_norm_partial</c> + <c>grad_clip_finalize</c>; <c>step_clock</c> (kernels/clock.cu: advances the
+/// clocks in double exactly as <see cref="StepScalars.Advance"/> and writes the float scalars exactly as
+/// <see cref="KernelScalars.Pack"/>, unless the step is skipped); the fused step kernel. So a captured, replayed step
+/// is bitwise an uncaptured one, and both are bitwise <see cref="Optimizer"/> over <see cref="DeviceBackend"/>
+/// (and the CPU reference) with the same learning rates: tests/CudaAdam.Tests/Kernels/DeviceOptimizerTests.cs.</para>
+/// <para>What the graph freezes: the set of tensors (all of them step every time: set every gradient), the
+/// hyperparameters other than lr (change lr with <see cref="SetLr"/>, a device write), <see cref="InvScale"/> and
+/// the clipping threshold (changing <see cref="InvScale"/> re-captures the graph on the next step).</para>
+/// <para>Not supported: NAdam (its momentum schedule needs pow, not correctly rounded on the GPU; see clock.cu),
+/// stochastic rounding (per-step keys), and tensors without a gradient in a step.</para>
+/// <para>Gradients: <see cref="UploadGradients"/> copies each <see cref="Parameter.Grad"/> in; a device producer
+/// writes <see cref="Gradients"/> at <see cref="Offset"/> instead. Read results with <see cref="Download"/>.</para>
+/// </remarks>
+public sealed class DeviceOptimizer : IDisposable
+{
+    private const int ClockAdam = 1, ClockAdaMax = 2, ClockRAdam = 3, ClockSign = 4, ClockLion = 5, ClockPlain = 6,
+        ClockSgd = 7, ClockAdaGrad = 8;
+    private const int Epoch = 1;
+
+    private readonly IDevice _device;
+    private readonly DeviceOptimizerOptions _options;
+    private readonly Parameter[] _params;
+    private readonly Hyperparameters[] _groupHp;
+    private readonly int[] _groupOf;
+    private readonly long[] _offsets;
+    private readonly Dictionary<Parameter, int> _index = new(ReferenceEqualityComparer.Instance);
+    private readonly KernelArgs _args = new();
+    private readonly DeviceBuffer<float>? _p, _m, _v, _vmax, _aux;
+    private readonly DeviceBuffer<float> _g;
+    private readonly DeviceBuffer<ushort>? _lp;
+    private readonly DeviceBuffer<CaTensor> _tensorTable;
+    private readonly DeviceBuffer<CaChunk> _chunkTable;
+    private readonly DeviceBuffer<CaClock> _clocks;
+    private readonly DeviceBuffer<double> _lrs, _partials, _norm;
+    private readonly DeviceBuffer<float> _coef;
+    private readonly DeviceBuffer<int> _flag;
+    private readonly DeviceBuffer<long> _counters;
+    private readonly Kernel _stepKernel, _clockKernel;
+    private readonly Kernel? _checkKernel, _normKernel, _finalizeKernel;
+    private readonly int _chunkCount;
+    private readonly bool _hasM, _hasV, _hasVMax, _hasAux;
+    private CudaGraph? _graph;
+    private float _capturedInvScale;
+    private bool _disposed;
+
+    /// <summary>Places every parameter of <paramref name="groups"/> on <paramref name="device"/>, uploads its values,
+    /// and creates its state as <see cref="ParamState.Create"/> does (zeros; AdaGrad's initial accumulator).</summary>
+    /// <exception cref="NotSupportedException">NAdam, or stochastic rounding.</exception>
+    public DeviceOptimizer(IDevice device, Algorithm algorithm, IEnumerable<ParamGroup> groups, DeviceOptimizerOptions? options = null)
+    {
+        _device = device ?? throw new ArgumentNullException(nameof(device));
+        _options = options ?? new DeviceOptimizerOptions();
+        _options.Validate();
+        ChunkTable.CheckLayout();
+        if (Unsafe.SizeOf<CaClock>() != 64) throw new InvalidOperationException("CaClock must be 64 bytes (kernels/clock.cu)");
+        if (algorithm == Algorithm.NAdam)
+            throw new NotSupportedException("NAdam cannot run in the graph-capturable mode: its momentum schedule " +
+                                            "mu_t = beta1 (1 - 0.96^(t psi) / 2) needs pow, which the GPU does not round like the host " +
+                                            "(so the device clock could not be bitwise the host's); use DeviceBackend for NAdam");
+        Algorithm = algorithm;
+        var groupList = groups.ToArray();
+        _groupHp = groupList.Select(g => g.Hyperparameters).ToArray();
+        foreach (var hp in _groupHp) hp.Validate(algorithm);
+        _params = groupList.SelectMany(g => g.Params).ToArray();
+        _groupOf = groupList.SelectMany((g, gi) => g.Params.Select(_ => gi)).ToArray();
+        for (int i = 0; i < _params.Length; i++)
+            if (!_index.TryAdd(_params[i], i))
+                throw new ArgumentException($"parameter '{_params[i].Name}' appears twice");
+
+        // Layout: one offset per tensor in every arena.
+        var states = new ParamState[_params.Length];
+        _offsets = new long[_params.Length];
+        long offset = 0;
+        for (int i = 0; i < _params.Length; i++)
+        {
+            long a = _options.Alignment;
+            offset = (offset + a - 1) / a * a;
+            _offsets[i] = offset;
+            offset += _params[i].Data.Length;
+            var hp = _groupHp[_groupOf[i]];
+            states[i] = ParamState.Create(algorithm, hp, 0);   // which slots exist (length 0: no host memory for 256M elements)
+            if (algorithm == Algorithm.Sgd && hp.Momentum != 0) states[i].M = [];
+            _hasM |= states[i].M is not null;
+            _hasV |= states[i].V is not null;
+            _hasVMax |= states[i].VMax is not null;
+            _hasAux |= states[i].Aux is not null;
+        }
+        long total = Math.Max(offset, 1);
+        var precision = _options.Precision;
+        bool lowp = precision.Format != ParamFormat.Fp32;
+        bool fp32Params = !lowp || precision.MasterWeights;
+        if (fp32Params) _p = Zeroed<float>(total);
+        _g = Zeroed<float>(total);
+        if (_hasM) _m = Zeroed<float>(total);
+        if (_hasV) _v = Zeroed<float>(total);
+        if (_hasVMax) _vmax = Zeroed<float>(total);
+        if (_hasAux) _aux = Zeroed<float>(total);
+        if (lowp) _lp = Zeroed<ushort>(total);
+
+        // Values: parameters, non-zero initial state (AdaGrad's accumulator).
+        for (int i = 0; i < _params.Length; i++)
+        {
+            var data = _params[i].Data;
+            if (data.Length == 0) continue;
+            if (_p is not null) _device.CopyToDevice<float>(data, _p, _offsets[i]);
+            if (lowp && !precision.MasterWeights)
+            {
+                var bits = new ushort[data.Length];
+                for (int j = 0; j < bits.Length; j++) bits[j] = LowPrecision.RoundNearest(data[j], precision.Format);
+                _device.CopyToDevice<ushort>(bits, _lp!, _offsets[i]);
+            }
+            if (algorithm == Algorithm.AdaGrad && _groupHp[_groupOf[i]].InitialAccumulatorValue is var init and not 0)
+            {
+                var v = new float[data.Length];
+                Array.Fill(v, (float)init);   // ParamState.Create's value
+                _device.CopyToDevice<float>(v, _v!, _offsets[i]);
+            }
+        }
+
+        // Tensor table (scalars packed for step 1; the clock rewrites the step-dependent ones), chunk table, clocks.
+        var table = new CaTensor[Math.Max(1, _params.Length)];
+        var clocks = new CaClock[Math.Max(1, _params.Length)];
+        Span<float> s = stackalloc float[CaTensor.ScalarCount];
+        for (int i = 0; i < _params.Length; i++)
+        {
+            var hp = _groupHp[_groupOf[i]];
+            var k = StepScalars.Advance(algorithm, hp, new ParamState());
+            uint flags = KernelScalars.Pack(algorithm, hp, k, s) | KernelFlags.Active | precision.Flags;
+            ref var e = ref table[i];
+            SetScalars(ref e, s);
+            e.Flags = flags;
+            e.N = _params[i].Data.Length;
+            e.P = Address(_p, i);
+            e.G = Address(_g, i);
+            e.M = states[i].M is not null ? Address(_m, i) : 0;
+            e.V = states[i].V is not null ? Address(_v, i) : 0;
+            e.VMax = states[i].VMax is not null ? Address(_vmax, i) : 0;
+            e.Aux = states[i].Aux is not null ? Address(_aux, i) : 0;
+            e.Lp = _lp is { } lpa ? lpa.Pointer + (nint)(_offsets[i] * sizeof(ushort)) : 0;
+            clocks[i] = new CaClock
+            {
+                Step = 0, Beta1Power = 1, Beta2Power = 1, Beta1 = hp.Beta1, Beta2 = hp.Beta2, WeightDecay = hp.WeightDecay,
+                LrDecay = hp.LrDecay, Group = _groupOf[i], Kind = ClockKind(algorithm),
+            };
+        }
+        var chunks = ChunkTable.Build(_params.Select(p => (long)p.Data.Length).ToArray(), _options.ChunkSize);
+        _chunkCount = chunks.Length;
+        _tensorTable = _device.Allocate<CaTensor>(table.Length);
+        _device.CopyToDevice<CaTensor>(table, _tensorTable);
+        _chunkTable = _device.Allocate<CaChunk>(Math.Max(1, chunks.Length));
+        if (chunks.Length > 0) _device.CopyToDevice<CaChunk>(chunks, _chunkTable);
+        _clocks = _device.Allocate<CaClock>(clocks.Length);
+        _device.CopyToDevice<CaClock>(clocks, _clocks);
+        _lrs = _device.Allocate<double>(Math.Max(1, _groupHp.Length));
+        _device.CopyToDevice<double>(_groupHp.Select(h => h.Lr).ToArray(), _lrs);
+        _partials = _device.Allocate<double>(Math.Max(1, chunks.Length));
+        _norm = Zeroed<double>(1);
+        _coef = _device.Allocate<float>(1);
+        _device.CopyToDevice<float>([1f], _coef);
+        _flag = Zeroed<int>(1);
+        _counters = Zeroed<long>(2);
+
+        var (family, name) = KernelScalars.KernelOf(algorithm);
+        _stepKernel = _device.GetKernel(family, name);
+        _clockKernel = _device.GetKernel("clock", "step_clock");
+        if (_options.MaxGradNorm is not null)
+        {
+            _normKernel = _device.GetKernel(KernelScalars.GradNormPartial.Family, KernelScalars.GradNormPartial.Name);
+            _finalizeKernel = _device.GetKernel(KernelScalars.GradClipFinalize.Family, KernelScalars.GradClipFinalize.Name);
+        }
+        else if (_options.CheckNonFinite)
+            _checkKernel = _device.GetKernel(KernelScalars.NonFiniteCheck.Family, KernelScalars.NonFiniteCheck.Name);
+    }
+
+    /// <summary>One group of <paramref name="parameters"/> with <paramref name="hyperparameters"/> (torch's defaults when null).</summary>
+    public DeviceOptimizer(IDevice device, Algorithm algorithm, IEnumerable<Parameter> parameters, Hyperparameters? hyperparameters = null,
+        DeviceOptimizerOptions? options = null)
+        : this(device, algorithm, [new ParamGroup(parameters, hyperparameters ?? Hyperparameters.Defaults(algorithm))], options) { }
+
+    public Algorithm Algorithm { get; }
+    public IDevice Device => _device;
+    public DeviceOptimizerOptions Options => _options;
+    public IReadOnlyList<Parameter> Parameters => _params;
+
+    /// <summary>Gradients are multiplied by this first (loss scaling). A kernel argument: changing it re-captures the graph.</summary>
+    public float InvScale { get; set; } = 1f;
+
+    /// <summary>Whether the steps run as replays of a captured CUDA graph (CaptureGraph on a CUDA device).</summary>
+    public bool UsesGraph => _options.CaptureGraph && _device is CudaDevice;
+
+    /// <summary>How many times a graph was captured (0 without graphs).</summary>
+    public int Captures { get; private set; }
+
+    /// <summary>Kernel launches per step (the memset not counted): check or norm + finalize, clock, step.</summary>
+    public int LaunchesPerStep => (_options.MaxGradNorm is not null ? 2 : _options.CheckNonFinite ? 1 : 0) + 1 + (_chunkCount > 0 ? 1 : 0);
+
+    /// <summary>The gradient arena: the gradient of parameter p lives at <see cref="Offset"/>(p), p.Data.Length floats.</summary>
+    public DeviceBuffer<float> Gradients => _g;
+
+    /// <summary>Where <paramref name="p"/>'s elements start in every arena.</summary>
+    public long Offset(Parameter p) => _offsets[IndexOf(p)];
+
+    /// <summary>Sets the learning rate of group <paramref name="group"/> on the device (a small copy; takes effect on the
+    /// next step, captured or not).</summary>
+    public void SetLr(int group, double lr)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentOutOfRangeException.ThrowIfNegative(group);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(group, _groupHp.Length);
+        if (!double.IsFinite(lr) || lr < 0) throw new ArgumentException($"Invalid learning rate: {lr} (lr must be a finite number >= 0)");
+        _device.CopyToDevice<double>([lr], _lrs, group);
+    }
+
+    /// <summary>Copies every parameter's <see cref="Parameter.Grad"/> into <see cref="Gradients"/>.</summary>
+    public void UploadGradients()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        for (int i = 0; i < _params.Length; i++)
+        {
+            var g = _params[i].Grad ?? throw new InvalidOperationException(
+                $"parameter '{_params[i].Name}' has no gradient: in the device-resident mode every tensor steps every time");
+            if (g.Length != _params[i].Data.Length)
+                throw new ArgumentException($"parameter '{_params[i].Name}' has {_params[i].Data.Length} elements but its gradient has {g.Length}");
+            if (g.Length > 0) _device.CopyToDevice<float>(g, _g, _offsets[i]);
+        }
+    }
+
+    /// <summary>Queues one optimizer step (no host synchronization, no host copy). With CaptureGraph on a CUDA device,
+    /// the first call (and the first after <see cref="InvScale"/> changed) captures the step into a graph; every call
+    /// launches the graph.</summary>
+    public void Step()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_options.CaptureGraph && _device is CudaDevice cuda)
+        {
+            if (_graph is null || _capturedInvScale != InvScale)
+            {
+                _graph?.Dispose();
+                _graph = null;
+                _capturedInvScale = InvScale;
+                _graph = cuda.CaptureGraph(Enqueue);
+                Captures++;
+            }
+            cuda.Launch(_graph);
+            return;
+        }
+        Enqueue();
+    }
+
+    private void Enqueue()
+    {
+        float invScale = InvScale;
+        _device.Zero(_flag);
+        nint clip = 0;
+        if (_chunkCount > 0)
+        {
+            if (_options.MaxGradNorm is { } maxNorm)
+            {
+                _args.Clear().Add(_tensorTable).Add(_chunkTable).Add(invScale).Add(_flag.Pointer).Add(Epoch).Add(_partials);
+                _device.Launch(_normKernel!, (uint)_chunkCount, (uint)_options.BlockSize, _args);
+                _args.Clear().Add(_partials).Add(_chunkCount).Add(maxNorm).Add(_norm).Add(_coef).Add(_flag.Pointer).Add(Epoch);
+                _device.Launch(_finalizeKernel!, 1, KernelScalars.FinalizeThreads, _args);
+                clip = _coef.Pointer;
+            }
+            else if (_checkKernel is not null)
+            {
+                _args.Clear().Add(_tensorTable).Add(_chunkTable).Add(invScale).Add(_flag.Pointer).Add(Epoch);
+                _device.Launch(_checkKernel, (uint)_chunkCount, (uint)_options.BlockSize, _args);
+            }
+        }
+        const uint clockBlock = 128;
+        uint clockGrid = (uint)Math.Max(1, (_params.Length + clockBlock - 1) / clockBlock);
+        _args.Clear().Add(_tensorTable).Add(_clocks).Add(_params.Length).Add(_lrs).Add(_flag.Pointer).Add(Epoch).Add(_counters);
+        _device.Launch(_clockKernel, clockGrid, clockBlock, _args);
+        if (_chunkCount > 0)
+        {
+            _args.Clear().Add(_tensorTable).Add(_chunkTable).Add(invScale).Add(_flag.Pointer).Add(Epoch).Add(clip);
+            _device.Launch(_stepKernel, (uint)_chunkCount, (uint)_options.BlockSize, _args);
+        }
+    }
+
+    /// <summary>Waits for the queued steps.</summary>
+    public void Synchronize() => _device.Synchronize();
+
+    /// <summary>Steps taken and steps skipped (non-finite gradient or norm) so far, read from the device.</summary>
+    public (long Taken, long Skipped) Counters()
+    {
+        Span<long> c = stackalloc long[2];
+        _device.CopyToHost(_counters, c);
+        return (c[0], c[1]);
+    }
+
+    /// <summary>The global gradient norm of the last clipped step (NaN without clipping), read from the device.</summary>
+    public double LastGradNorm()
+    {
+        if (_options.MaxGradNorm is null) return double.NaN;
+        Span<double> n = stackalloc double[1];
+        _device.CopyToHost(_norm, n);
+        return n[0];
+    }
+
+    /// <summary>Copies the parameters back into each <see cref="Parameter.Data"/> (fp32, or the master weights, or the
+    /// 16-bit values widened exactly).</summary>
+    public void Download()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        for (int i = 0; i < _params.Length; i++)
+        {
+            var data = _params[i].Data;
+            if (data.Length == 0) continue;
+            if (_p is not null) _device.CopyToHost(_p, data.AsSpan(), _offsets[i]);
+            else
+            {
+                var bits = DownloadLowPrecision(_params[i])!;
+                for (int j = 0; j < bits.Length; j++) data[j] = LowPrecision.Widen(bits[j], _options.Precision.Format);
+            }
+        }
+    }
+
+    /// <summary>The 16-bit parameter bits of <paramref name="p"/>, or null for fp32 parameters.</summary>
+    public ushort[]? DownloadLowPrecision(Parameter p)
+    {
+        if (_lp is null) return null;
+        int i = IndexOf(p);
+        var bits = new ushort[p.Data.Length];
+        if (bits.Length > 0) _device.CopyToHost(_lp, bits.AsSpan(), _offsets[i]);
+        return bits;
+    }
+
+    /// <summary>A host copy of <paramref name="p"/>'s state: buffers, step count and running products from the device.</summary>
+    public ParamState DownloadState(Parameter p)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        int i = IndexOf(p);
+        Span<CaClock> clock = stackalloc CaClock[1];
+        _device.CopyToHost(_clocks, clock, i);
+        var s = new ParamState { Step = clock[0].Step, Beta1Power = clock[0].Beta1Power, Beta2Power = clock[0].Beta2Power };
+        var tableEntry = new CaTensor[1];
+        _device.CopyToHost(_tensorTable, tableEntry.AsSpan(), i);
+        s.M = tableEntry[0].M != 0 ? Read(_m!, i) : null;
+        s.V = tableEntry[0].V != 0 ? Read(_v!, i) : null;
+        s.VMax = tableEntry[0].VMax != 0 ? Read(_vmax!, i) : null;
+        s.Aux = tableEntry[0].Aux != 0 ? Read(_aux!, i) : null;
+        return s;
+    }
+
+    private float[] Read(DeviceBuffer<float> arena, int i)
+    {
+        var a = new float[_params[i].Data.Length];
+        if (a.Length > 0) _device.CopyToHost(arena, a.AsSpan(), _offsets[i]);
+        return a;
+    }
+
+    private int IndexOf(Parameter p) =>
+        _index.TryGetValue(p, out int i) ? i : throw new ArgumentException($"parameter '{p.Name}' is not in this optimizer");
+
+    private static int ClockKind(Algorithm a) => a switch
+    {
+        Algorithm.Adam or Algorithm.AdamW or Algorithm.SignAdam => ClockAdam,
+        Algorithm.AdaMax => ClockAdaMax,
+        Algorithm.RAdam => ClockRAdam,
+        Algorithm.SignSgd or Algorithm.Signum => ClockSign,
+        Algorithm.Lion => ClockLion,
+        Algorithm.RmsProp or Algorithm.AdaDelta => ClockPlain,
+        Algorithm.Sgd => ClockSgd,
+        Algorithm.AdaGrad => ClockAdaGrad,
+        _ => throw new NotSupportedException($"{a.Name()} has no device clock"),
+    };
+
+    private DeviceBuffer<T> Zeroed<T>(long n) where T : unmanaged
+    {
+        var b = _device.Allocate<T>(n);
+        _device.Zero(b);
+        return b;
+    }
+
+    private nint Address(DeviceBuffer<float>? arena, int i) =>
+        arena is null ? 0 : arena.Pointer + (nint)(_offsets[i] * sizeof(float));
+
+    private static unsafe void SetScalars(ref CaTensor e, ReadOnlySpan<float> scalars)
+    {
+        fixed (float* s = e.S) scalars.CopyTo(new Span<float>(s, CaTensor.ScalarCount));
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _graph?.Dispose();
+        foreach (var b in new IDisposable?[] { _p, _g, _m, _v, _vmax, _aux, _lp, _tensorTable, _chunkTable, _clocks, _lrs, _partials, _norm, _coef, _flag, _counters })
+            b?.Dispose();
+        _args.Dispose();
+    }
+}

@@ -1,0 +1,106 @@
+using CudaAdam.Cuda;
+
+namespace CudaAdam.Device;
+
+/// <summary>One algorithm's result of <see cref="GraphCheck"/>.</summary>
+public sealed record GraphCheckResult(Algorithm Algorithm, int Steps, bool UsedGraph, int Captures, long Skipped, string? Mismatch,
+    bool Clipped = false)
+{
+    public bool Passed => Mismatch is null;
+
+    public string Describe() =>
+        $"{Algorithm.Name(),-9} {Steps} steps, {(UsedGraph ? $"graph replays ({Captures} captures)" : "uncaptured (no graphs here)")}, " +
+        $"{Skipped} skipped{(Clipped ? ", clipped" : "")}: {(Passed ? "bitwise equal" : "FAILED: " + Mismatch)}";
+}
+
+/// <summary>
+/// The graph-capturable mode checked end to end on any device (<c>cudaadam check --graph</c>; run by
+/// scripts/device/run-on-gpu.sh on the GPU): for each algorithm with a device clock, three runs over the same
+/// gradients: <see cref="DeviceOptimizer"/> with CaptureGraph (graph replays on a GPU), <see cref="DeviceOptimizer"/>
+/// without, and <see cref="Optimizer"/> over <see cref="DeviceBackend"/> (step scalars from the host's
+/// <see cref="StepScalars.Advance"/>). Learning-rate changes (device lr), a non-finite gradient (skipped step) and an
+/// InvScale change (re-capture) happen on the way; params and state must agree bit for bit after the last step.
+/// </summary>
+public static class GraphCheck
+{
+    public static IReadOnlyList<Algorithm> Algorithms => AlgorithmNames.All.Where(a => a != Algorithm.NAdam).ToList();
+
+    public static GraphCheckResult Run(IDevice device, Algorithm algorithm, int steps = 30)
+    {
+        int[] lengths = [5000, 33, 0, 70_001, 1];
+        Parameter[] Make() => lengths.Select((n, i) =>
+        {
+            var rng = new Random(17 + i);
+            return new Parameter($"p{i}", Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray());
+        }).ToArray();
+        var hp = Hyperparameters.Defaults(algorithm) with
+        {
+            WeightDecay = 0.01,
+            Momentum = algorithm is Algorithm.Sgd or Algorithm.RmsProp ? 0.9 : Hyperparameters.Defaults(algorithm).Momentum,
+            LrDecay = algorithm == Algorithm.AdaGrad ? 0.01 : 0,
+        };
+        // AdamW and Lion also clip (max_norm 20: some steps clipped, some not); both device paths build the same
+        // chunk table, so their norms (and coefficients) are the same bits.
+        double? clip = algorithm is Algorithm.AdamW or Algorithm.Lion ? 20.0 : null;
+        var (pc, pu, ph) = (Make(), Make(), Make());
+        var group = new ParamGroup(ph, hp);
+        using var captured = new DeviceOptimizer(device, algorithm, pc, hp, new DeviceOptimizerOptions { CaptureGraph = true, MaxGradNorm = clip });
+        using var uncaptured = new DeviceOptimizer(device, algorithm, pu, hp, new DeviceOptimizerOptions { MaxGradNorm = clip });
+        using var backend = new DeviceBackend(device, new DeviceBackendOptions { MaxGradNorm = clip });
+        using var host = new Optimizer(algorithm, [group], backend);
+        for (int step = 1; step <= steps; step++)
+        {
+            if (step == steps / 3)
+            {
+                double lr = hp.Lr * 0.3;
+                captured.SetLr(0, lr);
+                uncaptured.SetLr(0, lr);
+                group.Hyperparameters = group.Hyperparameters with { Lr = lr };
+            }
+            if (step == 2 * steps / 3)
+                captured.InvScale = uncaptured.InvScale = backend.InvScale = 0.5f;
+            foreach (var ps in new[] { pc, pu, ph })
+                for (int i = 0; i < ps.Length; i++)
+                {
+                    var rng = new Random(1000 * step + i);
+                    float scale = step % 2 == 0 ? 0.01f : 1f;
+                    ps[i].Grad = Enumerable.Range(0, ps[i].Data.Length).Select(_ => (float)(rng.NextDouble() * 2 - 1) * scale).ToArray();
+                    if (step == steps / 2 && i == 3) ps[i].Grad![12345] = float.NaN;
+                }
+            captured.UploadGradients();
+            uncaptured.UploadGradients();
+            captured.Step();
+            uncaptured.Step();
+            host.Step();
+        }
+        captured.Download();
+        uncaptured.Download();
+        string? mismatch = null;
+        for (int i = 0; i < lengths.Length && mismatch is null; i++)
+        {
+            mismatch = Compare(ph[i].Data, pc[i].Data, $"{ph[i].Name} captured vs host")
+                       ?? Compare(pu[i].Data, pc[i].Data, $"{ph[i].Name} captured vs uncaptured");
+            var (sc, su, sh) = (captured.DownloadState(pc[i]), uncaptured.DownloadState(pu[i]), host.State(ph[i]));
+            if (mismatch is null && sh is not null)
+            {
+                if (sc.Step != sh.Step || su.Step != sh.Step) mismatch = $"{ph[i].Name}: step {sc.Step} / {su.Step}, host {sh.Step}";
+                mismatch ??= Compare(sh.M, sc.M, $"{ph[i].Name}.M") ?? Compare(sh.V, sc.V, $"{ph[i].Name}.V") ?? Compare(sh.Aux, sc.Aux, $"{ph[i].Name}.Aux");
+            }
+        }
+        var (_, skipped) = captured.Counters();
+        if (mismatch is null && skipped != host.SkippedSteps) mismatch = $"skipped {skipped} on the device, {host.SkippedSteps} on the host";
+        if (mismatch is null && clip is not null && BitConverter.DoubleToInt64Bits(captured.LastGradNorm()) != BitConverter.DoubleToInt64Bits(backend.LastGradNorm))
+            mismatch = $"last gradient norm {captured.LastGradNorm():R} (graph) vs {backend.LastGradNorm:R} (backend)";
+        return new GraphCheckResult(algorithm, steps, captured.UsesGraph, captured.Captures, skipped, mismatch, clip is not null);
+    }
+
+    private static string? Compare(float[]? expected, float[]? actual, string what)
+    {
+        if (expected is null && actual is null) return null;
+        if (expected is null || actual is null || expected.Length != actual.Length) return $"{what}: buffers differ in presence or length";
+        for (int j = 0; j < expected.Length; j++)
+            if (BitConverter.SingleToInt32Bits(expected[j]) != BitConverter.SingleToInt32Bits(actual[j]))
+                return $"{what}[{j}]: expected {expected[j]:R}, got {actual[j]:R}";
+        return null;
+    }
+}

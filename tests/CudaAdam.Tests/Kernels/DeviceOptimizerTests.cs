@@ -1,0 +1,183 @@
+using CudaAdam.Cuda;
+using CudaAdam.Device;
+using CudaAdam.Tests.Emulator;
+
+namespace CudaAdam.Tests.Kernels;
+
+/// <summary>
+/// The graph-capturable, device-resident <see cref="DeviceOptimizer"/> (device step clock, device lr) against the
+/// normal path (<see cref="Optimizer"/> over <see cref="DeviceBackend"/>, host <see cref="StepScalars.Advance"/>),
+/// bitwise, over many steps with learning-rate changes, skipped steps, clipping and bf16 parameters. On the emulator
+/// the captured step's launches run uncaptured; on a GPU (<see cref="CapturedReplaysAreBitwiseUncapturedStepsOnTheGpu"/>)
+/// graph replays are compared with uncaptured steps.
+/// </summary>
+public class DeviceOptimizerTests
+{
+    private static readonly int[] Lengths = [1000, 33, 0, 4099, 1];
+
+    private static Parameter[] Params(int seed, int[] lengths) =>
+        lengths.Select((n, i) => new Parameter($"p{i}", EmulatorTestSupport.RandomFloats(seed + i, n))).ToArray();
+
+    private static void Grads(Parameter[] ps, int step, float scale = 1f)
+    {
+        for (int i = 0; i < ps.Length; i++)
+            ps[i].Grad = EmulatorTestSupport.RandomFloats(100 * step + i, ps[i].Data.Length, -scale, scale);
+    }
+
+    public static IEnumerable<Algorithm> Clocked() => AlgorithmNames.All.Where(a => a != Algorithm.NAdam);
+
+    private static Hyperparameters Hp(Algorithm a, int group) => Hyperparameters.Defaults(a) with
+    {
+        WeightDecay = group == 0 ? 0.01 : 0,
+        Momentum = a is Algorithm.Sgd or Algorithm.RmsProp ? 0.9 : Hyperparameters.Defaults(a).Momentum,
+        LrDecay = a == Algorithm.AdaGrad ? 0.01 : 0,
+        InitialAccumulatorValue = a == Algorithm.AdaGrad ? 0.1 : 0,
+        Amsgrad = a == Algorithm.Adam,
+    };
+
+    /// <summary>Runs both paths for <paramref name="steps"/> steps; lr changes at steps 8 and 16, a non-finite gradient
+    /// at <paramref name="badStep"/> (0: none); compares params and state after every step.</summary>
+    private static void RunBoth(IDevice device, Algorithm a, int steps, int badStep, DeviceOptimizerOptions options,
+        DeviceBackendOptions backendOptions)
+    {
+        var dev = Params(3, Lengths);
+        var host = Params(3, Lengths);
+        ParamGroup[] Groups(Parameter[] ps) => [new(ps[..2], Hp(a, 0)), new(ps[2..], Hp(a, 1))];
+        var hostGroups = Groups(host);
+        using var resident = new DeviceOptimizer(device, a, Groups(dev), options);
+        using var backend = new DeviceBackend(device, backendOptions);
+        using var opt = new Optimizer(a, hostGroups, backend);
+        for (int step = 1; step <= steps; step++)
+        {
+            if (step is 8 or 16)
+                for (int gi = 0; gi < 2; gi++)
+                {
+                    double lr = hostGroups[gi].Hyperparameters.Lr * (step == 8 ? 0.37 : 2.5);
+                    hostGroups[gi].Hyperparameters = hostGroups[gi].Hyperparameters with { Lr = lr };
+                    resident.SetLr(gi, lr);
+                }
+            Grads(dev, step, step % 3 == 0 ? 5f : 0.5f);
+            Grads(host, step, step % 3 == 0 ? 5f : 0.5f);
+            if (step == badStep)
+            {
+                dev[3].Grad![7] = float.NaN;
+                host[3].Grad![7] = float.NaN;
+            }
+            resident.UploadGradients();
+            resident.Step();
+            opt.Step();
+            resident.Download();
+            for (int i = 0; i < dev.Length; i++)
+            {
+                string what = $"{a.Name()} step {step} {dev[i].Name}";
+                EmulatorTestSupport.AssertBitwiseEqual(host[i].Data, dev[i].Data, what);
+                var (r, s) = (opt.State(host[i]), resident.DownloadState(dev[i]));
+                Assert.That(s.Step, Is.EqualTo(r?.Step ?? 0), what + " step count");
+                if (r is null) continue;
+                Assert.That(s.Beta1Power, Is.EqualTo(r.Beta1Power), what + " beta1^t");
+                Assert.That(s.Beta2Power, Is.EqualTo(r.Beta2Power), what + " beta2^t");
+                if (r.M is not null) EmulatorTestSupport.AssertBitwiseEqual(r.M, s.M!, what + " M");
+                if (r.V is not null) EmulatorTestSupport.AssertBitwiseEqual(r.V, s.V!, what + " V");
+                if (r.VMax is not null) EmulatorTestSupport.AssertBitwiseEqual(r.VMax, s.VMax!, what + " VMax");
+                if (r.Aux is not null) EmulatorTestSupport.AssertBitwiseEqual(r.Aux, s.Aux!, what + " Aux");
+            }
+            if (options.MaxGradNorm is not null && step != badStep)
+                Assert.That(BitConverter.DoubleToInt64Bits(resident.LastGradNorm()), Is.EqualTo(BitConverter.DoubleToInt64Bits(backend.LastGradNorm)),
+                    "same chunk table, same summation order: the same norm bits");
+        }
+        var (taken, skipped) = resident.Counters();
+        Assert.That(skipped, Is.EqualTo(opt.SkippedSteps));
+        Assert.That(taken, Is.EqualTo(steps - opt.SkippedSteps));
+    }
+
+    [TestCaseSource(nameof(Clocked))]
+    public void DeviceClockIsBitwiseTheHostPathOverManyStepsWithLrChanges(Algorithm a)
+    {
+        using var device = KernelDevices.OpenOrIgnore("emulator");
+        RunBoth(device, a, steps: 24, badStep: 11, new DeviceOptimizerOptions { CaptureGraph = true, ChunkSize = 1024 },
+            new DeviceBackendOptions { ChunkSize = 1024 });
+    }
+
+    [TestCase(Algorithm.AdamW)]
+    [TestCase(Algorithm.Lion)]
+    public void WithClippingTheNormAndTheStepAreBitwiseTheBackends(Algorithm a)
+    {
+        using var device = KernelDevices.OpenOrIgnore("emulator");
+        RunBoth(device, a, steps: 12, badStep: 5, new DeviceOptimizerOptions { MaxGradNorm = 2.0, ChunkSize = 512 },
+            new DeviceBackendOptions { MaxGradNorm = 2.0, ChunkSize = 512 });
+    }
+
+    [TestCase(false)]
+    [TestCase(true)]
+    public void Bf16ParametersAreBitwiseTheBackends(bool master)
+    {
+        using var device = KernelDevices.OpenOrIgnore("emulator");
+        var precision = new PrecisionOptions { Format = ParamFormat.Bf16, MasterWeights = master };
+        RunBoth(device, Algorithm.AdamW, steps: 10, badStep: 0, new DeviceOptimizerOptions { Precision = precision },
+            new DeviceBackendOptions { Precision = precision });
+    }
+
+    [Test]
+    public void NAdamAndStochasticRoundingAreRefusedWithTheReason()
+    {
+        using var device = KernelDevices.OpenOrIgnore("emulator");
+        var e = Assert.Throws<NotSupportedException>(() => new DeviceOptimizer(device, Algorithm.NAdam, Params(1, [4])));
+        Assert.That(e!.Message, Does.Contain("pow").And.Contain("DeviceBackend"));
+        var sr = new PrecisionOptions { Format = ParamFormat.Bf16, StochasticRounding = true };
+        Assert.Throws<NotSupportedException>(() =>
+            new DeviceOptimizer(device, Algorithm.Adam, Params(1, [4]), null, new DeviceOptimizerOptions { Precision = sr }));
+    }
+
+    [Test]
+    public void AStepNeedsEveryGradientAndLaunchesOnlyKernels()
+    {
+        using var device = KernelDevices.OpenOrIgnore("emulator");
+        var ps = Params(1, [10, 20]);
+        using var opt = new DeviceOptimizer(device, Algorithm.Adam, ps);
+        Assert.That(opt.LaunchesPerStep, Is.EqualTo(3), "check + clock + step");
+        Assert.That(opt.UsesGraph, Is.False, "no graphs on the emulator");
+        ps[1].Grad = null;
+        Grads(ps[..1], 1);
+        var e = Assert.Throws<InvalidOperationException>(() => opt.UploadGradients());
+        Assert.That(e!.Message, Does.Contain("p1"));
+        Assert.Throws<ArgumentException>(() => opt.SetLr(0, -1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => opt.SetLr(1, 0.1));
+    }
+
+    [Test]
+    public void GraphCheckPassesOnTheEmulator()
+    {
+        using var device = KernelDevices.OpenOrIgnore("emulator");
+        foreach (var a in new[] { Algorithm.AdamW, Algorithm.RAdam, Algorithm.Lion })
+        {
+            var r = GraphCheck.Run(device, a, steps: 12);
+            Assert.That(r.Passed, Is.True, r.Describe());
+            Assert.That(r.Skipped, Is.EqualTo(1));
+            Assert.That(r.UsedGraph, Is.False);
+        }
+    }
+
+    [Test]
+    public void CheckGraphCommandRunsEveryClockedAlgorithm()
+    {
+        using (KernelDevices.OpenOrIgnore("emulator")) { }
+        var r = CudaAdam.Tests.Cli.CliRunner.Invoke("check", "--graph");
+        Assert.That(r.Code, Is.EqualTo(0), r.ToString());
+        Assert.That(r.Out, Does.Contain($"{GraphCheck.Algorithms.Count} of {GraphCheck.Algorithms.Count} algorithms passed"));
+        Assert.That(r.Out, Does.Not.Match("(?m)^nadam "), "NAdam has no device clock");
+    }
+
+    [Test, Category("Gpu")]
+    public void CapturedReplaysAreBitwiseUncapturedStepsOnTheGpu()
+    {
+        using var device = KernelDevices.OpenOrIgnore("cuda");
+        foreach (var a in GraphCheck.Algorithms)
+        {
+            var r = GraphCheck.Run(device, a);
+            Assert.That(r.Passed, Is.True, r.Describe());
+            Assert.That(r.UsedGraph, Is.True);
+            Assert.That(r.Captures, Is.EqualTo(2), "captured once, and again when InvScale changed");
+            Assert.That(r.Skipped, Is.EqualTo(1));
+        }
+    }
+}
