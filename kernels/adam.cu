@@ -8,17 +8,7 @@
 #include "common.cuh"
 
 // ---- Adam / AdamW / AMSGrad (Reference/Adam.cs: AdamReference.Update) and AdaMax, NAdam, RAdam share these slots.
-#define CA_S_BETA1 0            // (float)beta1
-#define CA_S_BETA2 1            // (float)beta2
-#define CA_S_EPS 2              // (float)eps
-#define CA_S_WD 3               // (float)weight_decay
-#define CA_S_ONE_MINUS_BETA1 4  // (float)(1 - beta1)
-#define CA_S_ONE_MINUS_BETA2 5  // (float)(1 - beta2)
-#define CA_S_DECAY 6            // (float)(1 - lr * weight_decay)   decoupled weight decay
 // Adam / AdamW (and SignAdam, sign.cu):
-#define CA_S_BC2_SQRT 7         // (float)sqrt(1 - beta2^t)
-#define CA_S_STEP_SIZE 8        // (float)(lr / (1 - beta1^t))
-#define CA_S_BC1 9              // (float)(1 - beta1^t)
 // AdaMax:
 #define CA_S_ADAMAX_NEG_CLR 8   // (float)-(lr / (1 - beta1^t))
 // NAdam:
@@ -60,20 +50,10 @@ extern "C" __global__ void grad_clip_finalize(const double* partials, int count,
 extern "C" __global__ void adam_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                      const int* skip_flag, int epoch, const float* clip) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
-        const float* s = t.s;
-        float g = e.g;
         float x = e.p;
-        if (t.flags & CA_DECOUPLED) x = x * s[CA_S_DECAY];
-        else if (t.flags & CA_WEIGHT_DECAY) g = g + s[CA_S_WD] * x;
-        e.m = e.m * s[CA_S_BETA1] + s[CA_S_ONE_MINUS_BETA1] * g;
-        e.v = e.v * s[CA_S_BETA2] + s[CA_S_ONE_MINUS_BETA2] * g * g;
-        float vHat = e.v;
-        if (t.flags & CA_AMSGRAD) {
-            e.vmax = ca_max(e.vmax, e.v);
-            vHat = e.vmax;
-        }
-        float denom = sqrtf(vHat) / s[CA_S_BC2_SQRT] + s[CA_S_EPS];
-        e.p = x + -s[CA_S_STEP_SIZE] * (e.m / denom);
+        ca_adam_moments(e, t, x);
+        float denom = ca_adam_denom(e, t);
+        e.p = x + -t.s[CA_S_STEP_SIZE] * (e.m / denom);
     });
 }
 
@@ -99,14 +79,8 @@ extern "C" __global__ void nadam_step(const CaTensor* tensors, const CaChunk* ch
                                       const int* skip_flag, int epoch, const float* clip) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
         const float* s = t.s;
-        float g = e.g;
         float x = e.p;
-        if (t.flags & CA_WEIGHT_DECAY) {
-            if (t.flags & CA_DECOUPLED) x = x * s[CA_S_DECAY];
-            else g = g + s[CA_S_WD] * x;
-        }
-        e.m = e.m * s[CA_S_BETA1] + s[CA_S_ONE_MINUS_BETA1] * g;
-        e.v = e.v * s[CA_S_BETA2] + s[CA_S_ONE_MINUS_BETA2] * g * g;
+        float g = ca_adam_moments(e, t, x);
         float denom = sqrtf(e.v / s[CA_S_NADAM_BC2]) + s[CA_S_EPS];
         x = x + s[CA_S_NADAM_COEF_G] * g / denom;          // (coef * g) / denom, as the reference
         e.p = x + s[CA_S_NADAM_COEF_M] * e.m / denom;
@@ -119,14 +93,8 @@ extern "C" __global__ void radam_step(const CaTensor* tensors, const CaChunk* ch
                                       const int* skip_flag, int epoch, const float* clip) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
         const float* s = t.s;
-        float g = e.g;
         float x = e.p;
-        if (t.flags & CA_WEIGHT_DECAY) {
-            if (t.flags & CA_DECOUPLED) x = x * s[CA_S_DECAY];
-            else g = g + s[CA_S_WD] * x;
-        }
-        e.m = e.m * s[CA_S_BETA1] + s[CA_S_ONE_MINUS_BETA1] * g;
-        e.v = e.v * s[CA_S_BETA2] + s[CA_S_ONE_MINUS_BETA2] * g * g;
+        float g = ca_adam_moments(e, t, x);
         float mHat = e.m / s[CA_S_RADAM_BC1];
         if (t.flags & CA_RECTIFIED) {
             float adaptiveLr = 1.0f / (sqrtf(e.v) + s[CA_S_EPS]) * s[CA_S_RADAM_BC2_SQRT];

@@ -408,3 +408,41 @@ static __device__ __forceinline__ void ca_grad_clip_finalize(const double* parti
         *coef_out = coef;
     }
 }
+
+// ---- The Adam family's shared slots and moment update: adam.cu (adam_step, adamax_step, nadam_step, radam_step) and
+// sign.cu (signadam_step). Slots are packed by src/CudaAdam/Device/KernelScalars.cs; the lines below are
+// Reference/Adam.cs (AdamReference.Update), NAdam.cs and RAdam.cs, in the same float32 order.
+#define CA_S_BETA1 0            // (float)beta1
+#define CA_S_BETA2 1            // (float)beta2
+#define CA_S_EPS 2              // (float)eps
+#define CA_S_WD 3               // (float)weight_decay
+#define CA_S_ONE_MINUS_BETA1 4  // (float)(1 - beta1)
+#define CA_S_ONE_MINUS_BETA2 5  // (float)(1 - beta2)
+#define CA_S_DECAY 6            // (float)(1 - lr * weight_decay)   decoupled weight decay
+// Adam / AdamW / AMSGrad / SignAdam / AdaMax:
+#define CA_S_BC2_SQRT 7         // (float)sqrt(1 - beta2^t)
+#define CA_S_STEP_SIZE 8        // (float)(lr / (1 - beta1^t))
+#define CA_S_BC1 9              // (float)(1 - beta1^t)
+
+/// Weight decay, then the two moments:  x ← x(1−γλ) (decoupled) or g ← g + λx (coupled);
+///   m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) g².  Returns g after weight decay; x is updated in place.
+static __device__ __forceinline__ float ca_adam_moments(CaElem& e, const CaTensor& t, float& x) {
+    const float* s = t.s;
+    float g = e.g;
+    if (t.flags & CA_DECOUPLED) x = x * s[CA_S_DECAY];
+    else if (t.flags & CA_WEIGHT_DECAY) g = g + s[CA_S_WD] * x;
+    e.m = e.m * s[CA_S_BETA1] + s[CA_S_ONE_MINUS_BETA1] * g;
+    e.v = e.v * s[CA_S_BETA2] + s[CA_S_ONE_MINUS_BETA2] * g * g;
+    return g;
+}
+
+/// Adam's denominator after ca_adam_moments:  v̄ ← max(v̄, v) (amsgrad; else v̄ = v);  sqrt(v̄)/sqrt(1−β2^t) + ε.
+static __device__ __forceinline__ float ca_adam_denom(CaElem& e, const CaTensor& t) {
+    const float* s = t.s;
+    float vHat = e.v;
+    if (t.flags & CA_AMSGRAD) {
+        e.vmax = ca_max(e.vmax, e.v);
+        vHat = e.vmax;
+    }
+    return sqrtf(vHat) / s[CA_S_BC2_SQRT] + s[CA_S_EPS];
+}

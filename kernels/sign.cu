@@ -14,17 +14,7 @@
 #define CA_S_LION_BETA2 4       // (float)beta2
 #define CA_S_LION_ONE_MINUS_BETA2 5 // (float)(1 - beta2)
 #define CA_S_LION_DECAY 6       // (float)(1 - lr * weight_decay)
-// SignAdam uses Adam's slots (adam.cu), repeated here because every .cu is compiled on its own.
-#define CA_S_BETA1 0
-#define CA_S_BETA2 1
-#define CA_S_EPS 2
-#define CA_S_WD 3
-#define CA_S_ONE_MINUS_BETA1 4
-#define CA_S_ONE_MINUS_BETA2 5
-#define CA_S_DECAY 6
-#define CA_S_BC2_SQRT 7
-#define CA_S_STEP_SIZE 8
-#define CA_S_BC1 9
+// SignAdam uses Adam's slots (common.cuh).
 
 /// signSGD (Bernstein et al. 2018): x ← x − γ · sign(g + λx).
 extern "C" __global__ void signsgd_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
@@ -69,20 +59,10 @@ extern "C" __global__ void lion_step(const CaTensor* tensors, const CaChunk* chu
 extern "C" __global__ void signadam_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                          const int* skip_flag, int epoch, const float* clip) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
-        const float* s = t.s;
-        float g = e.g;
         float x = e.p;
-        if (t.flags & CA_DECOUPLED) x = x * s[CA_S_DECAY];
-        else if (t.flags & CA_WEIGHT_DECAY) g = g + s[CA_S_WD] * x;
-        e.m = e.m * s[CA_S_BETA1] + s[CA_S_ONE_MINUS_BETA1] * g;
-        e.v = e.v * s[CA_S_BETA2] + s[CA_S_ONE_MINUS_BETA2] * g * g;
-        float vHat = e.v;
-        if (t.flags & CA_AMSGRAD) {
-            e.vmax = ca_max(e.vmax, e.v);
-            vHat = e.vmax;
-        }
-        float denom = sqrtf(vHat) / s[CA_S_BC2_SQRT] + s[CA_S_EPS];
+        ca_adam_moments(e, t, x);
+        float denom = ca_adam_denom(e, t);
         float uRaw = fabsf(e.m) / denom;
-        e.p = x - s[CA_S_STEP_SIZE] * (uRaw * ca_sign(e.m));
+        e.p = x - t.s[CA_S_STEP_SIZE] * (uRaw * ca_sign(e.m));
     });
 }
