@@ -40,8 +40,10 @@ setup_apt() {
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     enable_non_free
     log "apt-get install $miss"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $miss >/dev/null
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $miss >/dev/null; }; then
+      log "apt-get could not install: $(missing_apt)"
+      log "  (no network or no Debian mirror?) the tests that need them skip, saying so"
+    fi
   else
     log "missing Debian packages: $miss"
     log "  install them as root:  enable 'non-free' in /etc/apt/sources.list.d/debian.sources, then"
