@@ -376,34 +376,13 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend, IClippin
                     "(create the state with ParamState.Create)");
             Need(slot, buffer, what);
         }
-        switch (algorithm)
-        {
-            case Algorithm.Adam or Algorithm.AdamW or Algorithm.SignAdam or Algorithm.NAdam or Algorithm.RAdam or Algorithm.AdaMax:
-                Require(SlotM, st.M, "M"); Require(SlotV, st.V, "V");
-                if (hp.Amsgrad) Require(SlotVMax, st.VMax, "VMax");
-                break;
-            case Algorithm.Signum or Algorithm.Lion:
-                Require(SlotM, st.M, "M");
-                break;
-            case Algorithm.Sgd:
-                if (hp.Momentum != 0) Need(SlotM, st.M, "M"); // created on the first step
-                break;
-            case Algorithm.AdaGrad:
-                Require(SlotV, st.V, "V");
-                break;
-            case Algorithm.RmsProp:
-                Require(SlotV, st.V, "V");
-                if (hp.Momentum > 0) Require(SlotM, st.M, "M");
-                if (hp.Centered) Require(SlotAux, st.Aux, "Aux");
-                break;
-            case Algorithm.AdaDelta:
-                Require(SlotV, st.V, "V"); Require(SlotAux, st.Aux, "Aux");
-                break;
-            case Algorithm.SignSgd:
-                break;
-            default:
-                throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, null);
-        }
+        // Which buffers the algorithm keeps with these hyperparameters: ParamState.Create is the one place that knows.
+        var layout = ParamState.Create(algorithm, hp, 0);
+        if (layout.M is not null) Require(SlotM, st.M, "M");
+        if (layout.V is not null) Require(SlotV, st.V, "V");
+        if (layout.VMax is not null) Require(SlotVMax, st.VMax, "VMax");
+        if (layout.Aux is not null) Require(SlotAux, st.Aux, "Aux");
+        if (algorithm == Algorithm.Sgd && hp.Momentum != 0) Need(SlotM, st.M, "M"); // created on the first step
         return slots;
     }
 
