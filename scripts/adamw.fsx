@@ -204,6 +204,9 @@ for g, (rho, slope), best in results do
     report.Image(sprintf "heatmap_%s_loss.png" g.Key, sprintf "%s: test loss over lr × wd (markers: best wd per lr)" g.Label)
     report.Image(sprintf "heatmap_%s_acc.png" g.Key, sprintf "%s: test accuracy over lr × wd" g.Label)
 
+report.Section("Reading the heatmaps")
+report.Text("Two mechanisms to keep apart when reading the rows. (a) With decoupled decay and Adam's normalized step (≈ lr per coordinate), the weights settle where decay and step balance, |x| ≈ lr/λ' = 1/wd_torch: at a fixed budget of steps the regularization is set by torch's wd, not by λ', which favours an axis-aligned good region in torch's parameterization and a diagonal one (λ' ∝ lr) in the paper's. (b) With a constant lr and a fixed number of steps, a small lr limits |x| by itself (early stopping), so the best decay at the smallest good lr tends to be the smallest on the grid, whatever the parameterization: this tilts every heatmap towards a diagonal. Loshchilov & Hutter trained with a cosine schedule to convergence on CIFAR-10 ResNets, where (b) is weaker; this small convex model is where it is strongest. Both are readings, not tested here.")
+
 let find key = results |> List.find (fun (g, _, _) -> g.Key = key)
 let _, (rhoL2, _), bestL2 = find "adam_l2"
 let _, (rhoP, _), bestP = find "adamw_paper"
