@@ -86,7 +86,8 @@ public static class Plots
         var plt = new Plot();
         var hm = plt.Add.Heatmap(flipped);
         double dx = (xs[^1] - xs[0]) / (cols - 1), dy = (ys[^1] - ys[0]) / (rows - 1);
-        hm.Position = new CoordinateRect(xs[0] - dx / 2, xs[^1] + dx / 2, ys[0] - dy / 2, ys[^1] + dy / 2);
+        // Rectangle sets the outer edges (Position would set the span of cell centres plus one cell).
+        hm.Rectangle = new CoordinateRect(xs[0] - dx / 2, xs[^1] + dx / 2, ys[0] - dy / 2, ys[^1] + dy / 2);
         hm.Colormap = new ScottPlot.Colormaps.Viridis();
         hm.NaNCellColor = Colors.Gray;
         if (min is not null || max is not null)
