@@ -108,7 +108,8 @@ public sealed class TrainConfig
 
 public sealed class ModelConfig
 {
-    /// <summary><c>mlp</c> (Kingma &amp; Ba Fig. 2) or <c>logreg</c> (Fig. 1).</summary>
+    /// <summary><c>mlp</c> (Kingma &amp; Ba Fig. 2), <c>logreg</c> (Fig. 1) or <c>cnn</c> (DeepOBS fmnist_2c2d,
+    /// <see cref="Models.ModelZoo.Cnn"/>: fixed architecture, no dropout).</summary>
     public string Kind { get; set; } = "mlp";
     /// <summary>Hidden widths of the MLP (default [256, 256]; the paper's is [1000, 1000]). Not for logreg.</summary>
     public int[]? Hidden { get; set; }
@@ -131,8 +132,12 @@ public sealed class ModelConfig
                 if (Hidden is { Length: > 0 }) throw new ConfigException("model.hidden: logistic regression has no hidden layers; remove the key or use kind \"mlp\"");
                 Hidden = null;
                 break;
+            case "cnn":
+                if (Hidden is { Length: > 0 }) throw new ConfigException("model.hidden: the cnn (DeepOBS fmnist_2c2d) has a fixed architecture; remove the key or use kind \"mlp\"");
+                Hidden = null;
+                break;
             default:
-                throw new ConfigException($"model.kind: unknown model '{Kind}'; known models: mlp, logreg");
+                throw new ConfigException($"model.kind: unknown model '{Kind}'; known models: mlp, logreg, cnn");
         }
         if (!(Dropout >= 0 && Dropout < 1)) throw new ConfigException($"model.dropout: {Dropout} must be in [0, 1)");
         if (!(InputDropout >= 0 && InputDropout < 1)) throw new ConfigException($"model.input_dropout: {InputDropout} must be in [0, 1)");

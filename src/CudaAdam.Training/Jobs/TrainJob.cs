@@ -110,6 +110,7 @@ public static class TrainJob
         ulong seed = config.Training.Seed;
         var init = Rng.ForStream(seed, 0);
         if (config.Model.Kind == "logreg") return (ModelZoo.LogisticRegression(FashionMnist.Features, FashionMnist.Classes, init, gemm), null);
+        if (config.Model.Kind == "cnn") return (ModelZoo.Cnn(28, 28, FashionMnist.Classes, init, gemm), null);
         var dropout = Rng.ForStream(seed, 2);
         var model = ModelZoo.Mlp(FashionMnist.Features, config.Model.Hidden!, FashionMnist.Classes, config.Model.Dropout,
             config.Model.InputDropout, init, dropout, gemm);

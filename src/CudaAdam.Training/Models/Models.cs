@@ -43,4 +43,51 @@ public static class ModelZoo
         layers.Add(new Linear($"fc{hidden.Count + 1}", width, classes, init, gemm));
         return new Sequential("mlp", layers);
     }
+
+    /// <summary>
+    /// DeepOBS's fmnist_2c2d (Schneider, Balles &amp; Hennig 2019, after the TensorFlow CNN tutorial) on 1×28×28 images:
+    /// <c>conv 32@5×5 'same' → relu → maxpool 2×2/2 'same' → conv 64@5×5 'same' → relu → maxpool 2×2/2 'same'
+    /// → linear 3136→1024 → relu → linear 1024→classes</c>, softmax cross-entropy, no regularization.
+    /// Shapes: 1×28×28 → 32×28×28 → 32×14×14 → 64×14×14 → 64×7×7 (3,136) → 1,024 → 10; 3,274,634 parameters.
+    /// Initialization as DeepOBS documents (its TensorFlow definition): every weight from a normal with standard
+    /// deviation 0.05 truncated at two standard deviations (tf.truncated_normal_initializer, redrawn outside), every
+    /// bias 0.05. (DeepOBS's PyTorch port uses Xavier weights and zero biases instead.)
+    /// </summary>
+    /// <param name="height">Image height (28 for Fashion-MNIST); must be a multiple of 4 for the 7×7 arithmetic above
+    /// to be exact, though any size ≥ 1 works ('same' pooling rounds up).</param>
+    /// <param name="width">Image width (28).</param>
+    /// <param name="classes">Outputs (10).</param>
+    /// <param name="init">Initial weights, layer by layer (weights then bias; the layers' own draws come first).</param>
+    /// <param name="gemm">The GEMM (<see cref="Gemm.Default"/> when null).</param>
+    /// <param name="channels">Filters of the two convolutions (DeepOBS: 32, 64); smaller for fast tests.</param>
+    /// <param name="hidden">Width of the hidden dense layer (DeepOBS: 1024).</param>
+    public static Sequential Cnn(int height, int width, int classes, Rng init, IGemm? gemm = null,
+        (int First, int Second)? channels = null, int hidden = 1024)
+    {
+        var (c1, c2) = channels ?? (32, 64);
+        var conv1 = new Conv2d("conv1", 1, c1, 5, height, width, Padding.Same, init, gemm);
+        var pool1 = new MaxPool2d("pool1", c1, conv1.OutHeight, conv1.OutWidth, 2, 2, Padding.Same);
+        var conv2 = new Conv2d("conv2", c1, c2, 5, pool1.OutHeight, pool1.OutWidth, Padding.Same, init, gemm);
+        var pool2 = new MaxPool2d("pool2", c2, conv2.OutHeight, conv2.OutWidth, 2, 2, Padding.Same);
+        var fc1 = new Linear("fc1", pool2.OutFeatures, hidden, init, gemm);
+        var fc2 = new Linear("fc2", hidden, classes, init, gemm);
+        var model = new Sequential("cnn",
+            [conv1, new Relu("relu1"), pool1, conv2, new Relu("relu2"), pool2, new Flatten(), fc1, new Relu("relu3"), fc2]);
+        foreach (var p in model.Parameters)
+        {
+            if (p.Name.EndsWith(".bias", StringComparison.Ordinal)) Array.Fill(p.Data, 0.05f);
+            else for (int i = 0; i < p.Data.Length; i++) p.Data[i] = (float)(0.05 * TruncatedNormal(init));
+        }
+        return model;
+    }
+
+    /// <summary>A standard normal draw conditioned on |z| ≤ 2 (redrawn outside), as TensorFlow's truncated normal.</summary>
+    private static double TruncatedNormal(Rng rng)
+    {
+        while (true)
+        {
+            double z = rng.NextNormal();
+            if (Math.Abs(z) <= 2) return z;
+        }
+    }
 }

@@ -14,7 +14,7 @@ public class GradientCheckTests
 {
     private const double H = 1e-2, Atol = 2e-3, Rtol = 2e-2;
 
-    private static Tensor RandomInput(int rows, int cols, Rng rng, double scale = 1)
+    internal static Tensor RandomInput(int rows, int cols, Rng rng, double scale = 1)
     {
         var x = Tensor.Zeros(rows, cols);
         for (int i = 0; i < x.Length; i++) x.Data[i] = (float)(scale * rng.NextNormal());
@@ -24,7 +24,7 @@ public class GradientCheckTests
     /// <summary>Checks every parameter element's gradient and every input element's gradient.
     /// <paramref name="loss"/> runs forward and returns the loss, writing ∂L/∂output when the tensor is given;
     /// <paramref name="beforeForward"/> resets any randomness (dropout) so every evaluation sees the same mask.</summary>
-    private static void Check(ILayer model, Tensor x, Func<Tensor, Tensor?, double> loss, Action? beforeForward = null)
+    internal static void Check(ILayer model, Tensor x, Func<Tensor, Tensor?, double> loss, Action? beforeForward = null)
     {
         beforeForward?.Invoke();
         var y = model.Forward(x, training: true);
