@@ -3,6 +3,7 @@
 //   ./build.sh build      or      dotnet build src/CudaAdam.Experiments -c Release
 // or run a script through scripts/fsx, which builds when a source changed.
 #r "../../src/CudaAdam.Experiments/bin/Release/net10.0/CudaAdam.dll"
+#r "../../src/CudaAdam.Experiments/bin/Release/net10.0/CudaAdam.Training.dll"
 #r "../../src/CudaAdam.Experiments/bin/Release/net10.0/CudaAdam.Experiments.dll"
 #r "../../src/CudaAdam.Experiments/bin/Release/net10.0/MathNet.Numerics.dll"
 #r "../../src/CudaAdam.Experiments/bin/Release/net10.0/ScottPlot.dll"
