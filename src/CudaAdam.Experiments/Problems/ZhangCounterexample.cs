@@ -1,42 +1,29 @@
+using CudaAdam.Problems;
+
 namespace CudaAdam.Experiments.Problems;
 
 /// <summary>
-/// The finite-sum example of Zhang, Chen, Shi, Sun &amp; Luo, "Adam Can Converge Without Any Modification on Update
-/// Rules" (NeurIPS 2022, arXiv 2208.09632), on which Adam with random reshuffling diverges for small β2 and converges
-/// for large β2 with β1 &lt; √β2. Reddi et al.'s linear functions, made unconstrained by a C¹ quadratic extension
-/// left of x = −1:
-/// <code>
-/// f_0(x) = n·x                    (x ≥ −1),   n/2·(x+2)² − 3n/2   (x &lt; −1)
-/// f_i(x) = −x                     (x ≥ −1),   −1/2·(x+2)² + 3/2   (x &lt; −1),   i = 1..n−1
-/// f(x)   = Σ_i f_i(x) = x         (x ≥ −1),   1/2·(x+2)² − 3/2    (x &lt; −1)     ⇒ x* = −2, f(x*) = −3/2
-/// </code>
-/// Each f_i is continuous with a continuous derivative at −1; the sum is convex. Right of −1 the component
-/// gradients are n once per epoch and −1 otherwise, so a sign-like (small-β2) Adam drifts to +∞ by about
-/// (n − 2) steps per epoch.
+/// Adam with random reshuffling on the finite-sum example of Zhang, Chen, Shi, Sun &amp; Luo, "Adam Can Converge
+/// Without Any Modification on Update Rules" (NeurIPS 2022, arXiv 2208.09632): the functions f_0 … f_(n−1) are
+/// <see cref="ZhangFiniteSum"/>'s (equations there), the run loop is the script's. Right of −1 the component gradients
+/// are n once per epoch and −1 otherwise, so a sign-like (small-β2) Adam drifts to +∞ by about (n − 2) steps per epoch.
 /// </summary>
 public sealed class ZhangCounterexample
 {
-    public ZhangCounterexample(int n)
-    {
-        if (n < 3) throw new ArgumentOutOfRangeException(nameof(n), n, "n must be at least 3 (n - 2 > 0 drives the divergence)");
-        N = n;
-    }
+    public ZhangCounterexample(int n) => Problem = new ZhangFiniteSum(n);
 
+    /// <summary>The functions: the training stack's <see cref="ZhangFiniteSum"/> (also <c>cudaadam train</c>'s <c>zhang</c>).</summary>
+    public ZhangFiniteSum Problem { get; }
     /// <summary>The number of component functions.</summary>
-    public int N { get; }
+    public int N => Problem.N;
     /// <summary>The minimizer of f.</summary>
-    public const double Optimum = -2;
+    public const double Optimum = ZhangFiniteSum.Minimizer;
 
     /// <summary>∇f_i(x).</summary>
-    public double Gradient(int i, double x)
-    {
-        if (i < 0 || i >= N) throw new ArgumentOutOfRangeException(nameof(i), i, $"component index must be in [0, {N})");
-        if (i == 0) return x >= -1 ? N : N * (x + 2);
-        return x >= -1 ? -1 : -(x + 2);
-    }
+    public double Gradient(int i, double x) => Problem.ComponentGradient(i, x);
 
     /// <summary>f(x) = Σ_i f_i(x).</summary>
-    public double Loss(double x) => x >= -1 ? x : 0.5 * (x + 2) * (x + 2) - 1.5;
+    public double Loss(double x) => ZhangFiniteSum.Sum(x);
 
     /// <summary>
     /// Runs Adam with the CPU reference (torch.optim.Adam semantics: bias correction, ε outside the root) for <paramref name="epochs"/>
