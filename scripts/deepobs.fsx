@@ -44,7 +44,7 @@ let seeds = opts.Pick(1, 3, 5)
 let lrExponents = opts.Pick([ -3.0; -2.0; -1.0 ], [ -4.0 .. 0.5 .. 0.0 ], [ -5.0 .. 0.25 .. 0.5 ])
 let lrs = lrExponents |> List.map (fun e -> Math.Pow(10.0, e)) |> List.toArray
 let qdEpochs = opts.Pick(5, 100, 100)
-let lrEpochs = opts.Pick(2, 20, 40)
+let lrEpochs = opts.Pick(2, 10, 40)
 let rbEpochs, rbStepsPerEpoch = opts.Pick((3, 50), (20, 100), (40, 100))
 
 // ---- the family: torch.optim's defaults except the lr (AdamW keeps its decoupled weight decay 0.01) ----
@@ -171,7 +171,7 @@ for p in problems do
                     Series(m.Label, Array.zip lrs keep |> Array.filter snd |> Array.map fst, ys |> Array.filter Double.IsFinite,
                            Markers = true, Dashed = (m.Label = "signadam")) ],
                 logX = true, legend = (if p.HigherIsBetter then ScottPlot.Alignment.LowerLeft else ScottPlot.Alignment.UpperLeft))
-    report.Image(lrFile, sprintf "%s: final %s against the learning rate, one line per method (the tuneability picture of DeepOBS); signadam dashed (it lies on adam)" p.Name p.Metric)
+    report.Image(lrFile, sprintf "%s: final %s against the learning rate, one line per method (the tuneability picture of DeepOBS); signadam dashed (it lies on adam); missing points: every seed diverged" p.Name p.Metric)
     let curveFile = sprintf "curves_%s.png" p.Name
     Plots.Lines(opts.File curveFile, sprintf "%s: %s per epoch at each method's best lr" p.Name p.Metric, "epoch", p.Metric,
                 [ for r in rs ->
