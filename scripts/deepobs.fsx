@@ -65,6 +65,8 @@ type Problem =
       Metric: string
       HigherIsBetter: bool
       Description: string
+      /// Learning curves are plotted as metric − F* on a log axis when F* is known (quadratic_deep).
+      CurveOffset: float option
       Run: Method -> float -> int -> float[] * float[] }   // method, lr, seed -> (metric per epoch, test loss per epoch)
 
 /// Diverged runs (NaN, ±∞) count as the worst possible value.
@@ -97,12 +99,15 @@ let logregRun (m: Method) (lr: float) (seed: int) =
 let problems =
     [ { Name = "quadratic_deep"; Metric = "test loss"; HigherIsBetter = false
         Description = sprintf "DeepOBS quadratic_deep (100-d, Q = Rᵀdiag(λ)R, 90%% of λ in U(0,1), 10%% in U(30,60), data N(0, 0.6²)), batch 128, %d epochs × 7 steps, F* = %s" qdEpochs (num quadratic.OptimalLoss.Value)
+        CurveOffset = Some quadratic.OptimalLoss.Value
         Run = problemRun quadratic qdEpochs 128 (Nullable()) id }
       { Name = "fmnist_logreg"; Metric = "test accuracy"; HigherIsBetter = true
         Description = sprintf "softmax regression 784→10 on the embedded Fashion-MNIST subset (%d train / %d test images), batch 128, %d epochs × %d steps" fmTrain.Count fmTest.Count lrEpochs ((fmTrain.Count + 127) / 128)
+        CurveOffset = None
         Run = logregRun }
       { Name = "rosenbrock"; Metric = "log10 F(x)"; HigherIsBetter = false
         Description = sprintf "10-d Rosenbrock Σ 100(x_(i+1) − x_i²)² + (1 − x_i)², gradient noise N(0, 1), batch 1, x0 = (−1.2, 1, …), %d epochs × %d steps, F* = 0" rbEpochs rbStepsPerEpoch
+        CurveOffset = None
         Run = problemRun rosen rbEpochs 1 (Nullable rbStepsPerEpoch) (fun f -> Math.Log10(max f 1e-12)) } ]
 
 let report = Report("DeepOBS-style benchmark of the Adam family", opts)
@@ -173,10 +178,13 @@ for p in problems do
                 logX = true, legend = (if p.HigherIsBetter then ScottPlot.Alignment.LowerLeft else ScottPlot.Alignment.UpperLeft))
     report.Image(lrFile, sprintf "%s: final %s against the learning rate, one line per method (the tuneability picture of DeepOBS); signadam dashed (it lies on adam); missing points: every seed diverged" p.Name p.Metric)
     let curveFile = sprintf "curves_%s.png" p.Name
-    Plots.Lines(opts.File curveFile, sprintf "%s: %s per epoch at each method's best lr" p.Name p.Metric, "epoch", p.Metric,
+    let offset = defaultArg p.CurveOffset 0.0
+    Plots.Lines(opts.File curveFile, sprintf "%s: %s per epoch at each method's best lr" p.Name p.Metric, "epoch",
+                (if p.CurveOffset.IsSome then p.Metric + " − F*" else p.Metric),
                 [ for r in rs ->
-                    let c = curveMean p.Name r.Method r.BestLr
+                    let c = curveMean p.Name r.Method r.BestLr |> Array.map (fun v -> v - offset)
                     Series(sprintf "%s (lr %s)" r.Method (num r.BestLr), Array.init c.Length float, c, Dashed = (r.Method = "signadam")) ],
+                logY = p.CurveOffset.IsSome,
                 legend = (if p.HigherIsBetter then ScottPlot.Alignment.LowerRight else ScottPlot.Alignment.UpperRight))
     report.Image(curveFile, sprintf "%s: learning curves (seed mean) at the best lr of each method" p.Name)
 
