@@ -1,4 +1,5 @@
 using CudaAdam.Training.Jobs;
+using Spectre.Console;
 
 namespace CudaAdam.Cli.Commands;
 
@@ -19,7 +20,7 @@ public sealed class TrainCommand : ICommand
         "Trains one model (Kingma & Ba 2015: logistic regression, Fig. 1; MLP with dropout, Fig. 2; DeepOBS fmnist_2c2d CNN)\non Fashion-MNIST " +
         "with each optimizer of the config, from the same initial weights and on the same minibatches, on the CPU.\n" +
         "Writes DIR/<time>-<name>/: config.json (resolved), steps.csv, epochs.csv, loss_vs_step.png, loss_vs_time.png,\n" +
-        "test_accuracy.png, summary.md, checkpoints/. Prints one line per epoch with ETA, then where the files are.\n\n" +
+        "test_accuracy.png, summary.md, checkpoints/. Prints one line per epoch with ETA (and a progress bar per optimizer on a terminal), then where the files are.\n\n" +
         "  config.json   JSON config (snake_case keys; unknown keys are errors). Without it, the embedded default:\n" +
         "                MLP 784-256-256-10, dropout, 30,000 training images, 3 epochs, adam adamw amsgrad signadam\n" +
         "                lion sgd-nesterov. configs/{mlp,logreg,cnn}-fmnist.json use the full data.\n" +
@@ -53,7 +54,13 @@ public sealed class TrainCommand : ICommand
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); };
         Console.CancelKeyPress += onCancel;
         TrainResult result;
-        try { result = config is null ? TrainJob.Resume(resume!, stdout, cts.Token) : TrainJob.Run(config, stdout, cancel: cts.Token); }
+        try
+        {
+            // A progress bar per optimizer on a terminal; plain per-epoch lines when the output is redirected.
+            result = TrainProgressBar.Wanted(stdout)
+                ? TrainProgressBar.Run(AnsiConsole.Console, (progress, log) => Start(config, resume, log, progress, cts.Token))
+                : Start(config, resume, stdout, null, cts.Token);
+        }
         catch (ConfigException e) { throw new UsageException(e.Message, e); }
         catch (Exception e) when (e is FileNotFoundException or CudaAdam.Training.CheckpointException)
         {
@@ -68,4 +75,7 @@ public sealed class TrainCommand : ICommand
         stdout.WriteLine($"summary:    {Path.Combine(result.Folder, "summary.md")}");
         return ExitCodes.Ok;
     }
+
+    private static TrainResult Start(TrainConfig? config, string? resume, TextWriter log, ITrainProgress? progress, CancellationToken cancel) =>
+        config is null ? TrainJob.Resume(resume!, log, cancel, progress) : TrainJob.Run(config, log, cancel: cancel, progress: progress);
 }

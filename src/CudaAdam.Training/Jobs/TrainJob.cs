@@ -37,15 +37,17 @@ public static class TrainJob
     /// <param name="log">Progress lines.</param>
     /// <param name="now">The time that names the run folder (UTC now when null).</param>
     /// <param name="cancel">Stops at the next step: the run is checkpointed and the result says it was interrupted.</param>
+    /// <param name="progress">Step-by-step progress (a progress bar), besides the per-epoch lines in <paramref name="log"/>.</param>
     /// <exception cref="ConfigException">The config is invalid.</exception>
     /// <exception cref="FileNotFoundException">The data set is missing (the message names the Debian package).</exception>
-    public static TrainResult Run(TrainConfig config, TextWriter log, DateTime? now = null, CancellationToken cancel = default)
+    public static TrainResult Run(TrainConfig config, TextWriter log, DateTime? now = null, CancellationToken cancel = default,
+        ITrainProgress? progress = null)
     {
         config.Resolve();
         var (train, test) = config.Data.Load();
         string folder = CreateRunFolder(config, now ?? DateTime.UtcNow);
         AtomicFile.WriteAllText(Path.Combine(folder, "config.json"), config.ToJson() + "\n");
-        return Execute(config, folder, train, test, new Dictionary<string, (List<StepRecord>, List<EpochRecord>)>(), log, cancel);
+        return Execute(config, folder, train, test, new Dictionary<string, (List<StepRecord>, List<EpochRecord>)>(), log, cancel, progress);
     }
 
     /// <summary>
@@ -54,7 +56,7 @@ public static class TrainJob
     /// </summary>
     /// <exception cref="ConfigException">The folder is not a run folder, or its checkpoints were switched off.</exception>
     /// <exception cref="CheckpointException">A checkpoint is corrupt or does not match the config.</exception>
-    public static TrainResult Resume(string folder, TextWriter log, CancellationToken cancel = default)
+    public static TrainResult Resume(string folder, TextWriter log, CancellationToken cancel = default, ITrainProgress? progress = null)
     {
         folder = Path.GetFullPath(folder);
         string configPath = Path.Combine(folder, "config.json");
@@ -66,11 +68,12 @@ public static class TrainJob
         var (train, test) = config.Data.Load();
         var records = Reports.ReadCsv(folder);
         log.WriteLine($"resuming {folder}");
-        return Execute(config, folder, train, test, records, log, cancel);
+        return Execute(config, folder, train, test, records, log, cancel, progress);
     }
 
     private static TrainResult Execute(TrainConfig config, string folder, Dataset train, Dataset test,
-        Dictionary<string, (List<StepRecord> Steps, List<EpochRecord> Epochs)> previous, TextWriter log, CancellationToken cancel)
+        Dictionary<string, (List<StepRecord> Steps, List<EpochRecord> Epochs)> previous, TextWriter log, CancellationToken cancel,
+        ITrainProgress? progress)
     {
         var gemm = Gemm.Default;
         var inv = CultureInfo.InvariantCulture;
@@ -88,7 +91,7 @@ public static class TrainJob
             var oc = config.Optimizers[i];
             log.WriteLine($"[{i + 1}/{config.Optimizers.Length}] {oc.Id}: {DescribeHyperparameters(oc)}");
             var run = RunOne(config, oc, train, test, gemm, folder, log, config.Optimizers.Length - i - 1, runs,
-                previous.GetValueOrDefault(oc.Id), cancel, out interrupted);
+                previous.GetValueOrDefault(oc.Id), cancel, progress, out interrupted);
             runs.Add(run);
         }
         Reports.WriteCsv(folder, runs);
@@ -119,7 +122,7 @@ public static class TrainJob
 
     private static OptimizerRun RunOne(TrainConfig config, OptimizerConfig oc, Dataset train, Dataset test, IGemm gemm, string folder,
         TextWriter log, int laterRuns, IReadOnlyList<OptimizerRun> done, (List<StepRecord> Steps, List<EpochRecord> Epochs) previous,
-        CancellationToken cancel, out bool interrupted)
+        CancellationToken cancel, ITrainProgress? progress, out bool interrupted)
     {
         var (model, dropout) = BuildModel(config, gemm);
         IStepBackend backend;
@@ -151,14 +154,21 @@ public static class TrainJob
             epochs.Add(new EpochRecord(0, 0, double.NaN, double.NaN, loss0, acc0, 0));
         }
         var current = new OptimizerRun(oc, steps, epochs, optimizer.Warnings);
-        trainer.Run(steps.Add, e =>
+        progress?.Begin(oc.Id, trainer.Step, trainer.TotalSteps);
+        trainer.Run(s =>
+        {
+            steps.Add(s);
+            progress?.Advance(oc.Id, s);
+        }, e =>
         {
             epochs.Add(e);
+            progress?.Epoch(oc.Id, e);
             // Records first, then the checkpoint: a crash in between leaves records beyond the checkpoint, which a
             // resume drops; never a checkpoint ahead of its records.
             Reports.WriteCsv(folder, [.. done, current]);
             if (ckpt is not null) Checkpoint.Save(ckpt, trainer);
         }, log, label: $"  {oc.Id,-14} ", laterSteps: laterRuns * trainer.TotalSteps, cancel: cancel);
+        progress?.End(oc.Id);
         interrupted = !trainer.Finished;
         if (interrupted && ckpt is not null) Checkpoint.Save(ckpt, trainer);
         foreach (var w in optimizer.Warnings) log.WriteLine($"  {oc.Id}: warning: {w}");
