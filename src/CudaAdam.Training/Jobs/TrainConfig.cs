@@ -181,11 +181,17 @@ public sealed class TrainingConfig
     public ulong Seed { get; set; } = 1;
     /// <summary>Write a checkpoint of each optimizer's run at the end of every epoch (run folder, checkpoints/).</summary>
     public bool Checkpoints { get; set; } = true;
+    /// <summary>Clip the gradients to this global L2 norm before every step (torch's <c>clip_grad_norm_</c>,
+    /// <see cref="GradClipping"/>), or null (default) for no clipping.</summary>
+    [ConfigurationKeyName("max_grad_norm")]
+    public double? MaxGradNorm { get; set; }
 
     internal void Resolve()
     {
         if (Epochs < 1) throw new ConfigException($"training.epochs: {Epochs} must be >= 1");
         if (BatchSize < 1) throw new ConfigException($"training.batch_size: {BatchSize} must be >= 1");
+        try { GradClipping.Validate(MaxGradNorm); }
+        catch (ArgumentException e) { throw new ConfigException($"training.max_grad_norm: {e.Message}", e); }
     }
 }
 

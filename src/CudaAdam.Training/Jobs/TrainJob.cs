@@ -10,8 +10,14 @@ namespace CudaAdam.Training.Jobs;
 
 /// <summary>One optimizer's run in a job: its config, the per-step and per-epoch records (epoch 0: before training),
 /// and the final numbers.</summary>
+/// <param name="Config">The optimizer's config.</param>
+/// <param name="Steps">One record per step taken.</param>
+/// <param name="Epochs">One record per epoch, epoch 0 before training.</param>
+/// <param name="Warnings">The optimizer's warnings (e.g. β1 ≥ sqrt(β2)).</param>
+/// <param name="DivergedAt">The step at which the minibatch loss was NaN or infinite and the run stopped (its records
+/// end before it; see <see cref="TrainingDivergedException"/>), or null.</param>
 public sealed record OptimizerRun(OptimizerConfig Config, IReadOnlyList<StepRecord> Steps, IReadOnlyList<EpochRecord> Epochs,
-    IReadOnlyList<string> Warnings)
+    IReadOnlyList<string> Warnings, long? DivergedAt = null)
 {
     public EpochRecord Final => Epochs[^1];
     public EpochRecord Best => Epochs.Where(e => e.Epoch > 0).DefaultIfEmpty(Epochs[0]).MaxBy(e => e.TestAccuracy)!;
@@ -81,7 +87,7 @@ public static class TrainJob
         log.WriteLine(string.Create(inv, $"  data   {train.Name}: {train.Count} train, {test.Count} test images"));
         log.WriteLine($"  model  {Describe(config, gemm)}");
         log.WriteLine(string.Create(inv,
-            $"  train  {config.Training.Epochs} epochs, batch {config.Training.BatchSize}, schedule {DescribeSchedule(config.Schedule)}, seed {config.Training.Seed}, backend {config.Backend}"));
+            $"  train  {config.Training.Epochs} epochs, batch {config.Training.BatchSize}, schedule {DescribeSchedule(config.Schedule)}{DescribeClipping(config)}, seed {config.Training.Seed}, backend {config.Backend}"));
         log.WriteLine($"  output {folder}");
 
         var runs = new List<OptimizerRun>();
@@ -96,7 +102,8 @@ public static class TrainJob
         }
         Reports.WriteCsv(folder, runs);
         var files = new List<string> { "config.json", "steps.csv", "epochs.csv" };
-        if (config.Training.Checkpoints) files.AddRange(runs.Select(r => Path.Combine("checkpoints", r.Config.Id + ".ckpt")));
+        if (config.Training.Checkpoints)
+            files.AddRange(runs.Select(r => Path.Combine("checkpoints", r.Config.Id + ".ckpt")).Where(f => File.Exists(Path.Combine(folder, f))));
         if (interrupted)
         {
             log.WriteLine($"interrupted: checkpoints saved; continue with: cudaadam train --resume {folder}");
@@ -129,6 +136,7 @@ public static class TrainJob
         try { backend = Backends.Create(config.Backend); }
         catch (Exception e) when (e is ArgumentException or BackendUnavailableException) { throw new ConfigException($"backend: {e.Message}", e); }
         using var optimizer = new Optimizer(oc.Algorithm, [new ParamGroup(model.Parameters, oc.Hyperparameters())], backend);
+        optimizer.MaxGradNorm = config.Training.MaxGradNorm;
         var options = new TrainerOptions { Epochs = config.Training.Epochs, BatchSize = config.Training.BatchSize, Schedule = config.Schedule.ToSchedule() };
         var trainer = new Trainer(model, optimizer, train, test, options, Rng.ForStream(config.Training.Seed, 1), dropout);
         string? ckpt = config.Training.Checkpoints
@@ -155,6 +163,9 @@ public static class TrainJob
         }
         var current = new OptimizerRun(oc, steps, epochs, optimizer.Warnings);
         progress?.Begin(oc.Id, trainer.Step, trainer.TotalSteps);
+        long? diverged = null;
+        try
+        {
         trainer.Run(s =>
         {
             steps.Add(s);
@@ -168,11 +179,19 @@ public static class TrainJob
             Reports.WriteCsv(folder, [.. done, current]);
             if (ckpt is not null) Checkpoint.Save(ckpt, trainer);
         }, log, label: $"  {oc.Id,-14} ", laterSteps: laterRuns * trainer.TotalSteps, cancel: cancel);
+        }
+        catch (TrainingDivergedException e)
+        {
+            // Not an error of the job: one optimizer's lr was too large. Its records and its last epoch's checkpoint
+            // stay; the trainer is not checkpointed past them; the job goes on with the next optimizer.
+            diverged = e.Step;
+            log.WriteLine($"  {oc.Id}: {e.Message}");
+        }
         progress?.End(oc.Id);
-        interrupted = !trainer.Finished;
+        interrupted = diverged is null && !trainer.Finished;
         if (interrupted && ckpt is not null) Checkpoint.Save(ckpt, trainer);
         foreach (var w in optimizer.Warnings) log.WriteLine($"  {oc.Id}: warning: {w}");
-        return current with { Warnings = optimizer.Warnings.ToArray() };
+        return current with { Warnings = optimizer.Warnings.ToArray(), DivergedAt = diverged };
     }
 
     private static string CreateRunFolder(TrainConfig config, DateTime now)
@@ -194,6 +213,9 @@ public static class TrainJob
         return string.Create(CultureInfo.InvariantCulture,
             $"{config.Model.Kind}: {model.Describe()} ({model.ParameterCount:N0} parameters, GEMM {gemm.Name})");
     }
+
+    internal static string DescribeClipping(TrainConfig config) =>
+        config.Training.MaxGradNorm is { } c ? FormattableString.Invariant($", gradients clipped to norm {c}") : "";
 
     internal static string DescribeSchedule(ScheduleConfig s) => s.Kind switch
     {

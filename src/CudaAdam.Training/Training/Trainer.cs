@@ -15,6 +15,16 @@ public sealed record EpochRecord(int Epoch, long Step, double TrainLoss, double 
     double WallSeconds);
 
 /// <summary>What a <see cref="Trainer"/> does: epochs, minibatch size, schedule, evaluation batch size.</summary>
+/// <summary>A training run met a NaN or infinite minibatch loss (the lr is too large, typically) at
+/// <see cref="Step"/>; that step was not taken.</summary>
+public sealed class TrainingDivergedException(long step, double loss)
+    : Exception(string.Create(CultureInfo.InvariantCulture,
+        $"diverged at step {step}: the minibatch loss is {loss}; the step was not taken (lower the lr, or clip the gradients: training.max_grad_norm)"))
+{
+    public long Step { get; } = step;
+    public double Loss { get; } = loss;
+}
+
 public sealed record TrainerOptions
 {
     public int Epochs { get; init; } = 1;
@@ -102,6 +112,8 @@ public sealed class Trainer
     public double WallSeconds => _elapsedBefore + _clock.Elapsed.TotalSeconds;
 
     /// <summary>Takes one optimizer step on the next minibatch.</summary>
+    /// <exception cref="TrainingDivergedException">The minibatch loss is NaN or infinite: the step is not taken (the
+    /// model and optimizer state are those before it); this trainer must not be stepped again.</exception>
     public StepRecord TrainStep()
     {
         if (Finished) throw new InvalidOperationException($"training is finished ({TotalSteps} steps)");
@@ -118,6 +130,12 @@ public sealed class Trainer
         var logits = Model.Forward(x, training: true);
         if (_grad is null || _grad.Length != logits.Length) _grad = Tensor.Zeros(logits.Rows, logits.Cols);
         var (loss, correct) = SoftmaxCrossEntropy.Compute(logits, _batchY.AsSpan(0, n), _grad);
+        if (!double.IsFinite(loss))
+        {
+            // Diverged: no backward, no optimizer step, so the weights and optimizer state stay those of step t - 1.
+            _clock.Stop();
+            throw new TrainingDivergedException(t, loss);
+        }
         Model.Backward(_grad);
         Optimizer.Step();
         _clock.Stop();
