@@ -107,7 +107,8 @@ internal static class Reports
     }
 
     /// <summary>summary.md: the setup and a table of final and best numbers per optimizer.</summary>
-    public static string WriteSummary(string folder, TrainConfig config, Dataset train, Dataset test, string model, IReadOnlyList<OptimizerRun> runs)
+    public static string WriteSummary(string folder, TrainConfig config, Dataset train, Dataset test, string model, IReadOnlyList<OptimizerRun> runs,
+        string? backend = null)
     {
         var s = new StringBuilder();
         s.Append($"# {config.Name}\n\n");
@@ -115,7 +116,7 @@ internal static class Reports
         s.Append($"- model: {model}\n");
         s.Append(string.Create(Inv,
             $"- training: {config.Training.Epochs} epochs, minibatch {config.Training.BatchSize}, schedule {TrainJob.DescribeSchedule(config.Schedule)}{TrainJob.DescribeClipping(config)}, " +
-            $"seed {config.Training.Seed} (same initial weights, minibatches and dropout masks for every optimizer), backend {config.Backend}\n"));
+            $"seed {config.Training.Seed} (same initial weights, minibatches and dropout masks for every optimizer), backend {backend ?? config.Backend}\n"));
         s.Append("- loss: softmax cross-entropy; train loss is the mean over the epoch's minibatches with dropout on; test numbers with dropout off\n");
         s.Append("- wall-clock: time in training steps only (no evaluation or checkpoints), optimizers run one after another on this machine; " +
                  $"the first one also pays the JIT warm-up. Load average at the end: {LoadAverage()} on {Environment.ProcessorCount} cores " +

@@ -1,6 +1,9 @@
 using System.Globalization;
 using System.Text;
+using CudaAdam.Cuda;
+using CudaAdam.Device;
 using CudaAdam.IO;
+using CudaAdam.Training.Device;
 using CudaAdam.Training.Data;
 using CudaAdam.Training.Layers;
 using CudaAdam.Training.Models;
@@ -83,11 +86,13 @@ public static class TrainJob
     {
         var gemm = Gemm.Default;
         var inv = CultureInfo.InvariantCulture;
+        using var device = OpenDevice(config, out string backend);
         log.WriteLine($"cudaadam train: {config.Name}");
         log.WriteLine(string.Create(inv, $"  data   {train.Name}: {train.Count} train, {test.Count} test images"));
         log.WriteLine($"  model  {Describe(config, gemm)}");
         log.WriteLine(string.Create(inv,
-            $"  train  {config.Training.Epochs} epochs, batch {config.Training.BatchSize}, schedule {DescribeSchedule(config.Schedule)}{DescribeClipping(config)}, seed {config.Training.Seed}, backend {config.Backend}"));
+            $"  train  {config.Training.Epochs} epochs, batch {config.Training.BatchSize}, schedule {DescribeSchedule(config.Schedule)}{DescribeClipping(config)}, seed {config.Training.Seed}"));
+        log.WriteLine($"  backend {backend}");
         log.WriteLine($"  output {folder}");
 
         var runs = new List<OptimizerRun>();
@@ -96,7 +101,7 @@ public static class TrainJob
         {
             var oc = config.Optimizers[i];
             log.WriteLine($"[{i + 1}/{config.Optimizers.Length}] {oc.Id}: {DescribeHyperparameters(oc)}");
-            var run = RunOne(config, oc, train, test, gemm, folder, log, config.Optimizers.Length - i - 1, runs,
+            var run = RunOne(config, oc, train, test, gemm, device, folder, log, config.Optimizers.Length - i - 1, runs,
                 previous.GetValueOrDefault(oc.Id), cancel, progress, out interrupted);
             runs.Add(run);
         }
@@ -110,7 +115,7 @@ public static class TrainJob
             return new TrainResult(folder, files, runs, Interrupted: true);
         }
         files.AddRange(Reports.WritePlots(folder, config, runs));
-        files.Add(Reports.WriteSummary(folder, config, train, test, Describe(config, gemm), runs));
+        files.Add(Reports.WriteSummary(folder, config, train, test, Describe(config, gemm), runs, backend));
         return new TrainResult(folder, files, runs, Interrupted: false);
     }
 
@@ -127,18 +132,74 @@ public static class TrainJob
         return (model, model.Dropouts.Any() ? dropout : null);
     }
 
-    private static OptimizerRun RunOne(TrainConfig config, OptimizerConfig oc, Dataset train, Dataset test, IGemm gemm, string folder,
+    /// <summary>
+    /// Where the job trains, from <see cref="TrainConfig.Backend"/>: <c>cpu</c> → null (CPU layers, CPU reference step);
+    /// <c>emulator</c> / <c>cuda</c> → that device (layers and fused step on it: <see cref="DeviceEngine"/>);
+    /// <c>auto</c> → the GPU when one opens, else null. <paramref name="description"/> names the choice for the log and
+    /// the summary.
+    /// </summary>
+    /// <exception cref="ConfigException">A device backend that is unavailable, or a model or optimizer the device path
+    /// does not run (cnn, nadam).</exception>
+    public static IDevice? OpenDevice(TrainConfig config, out string description)
+    {
+        string name = config.Backend.ToLowerInvariant();
+        string? cpuOnly = config.Model.Kind == "cnn" ? "the cnn's conv layers run on the CPU only"
+            : config.Optimizers?.FirstOrDefault(o => o.Algorithm == Algorithm.NAdam) is { } nadam
+                ? $"optimizer '{nadam.Id}' is nadam, which the device-resident step does not run" : null;
+        if (name == "cpu")
+        {
+            description = "cpu (CPU layers, CPU reference step)";
+            return null;
+        }
+        if (name == "auto")
+        {
+            if (cpuOnly is not null)
+            {
+                description = $"cpu (auto: {cpuOnly})";
+                return null;
+            }
+            if (DeviceBackends.Unavailable("cuda") is { } why)
+            {
+                description = $"cpu (auto: no GPU: {why})";
+                return null;
+            }
+            try
+            {
+                var gpu = DeviceBackends.OpenDevice("cuda");
+                description = $"cuda (auto): {gpu.Name}, layers and fused step on the device, GEMM cublas";
+                return gpu;
+            }
+            catch (Exception e) when (e is BackendUnavailableException or CudaException or DllNotFoundException)
+            {
+                description = $"cpu (auto: the GPU did not open: {e.Message})";
+                return null;
+            }
+        }
+        if (cpuOnly is not null)
+            throw new ConfigException($"backend: '{name}' trains on the device, but {cpuOnly}; use \"backend\": \"cpu\" (or \"auto\")");
+        IDevice device;
+        try { device = DeviceBackends.OpenDevice(name); }
+        catch (Exception e) when (e is BackendUnavailableException or CudaException or DllNotFoundException)
+        {
+            throw new ConfigException($"backend: {e.Message}", e);
+        }
+        description = $"{name}: {device.Name}, layers and fused step on the device, GEMM {(device is CudaDevice ? "cublas" : "train.cu")}";
+        return device;
+    }
+
+    private static OptimizerRun RunOne(TrainConfig config, OptimizerConfig oc, Dataset train, Dataset test, IGemm gemm, IDevice? device, string folder,
         TextWriter log, int laterRuns, IReadOnlyList<OptimizerRun> done, (List<StepRecord> Steps, List<EpochRecord> Epochs) previous,
         CancellationToken cancel, ITrainProgress? progress, out bool interrupted)
     {
         var (model, dropout) = BuildModel(config, gemm);
-        IStepBackend backend;
-        try { backend = Backends.Create(config.Backend); }
-        catch (Exception e) when (e is ArgumentException or BackendUnavailableException) { throw new ConfigException($"backend: {e.Message}", e); }
-        using var optimizer = new Optimizer(oc.Algorithm, [new ParamGroup(model.Parameters, oc.Hyperparameters())], backend);
+        // On a device the host optimizer (CPU reference backend) only holds the state copies for checkpoints.
+        using var optimizer = new Optimizer(oc.Algorithm, [new ParamGroup(model.Parameters, oc.Hyperparameters())]);
         optimizer.MaxGradNorm = config.Training.MaxGradNorm;
         var options = new TrainerOptions { Epochs = config.Training.Epochs, BatchSize = config.Training.BatchSize, Schedule = config.Schedule.ToSchedule() };
-        var trainer = new Trainer(model, optimizer, train, test, options, Rng.ForStream(config.Training.Seed, 1), dropout);
+        using var engine = device is null ? null
+            : new DeviceEngine(device, model, optimizer, train.Features, train.Classes, Math.Max(options.BatchSize, options.EvalBatchSize),
+                DropoutMask.SeedOf(dropout ?? Rng.ForStream(config.Training.Seed, 2)));
+        var trainer = new Trainer(model, optimizer, train, test, options, Rng.ForStream(config.Training.Seed, 1), dropout, engine);
         string? ckpt = config.Training.Checkpoints
             ? Path.Combine(Directory.CreateDirectory(Path.Combine(folder, "checkpoints")).FullName, oc.Id + ".ckpt")
             : null;
