@@ -75,7 +75,7 @@ public sealed record Hyperparameters
     /// <summary>
     /// Checks every value <paramref name="algorithm"/> reads and throws with a message that names the value, what
     /// it must be, and the value given (torch.optim's messages, extended). Returns warnings that are not errors:
-    /// β1 ≥ sqrt(β2), where the sign-like descent bound <see cref="SignBound"/> R is infinite.
+    /// β1 ≥ sqrt(β2) with β1 &gt; 0, where the sign-like descent bound <see cref="SignBound"/> R is infinite.
     /// </summary>
     /// <exception cref="ArgumentException">A value is outside its domain.</exception>
     public IReadOnlyList<string> Validate(Algorithm algorithm)
