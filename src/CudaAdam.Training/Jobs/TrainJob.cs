@@ -80,7 +80,8 @@ public static class TrainJob
         using var device = OpenDevice(config, out string backend);
         log.WriteLine($"cudaadam train: {config.Name}");
         log.WriteLine(string.Create(inv, $"  data   {train.Name}: {train.Count} train, {test.Count} test images"));
-        log.WriteLine($"  model  {Describe(config, gemm)}");
+        string gemmName = device is null ? gemm.Name : device is CudaDevice ? "cublas" : "train.cu";
+        log.WriteLine($"  model  {Describe(config, gemm, gemmName)}");
         log.WriteLine(string.Create(inv,
             $"  train  {config.Training.Epochs} epochs, batch {config.Training.BatchSize}, schedule {DescribeSchedule(config.Schedule)}, seed {config.Training.Seed}"));
         log.WriteLine($"  backend {backend}");
@@ -105,7 +106,7 @@ public static class TrainJob
             return new TrainResult(folder, files, runs, Interrupted: true);
         }
         files.AddRange(Reports.WritePlots(folder, config, runs));
-        files.Add(Reports.WriteSummary(folder, config, train, test, Describe(config, gemm), runs, backend));
+        files.Add(Reports.WriteSummary(folder, config, train, test, Describe(config, gemm, gemmName), runs, backend));
         return new TrainResult(folder, files, runs, Interrupted: false);
     }
 
@@ -239,11 +240,11 @@ public static class TrainJob
         }
     }
 
-    internal static string Describe(TrainConfig config, IGemm gemm)
+    internal static string Describe(TrainConfig config, IGemm gemm, string? gemmName = null)
     {
         var (model, _) = BuildModel(config, gemm);
         return string.Create(CultureInfo.InvariantCulture,
-            $"{config.Model.Kind}: {model.Describe()} ({model.ParameterCount:N0} parameters, GEMM {gemm.Name})");
+            $"{config.Model.Kind}: {model.Describe()} ({model.ParameterCount:N0} parameters, GEMM {gemmName ?? gemm.Name})");
     }
 
     internal static string DescribeSchedule(ScheduleConfig s) => s.Kind switch
