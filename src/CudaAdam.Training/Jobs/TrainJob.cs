@@ -151,7 +151,9 @@ public static class TrainJob
             }
             if (DeviceBackends.Unavailable("cuda") is { } why)
             {
-                description = $"cpu (auto: no GPU: {why})";
+                string first = why.Split('\n')[0];
+                int dot = first.IndexOf(". ", StringComparison.Ordinal);
+                description = $"cpu (auto: no GPU: {(dot > 0 ? first[..dot] : first.TrimEnd('.', ':'))}; `cudaadam info` says more)";
                 return null;
             }
             try
