@@ -89,7 +89,8 @@ public static class TrainJob
         using var device = OpenDevice(config, out string backend);
         log.WriteLine($"cudaadam train: {config.Name}");
         log.WriteLine(string.Create(inv, $"  data   {train.Name}: {train.Count} train, {test.Count} test images"));
-        log.WriteLine($"  model  {Describe(config, gemm)}");
+        string gemmName = device is null ? gemm.Name : device is CudaDevice ? "cublas" : "train.cu";
+        log.WriteLine($"  model  {Describe(config, gemm, gemmName)}");
         log.WriteLine(string.Create(inv,
             $"  train  {config.Training.Epochs} epochs, batch {config.Training.BatchSize}, schedule {DescribeSchedule(config.Schedule)}{DescribeClipping(config)}, seed {config.Training.Seed}"));
         log.WriteLine($"  backend {backend}");
@@ -115,7 +116,7 @@ public static class TrainJob
             return new TrainResult(folder, files, runs, Interrupted: true);
         }
         files.AddRange(Reports.WritePlots(folder, config, runs));
-        files.Add(Reports.WriteSummary(folder, config, train, test, Describe(config, gemm), runs, backend));
+        files.Add(Reports.WriteSummary(folder, config, train, test, Describe(config, gemm, gemmName), runs, backend));
         return new TrainResult(folder, files, runs, Interrupted: false);
     }
 
@@ -160,7 +161,9 @@ public static class TrainJob
             }
             if (DeviceBackends.Unavailable("cuda") is { } why)
             {
-                description = $"cpu (auto: no GPU: {why})";
+                string first = why.Split('\n')[0];
+                int dot = first.IndexOf(". ", StringComparison.Ordinal);
+                description = $"cpu (auto: no GPU: {(dot > 0 ? first[..dot] : first.TrimEnd('.', ':'))}; `cudaadam info` says more)";
                 return null;
             }
             try
@@ -268,11 +271,11 @@ public static class TrainJob
         }
     }
 
-    internal static string Describe(TrainConfig config, IGemm gemm)
+    internal static string Describe(TrainConfig config, IGemm gemm, string? gemmName = null)
     {
         var (model, _) = BuildModel(config, gemm);
         return string.Create(CultureInfo.InvariantCulture,
-            $"{config.Model.Kind}: {model.Describe()} ({model.ParameterCount:N0} parameters, GEMM {gemm.Name})");
+            $"{config.Model.Kind}: {model.Describe()} ({model.ParameterCount:N0} parameters, GEMM {gemmName ?? gemm.Name})");
     }
 
     internal static string DescribeClipping(TrainConfig config) =>

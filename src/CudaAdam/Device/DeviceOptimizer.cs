@@ -69,6 +69,9 @@ public struct CaClock
 /// stochastic rounding (per-step keys), and tensors without a gradient in a step.</para>
 /// <para>Gradients: <see cref="UploadGradients"/> copies each <see cref="Parameter.Grad"/> in; a device producer
 /// writes <see cref="Gradients"/> at <see cref="Offset"/> instead. Read results with <see cref="Download"/>.</para>
+/// <para>Device layers (src/CudaAdam.Training/Device/) read their weights in <see cref="Values"/> and write their
+/// gradients into <see cref="Gradients"/>, both at <see cref="Offset"/>; checkpoints go through
+/// <see cref="Download"/>/<see cref="DownloadState"/> and back through <see cref="Upload"/>/<see cref="UploadState"/>.</para>
 /// </remarks>
 public sealed class DeviceOptimizer : IDisposable
 {

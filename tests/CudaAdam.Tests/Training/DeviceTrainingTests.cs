@@ -417,6 +417,50 @@ public abstract class DeviceTrainingTests
         }
     }
 
+    /// <summary>DeviceOptimizer.Upload/UploadState (what a checkpoint load does): an optimizer restored from another's
+    /// downloaded parameters and state continues bitwise like it; a state that does not fit is refused.</summary>
+    [TestCase(Algorithm.AdamW, false)]
+    [TestCase(Algorithm.Adam, true)]
+    [TestCase(Algorithm.Sgd, false)]
+    public void OptimizerStateRoundTripsThroughTheHost(Algorithm algorithm, bool amsgrad)
+    {
+        using var device = Open();
+        var hp = algorithm == Algorithm.Sgd ? new Hyperparameters { Lr = 0.05, Momentum = 0.9 } : Hyperparameters.Defaults(algorithm) with { Amsgrad = amsgrad };
+        Parameter[] Make() => [new Parameter("a", Normal(37, 1)), new Parameter("b", Normal(5, 2))];
+        var pa = Make();
+        var pb = Make();
+        using var a = new DeviceOptimizer(device, algorithm, pa, hp);
+        using var b = new DeviceOptimizer(device, algorithm, pb, hp);
+        void Grads(Parameter[] ps, int step)
+        {
+            for (int i = 0; i < ps.Length; i++) ps[i].Grad = Normal(ps[i].Data.Length, (ulong)(100 * step + i));
+        }
+        for (int t = 1; t <= 3; t++) { Grads(pa, t); a.UploadGradients(); a.Step(); }
+        a.Download();
+        for (int i = 0; i < pa.Length; i++)
+        {
+            pa[i].Data.CopyTo(pb[i].Data, 0);
+            b.UploadState(pb[i], a.DownloadState(pa[i]));
+        }
+        b.Upload();
+        for (int t = 4; t <= 5; t++)
+        {
+            Grads(pa, t); a.UploadGradients(); a.Step();
+            Grads(pb, t); b.UploadGradients(); b.Step();
+        }
+        a.Download();
+        b.Download();
+        for (int i = 0; i < pa.Length; i++)
+        {
+            EmulatorTestSupport.AssertBitwiseEqual(pa[i].Data, pb[i].Data, $"{pa[i].Name} after 5 steps");
+            var (sa, sb) = (a.DownloadState(pa[i]), b.DownloadState(pb[i]));
+            Assert.That((sb.Step, sb.Beta1Power, sb.Beta2Power), Is.EqualTo((sa.Step, sa.Beta1Power, sa.Beta2Power)));
+            Assert.That(sb.M, Is.EqualTo(sa.M));
+        }
+        Assert.That(() => b.UploadState(pb[0], new ParamState { M = new float[3] }), Throws.ArgumentException.With.Message.Contains("has 3 elements"));
+        Assert.That(() => b.UploadState(pb[0], new ParamState { Aux = new float[37] }), Throws.ArgumentException.With.Message.Contains("does not keep"));
+    }
+
     /// <summary>A checkpoint with one flipped byte is rejected and leaves the device run as it was.</summary>
     [Test]
     public void CorruptCheckpointIsRejected()
