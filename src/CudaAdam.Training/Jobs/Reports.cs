@@ -156,15 +156,16 @@ internal static class Reports
     }
 
     /// <summary>summary.md: the setup and a table of final and best numbers per optimizer.</summary>
-    public static string WriteSummary(string folder, TrainConfig config, Dataset train, Dataset test, string model, IReadOnlyList<OptimizerRun> runs)
+    public static string WriteSummary(string folder, TrainConfig config, Dataset train, Dataset test, string model, IReadOnlyList<OptimizerRun> runs,
+        string? backend = null)
     {
         var s = new StringBuilder();
         s.Append($"# {config.Name}\n\n");
         s.Append(string.Create(Inv, $"- data: {train.Name}, {train.Count} training / {test.Count} test images\n"));
         s.Append($"- model: {model}\n");
         s.Append(string.Create(Inv,
-            $"- training: {config.Training.Epochs} epochs, minibatch {config.Training.BatchSize}, schedule {TrainJob.DescribeSchedule(config.Schedule)}, " +
-            $"seed {config.Training.Seed} (same initial weights, minibatches and dropout masks for every optimizer), backend {config.Backend}\n"));
+            $"- training: {config.Training.Epochs} epochs, minibatch {config.Training.BatchSize}, schedule {TrainJob.DescribeSchedule(config.Schedule)}{TrainJob.DescribeClipping(config)}, " +
+            $"seed {config.Training.Seed} (same initial weights, minibatches and dropout masks for every optimizer), backend {backend ?? config.Backend}\n"));
         s.Append("- loss: softmax cross-entropy; train loss is the mean over the epoch's minibatches with dropout on; test numbers with dropout off\n");
         s.Append("- wall-clock: time in training steps only (no evaluation or checkpoints), optimizers run one after another on this machine; " +
                  $"the first one also pays the JIT warm-up. Load average at the end: {LoadAverage()} on {Environment.ProcessorCount} cores " +
@@ -175,12 +176,21 @@ internal static class Reports
         {
             var f = r.Final;
             var b = r.Best;
+            if (r.DivergedAt is { } step)
+            {
+                s.Append(string.Create(Inv,
+                    $"| {r.Config.Id} | {TrainJob.DescribeHyperparameters(r.Config)} | **diverged at step {step}** (loss not finite) | | | " +
+                    $"{100 * b.TestAccuracy:F2}% ({b.Epoch}) | {f.WallSeconds:F1} |\n"));
+                continue;
+            }
             s.Append(string.Create(Inv,
                 $"| {r.Config.Id} | {TrainJob.DescribeHyperparameters(r.Config)} | {f.TrainLoss:F4} | {f.TestLoss:F4} | {100 * f.TestAccuracy:F2}% | " +
                 $"{100 * b.TestAccuracy:F2}% ({b.Epoch}) | {f.WallSeconds:F1} |\n"));
         }
-        var best = runs.MaxBy(r => r.Final.TestAccuracy)!;
-        s.Append(string.Create(Inv, $"\nHighest final test accuracy: **{best.Config.Id}** ({100 * best.Final.TestAccuracy:F2}%). "));
+        if (runs.Where(r => r.DivergedAt is null).MaxBy(r => r.Final.TestAccuracy) is { } best)
+            s.Append(string.Create(Inv, $"\nHighest final test accuracy: **{best.Config.Id}** ({100 * best.Final.TestAccuracy:F2}%). "));
+        else
+            s.Append("\nEvery optimizer diverged. ");
         s.Append(string.Create(Inv, $"Test accuracy before training: {100 * runs[0].Epochs[0].TestAccuracy:F2}%.\n"));
         s.Append("One seed, one run per optimizer: differences of a few tenths of a percent are within seed-to-seed noise.\n");
         foreach (var r in runs)

@@ -36,8 +36,13 @@ public sealed class TrainConfig
     public OptimizerConfig[]? Optimizers { get; set; }
     /// <summary>The folder under which <c>&lt;time&gt;-&lt;name&gt;/</c> is created (relative to the working directory).</summary>
     public string Output { get; set; } = "runs";
-    /// <summary>The step backend (<see cref="Backends"/>): cpu, emulator, cuda.</summary>
+    /// <summary>Where the job trains (<see cref="TrainJob.OpenDevice"/>): <c>cpu</c> (CPU layers and the CPU reference
+    /// step), <c>emulator</c> or <c>cuda</c> (layers and the fused step on that device: the device path), <c>auto</c>
+    /// (cuda when a GPU opens, else cpu; the embedded default). The mlp and logreg models only on a device.</summary>
     public string Backend { get; set; } = "cpu";
+
+    /// <summary>The values of <see cref="Backend"/>.</summary>
+    public static IReadOnlyList<string> BackendNames { get; } = ["cpu", "emulator", "cuda", "auto"];
 
     /// <summary>Reads <paramref name="path"/>.</summary>
     /// <exception cref="ConfigException">Missing file, bad JSON, unknown key, bad value.</exception>
@@ -100,8 +105,8 @@ public sealed class TrainConfig
         foreach (var o in Optimizers) o.Resolve();
         var dup = Optimizers.GroupBy(o => o.Id).FirstOrDefault(g => g.Count() > 1);
         if (dup is not null) throw new ConfigException($"optimizers: two entries are labelled '{dup.Key}'; give each a distinct \"label\"");
-        if (!Backends.Names.Contains(Backend, StringComparer.OrdinalIgnoreCase))
-            throw new ConfigException($"backend: unknown backend '{Backend}'; known backends: {string.Join(", ", Backends.Names)}");
+        if (!BackendNames.Contains(Backend, StringComparer.OrdinalIgnoreCase))
+            throw new ConfigException($"backend: unknown backend '{Backend}'; known backends: {string.Join(", ", BackendNames)}");
         if (string.IsNullOrWhiteSpace(Name) || Name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || Name.Contains(' '))
             throw new ConfigException($"name: '{Name}' must be a non-empty file-name-safe word (it names the run folder)");
         return this;
@@ -201,11 +206,17 @@ public sealed class TrainingConfig
     public ulong Seed { get; set; } = 1;
     /// <summary>Write a checkpoint of each optimizer's run at the end of every epoch (run folder, checkpoints/).</summary>
     public bool Checkpoints { get; set; } = true;
+    /// <summary>Clip the gradients to this global L2 norm before every step (torch's <c>clip_grad_norm_</c>,
+    /// <see cref="GradClipping"/>), or null (default) for no clipping.</summary>
+    [ConfigurationKeyName("max_grad_norm")]
+    public double? MaxGradNorm { get; set; }
 
     internal void Resolve()
     {
         if (Epochs < 1) throw new ConfigException($"training.epochs: {Epochs} must be >= 1");
         if (BatchSize < 1) throw new ConfigException($"training.batch_size: {BatchSize} must be >= 1");
+        try { GradClipping.Validate(MaxGradNorm); }
+        catch (ArgumentException e) { throw new ConfigException($"training.max_grad_norm: {e.Message}", e); }
     }
 }
 
@@ -283,7 +294,7 @@ public sealed class OptimizerConfig
 /// reddi-cycle3       Reddi et al. §3 (<see cref="ReddiOnline"/>): c (10)
 /// reddi-online       Reddi et al. §5, 1010 every 101st round, else −10: no keys
 /// reddi-stochastic   Reddi et al. §5, 1010 with probability 0.01, else −10: no keys
-/// zhang              Zhang et al. 2022 (<see cref="ZhangFiniteSum"/>): n (10); an epoch is ⌊n/B⌋ steps
+/// zhang              Zhang et al. 2022 (<see cref="ZhangFiniteSum"/>): n (10), a (1); an epoch is ⌊n/B⌋ steps
 /// rosenbrock         <see cref="NoisyRosenbrock"/>: dimension (10), sigma (1)
 /// paffine-quadratic  <see cref="PAffineQuadratic"/>: dimension (100), condition (100), sigma0 (0.1), sigma1 (1), p (2)
 /// streams (reddi-*, rosenbrock, paffine-quadratic): steps_per_epoch (100), the steps between evaluations
@@ -303,6 +314,7 @@ public sealed class ProblemConfig
     public double? Condition { get; set; }
     public int? N { get; set; }
     public double? C { get; set; }
+    public double? A { get; set; }
     [ConfigurationKeyName("steps_per_epoch")]
     public int? StepsPerEpoch { get; set; }
 
@@ -312,7 +324,7 @@ public sealed class ProblemConfig
         ["reddi-cycle3"] = ["c", "steps_per_epoch"],
         ["reddi-online"] = ["steps_per_epoch"],
         ["reddi-stochastic"] = ["steps_per_epoch"],
-        ["zhang"] = ["n"],
+        ["zhang"] = ["n", "a"],
         ["rosenbrock"] = ["dimension", "sigma", "steps_per_epoch"],
         ["paffine-quadratic"] = ["dimension", "condition", "sigma0", "sigma1", "p", "steps_per_epoch"],
     };
@@ -321,7 +333,7 @@ public sealed class ProblemConfig
     [
         ("dimension", Dimension is not null), ("sigma", Sigma is not null), ("sigma0", Sigma0 is not null),
         ("sigma1", Sigma1 is not null), ("p", P is not null), ("condition", Condition is not null), ("n", N is not null),
-        ("c", C is not null), ("steps_per_epoch", StepsPerEpoch is not null),
+        ("c", C is not null), ("a", A is not null), ("steps_per_epoch", StepsPerEpoch is not null),
     ];
 
     /// <summary>Checks that only the kind's keys are given, fills the defaults, and builds the problem once to check
@@ -336,7 +348,7 @@ public sealed class ProblemConfig
         switch (kind)
         {
             case "reddi-cycle3": C ??= 10; break;
-            case "zhang": N ??= 10; break;
+            case "zhang": N ??= 10; A ??= 1; break;
             case "rosenbrock": Dimension ??= 10; Sigma ??= 1; break;
             case "paffine-quadratic": Dimension ??= 100; Condition ??= 100; Sigma0 ??= 0.1; Sigma1 ??= 1; P ??= 2; break;
         }
@@ -356,7 +368,7 @@ public sealed class ProblemConfig
         "reddi-cycle3" => ReddiOnline.Cycle3(C ?? 10),
         "reddi-online" => ReddiOnline.Online(),
         "reddi-stochastic" => ReddiOnline.Stochastic(),
-        "zhang" => new ZhangFiniteSum(N ?? 10),
+        "zhang" => new ZhangFiniteSum(N ?? 10, A ?? 1),
         "rosenbrock" => new NoisyRosenbrock(Dimension ?? 10, Sigma ?? 1),
         "paffine-quadratic" => new PAffineQuadratic(Dimension ?? 100, Condition ?? 100, Sigma0 ?? 0.1, Sigma1 ?? 1, P ?? 2),
         _ => throw new ConfigException($"model.kind: '{kind}' is not a problem; problems: {string.Join(", ", Kinds)}"),

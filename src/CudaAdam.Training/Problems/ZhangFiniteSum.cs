@@ -4,33 +4,37 @@ using CudaAdam.Training;
 namespace CudaAdam.Problems;
 
 /// <summary>
-/// The finite-sum example of Zhang, Chen, Shi, Sun &amp; Luo, "Adam Can Converge Without Any Modification on Update
-/// Rules" (NeurIPS 2022, arXiv 2208.09632), on which Adam with random reshuffling diverges for small β2 and converges
-/// for large β2 with β1 &lt; √β2: Reddi et al.'s linear functions, made unconstrained by a C¹ quadratic extension left
-/// of x = −1:
+/// The divergence example of Zhang, Chen, Shi, Sun &amp; Luo, "Adam Can Converge Without Any Modification on Update
+/// Rules" (NeurIPS 2022, arXiv 2208.09632), as restated by its first author (Y. Zhang, "On the Principles Behind Neural
+/// Network Optimizers", PhD thesis, CUHK-Shenzhen, §2.2, Eq. (2.5)): for n ≥ 3 and a &gt; 0,
 /// <code>
-/// f_0(x) = n·x                    (x ≥ −1),   n/2·(x+2)² − 3n/2   (x &lt; −1)
-/// f_i(x) = −x                     (x ≥ −1),   −1/2·(x+2)² + 3/2   (x &lt; −1),   i = 1..n−1
-/// f(x)   = Σ_i f_i(x) = x         (x ≥ −1),   1/2·(x+2)² − 3/2    (x &lt; −1)     ⇒ x* = −2, f(x*) = −3/2
+/// f_0(x) = s·x  (x ≥ −1),   s/2·(x+2)² − 3s/2  (x &lt; −1),        s = 1 + (n−1)·a
+/// f_i(x) = −a·x (x ≥ −1),   −a/2·(x+2)² + 3a/2 (x &lt; −1),        i = 1..n−1
+/// Σ_i f_i(x) = x  (x ≥ −1),   1/2·(x+2)² − 3/2  (x &lt; −1)   ⇒ x* = −2
 /// </code>
-/// Each f_i is continuous with a continuous derivative at −1; the sum is convex. As an <see cref="IStochasticProblem"/>
-/// the objective is the mean F = f/n (so a minibatch loss is an unbiased estimate of it), F* = −3/(2n); an epoch of
-/// random reshuffling is ⌊n/B⌋ minibatches drawn without replacement (B = 1: the paper's setting, one f_i per step).
-/// The start is x0 = 0 (the setting of scripts/zhang.fsx). The construction is stated as recalled from the paper
-/// (its text was not retrievable here): check it against arXiv 2208.09632.
+/// Each f_i is C¹ at −1; a = 1 gives Reddi et al.'s slopes n and −1. As an <see cref="IStochasticProblem"/> the
+/// objective is the thesis's mean F = (1/n)·Σ f_i (a minibatch loss is an unbiased estimate of it), F* = −3/(2n); an
+/// epoch is ⌊n/B⌋ minibatches drawn without replacement (random reshuffling; B = 1: one f_i per step). The thesis's
+/// Algorithm 1.1 samples f_i uniformly with replacement instead (<c>scripts/zhang.fsx</c> runs both). Start x0 = 0.
 /// </summary>
 public sealed class ZhangFiniteSum : IStochasticProblem
 {
-    public ZhangFiniteSum(int n, double x0 = 0)
+    public ZhangFiniteSum(int n, double a = 1, double x0 = 0)
     {
-        if (n < 3) throw new ArgumentOutOfRangeException(nameof(n), n, "n must be at least 3 (n - 2 > 0 drives the divergence)");
+        if (n < 3) throw new ArgumentOutOfRangeException(nameof(n), n, "n must be at least 3 (Zhang et al.'s example needs n ≥ 3)");
+        if (!(a > 0) || !double.IsFinite(a)) throw new ArgumentOutOfRangeException(nameof(a), a, "a must be a finite number > 0 (Eq. (2.5))");
         if (!double.IsFinite(x0)) throw new ArgumentOutOfRangeException(nameof(x0), x0, "the start must be finite");
         N = n;
+        A = a;
         X0 = x0;
     }
 
     /// <summary>The number of component functions.</summary>
     public int N { get; }
+    /// <summary>The slope parameter a of Eq. (2.5) (1: slopes n and −1).</summary>
+    public double A { get; }
+    /// <summary>f_0's slope s = 1 + (n−1)·a.</summary>
+    public double LeadSlope => 1 + (N - 1) * A;
     /// <summary>The start.</summary>
     public double X0 { get; }
     /// <summary>The minimizer of f.</summary>
@@ -38,7 +42,7 @@ public sealed class ZhangFiniteSum : IStochasticProblem
 
     public string Name => "zhang";
     public string Description => string.Create(CultureInfo.InvariantCulture,
-        $"Zhang et al. 2022: mean of n = {N} functions, f_0 = n·x, f_i = -x (x >= -1, C¹ quadratic extension below), x* = -2, x0 = {X0}");
+        $"Zhang et al. 2022 (thesis Eq. 2.5): mean of n = {N} functions, f_0 = (1+(n-1)a)·x, f_i = -a·x (x >= -1, C¹ quadratic extension below), a = {A}, x* = -2, x0 = {X0}");
     public int Dimension => 1;
     public int? DataSize => N;
     public double[]? Optimum => [Minimizer];
@@ -48,16 +52,16 @@ public sealed class ZhangFiniteSum : IStochasticProblem
     public double ComponentLoss(int i, double x)
     {
         CheckIndex(i);
-        if (i == 0) return x >= -1 ? N * x : 0.5 * N * (x + 2) * (x + 2) - 1.5 * N;
-        return x >= -1 ? -x : -0.5 * (x + 2) * (x + 2) + 1.5;
+        double s = i == 0 ? LeadSlope : -A;
+        return x >= -1 ? s * x : 0.5 * s * (x + 2) * (x + 2) - 1.5 * s;
     }
 
     /// <summary>∇f_i(x).</summary>
     public double ComponentGradient(int i, double x)
     {
         CheckIndex(i);
-        if (i == 0) return x >= -1 ? N : N * (x + 2);
-        return x >= -1 ? -1 : -(x + 2);
+        double s = i == 0 ? LeadSlope : -A;
+        return x >= -1 ? s : s * (x + 2);
     }
 
     /// <summary>f(x) = Σ_i f_i(x) (the paper's objective; <see cref="Loss"/> is f/n).</summary>
