@@ -15,6 +15,7 @@ public class ProblemsTests
         yield return new TestCaseData(ReddiOnline.Online()).SetArgDisplayNames("reddi-online");
         yield return new TestCaseData(ReddiOnline.Stochastic()).SetArgDisplayNames("reddi-stochastic");
         yield return new TestCaseData(new ZhangFiniteSum(10)).SetArgDisplayNames("zhang");
+        yield return new TestCaseData(new ZhangFiniteSum(10, a: 1.0 / 81)).SetArgDisplayNames("zhang-a-1/(n-1)^2");
         yield return new TestCaseData(new NoisyRosenbrock(6, sigma: 0.5)).SetArgDisplayNames("rosenbrock");
         yield return new TestCaseData(new PAffineQuadratic(8, condition: 50, sigma0: 0.1, sigma1: 0.5, p: 1.5)).SetArgDisplayNames("paffine-quadratic");
     }
@@ -197,6 +198,29 @@ public class ProblemsTests
         var g = new float[1];
         o.StochasticGradient([0f], g, new Minibatch(1, 101, default), new Rng(1));
         Assert.That(g[0], Is.EqualTo((float)(10.0 / 101)));
+    }
+
+    [TestCase(10, 1.0)]
+    [TestCase(20, 1.0 / 361)]
+    public void ZhangFiniteSum_ComponentsSumToTheThesisObjective_AndAreC1AtMinusOne(int n, double a)
+    {
+        var z = new ZhangFiniteSum(n, a);
+        foreach (double x in new[] { -3.0, -2.0, -1.5, -1.0, 0.0, 2.5 })
+        {
+            double sum = Enumerable.Range(0, n).Sum(i => z.ComponentLoss(i, x));
+            Assert.That(sum, Is.EqualTo(ZhangFiniteSum.Sum(x)).Within(1e-9), $"Σ f_i({x})");
+            Assert.That(Enumerable.Range(0, n).Sum(i => z.ComponentGradient(i, x)), Is.EqualTo(x >= -1 ? 1 : x + 2).Within(1e-9), $"Σ f_i'({x})");
+        }
+        for (int i = 0; i < 2; i++)
+        {
+            Assert.That(z.ComponentLoss(i, -1 - 1e-9), Is.EqualTo(z.ComponentLoss(i, -1)).Within(1e-6), $"f_{i} continuous at -1");
+            Assert.That(z.ComponentGradient(i, -1 - 1e-12), Is.EqualTo(z.ComponentGradient(i, -1)).Within(1e-9), $"f_{i}' continuous at -1");
+        }
+        Assert.That(z.ComponentGradient(0, 0), Is.EqualTo(1 + (n - 1) * a));
+        Assert.That(z.ComponentGradient(1, 0), Is.EqualTo(-a));
+        var e = new CudaAdam.Experiments.Problems.ZhangCounterexample(n, a);
+        Assert.That(e.Gradient(0, -1.5), Is.EqualTo(z.ComponentGradient(0, -1.5)), "the experiments' runner uses the same functions");
+        Assert.That(z.Loss([(float)ZhangFiniteSum.Minimizer]), Is.EqualTo(z.OptimalLoss));
     }
 
     [Test]
