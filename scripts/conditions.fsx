@@ -134,11 +134,11 @@ let fullSample (r: RunResult) =
     | _ -> None
 
 // ---- records ---------------------------------------------------------------------------------------------------------
-let usum = CsvTable("model", "step", "tensor", "count", "mean_u", "median_u", "fraction_zero", "fraction_below_0.01")
+let usum = CsvTable("model", "step", "tensor", "count", "mean_u", "median_u", "fraction_zero", "fraction_below_0.01", "fraction_sqrt_v_below_eps")
 let ncsv = CsvTable("model", "step", "gradient", "tensor", "count", "l1", "l2", "l1_over_l2", "density", "probe_loss")
 for r in results do
     for s in r.Snaps do
-        for u in s.U do usum.Add(r.Spec.Name, s.Step, u.Tensor, u.Count, u.Mean, u.Median, u.FractionZero, u.FractionSmall)
+        for u in s.U do usum.Add(r.Spec.Name, s.Step, u.Tensor, u.Count, u.Mean, u.Median, u.FractionZero, u.FractionSmall, u.FractionEpsDominated)
         for (kind, norms) in [ "probe", s.Probe; "minibatch", s.Mini ] do
             for n in norms do ncsv.Add(r.Spec.Name, s.Step, kind, n.Tensor, n.Count, n.L1, n.L2, n.Ratio, n.Density, s.ProbeLoss)
 usum.Save(opts.File "u_summary.csv")
@@ -193,15 +193,22 @@ for r in results do
             [ box s.Step; box s.ProbeLoss; box (globalOf s.Probe).Ratio; box (globalOf s.Probe).Density; box (globalOf s.Mini).Density
               box (sprintf "%d/%d" (lay |> List.filter (fun k -> k.Pair.PValue < alpha) |> List.length) lay.Length); box (medianD lay)
               box (sprintf "%d/%d" (ctl |> List.filter (fun k -> k.Pair.PValue < alpha) |> List.length) ctl.Length) ] ])
-    report.Table([ "tensor"; "d"; "mean u"; "median u"; "u = 0"; "u < 0.01"; "density φ (probe)"; "KS D first→last snapshot"; "p" ],
+    report.Table([ "tensor"; "d"; "mean u"; "median u"; "u = 0"; "u < 0.01"; "√v̂ < ε"; "density φ (probe)"; "KS D first→last snapshot"; "p" ],
         [ for u in last.U ->
             let fl = select m "first-last" |> List.tryFind (fun k -> k.A = u.Tensor)
             let pr = last.Probe |> List.find (fun n -> n.Tensor = u.Tensor)
-            [ box u.Tensor; box u.Count; box u.Mean; box u.Median; box u.FractionZero; box u.FractionSmall; box pr.Density
+            [ box u.Tensor; box u.Count; box u.Mean; box u.Median; box u.FractionZero; box u.FractionSmall; box u.FractionEpsDominated; box pr.Density
               (match fl with Some k -> box k.Pair.Statistic | None -> box "—"); (match fl with Some k -> box k.Pair.PValue | None -> box "—") ] ])
     match fullSample r with
-    | Some k -> report.Text(sprintf "All coordinates at step %d, %s (%d) vs %s (%d): D = %s, p = %s — at these sizes the test resolves differences far below any practical relevance, which is why the criteria use the %d-value subsample." last.Step k.A k.SizeA k.B k.SizeB (num k.Statistic) (num k.PValue) perLayer)
+    | Some k ->
+        let crit = 1.358 * sqrt (float (k.SizeA + k.SizeB) / (float k.SizeA * float k.SizeB))
+        report.Text(sprintf "All coordinates at step %d, %s (%d) vs %s (%d): D = %s, p = %s. At these sizes any D above %s is significant at α = 0.05, so a test on all coordinates rejects every difference, however small; the criteria use the %d-value subsample, which flags only D ≳ %s." last.Step k.A k.SizeA k.B k.SizeB (num k.Statistic) (num k.PValue) (num crit) perLayer (num (1.358 * sqrt (2.0 / float perLayer))))
     | None -> ()
+    let perTensor = last.Probe |> List.filter (fun n -> n.Tensor <> "global" && n.Count >= int64 minCount)
+    let lowest = tested last |> List.minBy (fun u -> u.Median)
+    report.Text(sprintf "Reading (step %d): the density of the whole gradient, φ = %s, is below every per-tensor density (%s to %s): the layers' gradients differ in scale, so over all parameters ‖∇F‖₁/‖∇F‖₂ is set by the few layers with the largest gradients, not by the number of coordinates. The smallest u: %s, median u = %s, %.0f%% of its coordinates below 0.01 and %.0f%% with √v̂ < ε (ε holds u down there)."
+        last.Step (num (globalOf last.Probe).Density) (num (perTensor |> List.map (fun n -> n.Density) |> List.min)) (num (perTensor |> List.map (fun n -> n.Density) |> List.max))
+        lowest.Tensor (num lowest.Median) (100.0 * lowest.FractionSmall) (100.0 * lowest.FractionEpsDominated))
     report.Image(sprintf "ecdf_%s.png" m, sprintf "%s: distribution of u per tensor at the last snapshot" m)
     report.Image(sprintf "ks_%s.png" m, sprintf "%s: KS statistics between layers, over time, and the control" m)
     report.Image(sprintf "density_%s.png" m, sprintf "%s: ℓ1/ℓ2 density over training" m)

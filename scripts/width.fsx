@@ -19,7 +19,7 @@ let opts = options "width"
 let widths = opts.Pick([ 8; 16; 32 ], [ 16; 32; 64; 128; 256 ], [ 16; 32; 64; 128; 256; 512; 1024; 2048 ])
 /// log10 of the learning rates: quarter decades.
 let quarterDecades (a: float) (n: int) = [ for i in 0 .. n - 1 -> a + 0.25 * float i ]
-let logLrs = opts.Pick([ -3.0; -2.5; -2.0; -1.5 ], quarterDecades -3.75 11, quarterDecades -4.25 13)
+let logLrs = opts.Pick([ -3.0; -2.5; -2.0; -1.5 ], quarterDecades -3.0 8, quarterDecades -3.5 11)
 let seeds = opts.Pick(1, 2, 3)
 let trainCount = opts.Pick(512, 4096, 4096)
 let epochs = opts.Pick(1, 3, 6)

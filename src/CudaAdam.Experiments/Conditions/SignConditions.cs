@@ -15,8 +15,10 @@ namespace CudaAdam.Experiments.Conditions;
 /// <param name="Median">The median of u over all coordinates.</param>
 /// <param name="FractionZero">#{u_i = 0} / d (m_i = 0: e.g. a weight whose input was zero at every step so far).</param>
 /// <param name="FractionSmall">#{u_i &lt; 0.01} / d: coordinates that barely move (a reviewer's doubt: u may be tiny).</param>
+/// <param name="FractionEpsDominated">#{√v̂_i &lt; ε} / d: coordinates whose u is held down by ε rather than by m (the
+/// paper's bound claims independence of ε; where this fraction is large, ε is not negligible).</param>
 public sealed record USample(string Tensor, long Step, long Count, double[] Sample, double Mean, double Median,
-    double FractionZero, double FractionSmall);
+    double FractionZero, double FractionSmall, double FractionEpsDominated);
 
 /// <summary>ℓ1 and ℓ2 norms of a gradient (one tensor, or all tensors together), for Condition 3 of arXiv 2507.05966.</summary>
 /// <param name="Tensor">The parameter's name, or "global".</param>
@@ -111,9 +113,12 @@ public static class SignConditions
                 var u = Magnitudes(s, group.Hyperparameters, biasCorrected);
                 var sorted = (double[])u.Clone();
                 Array.Sort(sorted);
+                double sqrtBc2 = biasCorrected ? Math.Sqrt(1.0 - s.Beta2Power) : 1.0, eps = group.Hyperparameters.Eps;
+                long epsDominated = s.V.Count(v => Math.Sqrt(v) / sqrtBc2 < eps);
                 result.Add(new USample(p.Name, s.Step, u.Length, Subsample(u, perTensor, rng),
                     u.Average(), Bootstrap.Quantile(sorted, 0.5),
-                    (double)u.Count(x => x == 0) / u.Length, (double)u.Count(x => x < 0.01) / u.Length));
+                    (double)u.Count(x => x == 0) / u.Length, (double)u.Count(x => x < 0.01) / u.Length,
+                    (double)epsDominated / u.Length));
             }
         return result;
     }

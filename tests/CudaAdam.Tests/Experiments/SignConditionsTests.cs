@@ -79,6 +79,8 @@ public class SignConditionsTests
         Assert.That(all[1].Sample, Has.Length.EqualTo(4), "a tensor smaller than n gives all its values");
         Assert.That(all[0].Step, Is.EqualTo(5));
         Assert.That(all[0].FractionZero, Is.EqualTo(0.2), "the 100 coordinates whose gradient was always 0 have u = 0");
+        Assert.That(all[0].FractionEpsDominated, Is.EqualTo(0.2), "v = 0 there: √v̂ < ε");
+        Assert.That(all[1].FractionEpsDominated, Is.EqualTo(0.0));
         var u = SignConditions.Magnitudes(opt.State(big)!, opt.Groups[0].Hyperparameters);
         Assert.That(all[0].Mean, Is.EqualTo(u.Average()).Within(1e-15));
         Assert.That(all[0].Sample, Is.SubsetOf(u));
