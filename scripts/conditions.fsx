@@ -206,8 +206,11 @@ for r in results do
     | None -> ()
     let perTensor = last.Probe |> List.filter (fun n -> n.Tensor <> "global" && n.Count >= int64 minCount)
     let lowest = tested last |> List.minBy (fun u -> u.Median)
-    report.Text(sprintf "Reading (step %d): the density of the whole gradient, φ = %s, is below every per-tensor density (%s to %s): the layers' gradients differ in scale, so over all parameters ‖∇F‖₁/‖∇F‖₂ is set by the few layers with the largest gradients, not by the number of coordinates. The smallest u: %s, median u = %s, %.0f%% of its coordinates below 0.01 and %.0f%% with √v̂ < ε (ε holds u down there)."
-        last.Step (num (globalOf last.Probe).Density) (num (perTensor |> List.map (fun n -> n.Density) |> List.min)) (num (perTensor |> List.map (fun n -> n.Density) |> List.max))
+    let gd = (globalOf last.Probe).Density
+    let below = perTensor |> List.forall (fun n -> gd < n.Density)
+    report.Text(sprintf "Reading (step %d): the density of the whole gradient, φ = %s, is %s the per-tensor densities (%s to %s)%s. The smallest u: %s, median u = %s, %.0f%% of its coordinates below 0.01 and %.0f%% with √v̂ < ε (ε holds u down there)."
+        last.Step (num gd) (if below then "below every one of" else "not below all of") (num (perTensor |> List.map (fun n -> n.Density) |> List.min)) (num (perTensor |> List.map (fun n -> n.Density) |> List.max))
+        (if below then ": the layers' gradients differ in scale, so over all parameters ‖∇F‖₁/‖∇F‖₂ is set by the few layers with the largest gradients, not by the number of coordinates" else "")
         lowest.Tensor (num lowest.Median) (100.0 * lowest.FractionSmall) (100.0 * lowest.FractionEpsDominated))
     report.Image(sprintf "ecdf_%s.png" m, sprintf "%s: distribution of u per tensor at the last snapshot" m)
     report.Image(sprintf "ks_%s.png" m, sprintf "%s: KS statistics between layers, over time, and the control" m)
