@@ -208,7 +208,7 @@ for r in results do
     let lowest = tested last |> List.minBy (fun u -> u.Median)
     let gd = (globalOf last.Probe).Density
     let below = perTensor |> List.forall (fun n -> gd < n.Density)
-    report.Text(sprintf "Reading (step %d): the density of the whole gradient, φ = %s, is %s the per-tensor densities (%s to %s)%s. The smallest u: %s, median u = %s, %.0f%% of its coordinates below 0.01 and %.0f%% with √v̂ < ε (ε holds u down there)."
+    report.Text(sprintf "Reading (step %d): the density of the whole gradient, φ = %s, is %s the per-tensor densities (%s to %s)%s. The smallest u: %s, median u = %s, %.0f%% of its coordinates below 0.01 and %.0f%% with √v̂ < ε (there ε, not m, sets u; these include the coordinates with u = 0)."
         last.Step (num gd) (if below then "below every one of" else "not below all of") (num (perTensor |> List.map (fun n -> n.Density) |> List.min)) (num (perTensor |> List.map (fun n -> n.Density) |> List.max))
         (if below then ": the layers' gradients differ in scale, so over all parameters ‖∇F‖₁/‖∇F‖₂ is set by the few layers with the largest gradients, not by the number of coordinates" else "")
         lowest.Tensor (num lowest.Median) (100.0 * lowest.FractionSmall) (100.0 * lowest.FractionEpsDominated))
