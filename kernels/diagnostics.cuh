@@ -109,12 +109,12 @@ static __device__ __forceinline__ void ca_diag_hist_add(unsigned int* warp_hist,
     if (bin >= 0 && (int)(threadIdx.x & 31u) == __ffs(peers) - 1) atomicAdd(&warp_hist[bin], (unsigned)__popc(peers));
 }
 
-/// Per-block shared memory of the record: the edges, one histogram per warp, reduction scratch.
+/// Per-block shared memory of the record: the edges, one histogram per warp, each warp's reduced share.
 struct CaDiagShared {
     float edges[CA_DIAG_EDGES];
     unsigned int hist[CA_DIAG_MAX_WARPS * CA_DIAG_BINS];
-    double scratch_double[CA_DIAG_MAX_WARPS];
-    unsigned long long scratch_ull[CA_DIAG_MAX_WARPS];
+    double warp_sums[CA_DIAG_MAX_WARPS * 3];                  // sum_u, sum_abs_g, sum_g2 per warp
+    unsigned long long warp_counts[CA_DIAG_MAX_WARPS * 3];    // agree, max_u, max_update per warp
 };
 
 /// Loads the edges and zeroes the warps' histograms. Every thread must call it (it ends with a barrier).
@@ -125,27 +125,54 @@ static __device__ __forceinline__ void ca_diag_block_begin(CaDiagShared& s, cons
     __syncthreads();
 }
 
-/// Folds the threads' shares and the warps' histograms and adds them to the tensor's record: one set of global atomics
-/// per block. Every thread must call it.
+/// Adds a block's share to the tensor's record with one barrier: each warp folds its lanes' shares by shuffles (fixed
+/// tree) into shared memory; after the barrier warp 0 folds the warps' and thread 0 issues one set of global atomics,
+/// while the threads k < CA_DIAG_BINS add up bin k over the warps' histograms and issue one atomic per non-empty bin.
+/// Every thread must call it.
 static __device__ __forceinline__ void ca_diag_block_flush(CaDiagShared& s, CaDiagThread a, long long count,
                                                            unsigned long long* out) {
-    __syncthreads();   // every warp's histogram is complete
-    const double sum_u = ca_diag_block_reduce(a.sum_u, s.scratch_double, CaDiagAdd());
-    const double sum_abs_g = ca_diag_block_reduce(a.sum_abs_g, s.scratch_double, CaDiagAdd());
-    const double sum_g2 = ca_diag_block_reduce(a.sum_g2, s.scratch_double, CaDiagAdd());
-    const unsigned long long agree = ca_diag_block_reduce(a.agree, s.scratch_ull, CaDiagAdd());
-    const unsigned long long max_u = ca_diag_block_reduce((unsigned long long)a.max_u, s.scratch_ull, CaDiagMax());
-    const unsigned long long max_update = ca_diag_block_reduce((unsigned long long)a.max_update, s.scratch_ull, CaDiagMax());
-    if (threadIdx.x == 0) {
-        atomicAdd(reinterpret_cast<double*>(out + CA_DIAG_SUM_U), sum_u);
-        atomicAdd(reinterpret_cast<double*>(out + CA_DIAG_SUM_ABS_G), sum_abs_g);
-        atomicAdd(reinterpret_cast<double*>(out + CA_DIAG_SUM_G2), sum_g2);
-        atomicMax(out + CA_DIAG_MAX_U, max_u);
-        atomicMax(out + CA_DIAG_MAX_UPDATE, max_update);
-        atomicAdd(out + CA_DIAG_AGREE, agree);
-        atomicAdd(out + CA_DIAG_COUNT, (unsigned long long)count);
+    double su = a.sum_u, sg1 = a.sum_abs_g, sg2 = a.sum_g2;
+    unsigned long long ag = a.agree, mu = a.max_u, md = a.max_update;
+    for (int k = 16; k > 0; k >>= 1) {
+        su += __shfl_down_sync(0xffffffffu, su, k);
+        sg1 += __shfl_down_sync(0xffffffffu, sg1, k);
+        sg2 += __shfl_down_sync(0xffffffffu, sg2, k);
+        ag += __shfl_down_sync(0xffffffffu, ag, k);
+        const unsigned long long mu2 = __shfl_down_sync(0xffffffffu, mu, k), md2 = __shfl_down_sync(0xffffffffu, md, k);
+        mu = mu2 > mu ? mu2 : mu;
+        md = md2 > md ? md2 : md;
     }
-    const unsigned warps = blockDim.x >> 5;
+    const unsigned lane = threadIdx.x & 31u, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    if (lane == 0) {
+        s.warp_sums[3 * warp] = su; s.warp_sums[3 * warp + 1] = sg1; s.warp_sums[3 * warp + 2] = sg2;
+        s.warp_counts[3 * warp] = ag; s.warp_counts[3 * warp + 1] = mu; s.warp_counts[3 * warp + 2] = md;
+    }
+    __syncthreads();   // the warps' shares and histograms are complete
+    if (warp == 0) {
+        su = 0.0; sg1 = 0.0; sg2 = 0.0; ag = 0ull; mu = 0ull; md = 0ull;
+        if (lane < warps) {
+            su = s.warp_sums[3 * lane]; sg1 = s.warp_sums[3 * lane + 1]; sg2 = s.warp_sums[3 * lane + 2];
+            ag = s.warp_counts[3 * lane]; mu = s.warp_counts[3 * lane + 1]; md = s.warp_counts[3 * lane + 2];
+        }
+        for (int k = 16; k > 0; k >>= 1) {
+            su += __shfl_down_sync(0xffffffffu, su, k);
+            sg1 += __shfl_down_sync(0xffffffffu, sg1, k);
+            sg2 += __shfl_down_sync(0xffffffffu, sg2, k);
+            ag += __shfl_down_sync(0xffffffffu, ag, k);
+            const unsigned long long mu2 = __shfl_down_sync(0xffffffffu, mu, k), md2 = __shfl_down_sync(0xffffffffu, md, k);
+            mu = mu2 > mu ? mu2 : mu;
+            md = md2 > md ? md2 : md;
+        }
+        if (lane == 0) {
+            atomicAdd(reinterpret_cast<double*>(out + CA_DIAG_SUM_U), su);
+            atomicAdd(reinterpret_cast<double*>(out + CA_DIAG_SUM_ABS_G), sg1);
+            atomicAdd(reinterpret_cast<double*>(out + CA_DIAG_SUM_G2), sg2);
+            atomicMax(out + CA_DIAG_MAX_U, mu);
+            atomicMax(out + CA_DIAG_MAX_UPDATE, md);
+            atomicAdd(out + CA_DIAG_AGREE, ag);
+            atomicAdd(out + CA_DIAG_COUNT, (unsigned long long)count);
+        }
+    }
     for (unsigned k = threadIdx.x; k < CA_DIAG_BINS; k += blockDim.x) {
         unsigned long long total = 0ull;
         for (unsigned w = 0; w < warps; w++) total += s.hist[w * CA_DIAG_BINS + k];
