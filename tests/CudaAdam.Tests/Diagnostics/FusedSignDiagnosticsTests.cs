@@ -1,6 +1,9 @@
+using System.Text.RegularExpressions;
 using CudaAdam.Cuda;
+using CudaAdam.Cuda.Compilation;
 using CudaAdam.Device;
 using CudaAdam.Diagnostics;
+using CudaAdam.Tests.Cuda;
 using CudaAdam.Tests.Kernels;
 
 namespace CudaAdam.Tests.Diagnostics;
@@ -50,6 +53,34 @@ public class FusedSignDiagnosticsTests
             .Take(10).ToList();
         Assert.That(wrong, Is.Empty);
         Assert.That(bins.Distinct().Count(), Is.EqualTo(SignHistogram.BinCount), "every bin was hit");
+    }
+
+    // ---- the plain kernels carry no diagnostics code (NVRTC, the PTX of each entry) ----------------------------------
+
+    [TestCase("adam.cu", "adam_step", "adam_step_diag")]
+    [TestCase("adam.cu", "nadam_step", "nadam_step_diag")]
+    [TestCase("adam.cu", "radam_step", "radam_step_diag")]
+    [TestCase("sign.cu", "signadam_step", "signadam_step_diag")]
+    public void ThePlainKernelHasNoDiagnosticsCodeAndTheFusedOneHasNoExtraGlobalLoads(string file, string plain, string fused)
+    {
+        Requirements.Nvrtc();
+        var ptx = System.Text.Encoding.UTF8.GetString(
+            NvrtcCompiler.Compile(KernelSources.ForFamily(file), NvrtcCompiler.Options(CompileTarget.Default), cubin: false).Image);
+        string Entry(string name) => Regex.Match(ptx, @"\.entry " + name + @"\(.*?\n}\n", RegexOptions.Singleline) is { Success: true } m
+            ? m.Value : throw new AssertionException($"{file}: no .entry {name} in the PTX");
+        string p = Entry(plain), f = Entry(fused);
+        Assert.Multiple(() =>
+        {
+            foreach (var op in new[] { "match.any", "shfl.sync", "bar.sync", "atom." })
+                Assert.That(p, Does.Not.Contain(op), $"{plain}: '{op}' belongs to the diagnostics, not to the plain step");
+            Assert.That(f, Does.Contain("match.any.sync"), $"{fused}: the warp-aggregated histogram");
+            Assert.That(Regex.Matches(f, @"bar\.sync").Count, Is.EqualTo(2), $"{fused}: two barriers per block (edges in, one flush)");
+            // The diagnostics read registers only: the fused kernel loads from global memory what the plain one does,
+            // plus the 81 edges (ld.global.f32) and nothing else; stores are the step's plus the record's atomics.
+            Assert.That(Regex.Matches(f, @"ld\.global\.v4\.f32").Count, Is.EqualTo(Regex.Matches(p, @"ld\.global\.v4\.f32").Count), "float4 loads");
+            Assert.That(Regex.Matches(f, @"st\.global").Count, Is.EqualTo(Regex.Matches(p, @"st\.global").Count), "stores");
+            Assert.That(f, Does.Not.Contain("fma.rn.f32"));
+        });
     }
 
     // ---- DeviceBackend: the fused step against the plain step and the reference --------------------------------------
