@@ -107,7 +107,7 @@ public class FusedSignDiagnosticsTests
         FusedAgainstPlainAndReference("emulator", algorithm, hp, misaligned, blockSize: 64);
 
     [Test]
-    public void OneWarpAndAFullBlockGiveTheSameRecord(
+    public void OneWarpAndThirtyTwoWarpsPerBlock(
         [Values(32, 1024)] int blockSize) =>
         FusedAgainstPlainAndReference("emulator", Algorithm.Adam, Hyperparameters.Defaults(Algorithm.Adam), misaligned: false, blockSize);
 
