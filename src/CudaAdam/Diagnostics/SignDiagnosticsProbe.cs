@@ -42,9 +42,13 @@ public sealed class SignDiagnosticsProbe : IDisposable
     /// <summary>Diagnostics by the CPU reference (any backend).</summary>
     public SignDiagnosticsProbe(Optimizer optimizer) : this(optimizer, null) { }
 
-    /// <summary>Diagnostics by the kernel on <paramref name="backend"/>'s device; <paramref name="optimizer"/> must step with it.</summary>
+    /// <summary>Diagnostics on <paramref name="backend"/>'s device; <paramref name="optimizer"/> must step with it.</summary>
+    /// <param name="optimizer">The optimizer to measure.</param>
+    /// <param name="backend">Its device backend, or null for the CPU reference.</param>
+    /// <param name="fused">Fused into the step when the algorithm has a diagnostics-enabled kernel (default); false: always
+    /// the separate pass <c>kernels/diagnostics.cu</c> after the step (reads x, g, m, v again).</param>
     /// <exception cref="ArgumentException">The algorithm has no Adam second moment, or the optimizer uses another backend.</exception>
-    public SignDiagnosticsProbe(Optimizer optimizer, DeviceBackend? backend)
+    public SignDiagnosticsProbe(Optimizer optimizer, DeviceBackend? backend, bool fused = true)
     {
         _optimizer = optimizer ?? throw new ArgumentNullException(nameof(optimizer));
         if (!Hyperparameters.HasSecondMoment(optimizer.Algorithm))
@@ -56,7 +60,7 @@ public sealed class SignDiagnosticsProbe : IDisposable
                 throw new ArgumentException($"the optimizer steps on '{optimizer.BackendName}', not on this '{backend.Name}' backend: " +
                                             "pass the DeviceBackend the optimizer was built with", nameof(backend));
             _backend = backend;
-            _fused = FusedSignDiagnostics.KernelOf(optimizer.Algorithm) is not null;
+            _fused = fused && FusedSignDiagnostics.KernelOf(optimizer.Algorithm) is not null;
             if (!_fused) _device = new DeviceSignDiagnostics(backend.Device);
         }
     }
