@@ -234,6 +234,7 @@ public sealed class DeviceOptimizer : IDisposable
         {
             _diag = new FusedSignDiagnostics(_device);
             _diag.Resize(table.Length);
+            _diag.Zero();   // stays zero when there is nothing to launch (only zero-size tensors)
         }
         _clockKernel = _device.GetKernel("clock", "step_clock");
         if (_options.MaxGradNorm is not null)

@@ -12,16 +12,17 @@ namespace CudaAdam.Diagnostics;
 /// <see cref="DeviceBackend"/> (the one the optimizer steps with) it comes from the device: FUSED into the step when the
 /// algorithm has a diagnostics-enabled kernel (<see cref="Fused"/>: Adam, AdamW, AMSGrad, SignAdam, NAdam, RAdam —
 /// all of them today): <see cref="BeforeStep"/> turns <see cref="DeviceBackend.Diagnostics"/> on for that one step and
-/// <see cref="AfterStep"/> turns it back and reads the record, no extra pass and no host copy. Otherwise from the
-/// separate pass <c>kernels/diagnostics.cu</c> on that backend's device, reading x, g, m and v in place from the
+/// <see cref="AfterStep"/> turns it back and reads the record, no extra pass and no host copy. Otherwise (or with
+/// <c>fused: false</c>) from the separate pass <c>kernels/diagnostics.cu</c> on that backend's device, reading x, g, m and v in place from the
 /// backend's device copies (<see cref="DeviceBackend.TryGetDeviceTensor"/>); only x_{t−1}, kept on the host by
 /// <see cref="BeforeStep"/>, is uploaded. The two device paths agree with the reference (exact counts, max and
-/// histogram; double sums to ~1e−12) as long as <see cref="DeviceBackend.InvScale"/> is 1 and there is no clipping:
-/// otherwise the fused path's g is the unscaled, clipped gradient the moments saw. For the Adam family (the algorithms with
+/// histogram; double sums to ~1e−12) as long as <see cref="DeviceBackend.InvScale"/> is 1 and there is no clipping.
+/// For the Adam family (the algorithms with
 /// an Adam second moment: Adam, AdamW, SignAdam, NAdam, RAdam); u is on the uncorrected moments, see <see cref="SignStats"/>.
-/// g is the gradient as set on the parameter: with coupled weight decay (Adam's weight_decay) the moments saw
-/// g + λx instead, and with <see cref="DeviceBackend.InvScale"/> ≠ 1 they saw g·InvScale (sign agreement is unchanged,
-/// the norms are of the unscaled g).
+/// g is the gradient as set on the parameter (CPU reference, separate pass) or as the moments saw it, g·InvScale·clip
+/// coefficient (fused); with <see cref="DeviceBackend.InvScale"/> = 1 and no clipping the two are the same. Either way
+/// it is before coupled weight decay (Adam's weight_decay: the moments saw g + λx), and sign agreement does not depend
+/// on the positive factors.
 /// </remarks>
 /// <example><code>
 /// using var probe = new SignDiagnosticsProbe(optimizer);
