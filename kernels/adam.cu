@@ -6,6 +6,7 @@
 // scalars s[...] are the reference's (float) casts, packed on the host by src/CudaAdam/Device/KernelScalars.cs.
 // Compiled with --fmad=false (NVRTC) / -ffp-contract=off (emulator): no fused multiply-add anywhere.
 #include "common.cuh"
+#include "diagnostics.cuh"   // ca_foreach_diag: the *_step_diag variants
 
 // ---- Adam / AdamW / AMSGrad (Reference/Adam.cs: AdamReference.Update) and AdaMax, NAdam, RAdam share these slots.
 // Adam / AdamW (and SignAdam, sign.cu):
@@ -44,17 +45,20 @@ extern "C" __global__ void grad_clip_finalize(const double* partials, int count,
     ca_grad_clip_finalize(partials, count, max_norm, norm_out, coef_out, flag, epoch);
 }
 
+/// adam_step's element update (also adam_step_diag's).
+static __device__ __forceinline__ void ca_adam_op(CaElem& e, const CaTensor& t) {
+    float x = e.p;
+    ca_adam_moments(e, t, x);
+    float denom = ca_adam_denom(e, t);
+    e.p = x + -t.s[CA_S_STEP_SIZE] * (e.m / denom);
+}
+
 /// Adam (Kingma & Ba 2015) with torch.optim.Adam's conventions; AdamW (CA_DECOUPLED); AMSGrad (CA_AMSGRAD).
 ///   g ← g + λx (coupled, unless decoupled: x ← x(1−γλ));  m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) g²;
 ///   v̄ ← max(v̄, v) (amsgrad);  x ← x − (γ/(1−β1^t)) · m / (sqrt(v̄)/sqrt(1−β2^t) + ε)
 extern "C" __global__ void adam_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                      const int* skip_flag, int epoch, const float* clip) {
-    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
-        float x = e.p;
-        ca_adam_moments(e, t, x);
-        float denom = ca_adam_denom(e, t);
-        e.p = x + -t.s[CA_S_STEP_SIZE] * (e.m / denom);
-    });
+    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) { ca_adam_op(e, t); });
 }
 
 /// AdaMax (Kingma & Ba 2015, §7.1; torch.optim.Adamax): g ← g + λx;  m ← β1 m + (1−β1) g;
@@ -72,35 +76,71 @@ extern "C" __global__ void adamax_step(const CaTensor* tensors, const CaChunk* c
     });
 }
 
+/// nadam_step's element update (also nadam_step_diag's).
+static __device__ __forceinline__ void ca_nadam_op(CaElem& e, const CaTensor& t) {
+    const float* s = t.s;
+    float x = e.p;
+    float g = ca_adam_moments(e, t, x);
+    float denom = sqrtf(e.v / s[CA_S_NADAM_BC2]) + s[CA_S_EPS];
+    x = x + s[CA_S_NADAM_COEF_G] * g / denom;          // (coef * g) / denom, as the reference
+    e.p = x + s[CA_S_NADAM_COEF_M] * e.m / denom;
+}
+
 /// NAdam (Dozat 2016; torch.optim.NAdam): g ← g + λx (or x ← x(1−γλ) when decoupled);  m, v as Adam;
 ///   d ← sqrt(v/(1−β2^t)) + ε;  x ← x + (cg·g)/d;  x ← x + (cm·m)/d   (two roundings, as torch's two addcdiv_)
 ///   with cg = −γ(1−μ_t)/(1−Πμ_{≤t}), cm = −γ μ_{t+1}/(1−Πμ_{≤t+1}).
 extern "C" __global__ void nadam_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                       const int* skip_flag, int epoch, const float* clip) {
-    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
-        const float* s = t.s;
-        float x = e.p;
-        float g = ca_adam_moments(e, t, x);
-        float denom = sqrtf(e.v / s[CA_S_NADAM_BC2]) + s[CA_S_EPS];
-        x = x + s[CA_S_NADAM_COEF_G] * g / denom;          // (coef * g) / denom, as the reference
-        e.p = x + s[CA_S_NADAM_COEF_M] * e.m / denom;
-    });
+    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) { ca_nadam_op(e, t); });
+}
+
+/// radam_step's element update (also radam_step_diag's).
+static __device__ __forceinline__ void ca_radam_op(CaElem& e, const CaTensor& t) {
+    const float* s = t.s;
+    float x = e.p;
+    ca_adam_moments(e, t, x);
+    float mHat = e.m / s[CA_S_RADAM_BC1];
+    if (t.flags & CA_RECTIFIED) {
+        float adaptiveLr = 1.0f / (sqrtf(e.v) + s[CA_S_EPS]) * s[CA_S_RADAM_BC2_SQRT];
+        e.p = x - mHat * s[CA_S_RADAM_LR] * adaptiveLr * s[CA_S_RADAM_RECT];
+    } else {
+        e.p = x - mHat * s[CA_S_RADAM_LR];
+    }
 }
 
 /// RAdam (Liu et al. 2020; torch.optim.RAdam): g ← g + λx (or decoupled);  m, v as Adam;  m̂ ← m/(1−β1^t);
 ///   rectified (ρ_t > 5): x ← x − m̂·γ·((1/(sqrt(v)+ε))·sqrt(1−β2^t))·r_t;  else x ← x − m̂·γ.
 extern "C" __global__ void radam_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                       const int* skip_flag, int epoch, const float* clip) {
-    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
-        const float* s = t.s;
-        float x = e.p;
-        float g = ca_adam_moments(e, t, x);
-        float mHat = e.m / s[CA_S_RADAM_BC1];
-        if (t.flags & CA_RECTIFIED) {
-            float adaptiveLr = 1.0f / (sqrtf(e.v) + s[CA_S_EPS]) * s[CA_S_RADAM_BC2_SQRT];
-            e.p = x - mHat * s[CA_S_RADAM_LR] * adaptiveLr * s[CA_S_RADAM_RECT];
-        } else {
-            e.p = x - mHat * s[CA_S_RADAM_LR];
-        }
-    });
+    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) { ca_radam_op(e, t); });
+}
+
+// ---- Diagnostics-enabled variants (issue 6): the same step, bitwise (the same op, loads and stores: ca_foreach_diag in
+// diagnostics.cuh), plus the per-tensor sign-decomposition record of the step, accumulated from the registers: no
+// extra global read. Two extra arguments: edges (the 81 float32 histogram edges, SignHistogram.Edges) and stats
+// (CA_DIAG_STRIDE unsigned long long slots per tensor of the tensor table, zeroed before the launch).
+// blockDim.x must be a multiple of 32. A plain kernel is a separate symbol with no diagnostics code in it.
+
+/// adam_step (Adam / AdamW / AMSGrad) + the sign diagnostics.
+extern "C" __global__ void adam_step_diag(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+                                          const int* skip_flag, int epoch, const float* clip, const float* edges,
+                                          unsigned long long* stats) {
+    ca_foreach_diag(tensors, chunks, inv_scale, skip_flag, epoch, clip, edges, stats,
+                    [](CaElem& e, const CaTensor& t) { ca_adam_op(e, t); });
+}
+
+/// nadam_step + the sign diagnostics.
+extern "C" __global__ void nadam_step_diag(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+                                           const int* skip_flag, int epoch, const float* clip, const float* edges,
+                                           unsigned long long* stats) {
+    ca_foreach_diag(tensors, chunks, inv_scale, skip_flag, epoch, clip, edges, stats,
+                    [](CaElem& e, const CaTensor& t) { ca_nadam_op(e, t); });
+}
+
+/// radam_step + the sign diagnostics.
+extern "C" __global__ void radam_step_diag(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+                                           const int* skip_flag, int epoch, const float* clip, const float* edges,
+                                           unsigned long long* stats) {
+    ca_foreach_diag(tensors, chunks, inv_scale, skip_flag, epoch, clip, edges, stats,
+                    [](CaElem& e, const CaTensor& t) { ca_radam_op(e, t); });
 }

@@ -1,33 +1,13 @@
 // diagnostics.cu — statistics of Adam's sign decomposition x -= lr * u ∘ sign(m), u = |m| / (sqrt(v) + eps)
-// (arXiv 2507.05966), measured from one step's state. The C# reference is src/CudaAdam/Diagnostics/SignDiagnostics.cs
+// (arXiv 2507.05966), measured from one step's state by a SEPARATE pass after the step (it reads p_prev, p, g, m, v
+// again). The diagnostics-enabled fused steps (adam_step_diag, signadam_step_diag, ...) accumulate the same record
+// during the step instead; both share diagnostics.cuh. The C# reference is src/CudaAdam/Diagnostics/SignDiagnostics.cs
 // (plain loops, double accumulation); src/CudaAdam/Diagnostics/DeviceSignDiagnostics.cs launches this kernel.
 //
-// Per element (float32, IEEE ops only, as the reference):
-//   g' = maximize ? -g : g                     the gradient the moments saw
-//   u  = fabsf(m) / (sqrtf(v) + eps)           the magnitude, on the stored (uncorrected) moments
-//   agree = sign(m) == sign(g')               (sign(0) = 0; NaN counts as 0)
-//   du = fabsf(p_prev - p)                    |the step's change of x|
-// Per tensor, accumulated into stats[tensor * CA_DIAG_STRIDE + ...] (unsigned long long slots):
-//   SUM_U, SUM_ABS_G, SUM_G2: double sums (bits stored in the slot), one atomicAdd per block: order-dependent,
-//                             compared with |ref - x| <= atol + rtol |ref|
-//   MAX_U, MAX_UPDATE:        max of the float bits (non-negative floats order like their bits): exact
-//   AGREE, COUNT:             integer counts: exact
-//   HIST + b:                 counts of u in bin b = #{ j : edges[j] <= u } (NaN: the last bin): exact
-#include "common.cuh"
+// Per element and per tensor: the record described in diagnostics.cuh (g' = maximize ? -g : g here, as given).
+#include "diagnostics.cuh"   // the record's layout (CA_DIAG_*), the binning, the block reductions
 
-#define CA_DIAG_EDGES 81      // edges[j] = float(1e-8 * 10^(j/8)), j = 0..80 (1e-8 .. 1e2), from the host
-#define CA_DIAG_BINS 82       // bin 0: u < 1e-8 (zeros too); bin 81: u >= 1e2 or NaN
-#define CA_DIAG_STRIDE 96     // slots per tensor
-#define CA_DIAG_SUM_U 0
-#define CA_DIAG_SUM_ABS_G 1
-#define CA_DIAG_SUM_G2 2
-#define CA_DIAG_MAX_U 3
-#define CA_DIAG_MAX_UPDATE 4
-#define CA_DIAG_AGREE 5
-#define CA_DIAG_COUNT 6
-#define CA_DIAG_HIST 8
 #define CA_DIAG_MAXIMIZE 1u
-#define CA_DIAG_MAX_WARPS 32  // blockDim.x <= 1024, a multiple of 32
 
 /// One tensor: its arrays after the step and its parameters before it (56 bytes; mirrored by
 /// src/CudaAdam/Diagnostics/DeviceSignDiagnostics.cs CaDiagTensor).
@@ -49,45 +29,6 @@ static_assert(sizeof(CaDiagTensor) == 56, "CaDiagTensor must be 56 bytes (mirror
 static __device__ __forceinline__ float ca_diag_u(float m, float v, float eps) {
     return fabsf(m) / (sqrtf(v) + eps);
 }
-
-static __device__ __forceinline__ int ca_diag_sign(float x) {
-    return x > 0.0f ? 1 : (x < 0.0f ? -1 : 0);
-}
-
-/// #{ j : edges[j] <= u } by binary search over the sorted edges; NaN goes to the last bin.
-static __device__ __forceinline__ int ca_diag_bin(float u, const float* edges) {
-    if (u != u) return CA_DIAG_BINS - 1;
-    int lo = 0, hi = CA_DIAG_EDGES;
-    while (lo < hi) {
-        const int mid = (lo + hi) >> 1;
-        if (edges[mid] <= u) lo = mid + 1; else hi = mid;
-    }
-    return lo;
-}
-
-/// Block-wide sum (Op = add) or max (Op = max) of x: shuffles within each warp, the warps' results through shared
-/// memory, shuffles again in warp 0. The result is valid in thread 0. Every thread of the block must call it.
-template <class T, class Op>
-static __device__ __forceinline__ T ca_diag_block_reduce(T x, T* scratch, Op op) {
-    for (int k = 16; k > 0; k >>= 1) x = op(x, __shfl_down_sync(0xffffffffu, x, k));
-    const unsigned lane = threadIdx.x & 31u, warp = threadIdx.x >> 5;
-    if (lane == 0) scratch[warp] = x;
-    __syncthreads();
-    if (warp == 0) {
-        const unsigned warps = blockDim.x >> 5;
-        x = lane < warps ? scratch[lane] : T(0);
-        for (int k = 16; k > 0; k >>= 1) x = op(x, __shfl_down_sync(0xffffffffu, x, k));
-    }
-    __syncthreads(); // scratch may be reused by the next reduction
-    return x;
-}
-
-struct CaDiagAdd {
-    template <class T> __device__ __forceinline__ T operator()(T a, T b) const { return a + b; }
-};
-struct CaDiagMax {
-    template <class T> __device__ __forceinline__ T operator()(T a, T b) const { return a > b ? a : b; }
-};
 
 // One block per chunk (src/CudaAdam/Device/KernelTables.cs ChunkTable); blockDim.x a multiple of 32, <= 1024.
 // stats must be zeroed before the launch; every block adds its chunk's share.
@@ -143,4 +84,12 @@ extern "C" __global__ void sign_diagnostics(const CaDiagTensor* __restrict__ ten
     }
     for (unsigned k = threadIdx.x; k < CA_DIAG_BINS; k += blockDim.x)
         if (s_hist[k] != 0u) atomicAdd(out + CA_DIAG_HIST + k, (unsigned long long)s_hist[k]);
+}
+
+/// Test hook: bins[i] = ca_diag_bin(u[i], edges) for i < n (grid-stride), so that the binning that both the separate pass
+/// and the fused steps use can be checked value by value against SignHistogram.Bin (edges, their neighbours, NaN, ...).
+extern "C" __global__ void sign_diagnostics_bin(const float* __restrict__ u, long long n, const float* __restrict__ edges,
+                                                int* __restrict__ bins)
+{
+    for (long long i = cudaadam_global_index(); i < n; i += cudaadam_grid_stride()) bins[i] = ca_diag_bin(u[i], edges);
 }

@@ -3,6 +3,7 @@
 // reference's float32 operation order, scalars packed by src/CudaAdam/Device/KernelScalars.cs, no FMA).
 // Reference.Sign keeps the sign of zero: ca_sign (common.cuh) is the same function.
 #include "common.cuh"
+#include "diagnostics.cuh"   // ca_foreach_diag: signadam_step_diag
 
 // signSGD / Signum / Lion slots.
 #define CA_S_SIGN_WD 0          // (float)weight_decay  (signSGD, Signum: coupled L2)
@@ -53,16 +54,27 @@ extern "C" __global__ void lion_step(const CaTensor* tensors, const CaChunk* chu
     });
 }
 
+/// signadam_step's element update (also signadam_step_diag's).
+static __device__ __forceinline__ void ca_signadam_op(CaElem& e, const CaTensor& t) {
+    float x = e.p;
+    ca_adam_moments(e, t, x);
+    float denom = ca_adam_denom(e, t);
+    float uRaw = fabsf(e.m) / denom;
+    e.p = x - t.s[CA_S_STEP_SIZE] * (uRaw * ca_sign(e.m));
+}
+
 /// Adam as sign-like descent (arXiv 2507.05966): m, v, v̄, denom exactly as adam_step, then
 ///   u' ← |m| / denom;  x ← x − (γ/(1−β1^t)) · (u' · sign(m)),
 /// bitwise equal to adam_step because (|m|/d)·sign(m) = m/d in IEEE arithmetic (signed zeros included).
 extern "C" __global__ void signadam_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                          const int* skip_flag, int epoch, const float* clip) {
-    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
-        float x = e.p;
-        ca_adam_moments(e, t, x);
-        float denom = ca_adam_denom(e, t);
-        float uRaw = fabsf(e.m) / denom;
-        e.p = x - t.s[CA_S_STEP_SIZE] * (uRaw * ca_sign(e.m));
-    });
+    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) { ca_signadam_op(e, t); });
+}
+
+/// signadam_step + the sign diagnostics (diagnostics.cuh; arguments as adam_step_diag in adam.cu): bitwise the same step.
+extern "C" __global__ void signadam_step_diag(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+                                              const int* skip_flag, int epoch, const float* clip, const float* edges,
+                                              unsigned long long* stats) {
+    ca_foreach_diag(tensors, chunks, inv_scale, skip_flag, epoch, clip, edges, stats,
+                    [](CaElem& e, const CaTensor& t) { ca_signadam_op(e, t); });
 }

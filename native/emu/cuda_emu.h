@@ -94,7 +94,7 @@ __attribute__((always_inline)) inline FiberHeader* fiber_header()
     return reinterpret_cast<FiberHeader*>(reinterpret_cast<unsigned long>(__builtin_frame_address(0)) & ~(kFiberStackBytes - 1));
 }
 
-enum WarpOp : int { WarpShflIdx, WarpShflUp, WarpShflDown, WarpShflXor, WarpBallot, WarpAll, WarpAny, WarpSync };
+enum WarpOp : int { WarpShflIdx, WarpShflUp, WarpShflDown, WarpShflXor, WarpBallot, WarpAll, WarpAny, WarpSync, WarpMatchAny };
 // Deposits `value` for lane-synchronous operation `op` among the lanes of `mask`, waits for them, returns the result.
 unsigned long long warp_op(WarpOp op, unsigned mask, unsigned long long value, int arg, int width);
 void sync_threads();
@@ -153,6 +153,11 @@ template <class T> inline T __shfl_xor_sync(unsigned mask, T var, int laneMask, 
 inline unsigned __ballot_sync(unsigned mask, int predicate)
 {
     return (unsigned)::cuda_emu::warp_op(::cuda_emu::WarpBallot, mask, predicate != 0, 0, 32);
+}
+/// The lanes of `mask` whose `value` has the same bits as this lane's (sm_70+; 4- and 8-byte values).
+template <class T> inline unsigned __match_any_sync(unsigned mask, T value)
+{
+    return (unsigned)::cuda_emu::warp_op(::cuda_emu::WarpMatchAny, mask, ::cuda_emu::to_bits(value), 0, 32);
 }
 inline int __all_sync(unsigned mask, int predicate) { return (int)::cuda_emu::warp_op(::cuda_emu::WarpAll, mask, predicate != 0, 0, 32); }
 inline int __any_sync(unsigned mask, int predicate) { return (int)::cuda_emu::warp_op(::cuda_emu::WarpAny, mask, predicate != 0, 0, 32); }

@@ -288,6 +288,7 @@ const char* op_name(WarpOp op)
     case WarpAll: return "__all_sync";
     case WarpAny: return "__any_sync";
     case WarpSync: return "__syncwarp";
+    case WarpMatchAny: return "__match_any_sync";
     }
     return "?";
 }
@@ -326,6 +327,14 @@ void compute_warp_op(Fiber* warp, const unsigned* lanes, int count, unsigned pre
         case WarpAll: f.result = all; continue;
         case WarpAny: f.result = any; continue;
         case WarpSync: f.result = 0; continue;
+        case WarpMatchAny:
+        {
+            unsigned peers = 0;
+            for (int j = 0; j < count; j++)
+                if (warp[lanes[j]].value == f.value) peers |= 1u << lanes[j];
+            f.result = peers;
+            continue;
+        }
         }
         // Reading a lane that does not take part is undefined on the GPU; here it yields the caller's own value.
         bool participates = src >= 0 && src < 32 && (present >> src & 1u);

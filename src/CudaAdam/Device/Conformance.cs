@@ -1,4 +1,5 @@
 using System.Globalization;
+using CudaAdam.Diagnostics;
 
 namespace CudaAdam.Device;
 
@@ -147,6 +148,15 @@ public static class Conformance
         {
             Lengths = [300, 7], Steps = 6, Options = new DeviceBackendOptions { Precision = new PrecisionOptions { Format = ParamFormat.Fp16, MasterWeights = true } },
         },
+        new("diagnostics", "the sign diagnostics fused into the step (*_step_diag; Adam family only): the step bitwise, and its statistics equal SignDiagnostics' (counts, max, histogram exactly; sums within 1e-12 relative)")
+        {
+            Lengths = [1037, 0, 5, 4_099], Steps = 4, Options = new DeviceBackendOptions { Diagnostics = true, ChunkSize = 1002 },
+        },
+        new("diagnostics-misaligned-non-finite", "fused diagnostics on the scalar path (packed from element 1), with a NaN gradient at step 2: skipped, no report")
+        {
+            Lengths = [3, 130, 1], Steps = 4, Poison = [(2, 1, 9, float.NaN)], ExpectedSkips = 1,
+            Options = new DeviceBackendOptions { Diagnostics = true, Alignment = 1, BaseOffset = 1 },
+        },
     ];
 
     /// <summary>The edges run with the non-default hyperparameter sets.</summary>
@@ -226,7 +236,7 @@ public static class Conformance
             var sets = HyperparameterSets(a);
             for (int h = 0; h < sets.Count; h++)
                 foreach (var e in Edges)
-                    if (h == 0 || CoreEdges.Contains(e.Name))
+                    if ((h == 0 || CoreEdges.Contains(e.Name)) && (!e.Options.Diagnostics || FusedSignDiagnostics.KernelOf(a) is not null))
                         cases.Add(new ConformanceCase(a, sets[h].Name, sets[h].Hp, e));
         }
         return cases;
@@ -299,6 +309,7 @@ public static class Conformance
                     refParams[t].Grad = g;
                     devParams[t].Grad = (float[])g.Clone();
                 }
+                var before = e.Options.Diagnostics ? devParams.Select(p => (float[])p.Data.Clone()).ToArray() : null;
                 if (e.Options.MaxGradNorm is null)
                 {
                     refOpt.Step();
@@ -318,6 +329,7 @@ public static class Conformance
                         first ??= string.Create(CultureInfo.InvariantCulture, $"step {step}: gradient norm {dn:R} on the device, {rn:R} in the reference");
                     }
                 }
+                if (before is not null) CompareDiagnostics(step, before, devOpt, device);
                 for (int t = 0; t < n; t++)
                 {
                     var rs = refOpt.State(refParams[t]);
@@ -338,6 +350,50 @@ public static class Conformance
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             return new ConformanceResult(c, compared, mismatches, maxUlp, 0, 0, first, $"{ex.GetType().Name}: {ex.Message}");
+        }
+
+        // The fused record against SignDiagnostics over the device's own before/after values (the step itself is
+        // compared bitwise with the reference below). Exact: counts, max bits, histogram; sums: 1e-12 relative.
+        void CompareDiagnostics(int step, float[][] before, Optimizer devOpt, DeviceBackend device)
+        {
+            var report = device.LastDiagnostics;
+            if (device.LastStepSkipped)
+            {
+                if (report is not null) Note(step, -1, "diagnostics", "a skipped step has a report");
+                return;
+            }
+            if (report is null)
+            {
+                Note(step, -1, "diagnostics", "no report");
+                return;
+            }
+            var inputs = new List<SignTensorInput>();
+            for (int t = 0; t < n; t++)
+            {
+                if (devParams[t].Grad is not { } g) continue;
+                var s = devOpt.State(devParams[t])!;
+                var scaled = e.InvScale == 1f ? g : g.Select(x => x * e.InvScale).ToArray();
+                inputs.Add(new SignTensorInput(devParams[t].Name, before[t], devParams[t].Data, scaled, s.M!, s.V!, (float)c.Hyperparameters.Eps,
+                    c.Hyperparameters.SignBound, c.Hyperparameters.Maximize));
+            }
+            var expected = SignDiagnostics.Compute(inputs);
+            var pairs = expected.Tensors.Zip(report.Tensors).Append((expected.Global, report.Global));
+            foreach (var (r, d) in pairs)
+            {
+                compared++;
+                string? why = r.Name != d.Name ? $"tensor {d.Name}, expected {r.Name}"
+                    : r.Count != d.Count ? $"count {d.Count}, expected {r.Count}"
+                    : BitConverter.DoubleToInt64Bits(r.MaxU) != BitConverter.DoubleToInt64Bits(d.MaxU) && !(double.IsNaN(r.MaxU) && double.IsNaN(d.MaxU)) ? $"max u {d.MaxU:R}, expected {r.MaxU:R}"
+                    : r.UpdateMaxAbs != d.UpdateMaxAbs ? $"max |update| {d.UpdateMaxAbs:R}, expected {r.UpdateMaxAbs:R}"
+                    : r.SignAgreements != d.SignAgreements ? $"sign agreements {d.SignAgreements}, expected {r.SignAgreements}"
+                    : !r.Histogram.SequenceEqual(d.Histogram) ? "histogram differs"
+                    : !Close(r.MeanU, d.MeanU) || !Close(r.GradL1, d.GradL1) || !Close(r.GradL2, d.GradL2)
+                        ? $"sums: mean u {d.MeanU:R} / {r.MeanU:R}, l1 {d.GradL1:R} / {r.GradL1:R}, l2 {d.GradL2:R} / {r.GradL2:R}"
+                    : null;
+                if (why is not null) Note(step, -1, $"diagnostics of {r.Name}", why);
+            }
+
+            static bool Close(double r, double d) => double.IsNaN(r) ? double.IsNaN(d) : Math.Abs(r - d) <= 1e-300 + 1e-12 * Math.Abs(r);
         }
 
         void Note(int step, int t, string what, string detail)

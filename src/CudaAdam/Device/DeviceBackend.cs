@@ -1,4 +1,5 @@
 using CudaAdam.Cuda;
+using CudaAdam.Diagnostics;
 
 namespace CudaAdam.Device;
 
@@ -37,6 +38,9 @@ public sealed record DeviceBackendOptions
     public double? MaxGradNorm { get; init; }
     /// <summary>16-bit parameters, master weights, stochastic rounding (<see cref="PrecisionOptions"/>); fp32 by default.</summary>
     public PrecisionOptions Precision { get; init; } = PrecisionOptions.Fp32;
+    /// <summary>Start with <see cref="DeviceBackend.Diagnostics"/> on: every step runs the diagnostics-enabled kernel and
+    /// leaves its <see cref="SignDiagnosticsReport"/> in <see cref="DeviceBackend.LastDiagnostics"/>.</summary>
+    public bool Diagnostics { get; init; }
 
     internal void Validate()
     {
@@ -106,6 +110,9 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend, IClippin
     private Kernel? _stepKernel, _checkKernel;
     private bool _layoutDirty = true;
     private bool _disposed;
+    private FusedSignDiagnostics? _diag;
+    private Kernel? _diagKernel;
+    private readonly Dictionary<Parameter, SignAccumulator> _lastDiag = new(ReferenceEqualityComparer.Instance);
 
     /// <param name="device">Where the kernels run.</param>
     /// <param name="options">Defaults when null.</param>
@@ -117,6 +124,7 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend, IClippin
         _options.Validate();
         _ownsDevice = ownsDevice;
         _maxGradNorm = _options.MaxGradNorm;
+        Diagnostics = _options.Diagnostics;
         ChunkTable.CheckLayout();
         for (int i = 0; i < SlotCount; i++) _staging[i] = [];
     }
@@ -148,6 +156,23 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend, IClippin
     /// <inheritdoc/>
     public float LastClipCoefficient { get; private set; } = 1f;
 
+    /// <summary>
+    /// Sign diagnostics fused into the step (issue 6): the step runs the algorithm's diagnostics-enabled kernel
+    /// (<c>adam_step_diag</c>, <c>signadam_step_diag</c>, ...; <c>kernels/diagnostics.cuh</c>), bitwise the same step,
+    /// which also accumulates, from the values in registers, the statistics of <see cref="SignDiagnostics"/> per tensor:
+    /// <see cref="LastDiagnostics"/>. Adam, AdamW, AMSGrad, SignAdam, NAdam, RAdam; another algorithm's
+    /// <see cref="Step"/> throws <see cref="NotSupportedException"/> while this is on. Can change between steps.
+    /// </summary>
+    /// <remarks>g in the statistics is the gradient as the step's moments saw it: times <see cref="InvScale"/> and the
+    /// clip coefficient, negated when maximizing (before coupled weight decay) — with InvScale = 1 and no clipping,
+    /// the caller's g (negated when maximizing), as in the reference. ‖update‖∞ is of the fp32 value (16-bit parameters:
+    /// the change before rounding to 16 bits).</remarks>
+    public bool Diagnostics { get; set; }
+
+    /// <summary>The diagnostics of the last step over the tensors it stepped (in the order the optimizer handed them),
+    /// when <see cref="Diagnostics"/> was on; null otherwise, before the first step, and after a skipped step.</summary>
+    public SignDiagnosticsReport? LastDiagnostics { get; private set; }
+
     /// <summary>Kernel launches of the last step: 0 (nothing to do), 1 (the fused step), 2 (check + step) or 3
     /// (norm partials + finalize + step, when clipping).</summary>
     public int LaunchesLastStep { get; private set; }
@@ -171,9 +196,13 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend, IClippin
         LastStepSkipped = false;
         LaunchesLastStep = 0;
         _lastStepped.Clear();
+        LastDiagnostics = null;
+        _lastDiag.Clear();
         if (_algorithm is { } a && a != algorithm)
             throw new InvalidOperationException(
                 $"this {Name} backend has stepped {a.Name()} and cannot step {algorithm.Name()}; use one backend per optimizer");
+        bool diagnostics = Diagnostics;
+        var diagKernelName = diagnostics ? FusedSignDiagnostics.RequireKernelOf(algorithm) : default;
         _algorithm = algorithm;
         if (items.Count == 0) return;
 
@@ -252,7 +281,9 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend, IClippin
         if (_chunkCount > 0)
         {
             var (family, name) = KernelScalars.KernelOf(algorithm);
-            var step = _stepKernel ??= _device.GetKernel(family, name);
+            var step = diagnostics
+                ? _diagKernel ??= _device.GetKernel(diagKernelName.Family, diagKernelName.Name)
+                : _stepKernel ??= _device.GetKernel(family, name);
             if (_epoch == int.MaxValue)
             {
                 _device.Zero(_flag!); // an epoch must never meet a stale flag from 2^31 steps ago
@@ -284,6 +315,13 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend, IClippin
                 LaunchesLastStep++;
             }
             _args.Clear().Add(_tensorTable!).Add(_chunkTable!).Add(InvScale).Add(flagPointer).Add(_epoch).Add(clipPointer);
+            if (diagnostics)
+            {
+                _diag ??= new FusedSignDiagnostics(_device);
+                _diag.Resize(_hostTable.Length);
+                _diag.Zero();
+                _args.Add(_diag.Edges).Add(_diag.Stats);
+            }
             _device.Launch(step, (uint)_chunkCount, (uint)_options.BlockSize, _args);
             LaunchesLastStep++;
             _device.Synchronize();
@@ -332,6 +370,34 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend, IClippin
             UnstageIf(SlotAux, place, it.State.Aux);
         }
         foreach (var it in items) _lastStepped.Add(it.Param);
+        if (diagnostics) ReadDiagnostics(items);
+    }
+
+    /// <summary>Decodes the fused record of the step just taken (not skipped) into <see cref="LastDiagnostics"/>.</summary>
+    private void ReadDiagnostics(IReadOnlyList<StepItem> items)
+    {
+        ulong[] stats = _chunkCount > 0 && _diag is not null ? _diag.Read() : new ulong[Math.Max(1, _hostTable.Length) * DeviceSignDiagnostics.Stride];
+        var acc = new SignAccumulator[items.Count];
+        var info = new (string Name, double Bound)[items.Count];
+        for (int i = 0; i < items.Count; i++)
+        {
+            var it = items[i];
+            int ti = _index[it.Param];
+            acc[i] = DeviceSignDiagnostics.Decode(stats, ti, _tensors[ti].Length, it.Param.Name, "the diagnostics-enabled step");
+            info[i] = (it.Param.Name, it.Hyperparameters.SignBound);
+            _lastDiag[it.Param] = acc[i];
+        }
+        LastDiagnostics = SignAccumulator.Report(info, acc);
+    }
+
+    /// <summary>The fused diagnostics of the last step for <paramref name="parameters"/> (in that order, with their bounds),
+    /// or null when one of them has none (it did not step, or <see cref="Diagnostics"/> was off, or the step was skipped).</summary>
+    internal SignDiagnosticsReport? LastDiagnosticsFor(IReadOnlyList<(Parameter Param, double Bound)> parameters)
+    {
+        var acc = new SignAccumulator[parameters.Count];
+        for (int i = 0; i < parameters.Count; i++)
+            if (!_lastDiag.TryGetValue(parameters[i].Param, out acc[i]!)) return null;
+        return SignAccumulator.Report(parameters.Select(p => (p.Param.Name, p.Bound)).ToArray(), acc);
     }
 
     /// <summary>
@@ -489,6 +555,7 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend, IClippin
         _partials?.Dispose();
         _norm?.Dispose();
         _coef?.Dispose();
+        _diag?.Dispose();
         _args.Dispose();
         if (_ownsDevice) _device.Dispose();
     }

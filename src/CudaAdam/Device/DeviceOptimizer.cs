@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using CudaAdam.Cuda;
 using CudaAdam.Cuda.Driver;
+using CudaAdam.Diagnostics;
 
 namespace CudaAdam.Device;
 
@@ -24,6 +25,11 @@ public sealed record DeviceOptimizerOptions
     /// CUDA graph on the first <see cref="DeviceOptimizer.Step"/> and replay it afterwards. Elsewhere (the emulator)
     /// the same launches simply run.</summary>
     public bool CaptureGraph { get; init; }
+    /// <summary>Sign diagnostics fused into the step (<see cref="DeviceBackend.Diagnostics"/>): the step kernel is the
+    /// algorithm's diagnostics-enabled variant (Adam, AdamW, AMSGrad, SignAdam, RAdam), bitwise the same step, and
+    /// <see cref="DeviceOptimizer.ReadDiagnostics"/> returns the statistics of the last step. Works with
+    /// <see cref="CaptureGraph"/> (the record's memset and the kernel are captured with the rest).</summary>
+    public bool Diagnostics { get; init; }
 
     internal void Validate()
     {
@@ -104,10 +110,12 @@ public sealed class DeviceOptimizer : IDisposable
     private CudaGraph? _graph;
     private float _capturedInvScale;
     private bool _disposed;
+    private readonly FusedSignDiagnostics? _diag;
+    private bool _stepped;
 
     /// <summary>Places every parameter of <paramref name="groups"/> on <paramref name="device"/>, uploads its values,
     /// and creates its state as <see cref="ParamState.Create"/> does (zeros; AdaGrad's initial accumulator).</summary>
-    /// <exception cref="NotSupportedException">NAdam, or stochastic rounding.</exception>
+    /// <exception cref="NotSupportedException">NAdam, stochastic rounding, or diagnostics for an algorithm without them.</exception>
     public DeviceOptimizer(IDevice device, Algorithm algorithm, IEnumerable<ParamGroup> groups, DeviceOptimizerOptions? options = null)
     {
         _device = device ?? throw new ArgumentNullException(nameof(device));
@@ -119,6 +127,7 @@ public sealed class DeviceOptimizer : IDisposable
             throw new NotSupportedException("NAdam cannot run in the graph-capturable mode: its momentum schedule " +
                                             "mu_t = beta1 (1 - 0.96^(t psi) / 2) needs pow, which the GPU does not round like the host " +
                                             "(so the device clock could not be bitwise the host's); use DeviceBackend for NAdam");
+        if (_options.Diagnostics) FusedSignDiagnostics.RequireKernelOf(algorithm);   // before any allocation
         Algorithm = algorithm;
         var groupList = groups.ToArray();
         _groupHp = groupList.Select(g => g.Hyperparameters).ToArray();
@@ -222,8 +231,14 @@ public sealed class DeviceOptimizer : IDisposable
         _flag = Zeroed<int>(1);
         _counters = Zeroed<long>(2);
 
-        var (family, name) = KernelScalars.KernelOf(algorithm);
+        var (family, name) = _options.Diagnostics ? FusedSignDiagnostics.RequireKernelOf(algorithm) : KernelScalars.KernelOf(algorithm);
         _stepKernel = _device.GetKernel(family, name);
+        if (_options.Diagnostics)
+        {
+            _diag = new FusedSignDiagnostics(_device);
+            _diag.Resize(table.Length);
+            _diag.Zero();   // stays zero when there is nothing to launch (only zero-size tensors)
+        }
         _clockKernel = _device.GetKernel("clock", "step_clock");
         if (_options.MaxGradNorm is not null)
         {
@@ -301,6 +316,7 @@ public sealed class DeviceOptimizer : IDisposable
     public void Step()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        _stepped = true;
         if (_options.CaptureGraph && _device is CudaDevice cuda)
         {
             if (_graph is null || _capturedInvScale != InvScale)
@@ -345,8 +361,40 @@ public sealed class DeviceOptimizer : IDisposable
         if (_chunkCount > 0)
         {
             _args.Clear().Add(_tensorTable).Add(_chunkTable).Add(invScale).Add(_flag.Pointer).Add(Epoch).Add(clip);
+            if (_diag is not null)
+            {
+                _diag.Zero();
+                _args.Add(_diag.Edges).Add(_diag.Stats);
+            }
             _device.Launch(_stepKernel, (uint)_chunkCount, (uint)_options.BlockSize, _args);
         }
+    }
+
+    /// <summary>
+    /// The sign diagnostics of the last step (<see cref="DeviceOptimizerOptions.Diagnostics"/>), per tensor in
+    /// <see cref="Parameters"/> order and global; reads the record from the device (synchronizes). g in the statistics is
+    /// the gradient as the moments saw it (times <see cref="InvScale"/> and the clip coefficient, negated when maximizing).
+    /// </summary>
+    /// <returns>null before the first step and when the last step was skipped (a non-finite gradient or norm).</returns>
+    /// <exception cref="InvalidOperationException">Diagnostics are off.</exception>
+    public SignDiagnosticsReport? ReadDiagnostics()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var diag = _diag ?? throw new InvalidOperationException("diagnostics are off: create the DeviceOptimizer with DeviceOptimizerOptions { Diagnostics = true }");
+        if (!_stepped) return null;
+        _device.Synchronize();
+        Span<int> flag = stackalloc int[1];
+        _device.CopyToHost(_flag, flag);
+        if (flag[0] == Epoch) return null;
+        var stats = diag.Read();
+        var acc = new SignAccumulator[_params.Length];
+        var info = new (string Name, double Bound)[_params.Length];
+        for (int i = 0; i < _params.Length; i++)
+        {
+            acc[i] = DeviceSignDiagnostics.Decode(stats, i, _params[i].Data.Length, _params[i].Name, "the diagnostics-enabled step");
+            info[i] = (_params[i].Name, _groupHp[_groupOf[i]].SignBound);
+        }
+        return SignAccumulator.Report(info, acc);
     }
 
     /// <summary>Waits for the queued steps.</summary>
@@ -507,6 +555,7 @@ public sealed class DeviceOptimizer : IDisposable
         if (_disposed) return;
         _disposed = true;
         _graph?.Dispose();
+        _diag?.Dispose();
         foreach (var b in new IDisposable?[] { _p, _g, _m, _v, _vmax, _aux, _lp, _tensorTable, _chunkTable, _clocks, _lrs, _partials, _norm, _coef, _flag, _counters })
             b?.Dispose();
         _args.Dispose();

@@ -64,7 +64,15 @@ public sealed record GpuBenchRow(string Shape, string Precision, string Mode, lo
 /// <summary>A whole run: what ran where, the copy bandwidth of the same run, the rows.</summary>
 public sealed record GpuBenchReport(string Date, string Device, string Driver, string Cuda, string Nvrtc, string Command,
     string Timing, [property: JsonPropertyName("copy_gb_per_s")] double? CopyGBps, IReadOnlyList<GpuBenchRow> Rows,
-    IReadOnlyList<string> Notes);
+    IReadOnlyList<string> Notes)
+{
+    /// <summary>The cost of the sign diagnostics fused into the step: each <c>+diag</c> row against its plain row of the
+    /// same shape, precision and mode, measured in the same run (issue 6's target: ≤ <see cref="GpuBenchmark.DiagnosticsTarget"/>).</summary>
+    public IReadOnlyList<GpuDiagOverhead> DiagnosticsOverhead { get; init; } = [];
+}
+
+/// <summary>One diagnostics-enabled configuration against the plain one: median ms of both, overhead = diag / plain − 1.</summary>
+public sealed record GpuDiagOverhead(string Shape, string Precision, string Mode, double PlainMs, double DiagMs, double Overhead);
 
 /// <summary>
 /// <c>cudaadam bench gpu</c>: the fused AdamW step of <see cref="DeviceOptimizer"/> (device-resident: no host round
@@ -79,9 +87,15 @@ public sealed record GpuBenchReport(string Date, string Device, string Driver, s
 /// parameters with fp32 gradient and fp32 state read p (2) g (4) m (4) v (4) and write p (2) m (4) v (4): 24 B.
 /// Modes: <c>fused</c> = clock + step (torch's fused AdamW without a GradScaler does the same work); <c>checked</c> =
 /// + the non-finite check (the production default); <c>graph</c> = the checked step as one CUDA graph replay.
+/// <c>+diag</c>: the same with the sign diagnostics fused into the step (<see cref="DeviceOptimizerOptions.Diagnostics"/>:
+/// <c>adam_step_diag</c>, plus the memset of the per-tensor record), same bytes moved; the report's
+/// <see cref="GpuBenchReport.DiagnosticsOverhead"/> puts each next to its plain row.
 /// </remarks>
 public static class GpuBenchmark
 {
+    /// <summary>Issue 6's budget for the fused diagnostics: at most 15% over the plain step, on the GPU.</summary>
+    public const double DiagnosticsTarget = 0.15;
+
     /// <summary>The shapes of a run.</summary>
     public static IReadOnlyList<BenchShape> Shapes(bool smoke) => smoke
         ? [new BenchShape("one-64K", [1L << 16]), BenchShape.Gpt2("gpt2-tiny", vocab: 100, context: 16, width: 8, layers: 2),
@@ -100,6 +114,8 @@ public static class GpuBenchmark
         {
             "bytes/param: fp32 AdamW 28 (read p g m v, write p m v); bf16 params + fp32 grad + fp32 m, v: 24 (2+4+4+4 read, 2+4+4 write)",
             "fused = step_clock + adamw step; checked = + grad_nonfinite_check (reads g again, not counted); graph = checked, one CUDA graph replay",
+            "+diag = the same with the sign diagnostics fused into the step (adam_step_diag + a memset of the 768 B/tensor record); " +
+            $"target: <= {DiagnosticsTarget * 100:F0}% over the plain step",
             $"each step timed alone after {options.Warmup} warm-up steps, L2 flushed before it (memset of {flushBytes >> 20} MiB); median of {options.Reps}",
         };
         double? copyGBps = null;
@@ -126,15 +142,23 @@ public static class GpuBenchmark
                 var modes = new List<(string Mode, DeviceOptimizerOptions Options)>
                 {
                     ("fused", new DeviceOptimizerOptions { CheckNonFinite = false, Precision = precisionOptions }),
+                    ("fused+diag", new DeviceOptimizerOptions { CheckNonFinite = false, Precision = precisionOptions, Diagnostics = true }),
                     ("checked", new DeviceOptimizerOptions { Precision = precisionOptions }),
+                    ("checked+diag", new DeviceOptimizerOptions { Precision = precisionOptions, Diagnostics = true }),
                 };
                 if (shape.Tensors >= 100)
+                {
                     modes.Add(("graph", new DeviceOptimizerOptions { Precision = precisionOptions, CaptureGraph = true }));
+                    modes.Add(("graph+diag", new DeviceOptimizerOptions { Precision = precisionOptions, CaptureGraph = true, Diagnostics = true }));
+                }
                 foreach (var (mode, o) in modes)
                 {
                     using var opt = new DeviceOptimizer(device, Algorithm.AdamW, ps, Hyperparameters.Defaults(Algorithm.AdamW), o);
                     opt.UploadGradients();
                     var (median, min) = timer.Median(opt.Step, options.Warmup, options.Reps);
+                    if (o.Diagnostics && opt.ReadDiagnostics() is var report && report?.Global.Count != shape.Elements)
+                        throw new InvalidOperationException($"{shape.Name} {precision} {mode}: the fused diagnostics counted " +
+                                                            $"{report?.Global.Count.ToString(CultureInfo.InvariantCulture) ?? "nothing"} of {shape.Elements} elements");
                     double gbps = bytes * shape.Elements / (median * 1e-3) / 1e9;
                     var t = torch?.Find(shape.Name, precision);
                     var row = new GpuBenchRow(shape.Name, precision, mode, shape.Elements, shape.Tensors, options.Reps, median, min, bytes, gbps,
@@ -144,6 +168,17 @@ public static class GpuBenchmark
                         $"{shape.Name} {precision} {mode}: {median:F4} ms/step, {gbps:F1} GB/s"));
                 }
             }
+        var overheads = new List<GpuDiagOverhead>();
+        foreach (var d in rows.Where(x => x.Mode.EndsWith("+diag", StringComparison.Ordinal)))
+        {
+            string plainMode = d.Mode[..^"+diag".Length];
+            if (rows.FirstOrDefault(x => x.Shape == d.Shape && x.Precision == d.Precision && x.Mode == plainMode) is { } p)
+                overheads.Add(new GpuDiagOverhead(d.Shape, d.Precision, plainMode, p.MedianMs, d.MedianMs, d.MedianMs / p.MedianMs - 1));
+        }
+        foreach (var o in overheads)
+            progress?.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"diagnostics overhead {o.Shape} {o.Precision} {o.Mode}: {o.Overhead:P1} (target <= {DiagnosticsTarget * 100:F0}%)"));
+        if (cuda is null) notes.Add("diagnostics overhead on the emulator: CPU-bound and serial per thread, NOT the GPU figure of the target");
         string cudaVersion = "", nvrtc = "";
         if (cuda is not null)
         {
@@ -154,7 +189,7 @@ public static class GpuBenchmark
         catch (Exception e) when (e is not OutOfMemoryException) { nvrtc = "not loaded"; }
         return new GpuBenchReport(DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture), device.Name,
             options.Driver, cudaVersion, nvrtc, options.Command, cuda is not null ? "CUDA events" : "Stopwatch (emulator: synchronous launches)",
-            copyGBps, rows, notes);
+            copyGBps, rows, notes) { DiagnosticsOverhead = overheads };
     }
 
     /// <summary>Parameters and gradients for a shape, filled with a fixed pattern (cheap for 256M elements).</summary>
@@ -218,6 +253,21 @@ public static class GpuBenchmark
         {
             sb.AppendLine();
             sb.AppendLine("ours / torch < 1 means we are faster. torch's bf16 runs keep bf16 state (torch.optim creates state like the parameter) and bf16 gradients: 14 B/param against our 24.");
+        }
+        if (r.DiagnosticsOverhead.Count > 0)
+        {
+            sb.AppendLine();
+            sb.AppendLine(inv, $"## Sign diagnostics fused into the step (target: <= {DiagnosticsTarget * 100:F0}% over the plain step)");
+            sb.AppendLine();
+            sb.AppendLine("| shape | params | mode | plain ms | +diag ms | overhead | within target |");
+            sb.AppendLine("|---|---|---|---:|---:|---:|---|");
+            foreach (var o in r.DiagnosticsOverhead)
+                sb.AppendLine(inv, $"| {o.Shape} | {o.Precision} | {o.Mode} | {o.PlainMs:F4} | {o.DiagMs:F4} | {o.Overhead:P1} | {(o.Overhead <= DiagnosticsTarget ? "yes" : "NO")} |");
+            var worst = r.DiagnosticsOverhead.MaxBy(o => o.Overhead)!;
+            sb.AppendLine();
+            int within = r.DiagnosticsOverhead.Count(o => o.Overhead <= DiagnosticsTarget);
+            string where = r.Device.Contains("emulator", StringComparison.OrdinalIgnoreCase) ? " (emulator: not the GPU claim)." : ".";
+            sb.AppendLine(inv, $"Worst: {worst.Overhead:P1} ({worst.Shape} {worst.Precision} {worst.Mode}); {within} of {r.DiagnosticsOverhead.Count} within {DiagnosticsTarget * 100:F0}%{where}");
         }
         return sb.ToString();
 

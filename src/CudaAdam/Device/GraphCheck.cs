@@ -1,16 +1,18 @@
 using CudaAdam.Cuda;
+using CudaAdam.Diagnostics;
 
 namespace CudaAdam.Device;
 
 /// <summary>One algorithm's result of <see cref="GraphCheck"/>.</summary>
 public sealed record GraphCheckResult(Algorithm Algorithm, int Steps, bool UsedGraph, int Captures, long Skipped, string? Mismatch,
-    bool Clipped = false)
+    bool Clipped = false, bool Diagnostics = false)
 {
     public bool Passed => Mismatch is null;
 
     public string Describe() =>
         $"{Algorithm.Name(),-9} {Steps} steps, {(UsedGraph ? $"graph replays ({Captures} captures)" : "uncaptured (no graphs here)")}, " +
-        $"{Skipped} skipped{(Clipped ? ", clipped" : "")}: {(Passed ? "bitwise equal" : "FAILED: " + Mismatch)}";
+        $"{Skipped} skipped{(Clipped ? ", clipped" : "")}{(Diagnostics ? ", diagnostics fused (graph and backend)" : "")}: " +
+        $"{(Passed ? "bitwise equal" : "FAILED: " + Mismatch)}";
 }
 
 /// <summary>
@@ -20,6 +22,10 @@ public sealed record GraphCheckResult(Algorithm Algorithm, int Steps, bool UsedG
 /// without, and <see cref="Optimizer"/> over <see cref="DeviceBackend"/> (step scalars from the host's
 /// <see cref="StepScalars.Advance"/>). Learning-rate changes (device lr), a non-finite gradient (skipped step) and an
 /// InvScale change (re-capture) happen on the way; params and state must agree bit for bit after the last step.
+/// For the Adam family the captured optimizer and the backend run with the sign diagnostics fused into the step
+/// (<c>*_step_diag</c>) while the uncaptured optimizer runs the plain kernel, so "bitwise equal" also says that the
+/// diagnostics change nothing; the two records of the last step must agree (counts, max, histogram exactly; the double
+/// sums within 1e−12 relative: cross-block atomics).
 /// </summary>
 public static class GraphCheck
 {
@@ -42,11 +48,13 @@ public static class GraphCheck
         // AdamW and Lion also clip (max_norm 20: some steps clipped, some not); both device paths build the same
         // chunk table, so their norms (and coefficients) are the same bits.
         double? clip = algorithm is Algorithm.AdamW or Algorithm.Lion ? 20.0 : null;
+        bool diagnostics = FusedSignDiagnostics.KernelOf(algorithm) is not null;
         var (pc, pu, ph) = (Make(), Make(), Make());
         var group = new ParamGroup(ph, hp);
-        using var captured = new DeviceOptimizer(device, algorithm, pc, hp, new DeviceOptimizerOptions { CaptureGraph = true, MaxGradNorm = clip });
+        using var captured = new DeviceOptimizer(device, algorithm, pc, hp,
+            new DeviceOptimizerOptions { CaptureGraph = true, MaxGradNorm = clip, Diagnostics = diagnostics });
         using var uncaptured = new DeviceOptimizer(device, algorithm, pu, hp, new DeviceOptimizerOptions { MaxGradNorm = clip });
-        using var backend = new DeviceBackend(device, new DeviceBackendOptions { MaxGradNorm = clip });
+        using var backend = new DeviceBackend(device, new DeviceBackendOptions { MaxGradNorm = clip, Diagnostics = diagnostics });
         using var host = new Optimizer(algorithm, [group], backend);
         for (int step = 1; step <= steps; step++)
         {
@@ -91,7 +99,30 @@ public static class GraphCheck
         if (mismatch is null && skipped != host.SkippedSteps) mismatch = $"skipped {skipped} on the device, {host.SkippedSteps} on the host";
         if (mismatch is null && clip is not null && BitConverter.DoubleToInt64Bits(captured.LastGradNorm()) != BitConverter.DoubleToInt64Bits(backend.LastGradNorm))
             mismatch = $"last gradient norm {captured.LastGradNorm():R} (graph) vs {backend.LastGradNorm:R} (backend)";
-        return new GraphCheckResult(algorithm, steps, captured.UsesGraph, captured.Captures, skipped, mismatch, clip is not null);
+        if (mismatch is null && diagnostics) mismatch = CompareDiagnostics(captured.ReadDiagnostics(), backend.LastDiagnostics);
+        return new GraphCheckResult(algorithm, steps, captured.UsesGraph, captured.Captures, skipped, mismatch, clip is not null, diagnostics);
+    }
+
+    private static string? CompareDiagnostics(SignDiagnosticsReport? graph, SignDiagnosticsReport? host)
+    {
+        if (graph is null || host is null) return $"diagnostics of the last step: graph {(graph is null ? "none" : "present")}, backend {(host is null ? "none" : "present")}";
+        if (graph.Tensors.Count != host.Tensors.Count) return $"diagnostics: {graph.Tensors.Count} tensors (graph), {host.Tensors.Count} (backend)";
+        foreach (var (g, h) in graph.Tensors.Zip(host.Tensors).Append((graph.Global, host.Global)))
+        {
+            string? why = g.Name != h.Name ? $"tensor {g.Name} vs {h.Name}"
+                : g.Count != h.Count ? $"count {g.Count} vs {h.Count}"
+                : BitConverter.DoubleToInt64Bits(g.MaxU) != BitConverter.DoubleToInt64Bits(h.MaxU) ? $"max u {g.MaxU:R} vs {h.MaxU:R}"
+                : g.UpdateMaxAbs != h.UpdateMaxAbs ? $"max |update| {g.UpdateMaxAbs:R} vs {h.UpdateMaxAbs:R}"
+                : g.SignAgreements != h.SignAgreements ? $"sign agreements {g.SignAgreements} vs {h.SignAgreements}"
+                : !g.Histogram.SequenceEqual(h.Histogram) ? "histograms differ"
+                : !Close(g.MeanU, h.MeanU) || !Close(g.GradL1, h.GradL1) || !Close(g.GradL2, h.GradL2)
+                    ? $"sums: mean u {g.MeanU:R} vs {h.MeanU:R}, l1 {g.GradL1:R} vs {h.GradL1:R}, l2 {g.GradL2:R} vs {h.GradL2:R}"
+                : null;
+            if (why is not null) return $"diagnostics of {g.Name} (graph vs backend): {why}";
+        }
+        return null;
+
+        static bool Close(double a, double b) => double.IsNaN(a) ? double.IsNaN(b) : Math.Abs(a - b) <= 1e-300 + 1e-12 * Math.Abs(a);
     }
 
     private static string? Compare(float[]? expected, float[]? actual, string what)

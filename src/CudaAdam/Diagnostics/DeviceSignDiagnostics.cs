@@ -108,22 +108,7 @@ public sealed class DeviceSignDiagnostics : IDisposable
             }
             var acc = new SignAccumulator[inputs.Count];
             for (int k = 0; k < inputs.Count; k++)
-            {
-                var s = stats.AsSpan(k * Stride, Stride);
-                var a = acc[k] = new SignAccumulator
-                {
-                    SumU = BitConverter.UInt64BitsToDouble(s[SumU]),
-                    SumAbsG = BitConverter.UInt64BitsToDouble(s[SumAbsG]),
-                    SumG2 = BitConverter.UInt64BitsToDouble(s[SumG2]),
-                    MaxUBits = checked((uint)s[MaxU]),
-                    MaxUpdateBits = checked((uint)s[MaxUpdate]),
-                    Agreements = checked((long)s[Agree]),
-                    Count = checked((long)s[Count]),
-                };
-                for (int b = 0; b < SignHistogram.BinCount; b++) a.Histogram[b] = checked((long)s[Hist + b]);
-                if (a.Count != lengths[k])
-                    throw new InvalidOperationException($"sign_diagnostics visited {a.Count} of the {lengths[k]} elements of '{inputs[k].Name}': a kernel or chunk-table bug");
-            }
+                acc[k] = Decode(stats, k, lengths[k], inputs[k].Name, "sign_diagnostics");
             return SignAccumulator.Report(inputs, acc);
         }
         finally
@@ -138,6 +123,31 @@ public sealed class DeviceSignDiagnostics : IDisposable
             _device.CopyToDevice<float>(host, b);
             return b.Pointer;
         }
+    }
+
+    /// <summary>
+    /// Tensor <paramref name="tensor"/>'s record (<see cref="Stride"/> slots) of a stats buffer written by
+    /// <c>sign_diagnostics</c> or a diagnostics-enabled step (<c>kernels/diagnostics.cuh</c>), checked: it must have
+    /// visited exactly <paramref name="length"/> elements.
+    /// </summary>
+    internal static SignAccumulator Decode(ReadOnlySpan<ulong> stats, int tensor, long length, string name, string kernel)
+    {
+        var s = stats.Slice(tensor * Stride, Stride);
+        var a = new SignAccumulator
+        {
+            SumU = BitConverter.UInt64BitsToDouble(s[SumU]),
+            SumAbsG = BitConverter.UInt64BitsToDouble(s[SumAbsG]),
+            SumG2 = BitConverter.UInt64BitsToDouble(s[SumG2]),
+            MaxUBits = checked((uint)s[MaxU]),
+            MaxUpdateBits = checked((uint)s[MaxUpdate]),
+            Agreements = checked((long)s[Agree]),
+            Count = checked((long)s[Count]),
+        };
+        for (int b = 0; b < SignHistogram.BinCount; b++) a.Histogram[b] = checked((long)s[Hist + b]);
+        if (a.Count != length || a.Histogram.Sum() != length)
+            throw new InvalidOperationException($"{kernel} counted {a.Count} elements (histogram: {a.Histogram.Sum()}) of the {length} " +
+                                                $"of '{name}': a kernel or chunk-table bug");
+        return a;
     }
 
     public void Dispose()

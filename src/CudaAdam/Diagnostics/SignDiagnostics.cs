@@ -128,18 +128,22 @@ internal sealed class SignAccumulator
     }
 
     /// <summary>The report from per-tensor accumulators (same order as <paramref name="inputs"/>).</summary>
-    public static SignDiagnosticsReport Report(IReadOnlyList<SignTensorInput> inputs, IReadOnlyList<SignAccumulator> perTensor)
+    public static SignDiagnosticsReport Report(IReadOnlyList<SignTensorInput> inputs, IReadOnlyList<SignAccumulator> perTensor) =>
+        Report(inputs.Select(i => (i.Name, i.Bound)).ToArray(), perTensor);
+
+    /// <summary>The report from per-tensor accumulators with their names and bounds R (same order).</summary>
+    public static SignDiagnosticsReport Report(IReadOnlyList<(string Name, double Bound)> tensorsInfo, IReadOnlyList<SignAccumulator> perTensor)
     {
         var global = new SignAccumulator();
-        var tensors = new SignStats[inputs.Count];
+        var tensors = new SignStats[tensorsInfo.Count];
         double maxRatio = 0;
-        for (int k = 0; k < inputs.Count; k++)
+        for (int k = 0; k < tensorsInfo.Count; k++)
         {
-            tensors[k] = perTensor[k].ToStats(inputs[k].Name, inputs[k].Bound);
+            tensors[k] = perTensor[k].ToStats(tensorsInfo[k].Name, tensorsInfo[k].Bound);
             global.Merge(perTensor[k]);
             if (perTensor[k].Count > 0 && !(tensors[k].MaxUOverR <= maxRatio)) maxRatio = tensors[k].MaxUOverR;
         }
-        var bounds = inputs.Select(i => i.Bound).Distinct().ToArray();
+        var bounds = tensorsInfo.Select(i => i.Bound).Distinct().ToArray();
         return new SignDiagnosticsReport(tensors, global.ToStats("global", bounds.Length == 1 ? bounds[0] : double.NaN, maxRatio));
     }
 }

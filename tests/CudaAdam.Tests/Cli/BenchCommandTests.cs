@@ -44,13 +44,23 @@ public class BenchCommandTests
             {
                 Assert.That(keys, Does.Contain($"{shape.Name}/{p}/fused"));
                 Assert.That(keys, Does.Contain($"{shape.Name}/{p}/checked"));
+                Assert.That(keys, Does.Contain($"{shape.Name}/{p}/fused+diag"), "the step with the sign diagnostics fused in");
+                Assert.That(keys, Does.Contain($"{shape.Name}/{p}/checked+diag"));
             }
         Assert.That(keys, Does.Contain("100x64/fp32/graph"), "the graph-captured step on the many-tensor shape");
+        Assert.That(keys, Does.Contain("100x64/fp32/graph+diag"), "diagnostics in the captured graph");
+        var overheads = root.GetProperty("diagnostics_overhead").EnumerateArray().ToList();
+        Assert.That(overheads, Has.Count.EqualTo(rows.Count(x => x.GetProperty("mode").GetString()!.EndsWith("+diag"))), "one per +diag row");
+        var o0 = overheads[0];
+        Assert.That(o0.GetProperty("overhead").GetDouble(),
+            Is.EqualTo(o0.GetProperty("diag_ms").GetDouble() / o0.GetProperty("plain_ms").GetDouble() - 1).Within(1e-12));
         Assert.That(rows.All(x => x.GetProperty("median_ms").GetDouble() > 0 && x.GetProperty("gb_per_s").GetDouble() > 0));
         Assert.That(rows.Where(x => x.GetProperty("precision").GetString() == "bf16").Select(x => x.GetProperty("bytes_per_param").GetDouble()),
             Is.All.EqualTo(24.0));
         string md = File.ReadAllText(dir.File("report.md"));
         Assert.That(md, Does.Contain("| gpt2-tiny | 28 |").And.Contain("28 (read p g m v, write p m v)"));
+        Assert.That(md, Does.Contain("## Sign diagnostics fused into the step (target: <= 15%").And.Contain("| one-64K | fp32 | fused |")
+            .And.Contain("(emulator: not the GPU claim)"));
     }
 
     [Test]

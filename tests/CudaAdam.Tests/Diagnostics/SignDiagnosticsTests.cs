@@ -191,8 +191,9 @@ public class SignDiagnosticsTests
         Assert.That(kernel.Tensors[1].MeanU, Is.NaN);
     }
 
+    /// <summary>fused: the statistics come from signadam_step_diag; not fused: from the separate pass over the device copies.</summary>
     [Test]
-    public void ProbeOnTheEmulatorBackendReadsTheDeviceCopiesAndMatchesTheCpuProbe()
+    public void ProbeOnTheEmulatorBackendReadsTheDeviceCopiesAndMatchesTheCpuProbe([Values(false, true)] bool fused)
     {
         using var device = KernelDevices.OpenOrIgnore("emulator");
         var hp = Hyperparameters.Defaults(Algorithm.SignAdam) with { Lr = 1e-2, Beta1 = 0.8, Beta2 = 0.99 };
@@ -203,8 +204,9 @@ public class SignDiagnosticsTests
         using var cpuOpt = new Optimizer(Algorithm.SignAdam, cpuParams, hp);
         using var devOpt = new Optimizer(Algorithm.SignAdam, devParams, hp, backend);
         using var cpuProbe = new SignDiagnosticsProbe(cpuOpt);
-        using var devProbe = new SignDiagnosticsProbe(devOpt, backend);
+        using var devProbe = new SignDiagnosticsProbe(devOpt, backend, fused);
         Assert.That(devProbe.Engine, Is.EqualTo("emulator"));
+        Assert.That(devProbe.Fused, Is.EqualTo(fused));
         var rng = new Random(9);
         for (int step = 0; step < 3; step++)
         {

@@ -67,5 +67,7 @@ public class FusedStepBenchmarkTests
         Assert.That(r.CopyMs, Is.Null, "no device copy baseline off the GPU");
         Assert.That(r.BackendStepMs, Is.GreaterThan(0), "the whole backend step was timed too");
         Assert.That(r.Describe(), Does.Contain("GB/s at 28 B/param"));
+        Assert.That(r.DiagStepMs, Is.GreaterThan(0), "the diagnostics-enabled kernel was timed in the same run");
+        Assert.That(r.Describe(), Does.Contain("over the plain kernel (target <= 15% on a GPU)"));
     }
 }

@@ -154,6 +154,7 @@ public class DeviceOptimizerTests
             Assert.That(r.Passed, Is.True, r.Describe());
             Assert.That(r.Skipped, Is.EqualTo(1));
             Assert.That(r.UsedGraph, Is.False);
+            Assert.That(r.Diagnostics, Is.EqualTo(a != Algorithm.Lion), "the Adam family runs with the sign diagnostics fused in");
         }
     }
 
