@@ -11,18 +11,20 @@ namespace CudaAdam.Cli.Commands;
 public sealed class TrainCommand : ICommand
 {
     public string Name => "train";
-    public string Summary => "train an MLP, CNN or logistic regression on Fashion-MNIST with several optimizers; CSV, plots, summary";
+    public string Summary => "train an MLP, CNN, logistic regression or VAE on Fashion-MNIST with several optimizers; CSV, plots, summary";
 
     public string Usage =>
         "usage: cudaadam train [config.json] [--output DIR]\n" +
         "       cudaadam train --resume RUNFOLDER\n\n" +
-        "Trains one model (Kingma & Ba 2015: logistic regression, Fig. 1; MLP with dropout, Fig. 2; DeepOBS fmnist_2c2d CNN)\non Fashion-MNIST " +
+        "Trains one model (Kingma & Ba 2015: logistic regression, Fig. 1; MLP with dropout, Fig. 2; VAE, Fig. 4, loss the\n" +
+        "negative ELBO, no accuracy; DeepOBS fmnist_2c2d CNN) on Fashion-MNIST " +
         "with each optimizer of the config, from the same initial weights and on the same minibatches, on the CPU.\n" +
         "Writes DIR/<time>-<name>/: config.json (resolved), steps.csv, epochs.csv, loss_vs_step.png, loss_vs_time.png,\n" +
-        "test_accuracy.png, summary.md, checkpoints/. Prints one line per epoch with ETA, then where the files are.\n\n" +
+        "test_accuracy.png (the VAE: test_loss.png), summary.md, checkpoints/. Prints one line per epoch with ETA, then\n" +
+        "where the files are.\n\n" +
         "  config.json   JSON config (snake_case keys; unknown keys are errors). Without it, the embedded default:\n" +
         "                MLP 784-256-256-10, dropout, 30,000 training images, 3 epochs, adam adamw amsgrad signadam\n" +
-        "                lion sgd-nesterov. configs/{mlp,logreg,cnn}-fmnist.json use the full data.\n" +
+        "                lion sgd-nesterov. configs/{mlp,logreg,cnn,vae}-fmnist.json use the full data.\n" +
         "  --output DIR  where run folders go (default: the config's \"output\", runs/)\n" +
         "  --resume RUNFOLDER  continue an interrupted run (Ctrl+C, a crash) from its checkpoints (one per optimizer,\n" +
         "                written every epoch and on Ctrl+C); the numbers are bitwise those of an uninterrupted run\n\n" +

@@ -108,11 +108,15 @@ public sealed class TrainConfig
 
 public sealed class ModelConfig
 {
-    /// <summary><c>mlp</c> (Kingma &amp; Ba Fig. 2), <c>logreg</c> (Fig. 1) or <c>cnn</c> (DeepOBS fmnist_2c2d,
-    /// <see cref="Models.ModelZoo.Cnn"/>: fixed architecture, no dropout).</summary>
+    /// <summary><c>mlp</c> (Kingma &amp; Ba Fig. 2), <c>logreg</c> (Fig. 1), <c>cnn</c> (DeepOBS fmnist_2c2d,
+    /// <see cref="Models.ModelZoo.Cnn"/>: fixed architecture, no dropout) or <c>vae</c> (Fig. 4,
+    /// <see cref="Models.Vae"/>: loss the negative ELBO, no accuracy; dropout keys ignored).</summary>
     public string Kind { get; set; } = "mlp";
-    /// <summary>Hidden widths of the MLP (default [256, 256]; the paper's is [1000, 1000]). Not for logreg.</summary>
+    /// <summary>Hidden widths of the MLP (default [256, 256]; the paper's is [1000, 1000]); for the VAE one width, that
+    /// of the encoder's and the decoder's hidden layer (default [500], the paper's). Not for logreg or cnn.</summary>
     public int[]? Hidden { get; set; }
+    /// <summary>The VAE's latent dimensions (default 50, the paper's). Only for kind <c>vae</c>.</summary>
+    public int? Latent { get; set; }
     /// <summary>Dropout after each hidden layer (MLP).</summary>
     public double Dropout { get; set; } = 0.5;
     /// <summary>Dropout on the input pixels (MLP).</summary>
@@ -136,9 +140,18 @@ public sealed class ModelConfig
                 if (Hidden is { Length: > 0 }) throw new ConfigException("model.hidden: the cnn (DeepOBS fmnist_2c2d) has a fixed architecture; remove the key or use kind \"mlp\"");
                 Hidden = null;
                 break;
+            case "vae":
+                Hidden ??= [500];
+                if (Hidden.Length != 1 || Hidden[0] < 1)
+                    throw new ConfigException($"model.hidden: [{string.Join(", ", Hidden)}]: the vae has one hidden width (encoder and decoder), e.g. [500]");
+                Latent ??= 50;
+                if (Latent < 1) throw new ConfigException($"model.latent: {Latent} must be >= 1 (the paper's is 50)");
+                break;
             default:
-                throw new ConfigException($"model.kind: unknown model '{Kind}'; known models: mlp, logreg, cnn");
+                throw new ConfigException($"model.kind: unknown model '{Kind}'; known models: mlp, logreg, cnn, vae");
         }
+        if (Kind != "vae" && Latent is not null)
+            throw new ConfigException($"model.latent: only the vae has a latent space; remove the key for kind \"{Kind}\"");
         if (!(Dropout >= 0 && Dropout < 1)) throw new ConfigException($"model.dropout: {Dropout} must be in [0, 1)");
         if (!(InputDropout >= 0 && InputDropout < 1)) throw new ConfigException($"model.input_dropout: {InputDropout} must be in [0, 1)");
     }
@@ -220,6 +233,10 @@ public sealed class OptimizerConfig
     public double? Momentum { get; set; }
     public double? Dampening { get; set; }
     public bool? Nesterov { get; set; }
+    /// <summary>Adam's bias correction (<see cref="CudaAdam.Hyperparameters.BiasCorrection"/>; default true; false only for
+    /// adam, adamw, signadam, adamax).</summary>
+    [ConfigurationKeyName("bias_correction")]
+    public bool? BiasCorrection { get; set; }
 
     [JsonIgnore] public Algorithm Algorithm { get; private set; }
     /// <summary>The label, or the name when there is none.</summary>
@@ -233,7 +250,7 @@ public sealed class OptimizerConfig
         {
             Lr = Lr ?? h.Lr, Beta1 = Beta1 ?? h.Beta1, Beta2 = Beta2 ?? h.Beta2, Eps = Eps ?? h.Eps,
             WeightDecay = WeightDecay ?? h.WeightDecay, Amsgrad = Amsgrad ?? h.Amsgrad, Momentum = Momentum ?? h.Momentum,
-            Dampening = Dampening ?? h.Dampening, Nesterov = Nesterov ?? h.Nesterov,
+            Dampening = Dampening ?? h.Dampening, Nesterov = Nesterov ?? h.Nesterov, BiasCorrection = BiasCorrection ?? h.BiasCorrection,
         };
     }
 
@@ -250,5 +267,7 @@ public sealed class OptimizerConfig
         // Write the resolved values back, so the saved config states every number the run used.
         (Lr, Beta1, Beta2, Eps, WeightDecay) = (h.Lr, h.Beta1, h.Beta2, h.Eps, h.WeightDecay);
         (Amsgrad, Momentum, Dampening, Nesterov) = (h.Amsgrad, h.Momentum, h.Dampening, h.Nesterov);
+        // Written back only when it is off, so configs of the algorithms without the switch stay as they were.
+        BiasCorrection = h.BiasCorrection ? null : false;
     }
 }

@@ -14,7 +14,17 @@ public sealed record OptimizerRun(OptimizerConfig Config, IReadOnlyList<StepReco
     IReadOnlyList<string> Warnings)
 {
     public EpochRecord Final => Epochs[^1];
-    public EpochRecord Best => Epochs.Where(e => e.Epoch > 0).DefaultIfEmpty(Epochs[0]).MaxBy(e => e.TestAccuracy)!;
+    /// <summary>The epoch with the highest test accuracy, or for a model without accuracy (the VAE) the lowest test loss.</summary>
+    public EpochRecord Best
+    {
+        get
+        {
+            var trained = Epochs.Where(e => e.Epoch > 0).DefaultIfEmpty(Epochs[0]).ToArray();
+            return trained.All(e => double.IsNaN(e.TestAccuracy))
+                ? trained.MinBy(e => double.IsNaN(e.TestLoss) ? double.PositiveInfinity : e.TestLoss)!
+                : trained.MaxBy(e => e.TestAccuracy)!;
+        }
+    }
 }
 
 /// <summary>What <see cref="TrainJob.Run"/> produced: the run folder, its files, every optimizer's run, and whether
@@ -104,9 +114,27 @@ public static class TrainJob
         return new TrainResult(folder, files, runs, Interrupted: false);
     }
 
-    /// <summary>Builds the model of <paramref name="config"/> with the seed's initialization and dropout streams.</summary>
+    /// <summary>Builds the model of <paramref name="config"/> with its loss: a <see cref="Classifier"/> (mlp, logreg,
+    /// cnn; <see cref="BuildModel"/>) or the VAE's <see cref="VaeObjective"/> (initialization stream 0, training noise
+    /// stream 2, evaluation noise stream 3 of the seed).</summary>
+    public static ITrainable BuildTrainable(TrainConfig config, IGemm gemm)
+    {
+        if (config.Model.Kind != "vae")
+        {
+            var (model, dropout) = BuildModel(config, gemm);
+            return new Classifier(model, dropout);
+        }
+        ulong seed = config.Training.Seed;
+        var vae = new Vae(FashionMnist.Features, config.Model.Hidden![0], config.Model.Latent!.Value, Rng.ForStream(seed, 0), gemm);
+        return new VaeObjective(vae, Rng.ForStream(seed, 2), Rng.ForStream(seed, 3));
+    }
+
+    /// <summary>Builds the classifier of <paramref name="config"/> with the seed's initialization and dropout streams
+    /// (every kind but <c>vae</c>: use <see cref="BuildTrainable"/>).</summary>
     public static (Sequential Model, Rng? Dropout) BuildModel(TrainConfig config, IGemm gemm)
     {
+        if (config.Model.Kind == "vae")
+            throw new ArgumentException("the vae is not a Sequential classifier: build it with TrainJob.BuildTrainable");
         ulong seed = config.Training.Seed;
         var init = Rng.ForStream(seed, 0);
         if (config.Model.Kind == "logreg") return (ModelZoo.LogisticRegression(FashionMnist.Features, FashionMnist.Classes, init, gemm), null);
@@ -121,13 +149,13 @@ public static class TrainJob
         TextWriter log, int laterRuns, IReadOnlyList<OptimizerRun> done, (List<StepRecord> Steps, List<EpochRecord> Epochs) previous,
         CancellationToken cancel, out bool interrupted)
     {
-        var (model, dropout) = BuildModel(config, gemm);
+        var model = BuildTrainable(config, gemm);
         IStepBackend backend;
         try { backend = Backends.Create(config.Backend); }
         catch (Exception e) when (e is ArgumentException or BackendUnavailableException) { throw new ConfigException($"backend: {e.Message}", e); }
         using var optimizer = new Optimizer(oc.Algorithm, [new ParamGroup(model.Parameters, oc.Hyperparameters())], backend);
         var options = new TrainerOptions { Epochs = config.Training.Epochs, BatchSize = config.Training.BatchSize, Schedule = config.Schedule.ToSchedule() };
-        var trainer = new Trainer(model, optimizer, train, test, options, Rng.ForStream(config.Training.Seed, 1), dropout);
+        var trainer = new Trainer(model, optimizer, train, test, options, Rng.ForStream(config.Training.Seed, 1));
         string? ckpt = config.Training.Checkpoints
             ? Path.Combine(Directory.CreateDirectory(Path.Combine(folder, "checkpoints")).FullName, oc.Id + ".ckpt")
             : null;
@@ -180,9 +208,10 @@ public static class TrainJob
 
     internal static string Describe(TrainConfig config, IGemm gemm)
     {
-        var (model, _) = BuildModel(config, gemm);
+        var model = BuildTrainable(config, gemm);
+        long count = model.Parameters.Sum(p => (long)p.Data.Length);
         return string.Create(CultureInfo.InvariantCulture,
-            $"{config.Model.Kind}: {model.Describe()} ({model.ParameterCount:N0} parameters, GEMM {gemm.Name})");
+            $"{config.Model.Kind}: {model.Describe()} ({count:N0} parameters, GEMM {gemm.Name})");
     }
 
     internal static string DescribeSchedule(ScheduleConfig s) => s.Kind switch
@@ -203,6 +232,7 @@ public static class TrainJob
         if (h.Amsgrad) sb.Append(", amsgrad");
         if (h.Momentum != 0) sb.Append($", momentum {G(h.Momentum)}");
         if (h.Nesterov) sb.Append(", nesterov");
+        if (!h.BiasCorrection) sb.Append(", no bias correction");
         return sb.ToString();
 
         static string G(double v) => v.ToString("g", CultureInfo.InvariantCulture); // 1e-08, not 1E-08
