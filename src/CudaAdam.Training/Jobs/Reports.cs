@@ -133,7 +133,7 @@ internal static class Reports
         s.Append($"- model: {model}\n");
         s.Append(string.Create(Inv,
             $"- training: {config.Training.Epochs} epochs, minibatch {config.Training.BatchSize}, schedule {TrainJob.DescribeSchedule(config.Schedule)}, " +
-            $"seed {config.Training.Seed} (same initial weights, minibatches and dropout masks for every optimizer), backend {config.Backend}\n"));
+            $"seed {config.Training.Seed} (same initial weights, minibatches and {(HasAccuracy(config) ? "dropout masks" : "reparameterization noise")} for every optimizer), backend {config.Backend}\n"));
         bool acc = HasAccuracy(config);
         s.Append(acc
             ? "- loss: softmax cross-entropy; train loss is the mean over the epoch's minibatches with dropout on; test numbers with dropout off\n"
