@@ -49,10 +49,12 @@ let testClassifier = opts.Pick(100, 2000, 10000)
 
 /// One training run's outcome: the per-epoch records (epoch 0 = before training) and per-step minibatch losses.
 type Run =
-    { Figure: string; Label: string; Algorithm: Algorithm; Hp: Hyperparameters; Epochs: EpochRecord[]; Steps: StepRecord[]; Seconds: float }
-    member r.FinalTrain = r.Epochs.[r.Epochs.Length - 1].TrainLoss
-    member r.FinalTest = r.Epochs.[r.Epochs.Length - 1].TestLoss
-    member r.FinalAccuracy = r.Epochs.[r.Epochs.Length - 1].TestAccuracy
+    { Figure: string; Label: string; Algorithm: Algorithm; Hp: Hyperparameters; Epochs: EpochRecord[]; Steps: StepRecord[]; Seconds: float
+      /// The step whose minibatch loss was not finite (the Trainer stops there: TrainingDivergedException), if any.
+      DivergedAt: int64 option }
+    member r.FinalTrain = if r.DivergedAt.IsSome then nan else r.Epochs.[r.Epochs.Length - 1].TrainLoss
+    member r.FinalTest = if r.DivergedAt.IsSome then nan else r.Epochs.[r.Epochs.Length - 1].TestLoss
+    member r.FinalAccuracy = if r.DivergedAt.IsSome then nan else r.Epochs.[r.Epochs.Length - 1].TestAccuracy
 
 /// A non-finite loss (a diverged run) ranks last.
 let rank (x: float) = if Double.IsFinite x then x else Double.PositiveInfinity
@@ -65,13 +67,19 @@ let train (figure: string) (label: string) (build: unit -> ITrainable) (algorith
     let struct (l0, a0) = trainer.Evaluate test
     let epochsDone = ResizeArray [ EpochRecord(0, 0L, nan, nan, l0, a0, 0.0) ]
     let steps = ResizeArray()
-    trainer.Run(onStep = Action<StepRecord>(steps.Add), onEpoch = Action<EpochRecord>(epochsDone.Add))
-    { Figure = figure; Label = label; Algorithm = algorithm; Hp = hp; Epochs = epochsDone.ToArray(); Steps = steps.ToArray(); Seconds = trainer.WallSeconds }
+    let diverged =
+        try
+            trainer.Run(onStep = Action<StepRecord>(steps.Add), onEpoch = Action<EpochRecord>(epochsDone.Add))
+            None
+        with :? TrainingDivergedException as e -> Some e.Step
+    { Figure = figure; Label = label; Algorithm = algorithm; Hp = hp; Epochs = epochsDone.ToArray(); Steps = steps.ToArray(); Seconds = trainer.WallSeconds
+      DivergedAt = diverged }
 
 let allRuns = ResizeArray<Run>()
 let log (r: Run) =
     allRuns.Add r
-    printfn "  %s %-34s lr %-8s train %s  test %s  (%.1f s)" r.Figure r.Label (num r.Hp.Lr) (num r.FinalTrain) (num r.FinalTest) r.Seconds
+    let diverged = match r.DivergedAt with Some t -> sprintf "  diverged at step %d" t | None -> ""
+    printfn "  %s %-34s lr %-8s train %s  test %s  (%.1f s)%s" r.Figure r.Label (num r.Hp.Lr) (num r.FinalTrain) (num r.FinalTest) r.Seconds diverged
 
 /// Per figure and optimizer label: whether the kept lr is at an end of its grid (then a wider grid might do better).
 let atEdge = Collections.Generic.Dictionary<string * string, bool>()
@@ -105,7 +113,7 @@ report.Setup(sprintf "Learning rates: each method runs on a grid base·{%s} (bas
                  (lrFactors |> Array.map num |> String.concat ", "))
 report.Setup(sprintf "Fig. 1: logistic regression 784→10, %d training images, %d epochs of minibatch 128, α_t = α/√t (the paper's decay), no L2 term" (min fig1Train trainAll.Count) fig1Epochs)
 report.Setup(sprintf "Fig. 2: MLP 784-%d-%d-10, ReLU, dropout 0.5 (input 0.2), %d training images, %d epochs of minibatch 128, constant α%s" fig2Hidden fig2Hidden (min fig2Train trainAll.Count) fig2Epochs (if fig2Hidden = 1000 then " (the paper's widths)" else "; the paper's widths are 1000-1000 (--full)"))
-report.Setup(sprintf "Fig. 4: VAE 784-%d-%d (softplus; the paper's is 500 / 50, --full), Bernoulli likelihood on the intensities, %d training images, %d epochs of minibatch 100, constant α ∈ {%s}, β1 ∈ {%s}, β2 ∈ {%s}, bias correction on and off (off: x ← x − α·m/(√v + ε), RMSProp with momentum). Loss: the negative ELBO in nats on %d test images with a fixed evaluation noise (one sample per image; the paper plots the loss after 10 and 100 epochs); a non-finite loss counts as diverged (worst)"
+report.Setup(sprintf "Fig. 4: VAE 784-%d-%d (softplus; the paper's is 500 / 50, --full), Bernoulli likelihood on the intensities, %d training images, %d epochs of minibatch 100, constant α ∈ {%s}, β1 ∈ {%s}, β2 ∈ {%s}, bias correction on and off (off: x ← x − α·m/(√v + ε), RMSProp with momentum). Loss: the negative ELBO in nats on %d test images with a fixed evaluation noise (one sample per image; the paper plots the loss after 10 and 100 epochs); a run whose minibatch loss turns non-finite stops there (the trainer refuses the step) and counts as diverged (worst)"
                  fig4Hidden fig4Latent (min fig4Train trainAll.Count) fig4Epochs (fig4LogLrs |> Array.map (fun l -> num (10.0 ** l)) |> String.concat ", ")
                  (fig4Beta1s |> Array.map num |> String.concat ", ") (fig4Beta2s |> Array.map num |> String.concat ", ") (min fig4Test testAll.Count))
 let inv = Globalization.CultureInfo.InvariantCulture
@@ -151,9 +159,10 @@ let fig4 =
                     r ]
 
 // ---- files ----
-let csv = CsvTable("figure", "label", "algorithm", "lr", "beta1", "beta2", "bias_correction", "epochs", "steps", "final_train_loss", "final_test_loss", "final_test_accuracy", "seconds")
+let csv = CsvTable("figure", "label", "algorithm", "lr", "beta1", "beta2", "bias_correction", "epochs", "steps", "diverged_at_step", "final_train_loss", "final_test_loss", "final_test_accuracy", "seconds")
 for r in allRuns do
-    csv.Add(r.Figure, r.Label, r.Algorithm.Name(), r.Hp.Lr, r.Hp.Beta1, r.Hp.Beta2, r.Hp.BiasCorrection, r.Epochs.Length - 1, r.Steps.Length, r.FinalTrain, r.FinalTest, r.FinalAccuracy, r.Seconds)
+    csv.Add(r.Figure, r.Label, r.Algorithm.Name(), r.Hp.Lr, r.Hp.Beta1, r.Hp.Beta2, r.Hp.BiasCorrection, r.Epochs.Length - 1, r.Steps.Length,
+            (match r.DivergedAt with Some t -> box t | None -> box ""), r.FinalTrain, r.FinalTest, r.FinalAccuracy, r.Seconds)
 csv.Save(opts.File "runs.csv")
 let curves = CsvTable("figure", "label", "lr", "epoch", "step", "train_loss", "test_loss", "test_accuracy")
 for r in fig1 @ fig2 do

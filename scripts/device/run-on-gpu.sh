@@ -10,8 +10,11 @@
 #   7. the side-by-side benchmark: scripts/device/bench_torch.py (torch.optim.AdamW fused=True / foreach=True) then
 #      cudaadam bench gpu --torch, same shapes, same timing method: bench/report.md and bench/report.json with ratios
 #      (BENCH_GPU=0 skips it). ONLY=bench runs 7 alone (no conformance, no sanitizers).
+#   8. the default train job (src/CudaAdam.Training/Jobs/default-train.json, 1 epoch) with --backend cuda and then
+#      --backend cpu, same config and data (.device/fmnist from pack.sh, else the embedded subset): epoch times and
+#      accuracies side by side in train.txt (TRAIN=0 skips it; TRAIN_EPOCHS overrides the 1). ONLY=train runs 8 alone.
 # Reports go to $OUT (the device tool's folder that comes back; ./.device/out when unset): summary.txt, check.txt,
-# memcheck.txt, racecheck.txt, bench.txt, graph.txt, gpu.txt, bench/. Exit status: 0 when the check passed and both
+# memcheck.txt, racecheck.txt, bench.txt, graph.txt, gpu.txt, bench/, train.txt, train/. Exit status: 0 when the check passed and both
 # sanitizers found nothing (and the graph check and the benchmark ran).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -56,6 +59,71 @@ gpu_bench() {
   bench_rc=$?
   say "bench gpu: exit $bench_rc in $(( $(date +%s) - start )) s; report in bench/report.md"
 }
+# Step 8: the same train job on the GPU and on the CPU; wall_s of epochs.csv is the time in training steps only.
+train_side_by_side() {
+  local cfg="$out/train/config.json" data=embedded rc rc_cuda=1 rc_cpu=1 start
+  mkdir -p "$out/train"
+  [ -f .device/fmnist/train-images-idx3-ubyte.gz ] && data="$root/.device/fmnist"
+  python3 - "$root/src/CudaAdam.Training/Jobs/default-train.json" "$cfg" "$data" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["data"]["source"] = sys.argv[3]
+c["output"] = "/tmp/cudaadam-train-runs"
+c["training"]["checkpoints"] = False
+json.dump(c, open(sys.argv[2], "w"), indent=2)
+PY
+  for b in cuda cpu; do
+    start=$(date +%s)
+    "${cli[@]}" train "$cfg" --backend "$b" --epochs "${TRAIN_EPOCHS:-1}" > "$out/train/$b.log" 2>&1
+    rc=$?
+    if [ "$b" = cuda ]; then rc_cuda=$rc; else rc_cpu=$rc; fi
+    say "train --backend $b: exit $rc in $(( $(date +%s) - start )) s"
+    local folder
+    folder=$(sed -n 's/^run folder: //p' "$out/train/$b.log" | tail -1)
+    [ -n "$folder" ] && cp "$folder/epochs.csv" "$out/train/$b-epochs.csv" && cp "$folder/summary.md" "$out/train/$b-summary.md"
+  done
+  python3 - "$out/train" "$data" > "$out/train.txt" <<'PY'
+import csv, os, sys
+d, data = sys.argv[1], sys.argv[2]
+def load(b):
+    p = os.path.join(d, f"{b}-epochs.csv")
+    if not os.path.exists(p): return {}
+    rows = [r for r in csv.DictReader(open(p)) if r["epoch"] != "0"]
+    out = {}
+    for r in rows:
+        o = out.setdefault(r["optimizer"], [0.0, 0.0, ""])
+        o[0] = float(r["wall_s"]); o[1] += 1; o[2] = r["test_accuracy"]
+    return out
+g, c = load("cuda"), load("cpu")
+def head(b):
+    for line in open(os.path.join(d, f"{b}.log")):
+        if line.strip().startswith("backend") or line.strip().startswith("model"): yield f"  {b}: {line.strip()}"
+print(f"default train job, same config on both backends; data: {data}")
+for b in ("cuda", "cpu"):
+    log = os.path.join(d, f"{b}.log")
+    if not os.path.exists(log): continue
+    print("\n".join(head(b)))
+    if not os.path.exists(os.path.join(d, f"{b}-epochs.csv")):
+        print(f"  {b}: FAILED: " + " / ".join(l.strip() for l in open(log).read().strip().splitlines()[-4:]))
+print()
+print(f"{'optimizer':<14} {'epochs':>6} {'cuda s/epoch':>13} {'cpu s/epoch':>12} {'cpu/cuda':>9} {'cuda test acc':>14} {'cpu test acc':>13}")
+for name in list(g) + [n for n in c if n not in g]:
+    gs, cs = g.get(name), c.get(name)
+    gt = gs[0] / gs[1] if gs else float("nan"); ct = cs[0] / cs[1] if cs else float("nan")
+    print(f"{name:<14} {int((gs or cs)[1]):>6} {gt:>13.3f} {ct:>12.3f} {ct / gt if gs and cs else float('nan'):>9.1f} "
+          f"{(gs or ['', '', '-'])[2]:>14} {(cs or ['', '', '-'])[2]:>13}")
+print("\ns/epoch: time in training steps only (epochs.csv wall_s / epochs); the first optimizer of each run also pays warm-up.")
+PY
+  train_rc=$(( rc_cuda != 0 || rc_cpu != 0 ))
+  say "train: $(sed -n '/^optimizer/,/^$/p' "$out/train.txt" | head -8 | tr '\n' ';')"
+}
+train_rc=0
+if [ "${ONLY:-}" = train ]; then
+  train_side_by_side
+  [ "$train_rc" = 0 ] && { say "RESULT: pass (train only)"; exit 0; }
+  say "RESULT: FAIL (train)"; exit 1
+fi
+
 bench_rc=0
 if [ "${ONLY:-}" = bench ]; then
   gpu_bench
@@ -93,8 +161,9 @@ say "bench: $(cat "$out/bench.txt")"
 graph_rc=$?
 say "check --graph: exit $graph_rc; $(tail -1 "$out/graph.txt")"
 [ "${BENCH_GPU:-1}" = 0 ] || gpu_bench
-if [ "$check_rc" = 0 ] && [ "$mem_rc" = 0 ] && [ "$race_rc" = 0 ] && [ "$graph_rc" = 0 ] && [ "$bench_rc" = 0 ]; then
+[ "${TRAIN:-1}" = 0 ] || train_side_by_side
+if [ "$check_rc" = 0 ] && [ "$mem_rc" = 0 ] && [ "$race_rc" = 0 ] && [ "$graph_rc" = 0 ] && [ "$bench_rc" = 0 ] && [ "$train_rc" = 0 ]; then
   say "RESULT: pass"; exit 0
 fi
-say "RESULT: FAIL (check $check_rc, memcheck $mem_rc, racecheck $race_rc, graph $graph_rc, bench gpu $bench_rc)"
+say "RESULT: FAIL (check $check_rc, memcheck $mem_rc, racecheck $race_rc, graph $graph_rc, bench gpu $bench_rc, train $train_rc)"
 exit 1

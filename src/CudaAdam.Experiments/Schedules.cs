@@ -110,7 +110,7 @@ public abstract record BetaSchedule
 /// <summary>Whether the sign-like descent analysis of arXiv 2507.05966 applies to (β1, β2), and its bound R.</summary>
 /// <param name="Beta1">β1.</param>
 /// <param name="Beta2">β2.</param>
-/// <param name="Bound">R = (1−β1)/(sqrt(1−β2)·sqrt(1−β1²/β2)), +∞ when β1 ≥ sqrt(β2) (<see cref="Hyperparameters.SignBound"/>).</param>
+/// <param name="Bound">R = (1−β1)/(sqrt(1−β2)·sqrt(1−β1²/β2)), +∞ when β1 ≥ sqrt(β2) &gt; 0 (<see cref="Hyperparameters.SignBound"/>).</param>
 /// <param name="Beta1BelowSqrtBeta2">β1 &lt; sqrt(β2): the condition under which |m_t|/sqrt(v_t) ≤ R.</param>
 public sealed record SignCondition(double Beta1, double Beta2, double Bound, bool Beta1BelowSqrtBeta2)
 {
@@ -123,7 +123,9 @@ public sealed record SignCondition(double Beta1, double Beta2, double Bound, boo
 
     public override string ToString() => Beta1BelowSqrtBeta2
         ? $"beta1 = {Beta1:R} < sqrt(beta2) = {Math.Sqrt(Beta2):R}: R = {Bound:G6}"
-        : $"beta1 = {Beta1:R} >= sqrt(beta2) = {Math.Sqrt(Beta2):R}: R = inf (the sign-descent bound does not hold)";
+        : double.IsPositiveInfinity(Bound)
+            ? $"beta1 = {Beta1:R} >= sqrt(beta2) = {Math.Sqrt(Beta2):R}: R = inf (the sign-descent bound does not hold)"
+            : $"beta1 = 0 = sqrt(beta2): m = g, v = g^2, so R = {Bound:G6} (SignSGD)";
 }
 
 /// <summary>

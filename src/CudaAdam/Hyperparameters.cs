@@ -91,7 +91,7 @@ public sealed record Hyperparameters
     /// <summary>
     /// Checks every value <paramref name="algorithm"/> reads and throws with a message that names the value, what
     /// it must be, and the value given (torch.optim's messages, extended). Returns warnings that are not errors:
-    /// β1 ≥ sqrt(β2), where the sign-like descent bound <see cref="SignBound"/> R is infinite.
+    /// β1 ≥ sqrt(β2) with β1 &gt; 0, where the sign-like descent bound <see cref="SignBound"/> R is infinite.
     /// </summary>
     /// <exception cref="ArgumentException">A value is outside its domain.</exception>
     public IReadOnlyList<string> Validate(Algorithm algorithm)
@@ -109,7 +109,7 @@ public sealed record Hyperparameters
         {
             Require(Beta1 >= 0 && Beta1 < 1, $"Invalid beta parameter at index 0: {Beta1} (beta1 must be in [0, 1))");
             Require(Beta2 >= 0 && Beta2 < 1, $"Invalid beta parameter at index 1: {Beta2} (beta2 must be in [0, 1))");
-            if (HasSecondMoment(algorithm) && Beta1 >= Math.Sqrt(Beta2))
+            if (HasSecondMoment(algorithm) && Beta1 > 0 && Beta1 >= Math.Sqrt(Beta2))
                 warnings.Add($"beta1 = {Beta1} >= sqrt(beta2) = {Math.Sqrt(Beta2):R}: the sign-like descent bound " +
                              "R = (1-beta1)/(sqrt(1-beta2)*sqrt(1-beta1^2/beta2)) is infinite, so |m|/sqrt(v) is unbounded " +
                              "and the convergence analysis of arXiv 2507.05966 does not apply");
@@ -158,9 +158,18 @@ public sealed record Hyperparameters
 
     /// <summary>
     /// The bound R = (1−β1) / (sqrt(1−β2) · sqrt(1−β1²/β2)) on |m_t|/sqrt(v_t) for uncorrected moments
-    /// (arXiv 2507.05966, Lemma B.2); +∞ when β1 ≥ sqrt(β2).
+    /// (arXiv 2507.05966, Lemma B.2, as its summary states it; the paper's text was not retrievable here);
+    /// +∞ when β1 ≥ sqrt(β2) and β1 &gt; 0.
+    /// <para>Derivation (Cauchy–Schwarz): |Σ_k β1^k g_{t−k}| ≤ sqrt(Σ_k (β1²/β2)^k) · sqrt(Σ_k β2^k g²_{t−k}), with
+    /// m_t = (1−β1)·Σ_k β1^k g_{t−k} and v_t = (1−β2)·Σ_k β2^k g²_{t−k}. The same R bounds the bias-corrected ratio
+    /// |m̂_t|/sqrt(v̂_t): the finite sums add the factor sqrt(1−β2^t)·sqrt(1−(β1²/β2)^t)/(1−β1^t), which is ≤ 1
+    /// because (1−a)(1−b) ≤ (1−sqrt(ab))² for a, b in [0, 1].</para>
+    /// <para>β1 = 0 is the Cauchy–Schwarz-free case m_t = g_t: the bound is 1/sqrt(1−β2), the formula's value for
+    /// β2 &gt; 0, and 1 (not +∞) at β1 = β2 = 0, where |m|/sqrt(v) = |g|/|g| (SignSGD).</para>
     /// </summary>
-    public double SignBound => Beta1 * Beta1 >= Beta2
-        ? double.PositiveInfinity
-        : (1 - Beta1) / (Math.Sqrt(1 - Beta2) * Math.Sqrt(1 - Beta1 * Beta1 / Beta2));
+    public double SignBound => Beta1 == 0
+        ? 1 / Math.Sqrt(1 - Beta2)
+        : Beta1 * Beta1 >= Beta2
+            ? double.PositiveInfinity
+            : (1 - Beta1) / (Math.Sqrt(1 - Beta2) * Math.Sqrt(1 - Beta1 * Beta1 / Beta2));
 }

@@ -1,4 +1,5 @@
 using CudaAdam.Training.Jobs;
+using Spectre.Console;
 
 namespace CudaAdam.Cli.Commands;
 
@@ -14,18 +15,21 @@ public sealed class TrainCommand : ICommand
     public string Summary => "train an MLP, CNN, logistic regression or VAE on Fashion-MNIST with several optimizers; CSV, plots, summary";
 
     public string Usage =>
-        "usage: cudaadam train [config.json] [--output DIR]\n" +
+        "usage: cudaadam train [config.json] [--output DIR] [--backend cpu|emulator|cuda|auto] [--epochs N]\n" +
         "       cudaadam train --resume RUNFOLDER\n\n" +
         "Trains one model (Kingma & Ba 2015: logistic regression, Fig. 1; MLP with dropout, Fig. 2; VAE, Fig. 4, loss the\n" +
-        "negative ELBO, no accuracy; DeepOBS fmnist_2c2d CNN) on Fashion-MNIST " +
-        "with each optimizer of the config, from the same initial weights and on the same minibatches, on the CPU.\n" +
+        "negative ELBO, no accuracy, CPU only; DeepOBS fmnist_2c2d CNN) on Fashion-MNIST " +
+        "with each optimizer of the config, from the same initial weights and on the same minibatches, on the CPU or a GPU.\n" +
         "Writes DIR/<time>-<name>/: config.json (resolved), steps.csv, epochs.csv, loss_vs_step.png, loss_vs_time.png,\n" +
-        "test_accuracy.png (the VAE: test_loss.png), summary.md, checkpoints/. Prints one line per epoch with ETA, then\n" +
-        "where the files are.\n\n" +
+        "test_accuracy.png (the VAE: test_loss.png), summary.md, checkpoints/. Prints one line per epoch with ETA (and a progress bar per optimizer on a terminal), then where the files are.\n\n" +
         "  config.json   JSON config (snake_case keys; unknown keys are errors). Without it, the embedded default:\n" +
         "                MLP 784-256-256-10, dropout, 30,000 training images, 3 epochs, adam adamw amsgrad signadam\n" +
         "                lion sgd-nesterov. configs/{mlp,logreg,cnn,vae}-fmnist.json use the full data.\n" +
         "  --output DIR  where run folders go (default: the config's \"output\", runs/)\n" +
+        "  --backend B   overrides the config's \"backend\": cpu (CPU layers and reference step), cuda or emulator (layers\n" +
+        "                and fused step on the device; mlp and logreg only), auto (cuda when a GPU opens, else cpu; the\n" +
+        "                embedded default's)\n" +
+        "  --epochs N    overrides \"training\": {\"epochs\"}\n" +
         "  --resume RUNFOLDER  continue an interrupted run (Ctrl+C, a crash) from its checkpoints (one per optimizer,\n" +
         "                written every epoch and on Ctrl+C); the numbers are bitwise those of an uninterrupted run\n\n" +
         "Data: Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist/) when installed, else an embedded\n" +
@@ -34,10 +38,10 @@ public sealed class TrainCommand : ICommand
     public int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
     {
         string? configPath = args.Count > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : null;
-        var parsed = Arguments.Parse(configPath is null ? args : args.Skip(1).ToArray(), ["output", "resume"], []);
+        var parsed = Arguments.Parse(configPath is null ? args : args.Skip(1).ToArray(), ["output", "resume", "backend", "epochs"], []);
         string? resume = parsed.Get("resume");
-        if (resume is not null && (configPath is not null || parsed.Get("output") is not null))
-            throw new UsageException("--resume RUNFOLDER takes neither a config nor --output: the run folder holds its config");
+        if (resume is not null && (configPath is not null || parsed.Get("output") is not null || parsed.Get("backend") is not null || parsed.Get("epochs") is not null))
+            throw new UsageException("--resume RUNFOLDER takes neither a config nor --output, --backend, --epochs: the run folder holds its config");
         TrainConfig? config = null;
         if (resume is null)
         {
@@ -45,6 +49,10 @@ public sealed class TrainCommand : ICommand
             {
                 config = configPath is null ? TrainConfig.Default() : TrainConfig.Load(configPath);
                 if (parsed.Get("output") is { } output) config.Output = output;
+                if (parsed.Get("backend") is { } backend) config.Backend = backend;
+                if (parsed.Get("epochs") is { } epochs)
+                    config.Training.Epochs = int.TryParse(epochs, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out int e) && e >= 1
+                        ? e : throw new UsageException($"--epochs: '{epochs}' is not a whole number >= 1");
                 config.Resolve();
             }
             catch (ConfigException e) { throw new UsageException(e.Message, e); }
@@ -55,7 +63,13 @@ public sealed class TrainCommand : ICommand
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); };
         Console.CancelKeyPress += onCancel;
         TrainResult result;
-        try { result = config is null ? TrainJob.Resume(resume!, stdout, cts.Token) : TrainJob.Run(config, stdout, cancel: cts.Token); }
+        try
+        {
+            // A progress bar per optimizer on a terminal; plain per-epoch lines when the output is redirected.
+            result = TrainProgressBar.Wanted(stdout)
+                ? TrainProgressBar.Run(AnsiConsole.Console, (progress, log) => Start(config, resume, log, progress, cts.Token))
+                : Start(config, resume, stdout, null, cts.Token);
+        }
         catch (ConfigException e) { throw new UsageException(e.Message, e); }
         catch (Exception e) when (e is FileNotFoundException or CudaAdam.Training.CheckpointException)
         {
@@ -70,4 +84,7 @@ public sealed class TrainCommand : ICommand
         stdout.WriteLine($"summary:    {Path.Combine(result.Folder, "summary.md")}");
         return ExitCodes.Ok;
     }
+
+    private static TrainResult Start(TrainConfig? config, string? resume, TextWriter log, ITrainProgress? progress, CancellationToken cancel) =>
+        config is null ? TrainJob.Resume(resume!, log, cancel, progress) : TrainJob.Run(config, log, cancel: cancel, progress: progress);
 }

@@ -49,6 +49,7 @@ public static class Checkpoint
     /// <summary><see cref="Save(string, Trainer)"/> with a wrapper around the file stream (tests inject failures).</summary>
     internal static void Save(string path, Trainer trainer, Func<Stream, Stream>? wrap)
     {
+        trainer.SyncToHost();   // device path: parameters and state device -> host first (same file format)
         byte[] payload = Serialize(trainer);
         AtomicFile.Write(path, stream =>
         {
@@ -219,6 +220,7 @@ public static class Checkpoint
             if (dropout is not null) t.DropoutRng!.SetState(dropout);
             t.Sampler.Restore(order, position);
             t.RestoreCounters(step, lossSum, correct, seen, elapsed);
+            t.SyncFromHost();   // device path: host -> device
         };
 
         void Expect(string what, string found, string expected)

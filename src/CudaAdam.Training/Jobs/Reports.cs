@@ -125,15 +125,16 @@ internal static class Reports
     }
 
     /// <summary>summary.md: the setup and a table of final and best numbers per optimizer.</summary>
-    public static string WriteSummary(string folder, TrainConfig config, Dataset train, Dataset test, string model, IReadOnlyList<OptimizerRun> runs)
+    public static string WriteSummary(string folder, TrainConfig config, Dataset train, Dataset test, string model, IReadOnlyList<OptimizerRun> runs,
+        string? backend = null)
     {
         var s = new StringBuilder();
         s.Append($"# {config.Name}\n\n");
         s.Append(string.Create(Inv, $"- data: {train.Name}, {train.Count} training / {test.Count} test images\n"));
         s.Append($"- model: {model}\n");
         s.Append(string.Create(Inv,
-            $"- training: {config.Training.Epochs} epochs, minibatch {config.Training.BatchSize}, schedule {TrainJob.DescribeSchedule(config.Schedule)}, " +
-            $"seed {config.Training.Seed} (same initial weights, minibatches and {(HasAccuracy(config) ? "dropout masks" : "reparameterization noise")} for every optimizer), backend {config.Backend}\n"));
+            $"- training: {config.Training.Epochs} epochs, minibatch {config.Training.BatchSize}, schedule {TrainJob.DescribeSchedule(config.Schedule)}{TrainJob.DescribeClipping(config)}, " +
+            $"seed {config.Training.Seed} (same initial weights, minibatches and {(HasAccuracy(config) ? "dropout masks" : "reparameterization noise")} for every optimizer), backend {backend ?? config.Backend}\n"));
         bool acc = HasAccuracy(config);
         s.Append(acc
             ? "- loss: softmax cross-entropy; train loss is the mean over the epoch's minibatches with dropout on; test numbers with dropout off\n"
@@ -151,12 +152,21 @@ internal static class Reports
             {
                 var f = r.Final;
                 var b = r.Best;
+                if (r.DivergedAt is { } step)
+                {
+                    s.Append(string.Create(Inv,
+                        $"| {r.Config.Id} | {TrainJob.DescribeHyperparameters(r.Config)} | **diverged at step {step}** (loss not finite) | | | " +
+                        $"{100 * b.TestAccuracy:F2}% ({b.Epoch}) | {f.WallSeconds:F1} |\n"));
+                    continue;
+                }
                 s.Append(string.Create(Inv,
                     $"| {r.Config.Id} | {TrainJob.DescribeHyperparameters(r.Config)} | {f.TrainLoss:F4} | {f.TestLoss:F4} | {100 * f.TestAccuracy:F2}% | " +
                     $"{100 * b.TestAccuracy:F2}% ({b.Epoch}) | {f.WallSeconds:F1} |\n"));
             }
-            var best = runs.MaxBy(r => r.Final.TestAccuracy)!;
-            s.Append(string.Create(Inv, $"\nHighest final test accuracy: **{best.Config.Id}** ({100 * best.Final.TestAccuracy:F2}%). "));
+            if (runs.Where(r => r.DivergedAt is null).MaxBy(r => r.Final.TestAccuracy) is { } best)
+                s.Append(string.Create(Inv, $"\nHighest final test accuracy: **{best.Config.Id}** ({100 * best.Final.TestAccuracy:F2}%). "));
+            else
+                s.Append("\nEvery optimizer diverged. ");
             s.Append(string.Create(Inv, $"Test accuracy before training: {100 * runs[0].Epochs[0].TestAccuracy:F2}%.\n"));
             s.Append("One seed, one run per optimizer: differences of a few tenths of a percent are within seed-to-seed noise.\n");
         }
@@ -168,11 +178,16 @@ internal static class Reports
             {
                 var f = r.Final;
                 var b = r.Best;
+                string final = r.DivergedAt is { } step
+                    ? string.Create(Inv, $"**diverged at step {step}** (loss not finite) | ")
+                    : string.Create(Inv, $"{f.TrainLoss:F3} | {f.TestLoss:F3}");
                 s.Append(string.Create(Inv,
-                    $"| {r.Config.Id} | {TrainJob.DescribeHyperparameters(r.Config)} | {f.TrainLoss:F3} | {f.TestLoss:F3} | {b.TestLoss:F3} ({b.Epoch}) | {f.WallSeconds:F1} |\n"));
+                    $"| {r.Config.Id} | {TrainJob.DescribeHyperparameters(r.Config)} | {final} | {b.TestLoss:F3} ({b.Epoch}) | {f.WallSeconds:F1} |\n"));
             }
-            var best = runs.MinBy(r => double.IsNaN(r.Final.TestLoss) ? double.PositiveInfinity : r.Final.TestLoss)!;
-            s.Append(string.Create(Inv, $"\nLowest final test -ELBO: **{best.Config.Id}** ({best.Final.TestLoss:F3} nats). "));
+            if (runs.Where(r => r.DivergedAt is null).MinBy(r => double.IsNaN(r.Final.TestLoss) ? double.PositiveInfinity : r.Final.TestLoss) is { } best)
+                s.Append(string.Create(Inv, $"\nLowest final test -ELBO: **{best.Config.Id}** ({best.Final.TestLoss:F3} nats). "));
+            else
+                s.Append("\nEvery optimizer diverged. ");
             s.Append(string.Create(Inv, $"Test -ELBO before training: {runs[0].Epochs[0].TestLoss:F3} nats (784 ln 2 = {784 * Math.Log(2):F1} for logits 0).\n"));
             s.Append("One seed, one run per optimizer: small differences are within seed-to-seed noise.\n");
         }

@@ -33,8 +33,13 @@ public sealed class TrainConfig
     public OptimizerConfig[]? Optimizers { get; set; }
     /// <summary>The folder under which <c>&lt;time&gt;-&lt;name&gt;/</c> is created (relative to the working directory).</summary>
     public string Output { get; set; } = "runs";
-    /// <summary>The step backend (<see cref="Backends"/>): cpu, emulator, cuda.</summary>
+    /// <summary>Where the job trains (<see cref="TrainJob.OpenDevice"/>): <c>cpu</c> (CPU layers and the CPU reference
+    /// step), <c>emulator</c> or <c>cuda</c> (layers and the fused step on that device: the device path), <c>auto</c>
+    /// (cuda when a GPU opens, else cpu; the embedded default). The mlp and logreg models only on a device.</summary>
     public string Backend { get; set; } = "cpu";
+
+    /// <summary>The values of <see cref="Backend"/>.</summary>
+    public static IReadOnlyList<string> BackendNames { get; } = ["cpu", "emulator", "cuda", "auto"];
 
     /// <summary>Reads <paramref name="path"/>.</summary>
     /// <exception cref="ConfigException">Missing file, bad JSON, unknown key, bad value.</exception>
@@ -88,8 +93,8 @@ public sealed class TrainConfig
         foreach (var o in Optimizers) o.Resolve();
         var dup = Optimizers.GroupBy(o => o.Id).FirstOrDefault(g => g.Count() > 1);
         if (dup is not null) throw new ConfigException($"optimizers: two entries are labelled '{dup.Key}'; give each a distinct \"label\"");
-        if (!Backends.Names.Contains(Backend, StringComparer.OrdinalIgnoreCase))
-            throw new ConfigException($"backend: unknown backend '{Backend}'; known backends: {string.Join(", ", Backends.Names)}");
+        if (!BackendNames.Contains(Backend, StringComparer.OrdinalIgnoreCase))
+            throw new ConfigException($"backend: unknown backend '{Backend}'; known backends: {string.Join(", ", BackendNames)}");
         if (string.IsNullOrWhiteSpace(Name) || Name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || Name.Contains(' '))
             throw new ConfigException($"name: '{Name}' must be a non-empty file-name-safe word (it names the run folder)");
         return this;
@@ -194,11 +199,17 @@ public sealed class TrainingConfig
     public ulong Seed { get; set; } = 1;
     /// <summary>Write a checkpoint of each optimizer's run at the end of every epoch (run folder, checkpoints/).</summary>
     public bool Checkpoints { get; set; } = true;
+    /// <summary>Clip the gradients to this global L2 norm before every step (torch's <c>clip_grad_norm_</c>,
+    /// <see cref="GradClipping"/>), or null (default) for no clipping.</summary>
+    [ConfigurationKeyName("max_grad_norm")]
+    public double? MaxGradNorm { get; set; }
 
     internal void Resolve()
     {
         if (Epochs < 1) throw new ConfigException($"training.epochs: {Epochs} must be >= 1");
         if (BatchSize < 1) throw new ConfigException($"training.batch_size: {BatchSize} must be >= 1");
+        try { GradClipping.Validate(MaxGradNorm); }
+        catch (ArgumentException e) { throw new ConfigException($"training.max_grad_norm: {e.Message}", e); }
     }
 }
 

@@ -1,6 +1,9 @@
 using System.Globalization;
 using System.Text;
+using CudaAdam.Cuda;
+using CudaAdam.Device;
 using CudaAdam.IO;
+using CudaAdam.Training.Device;
 using CudaAdam.Training.Data;
 using CudaAdam.Training.Layers;
 using CudaAdam.Training.Models;
@@ -10,8 +13,14 @@ namespace CudaAdam.Training.Jobs;
 
 /// <summary>One optimizer's run in a job: its config, the per-step and per-epoch records (epoch 0: before training),
 /// and the final numbers.</summary>
+/// <param name="Config">The optimizer's config.</param>
+/// <param name="Steps">One record per step taken.</param>
+/// <param name="Epochs">One record per epoch, epoch 0 before training.</param>
+/// <param name="Warnings">The optimizer's warnings (e.g. β1 ≥ sqrt(β2)).</param>
+/// <param name="DivergedAt">The step at which the minibatch loss was NaN or infinite and the run stopped (its records
+/// end before it; see <see cref="TrainingDivergedException"/>), or null.</param>
 public sealed record OptimizerRun(OptimizerConfig Config, IReadOnlyList<StepRecord> Steps, IReadOnlyList<EpochRecord> Epochs,
-    IReadOnlyList<string> Warnings)
+    IReadOnlyList<string> Warnings, long? DivergedAt = null)
 {
     public EpochRecord Final => Epochs[^1];
     /// <summary>The epoch with the highest test accuracy, or for a model without accuracy (the VAE) the lowest test loss.</summary>
@@ -47,15 +56,17 @@ public static class TrainJob
     /// <param name="log">Progress lines.</param>
     /// <param name="now">The time that names the run folder (UTC now when null).</param>
     /// <param name="cancel">Stops at the next step: the run is checkpointed and the result says it was interrupted.</param>
+    /// <param name="progress">Step-by-step progress (a progress bar), besides the per-epoch lines in <paramref name="log"/>.</param>
     /// <exception cref="ConfigException">The config is invalid.</exception>
     /// <exception cref="FileNotFoundException">The data set is missing (the message names the Debian package).</exception>
-    public static TrainResult Run(TrainConfig config, TextWriter log, DateTime? now = null, CancellationToken cancel = default)
+    public static TrainResult Run(TrainConfig config, TextWriter log, DateTime? now = null, CancellationToken cancel = default,
+        ITrainProgress? progress = null)
     {
         config.Resolve();
         var (train, test) = config.Data.Load();
         string folder = CreateRunFolder(config, now ?? DateTime.UtcNow);
         AtomicFile.WriteAllText(Path.Combine(folder, "config.json"), config.ToJson() + "\n");
-        return Execute(config, folder, train, test, new Dictionary<string, (List<StepRecord>, List<EpochRecord>)>(), log, cancel);
+        return Execute(config, folder, train, test, new Dictionary<string, (List<StepRecord>, List<EpochRecord>)>(), log, cancel, progress);
     }
 
     /// <summary>
@@ -64,7 +75,7 @@ public static class TrainJob
     /// </summary>
     /// <exception cref="ConfigException">The folder is not a run folder, or its checkpoints were switched off.</exception>
     /// <exception cref="CheckpointException">A checkpoint is corrupt or does not match the config.</exception>
-    public static TrainResult Resume(string folder, TextWriter log, CancellationToken cancel = default)
+    public static TrainResult Resume(string folder, TextWriter log, CancellationToken cancel = default, ITrainProgress? progress = null)
     {
         folder = Path.GetFullPath(folder);
         string configPath = Path.Combine(folder, "config.json");
@@ -76,19 +87,23 @@ public static class TrainJob
         var (train, test) = config.Data.Load();
         var records = Reports.ReadCsv(folder);
         log.WriteLine($"resuming {folder}");
-        return Execute(config, folder, train, test, records, log, cancel);
+        return Execute(config, folder, train, test, records, log, cancel, progress);
     }
 
     private static TrainResult Execute(TrainConfig config, string folder, Dataset train, Dataset test,
-        Dictionary<string, (List<StepRecord> Steps, List<EpochRecord> Epochs)> previous, TextWriter log, CancellationToken cancel)
+        Dictionary<string, (List<StepRecord> Steps, List<EpochRecord> Epochs)> previous, TextWriter log, CancellationToken cancel,
+        ITrainProgress? progress)
     {
         var gemm = Gemm.Default;
         var inv = CultureInfo.InvariantCulture;
+        using var device = OpenDevice(config, out string backend);
         log.WriteLine($"cudaadam train: {config.Name}");
         log.WriteLine(string.Create(inv, $"  data   {train.Name}: {train.Count} train, {test.Count} test images"));
-        log.WriteLine($"  model  {Describe(config, gemm)}");
+        string gemmName = device is null ? gemm.Name : device is CudaDevice ? "cublas" : "train.cu";
+        log.WriteLine($"  model  {Describe(config, gemm, gemmName)}");
         log.WriteLine(string.Create(inv,
-            $"  train  {config.Training.Epochs} epochs, batch {config.Training.BatchSize}, schedule {DescribeSchedule(config.Schedule)}, seed {config.Training.Seed}, backend {config.Backend}"));
+            $"  train  {config.Training.Epochs} epochs, batch {config.Training.BatchSize}, schedule {DescribeSchedule(config.Schedule)}{DescribeClipping(config)}, seed {config.Training.Seed}"));
+        log.WriteLine($"  backend {backend}");
         log.WriteLine($"  output {folder}");
 
         var runs = new List<OptimizerRun>();
@@ -97,20 +112,21 @@ public static class TrainJob
         {
             var oc = config.Optimizers[i];
             log.WriteLine($"[{i + 1}/{config.Optimizers.Length}] {oc.Id}: {DescribeHyperparameters(oc)}");
-            var run = RunOne(config, oc, train, test, gemm, folder, log, config.Optimizers.Length - i - 1, runs,
-                previous.GetValueOrDefault(oc.Id), cancel, out interrupted);
+            var run = RunOne(config, oc, train, test, gemm, device, folder, log, config.Optimizers.Length - i - 1, runs,
+                previous.GetValueOrDefault(oc.Id), cancel, progress, out interrupted);
             runs.Add(run);
         }
         Reports.WriteCsv(folder, runs);
         var files = new List<string> { "config.json", "steps.csv", "epochs.csv" };
-        if (config.Training.Checkpoints) files.AddRange(runs.Select(r => Path.Combine("checkpoints", r.Config.Id + ".ckpt")));
+        if (config.Training.Checkpoints)
+            files.AddRange(runs.Select(r => Path.Combine("checkpoints", r.Config.Id + ".ckpt")).Where(f => File.Exists(Path.Combine(folder, f))));
         if (interrupted)
         {
             log.WriteLine($"interrupted: checkpoints saved; continue with: cudaadam train --resume {folder}");
             return new TrainResult(folder, files, runs, Interrupted: true);
         }
         files.AddRange(Reports.WritePlots(folder, config, runs));
-        files.Add(Reports.WriteSummary(folder, config, train, test, Describe(config, gemm), runs));
+        files.Add(Reports.WriteSummary(folder, config, train, test, Describe(config, gemm, gemmName), runs, backend));
         return new TrainResult(folder, files, runs, Interrupted: false);
     }
 
@@ -145,17 +161,79 @@ public static class TrainJob
         return (model, model.Dropouts.Any() ? dropout : null);
     }
 
-    private static OptimizerRun RunOne(TrainConfig config, OptimizerConfig oc, Dataset train, Dataset test, IGemm gemm, string folder,
+    /// <summary>
+    /// Where the job trains, from <see cref="TrainConfig.Backend"/>: <c>cpu</c> → null (CPU layers, CPU reference step);
+    /// <c>emulator</c> / <c>cuda</c> → that device (layers and fused step on it: <see cref="DeviceEngine"/>);
+    /// <c>auto</c> → the GPU when one opens, else null. <paramref name="description"/> names the choice for the log and
+    /// the summary.
+    /// </summary>
+    /// <exception cref="ConfigException">A device backend that is unavailable, or a model or optimizer the device path
+    /// does not run (cnn, nadam).</exception>
+    public static IDevice? OpenDevice(TrainConfig config, out string description)
+    {
+        string name = config.Backend.ToLowerInvariant();
+        string? cpuOnly = config.Model.Kind == "cnn" ? "the cnn's conv layers run on the CPU only"
+            : config.Model.Kind == "vae" ? "the vae's layers and loss run on the CPU only"
+            : config.Optimizers?.FirstOrDefault(o => o.Algorithm == Algorithm.NAdam) is { } nadam
+                ? $"optimizer '{nadam.Id}' is nadam, which the device-resident step does not run" : null;
+        if (name == "cpu")
+        {
+            description = "cpu (CPU layers, CPU reference step)";
+            return null;
+        }
+        if (name == "auto")
+        {
+            if (cpuOnly is not null)
+            {
+                description = $"cpu (auto: {cpuOnly})";
+                return null;
+            }
+            if (DeviceBackends.Unavailable("cuda") is { } why)
+            {
+                string first = why.Split('\n')[0];
+                int dot = first.IndexOf(". ", StringComparison.Ordinal);
+                description = $"cpu (auto: no GPU: {(dot > 0 ? first[..dot] : first.TrimEnd('.', ':'))}; `cudaadam info` says more)";
+                return null;
+            }
+            try
+            {
+                var gpu = DeviceBackends.OpenDevice("cuda");
+                description = $"cuda (auto): {gpu.Name}, layers and fused step on the device, GEMM cublas";
+                return gpu;
+            }
+            catch (Exception e) when (e is BackendUnavailableException or CudaException or DllNotFoundException)
+            {
+                description = $"cpu (auto: the GPU did not open: {e.Message})";
+                return null;
+            }
+        }
+        if (cpuOnly is not null)
+            throw new ConfigException($"backend: '{name}' trains on the device, but {cpuOnly}; use \"backend\": \"cpu\" (or \"auto\")");
+        IDevice device;
+        try { device = DeviceBackends.OpenDevice(name); }
+        catch (Exception e) when (e is BackendUnavailableException or CudaException or DllNotFoundException)
+        {
+            throw new ConfigException($"backend: {e.Message}", e);
+        }
+        description = $"{name}: {device.Name}, layers and fused step on the device, GEMM {(device is CudaDevice ? "cublas" : "train.cu")}";
+        return device;
+    }
+
+    private static OptimizerRun RunOne(TrainConfig config, OptimizerConfig oc, Dataset train, Dataset test, IGemm gemm, IDevice? device, string folder,
         TextWriter log, int laterRuns, IReadOnlyList<OptimizerRun> done, (List<StepRecord> Steps, List<EpochRecord> Epochs) previous,
-        CancellationToken cancel, out bool interrupted)
+        CancellationToken cancel, ITrainProgress? progress, out bool interrupted)
     {
         var model = BuildTrainable(config, gemm);
-        IStepBackend backend;
-        try { backend = Backends.Create(config.Backend); }
-        catch (Exception e) when (e is ArgumentException or BackendUnavailableException) { throw new ConfigException($"backend: {e.Message}", e); }
-        using var optimizer = new Optimizer(oc.Algorithm, [new ParamGroup(model.Parameters, oc.Hyperparameters())], backend);
+        // On a device the host optimizer (CPU reference backend) only holds the state copies for checkpoints.
+        using var optimizer = new Optimizer(oc.Algorithm, [new ParamGroup(model.Parameters, oc.Hyperparameters())]);
+        optimizer.MaxGradNorm = config.Training.MaxGradNorm;
         var options = new TrainerOptions { Epochs = config.Training.Epochs, BatchSize = config.Training.BatchSize, Schedule = config.Schedule.ToSchedule() };
-        var trainer = new Trainer(model, optimizer, train, test, options, Rng.ForStream(config.Training.Seed, 1));
+        using var engine = device is null ? null
+            : model is Classifier classifier
+                ? new DeviceEngine(device, classifier.Model, optimizer, train.Features, train.Classes, Math.Max(options.BatchSize, options.EvalBatchSize),
+                    DropoutMask.SeedOf(classifier.Generator ?? Rng.ForStream(config.Training.Seed, 2)))
+                : throw new ConfigException($"backend: the device path trains classifiers only; model '{config.Model.Kind}' runs on \"backend\": \"cpu\"");
+        var trainer = new Trainer(model, optimizer, train, test, options, Rng.ForStream(config.Training.Seed, 1), engine);
         string? ckpt = config.Training.Checkpoints
             ? Path.Combine(Directory.CreateDirectory(Path.Combine(folder, "checkpoints")).FullName, oc.Id + ".ckpt")
             : null;
@@ -179,18 +257,36 @@ public static class TrainJob
             epochs.Add(new EpochRecord(0, 0, double.NaN, double.NaN, loss0, acc0, 0));
         }
         var current = new OptimizerRun(oc, steps, epochs, optimizer.Warnings);
-        trainer.Run(steps.Add, e =>
+        progress?.Begin(oc.Id, trainer.Step, trainer.TotalSteps);
+        long? diverged = null;
+        try
+        {
+        trainer.Run(s =>
+        {
+            steps.Add(s);
+            progress?.Advance(oc.Id, s);
+        }, e =>
         {
             epochs.Add(e);
+            progress?.Epoch(oc.Id, e);
             // Records first, then the checkpoint: a crash in between leaves records beyond the checkpoint, which a
             // resume drops; never a checkpoint ahead of its records.
             Reports.WriteCsv(folder, [.. done, current]);
             if (ckpt is not null) Checkpoint.Save(ckpt, trainer);
         }, log, label: $"  {oc.Id,-14} ", laterSteps: laterRuns * trainer.TotalSteps, cancel: cancel);
-        interrupted = !trainer.Finished;
+        }
+        catch (TrainingDivergedException e)
+        {
+            // Not an error of the job: one optimizer's lr was too large. Its records and its last epoch's checkpoint
+            // stay; the trainer is not checkpointed past them; the job goes on with the next optimizer.
+            diverged = e.Step;
+            log.WriteLine($"  {oc.Id}: {e.Message}");
+        }
+        progress?.End(oc.Id);
+        interrupted = diverged is null && !trainer.Finished;
         if (interrupted && ckpt is not null) Checkpoint.Save(ckpt, trainer);
         foreach (var w in optimizer.Warnings) log.WriteLine($"  {oc.Id}: warning: {w}");
-        return current with { Warnings = optimizer.Warnings.ToArray() };
+        return current with { Warnings = optimizer.Warnings.ToArray(), DivergedAt = diverged };
     }
 
     private static string CreateRunFolder(TrainConfig config, DateTime now)
@@ -206,13 +302,16 @@ public static class TrainJob
         }
     }
 
-    internal static string Describe(TrainConfig config, IGemm gemm)
+    internal static string Describe(TrainConfig config, IGemm gemm, string? gemmName = null)
     {
         var model = BuildTrainable(config, gemm);
         long count = model.Parameters.Sum(p => (long)p.Data.Length);
         return string.Create(CultureInfo.InvariantCulture,
-            $"{config.Model.Kind}: {model.Describe()} ({count:N0} parameters, GEMM {gemm.Name})");
+            $"{config.Model.Kind}: {model.Describe()} ({count:N0} parameters, GEMM {gemmName ?? gemm.Name})");
     }
+
+    internal static string DescribeClipping(TrainConfig config) =>
+        config.Training.MaxGradNorm is { } c ? FormattableString.Invariant($", gradients clipped to norm {c}") : "";
 
     internal static string DescribeSchedule(ScheduleConfig s) => s.Kind switch
     {

@@ -16,6 +16,16 @@ public sealed record EpochRecord(int Epoch, long Step, double TrainLoss, double 
     double WallSeconds);
 
 /// <summary>What a <see cref="Trainer"/> does: epochs, minibatch size, schedule, evaluation batch size.</summary>
+/// <summary>A training run met a NaN or infinite minibatch loss (the lr is too large, typically) at
+/// <see cref="Step"/>; that step was not taken.</summary>
+public sealed class TrainingDivergedException(long step, double loss)
+    : Exception(string.Create(CultureInfo.InvariantCulture,
+        $"diverged at step {step}: the minibatch loss is {loss}; the step was not taken (lower the lr, or clip the gradients: training.max_grad_norm)"))
+{
+    public long Step { get; } = step;
+    public double Loss { get; } = loss;
+}
+
 public sealed record TrainerOptions
 {
     public int Epochs { get; init; } = 1;
@@ -55,8 +65,12 @@ public sealed class Trainer
     /// <param name="shuffle">The minibatch generator.</param>
     /// <param name="dropout">The generator the model's dropout layers draw from (saved in checkpoints), or null when
     /// the model has no dropout.</param>
-    public Trainer(Sequential model, Optimizer optimizer, Dataset train, Dataset? test, TrainerOptions options, Rng shuffle, Rng? dropout)
-        : this(new Classifier(model ?? throw new ArgumentNullException(nameof(model)), dropout), optimizer, train, test, options, shuffle)
+    /// <param name="engine">Where the steps run: null for the CPU layers and <paramref name="optimizer"/>'s backend;
+    /// a <see cref="Device.DeviceEngine"/> for the device path (built over this model and optimizer; the trainer
+    /// does not own it). Sampler, schedule, records and checkpoints are the same either way.</param>
+    public Trainer(Sequential model, Optimizer optimizer, Dataset train, Dataset? test, TrainerOptions options, Rng shuffle, Rng? dropout,
+        Device.ITrainEngine? engine = null)
+        : this(new Classifier(model ?? throw new ArgumentNullException(nameof(model)), dropout), optimizer, train, test, options, shuffle, engine)
     {
     }
 
@@ -67,7 +81,10 @@ public sealed class Trainer
     /// <param name="test">Evaluated at the end of each epoch, or null.</param>
     /// <param name="options">Epochs, batch size, schedule.</param>
     /// <param name="shuffle">The minibatch generator.</param>
-    public Trainer(ITrainable model, Optimizer optimizer, Dataset train, Dataset? test, TrainerOptions options, Rng shuffle)
+    /// <param name="engine">The device path (<see cref="Device.DeviceEngine"/>), only for a <see cref="Classifier"/>;
+    /// null for the CPU layers.</param>
+    public Trainer(ITrainable model, Optimizer optimizer, Dataset train, Dataset? test, TrainerOptions options, Rng shuffle,
+        Device.ITrainEngine? engine = null)
     {
         Model = model ?? throw new ArgumentNullException(nameof(model));
         Optimizer = optimizer ?? throw new ArgumentNullException(nameof(optimizer));
@@ -89,7 +106,13 @@ public sealed class Trainer
         _baseHyperparameters = optimizer.Groups.Select(g => g.Hyperparameters).ToArray();
         _batchX = new float[options.BatchSize * train.Features];
         _batchY = new byte[options.BatchSize];
+        if (engine is not null && model is not Classifier)
+            throw new ArgumentException($"the device path (engine) trains classifiers only; {model.LossName} runs on the CPU layers (engine: null)");
+        Engine = engine;
     }
+
+    /// <summary>The device engine the steps run on, or null on the CPU path.</summary>
+    public Device.ITrainEngine? Engine { get; }
 
     public ITrainable Model { get; }
     public Optimizer Optimizer { get; }
@@ -113,6 +136,8 @@ public sealed class Trainer
     public double WallSeconds => _elapsedBefore + _clock.Elapsed.TotalSeconds;
 
     /// <summary>Takes one optimizer step on the next minibatch.</summary>
+    /// <exception cref="TrainingDivergedException">The minibatch loss is NaN or infinite: the step is not taken (the
+    /// model and optimizer state are those before it); this trainer must not be stepped again.</exception>
     public StepRecord TrainStep()
     {
         if (Finished) throw new InvalidOperationException($"training is finished ({TotalSteps} steps)");
@@ -125,10 +150,31 @@ public sealed class Trainer
         var idx = Sampler.NextBatch();
         int n = idx.Length, f = Train.Features;
         Train.Gather(idx, _batchX, _batchY);
+        if (Engine is not null)
+        {
+            var lrs = Optimizer.Groups.Select(g => g.Hyperparameters.Lr).ToArray();
+            var (dloss, dcorrect) = Engine.TrainStep(_batchX, _batchY, n, t, lrs);
+            _clock.Stop();
+            // A non-finite loss comes with non-finite gradients, which the fused step's check skips (state unchanged).
+            if (!double.IsFinite(dloss)) throw new TrainingDivergedException(t, dloss);
+            return Record(t, factor, dloss, dcorrect, n);
+        }
         var x = new Tensor(n == Options.BatchSize ? _batchX : _batchX.AsSpan(0, n * f).ToArray(), n, f);
         var (loss, correct) = Model.TrainBatch(x, _batchY.AsSpan(0, n));
+        if (!double.IsFinite(loss))
+        {
+            // Diverged: no optimizer step, so the weights and optimizer state stay those of step t - 1 (the gradients
+            // just computed are discarded).
+            _clock.Stop();
+            throw new TrainingDivergedException(t, loss);
+        }
         Optimizer.Step();
         _clock.Stop();
+        return Record(t, factor, loss, correct, n);
+    }
+
+    private StepRecord Record(long t, double factor, double loss, long correct, int n)
+    {
         Step = t;
         _epochLossSum += loss * n;
         _epochCorrect += correct;
@@ -157,6 +203,13 @@ public sealed class Trainer
         for (int start = 0; start < data.Count; start += Options.EvalBatchSize)
         {
             int n = Math.Min(Options.EvalBatchSize, data.Count - start);
+            if (Engine is not null)
+            {
+                var (dloss, dc) = Engine.Evaluate(data.Inputs.AsSpan(start * data.Features, n * data.Features), data.Labels.AsSpan(start, n), n);
+                lossSum += dloss * n;
+                correct += dc;
+                continue;
+            }
             var x = new Tensor(data.Inputs.AsSpan(start * data.Features, n * data.Features).ToArray(), n, data.Features);
             var (loss, c) = Model.EvaluateBatch(x, data.Labels.AsSpan(start, n));
             lossSum += loss * n;
@@ -205,6 +258,13 @@ public sealed class Trainer
     /// <summary>The trainer's own state for <see cref="Checkpoint"/>.</summary>
     internal (long Step, double LossSum, long Correct, long Seen, double Elapsed) Counters =>
         (Step, _epochLossSum, _epochCorrect, _epochSeen, WallSeconds);
+
+    /// <summary>Device path: copies parameters and optimizer state to the host model and optimizer (before a checkpoint
+    /// is written). Nothing to do on the CPU path.</summary>
+    internal void SyncToHost() => Engine?.PullToHost();
+
+    /// <summary>Device path: copies the host model and optimizer (just restored from a checkpoint) to the device.</summary>
+    internal void SyncFromHost() => Engine?.PushFromHost();
 
     internal void RestoreCounters(long step, double lossSum, long correct, long seen, double elapsed)
     {

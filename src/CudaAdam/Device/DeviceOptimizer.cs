@@ -69,6 +69,9 @@ public struct CaClock
 /// stochastic rounding (per-step keys), and tensors without a gradient in a step.</para>
 /// <para>Gradients: <see cref="UploadGradients"/> copies each <see cref="Parameter.Grad"/> in; a device producer
 /// writes <see cref="Gradients"/> at <see cref="Offset"/> instead. Read results with <see cref="Download"/>.</para>
+/// <para>Device layers (src/CudaAdam.Training/Device/) read their weights in <see cref="Values"/> and write their
+/// gradients into <see cref="Gradients"/>, both at <see cref="Offset"/>; checkpoints go through
+/// <see cref="Download"/>/<see cref="DownloadState"/> and back through <see cref="Upload"/>/<see cref="UploadState"/>.</para>
 /// </remarks>
 public sealed class DeviceOptimizer : IDisposable
 {
@@ -259,6 +262,14 @@ public sealed class DeviceOptimizer : IDisposable
     /// <summary>The gradient arena: the gradient of parameter p lives at <see cref="Offset"/>(p), p.Data.Length floats.</summary>
     public DeviceBuffer<float> Gradients => _g;
 
+    /// <summary>The fp32 parameter arena (the master weights with 16-bit parameters): parameter p's values live at
+    /// <see cref="Offset"/>(p), p.Data.Length floats. Device layers read their weights here, so the step updates what
+    /// the next forward pass reads (src/CudaAdam.Training/Device/).</summary>
+    /// <exception cref="NotSupportedException">16-bit parameters without master weights (no fp32 arena).</exception>
+    public DeviceBuffer<float> Values => _p ?? throw new NotSupportedException(
+        "this DeviceOptimizer keeps 16-bit parameters without fp32 master weights, so it has no fp32 parameter arena; " +
+        "use PrecisionOptions with MasterWeights = true");
+
     /// <summary>Where <paramref name="p"/>'s elements start in every arena.</summary>
     public long Offset(Parameter p) => _offsets[IndexOf(p)];
 
@@ -377,6 +388,56 @@ public sealed class DeviceOptimizer : IDisposable
                 for (int j = 0; j < bits.Length; j++) data[j] = LowPrecision.Widen(bits[j], _options.Precision.Format);
             }
         }
+    }
+
+    /// <summary>Copies each <see cref="Parameter.Data"/> into the fp32 parameter arena (the inverse of
+    /// <see cref="Download"/>; restoring a checkpoint). fp32 parameters only.</summary>
+    /// <exception cref="NotSupportedException">16-bit parameters.</exception>
+    public void Upload()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_lp is not null || _p is null)
+            throw new NotSupportedException("DeviceOptimizer.Upload supports fp32 parameters only (16-bit parameters would need re-rounding)");
+        for (int i = 0; i < _params.Length; i++)
+            if (_params[i].Data.Length > 0) _device.CopyToDevice<float>(_params[i].Data, _p, _offsets[i]);
+    }
+
+    /// <summary>Writes <paramref name="state"/> (from <see cref="DownloadState"/> or a checkpoint) into
+    /// <paramref name="p"/>'s state buffers and clock (step, β1^t, β2^t), so the next step continues bitwise from it.
+    /// A state buffer that this algorithm keeps but <paramref name="state"/> leaves null (SGD's momentum buffer before
+    /// its first step) is zeroed.</summary>
+    /// <exception cref="ArgumentException">A buffer has the wrong length, or holds a slot this optimizer does not keep.</exception>
+    public void UploadState(Parameter p, ParamState state)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(state);
+        int i = IndexOf(p);
+        var tableEntry = new CaTensor[1];
+        _device.CopyToHost(_tensorTable, tableEntry.AsSpan(), i);
+        var e = tableEntry[0];
+        int n = _params[i].Data.Length;
+        var slots = new (string Name, float[]? Values, bool Kept, DeviceBuffer<float>? Arena)[]
+        {
+            ("M", state.M, e.M != 0, _m), ("V", state.V, e.V != 0, _v), ("VMax", state.VMax, e.VMax != 0, _vmax), ("Aux", state.Aux, e.Aux != 0, _aux),
+        };
+        foreach (var (name, values, kept, _) in slots)
+        {
+            if (values is null) continue;
+            if (!kept) throw new ArgumentException($"parameter '{p.Name}': the state has {name}, which {Algorithm.Name()} with these settings does not keep");
+            if (values.Length != n) throw new ArgumentException($"parameter '{p.Name}': state {name} has {values.Length} elements, the parameter {n}");
+        }
+        if (state.Step < 0) throw new ArgumentException($"parameter '{p.Name}': negative step {state.Step}");
+        foreach (var (_, values, kept, arena) in slots)
+        {
+            if (!kept || n == 0) continue;
+            _device.CopyToDevice<float>(values ?? new float[n], arena!, _offsets[i]);
+        }
+        Span<CaClock> clock = stackalloc CaClock[1];
+        _device.CopyToHost(_clocks, clock, i);
+        clock[0].Step = state.Step;
+        clock[0].Beta1Power = state.Beta1Power;
+        clock[0].Beta2Power = state.Beta2Power;
+        _device.CopyToDevice<CaClock>(clock, _clocks, i);
     }
 
     /// <summary>The 16-bit parameter bits of <paramref name="p"/>, or null for fp32 parameters.</summary>

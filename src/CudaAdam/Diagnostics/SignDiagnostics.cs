@@ -11,7 +11,7 @@ namespace CudaAdam.Diagnostics;
 /// <param name="M">m_t, uncorrected (the stored exp_avg).</param>
 /// <param name="V">v_t, uncorrected (the stored exp_avg_sq; AMSGrad's max is not used).</param>
 /// <param name="Eps">ε, rounded to float32 as the step's kernels do.</param>
-/// <param name="Bound">R for this tensor's β1, β2 (<see cref="Hyperparameters.SignBound"/>), +∞ when β1 ≥ sqrt(β2).</param>
+/// <param name="Bound">R for this tensor's β1, β2 (<see cref="Hyperparameters.SignBound"/>), +∞ when β1 ≥ sqrt(β2) and β1 &gt; 0.</param>
 /// <param name="Maximize">The optimizer maximizes: the moments saw −g.</param>
 public sealed record SignTensorInput(string Name, float[] PreviousParams, float[] Params, float[] Grad, float[] M, float[] V,
     float Eps, double Bound, bool Maximize = false)

@@ -77,6 +77,11 @@ public class SchedulesTests
         Assert.That(without, Is.EqualTo(5));
         Assert.That(maxR, Is.GreaterThan(0).And.LessThan(double.PositiveInfinity));
         Assert.That(SignCondition.Of(run.At(Hyperparameters.Defaults(Algorithm.Adam), 3)).ToString(), Does.Contain("R = inf"));
+        // β1 = β2 = 0 is SignSGD: not β1 < sqrt(β2), yet |m|/sqrt(v) = 1, so R is 1, not inf.
+        var sign = SignCondition.Of(new Hyperparameters { Beta1 = 0, Beta2 = 0 });
+        Assert.That(sign.Beta1BelowSqrtBeta2, Is.False);
+        Assert.That(sign.Bound, Is.EqualTo(1.0));
+        Assert.That(sign.ToString(), Does.Contain("R = 1 (SignSGD)"));
     }
 
     [Test]

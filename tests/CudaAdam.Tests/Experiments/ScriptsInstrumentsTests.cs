@@ -43,14 +43,18 @@ public class ScriptsInstrumentsTests
         Assert.That(() => s.SetLr(double.NaN), Throws.InstanceOf<ArgumentOutOfRangeException>());
     }
 
-    [TestCase(10)]
-    [TestCase(50)]
-    public void ZhangComponentsAreC1AndSumToTheLossGradient(int n)
+    [TestCase(10, 1.0)]
+    [TestCase(50, 1.0)]
+    [TestCase(20, 1.0 / (19 * 19))]
+    public void ZhangComponentsAreC1AndSumToTheLossGradient(int n, double a)
     {
-        var z = new ZhangCounterexample(n);
+        var z = new ZhangCounterexample(n, a);
         // Continuity of each component's gradient at the seam x = -1.
         for (int i = 0; i < n; i += n - 1)
             Assert.That(z.Gradient(i, -1 - 1e-12), Is.EqualTo(z.Gradient(i, -1)).Within(1e-9), $"f_{i}' jumps at -1");
+        // Thesis Eq. (2.5): slopes 1 + (n-1)a and -a right of the seam.
+        Assert.That(z.Gradient(0, 3.0), Is.EqualTo(1 + (n - 1) * a).Within(1e-12));
+        Assert.That(z.Gradient(1, 3.0), Is.EqualTo(-a));
         // Σ_i f_i'(x) equals the derivative of f (central differences), on both sides of the seam.
         foreach (var x in new[] { -3.5, -2.0, -1.5, -0.5, 0.0, 4.0 })
         {
@@ -60,17 +64,43 @@ public class ScriptsInstrumentsTests
             Assert.That(sum, Is.EqualTo(fd).Within(1e-6), $"x = {x}");
         }
         Assert.That(z.Loss(ZhangCounterexample.Optimum), Is.EqualTo(-1.5));
-        Assert.That(Enumerable.Range(0, n).Sum(i => z.Gradient(i, ZhangCounterexample.Optimum)), Is.EqualTo(0));
+        Assert.That(Enumerable.Range(0, n).Sum(i => z.Gradient(i, ZhangCounterexample.Optimum)), Is.EqualTo(0).Within(1e-12));
+        Assert.That(() => new ZhangCounterexample(n, 0), Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("a must be"));
+    }
+
+    [TestCase(ZhangSampling.Uniform)]
+    [TestCase(ZhangSampling.Reshuffle)]
+    public void ZhangAdamDivergesWithSignLikeStepsAndApproachesTheOptimumWithLargeBeta2(ZhangSampling sampling)
+    {
+        var z = new ZhangCounterexample(10);
+        var (half0, final0) = z.RunAdam(0, 0, 1.0, 4000, 0, seed: 3, sampling);
+        Assert.That(final0, Is.GreaterThan(half0).And.GreaterThan(10), "beta2 = 0 is sign descent: it drifts right, away from -2");
+        var (half1, final1) = z.RunAdam(0.9, 0.999, 1.0, 4000, 0, seed: 3, sampling);
+        Assert.That(Math.Abs(final1 + 2), Is.LessThan(Math.Abs(half1 + 2)).Or.LessThan(0.5), "beta2 = 0.999 moves toward x* = -2");
     }
 
     [Test]
-    public void ZhangAdamDivergesWithSignLikeStepsAndApproachesTheOptimumWithLargeBeta2()
+    public void ZhangSamplingUniformDrawsWithReplacementAndReshuffleVisitsEachComponentOncePerBlock()
     {
-        var z = new ZhangCounterexample(10);
-        var (half0, final0) = z.RunAdam(0, 0, 1.0, 400, 0, seed: 3);
-        Assert.That(final0, Is.GreaterThan(half0).And.GreaterThan(10), "beta2 = 0 is sign descent: it drifts right, away from -2");
-        var (half1, final1) = z.RunAdam(0.9, 0.999, 1.0, 400, 0, seed: 3);
-        Assert.That(Math.Abs(final1 + 2), Is.LessThan(Math.Abs(half1 + 2)).Or.LessThan(0.5), "beta2 = 0.999 moves toward x* = -2");
+        // With beta1 = beta2 = 0 every step is x -= lr_k * sign(g_k): left (-) for f_0, right (+) for the others, and
+        // with lr = 1e-3 x stays right of the seam. After n = 4 steps a run that picked f_0 exactly once, at step p,
+        // sits at lr * (Σ_k 1/√k - 2/√p); reshuffling must land there for every seed, uniform draws must not always.
+        var z = new ZhangCounterexample(4);
+        const double lr = 1e-3;
+        double sum = Enumerable.Range(1, 4).Sum(k => 1 / Math.Sqrt(k));
+        var exactlyOnce = Enumerable.Range(1, 4).Select(p => lr * (sum - 2 / Math.Sqrt(p))).ToArray();
+        bool OnePick(double x) => exactlyOnce.Any(e => Math.Abs(x - e) < 1e-8);
+        int uniformOther = 0;
+        for (int seed = 0; seed < 20; seed++)
+        {
+            var (_, r) = z.RunAdam(0, 0, lr, 4, 0, seed, ZhangSampling.Reshuffle);
+            Assert.That(OnePick(r), Is.True, $"seed {seed}: reshuffling picked f_0 other than once in the first block (x = {r})");
+            var (_, u) = z.RunAdam(0, 0, lr, 4, 0, seed, ZhangSampling.Uniform);
+            if (!OnePick(u)) uniformOther++;
+        }
+        // P(exactly one f_0 in 4 uniform draws) = 4·(1/4)·(3/4)³ ≈ 0.42, so about 12 of 20 seeds pick it 0 or ≥ 2 times.
+        Assert.That(uniformOther, Is.InRange(4, 19), "uniform sampling draws with replacement");
+        Assert.That(() => z.RunAdam(0, 0, 1, 1, 0, 1), Throws.InstanceOf<ArgumentOutOfRangeException>());
     }
 
     [Test]

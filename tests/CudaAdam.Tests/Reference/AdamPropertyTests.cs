@@ -189,6 +189,38 @@ public class AdamPropertyTests
     }
 
     /// <summary>
+    /// The same R bounds the bias-corrected ratio |m̂_t|/sqrt(v̂_t) that Adam's step uses (and that SignAdam hands
+    /// back as u with ε = 0): the finite-t factor sqrt(1−β2^t)·sqrt(1−(β1²/β2)^t)/(1−β1^t) is ≤ 1 (see
+    /// <see cref="Hyperparameters.SignBound"/>). Same streams and tolerance as the uncorrected test.
+    /// </summary>
+    [TestCaseSource(nameof(BetaPairs))]
+    public void BiasCorrectedMomentRatioNeverExceedsSignBound(double beta1, double beta2)
+    {
+        var hp = Hyperparameters.Defaults(Algorithm.Adam) with { Beta1 = beta1, Beta2 = beta2, Lr = 0 };
+        double bound = hp.SignBound;
+        var rng = new Random(23);
+        foreach (var (name, stream) in Streams(beta1, beta2, 400, rng))
+        {
+            var state = ParamState.Create(Algorithm.Adam, hp, 1);
+            float[] x = [0f];
+            double worst = 0;
+            int t = 0;
+            foreach (float g in stream)
+            {
+                var k = StepScalars.Advance(Algorithm.Adam, hp, state);
+                AdamReference.Step(x, [g], state, hp, k);
+                t++;
+                if (state.V![0] == 0) continue;
+                double mHat = state.M![0] / (1 - Math.Pow(beta1, t));
+                double vHat = state.V[0] / (1 - Math.Pow(beta2, t));
+                worst = Math.Max(worst, Math.Abs(mHat) / Math.Sqrt(vHat));
+            }
+            Assert.That(worst, Is.LessThanOrEqualTo(bound * (1 + 1e-4)), $"stream {name}: max |m̂|/sqrt(v̂) = {worst:R}, R = {bound:R}");
+            Assert.That(worst, Is.GreaterThan(0), $"stream {name}");
+        }
+    }
+
+    /// <summary>
     /// The bound is tight: equality in Cauchy–Schwarz needs β2^{j/2} g_{t−j} ∝ (β1/sqrt(β2))^j, i.e. g_k ∝ (β2/β1)^k,
     /// and then |m_t|/sqrt(v_t) = R·sqrt(1 − (β1²/β2)^t) → R. After 80 steps the deficit is below 1e-3 for these betas.
     /// </summary>
@@ -219,5 +251,11 @@ public class AdamPropertyTests
         Assert.That(new Hyperparameters { Beta1 = 0.95, Beta2 = 0.81 }.SignBound, Is.EqualTo(double.PositiveInfinity));
         // β1 = 0: m = (1−β1)g, v = (1−β2)g², so |m|/sqrt(v) = 1/sqrt(1−β2) exactly.
         Assert.That(new Hyperparameters { Beta1 = 0, Beta2 = 0.75 }.SignBound, Is.EqualTo(2.0).Within(1e-15));
+        // β1 = β2 = 0 (SignSGD): |m|/sqrt(v) = |g|/|g| = 1; the formula is 0/0 there, the bound is 1, and no warning.
+        var sign = Hyperparameters.Defaults(Algorithm.Adam) with { Beta1 = 0, Beta2 = 0 };
+        Assert.That(sign.SignBound, Is.EqualTo(1.0));
+        Assert.That(sign.Validate(Algorithm.Adam), Is.Empty);
+        // β2 = 0 with β1 > 0: v = g² forgets at once while m remembers, so |m|/sqrt(v) is unbounded.
+        Assert.That(new Hyperparameters { Beta1 = 0.1, Beta2 = 0 }.SignBound, Is.EqualTo(double.PositiveInfinity));
     }
 }

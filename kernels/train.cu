@@ -1,0 +1,195 @@
+// train.cu — the layer kernels of the device training path (src/CudaAdam.Training/Device/): a tiled SGEMM, bias
+// broadcast and bias gradient, ReLU, inverted dropout with a counter-based mask, softmax cross-entropy with its
+// gradient and argmax, and a deterministic reduction of the per-row losses. Every tensor is a row-major float32
+// matrix [rows, cols] in device memory.
+//
+// Determinism: no float atomics anywhere. Every output element is computed by one thread in a fixed order, so a
+// kernel gives the same bits on every run, on the GPU and in the host emulator (IEEE add/mul only, no FMA:
+// NVRTC --fmad=false, g++ -ffp-contract=off). Exceptions, stated where they occur: the softmax kernel's exp/log in
+// double (libm on the host, CUDA's exp/log on the GPU: within an ulp of each other, not always bitwise equal).
+//
+// The C# twins and tests: tests/CudaAdam.Tests/Training/DeviceLayerTests.cs (each kernel against the CPU layers of
+// src/CudaAdam.Training/Layers/), DeviceGemmTests.cs (the GEMM against ManagedGemm), src/CudaAdam.Training/Device/
+// DropoutMask.cs (the mask hash, line by line).
+
+#include "common.cuh"
+
+// ---------------------------------------------------------------------------------------------------------
+// SGEMM, row-major: C = alpha · op(A) · op(B) + beta · C, op(A) m×k, op(B) k×n, C m×n (leading dimensions = row
+// strides lda, ldb, ldc). With beta == 0, C is not read.
+//
+// v1: 16×16 output tile per block of 16×16 threads (launch with exactly that block); k walked in 16-wide tiles staged in shared memory (the +1
+// column avoids bank conflicts on the transposed reads). Each thread accumulates its element's k-sum
+// acc = ((0 + a_0 b_0) + a_1 b_1) + ... strictly in k order, then C = alpha·acc (+ beta·C): the same order as
+// ManagedGemm's AXPY path (B not transposed), so those agree bit for bit, and the GPU and the emulator always do.
+// ---------------------------------------------------------------------------------------------------------
+#define CA_GEMM_TILE 16
+
+extern "C" __global__ void train_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
+                                       const float* __restrict__ a, int lda, const float* __restrict__ b, int ldb,
+                                       float beta, float* __restrict__ c, int ldc) {
+    __shared__ float as[CA_GEMM_TILE][CA_GEMM_TILE + 1];
+    __shared__ float bs[CA_GEMM_TILE][CA_GEMM_TILE + 1];
+    const int tx = threadIdx.x, ty = threadIdx.y;
+    const int row = blockIdx.y * CA_GEMM_TILE + ty;   // i in [0, m)
+    const int col = blockIdx.x * CA_GEMM_TILE + tx;   // j in [0, n)
+    float acc = 0.0f;
+    for (int k0 = 0; k0 < k; k0 += CA_GEMM_TILE) {
+        // as[ty][tx] = op(A)[row, k0 + tx]; bs[ty][tx] = op(B)[k0 + ty, col]; zero outside the matrices.
+        const int ka = k0 + tx, kb = k0 + ty;
+        float av = 0.0f, bv = 0.0f;
+        if (row < m && ka < k)
+            av = trans_a ? a[(long long)ka * lda + row] : a[(long long)row * lda + ka];
+        if (kb < k && col < n)
+            bv = trans_b ? b[(long long)col * ldb + kb] : b[(long long)kb * ldb + col];
+        as[ty][tx] = av;
+        bs[ty][tx] = bv;
+        __syncthreads();
+        // Only the k that exist: adding a padded 0·0 could turn an accumulated -0 into +0.
+        const int kn = k - k0 < CA_GEMM_TILE ? k - k0 : CA_GEMM_TILE;
+        for (int kk = 0; kk < kn; ++kk) acc = acc + as[ty][kk] * bs[kk][tx];
+        __syncthreads();
+    }
+    if (row < m && col < n) {
+        float* out = c + (long long)row * ldc + col;
+        *out = beta == 0.0f ? alpha * acc : alpha * acc + beta * *out;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Linear layer helpers (y = x Wᵀ + b).
+// ---------------------------------------------------------------------------------------------------------
+
+/// y[r, j] = bias[j] for r < rows, j < cols: the rows are then accumulated into by train_sgemm with beta = 1, as the
+/// CPU Linear does (y = 1·(x Wᵀ) + 1·b).
+extern "C" __global__ void train_bias_broadcast(const float* __restrict__ bias, float* __restrict__ y, int rows, int cols) {
+    const long long total = (long long)rows * cols;
+    for (long long i = cudaadam_global_index(); i < total; i += cudaadam_grid_stride())
+        y[i] = bias[i % cols];
+}
+
+/// ∂L/∂b_j = Σ_r ∂L/∂y[r, j]: one thread per column, summed in float in row order from 0 (exactly the CPU Linear's
+/// loop, so bit for bit equal to it). No atomics.
+extern "C" __global__ void train_bias_grad(const float* __restrict__ grad_out, float* __restrict__ grad_bias, int rows, int cols) {
+    const long long j = cudaadam_global_index();
+    if (j >= cols) return;
+    float s = 0.0f;
+    for (int r = 0; r < rows; ++r) s = s + grad_out[(long long)r * cols + j];
+    grad_bias[j] = s;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// ReLU: y = max(x, 0); ∂y/∂x = 1 where x > 0, else 0 (0 at x = 0, as torch). Bitwise the CPU Relu.
+// ---------------------------------------------------------------------------------------------------------
+
+extern "C" __global__ void train_relu_forward(const float* __restrict__ x, float* __restrict__ y, long long n) {
+    for (long long i = cudaadam_global_index(); i < n; i += cudaadam_grid_stride()) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+extern "C" __global__ void train_relu_backward(const float* __restrict__ x, const float* __restrict__ grad_out,
+                                               float* __restrict__ grad_in, long long n) {
+    for (long long i = cudaadam_global_index(); i < n; i += cudaadam_grid_stride())
+        grad_in[i] = x[i] > 0.0f ? grad_out[i] : 0.0f;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Inverted dropout (Srivastava et al. 2014): y = x · mask, mask = 1/(1−p) with probability 1−p, else 0;
+// ∂L/∂x = ∂L/∂y · mask. The mask is not stored and there is no device RNG state: element i of layer `layer` at
+// training step `step` draws u = hash(seed, step, layer, i) >> 40 · 2^-24 (24 uniform bits, exact in float) and is
+// kept when u >= p, the CPU Dropout's rule. The backward pass recomputes the same mask, and a resumed run (same
+// seed, same step numbers) draws the same masks. C# twin: src/CudaAdam.Training/Device/DropoutMask.cs.
+// ---------------------------------------------------------------------------------------------------------
+
+/// SplitMix64's finalizer (Steele, Lea & Flood 2014): a bijective 64-bit mix.
+static __device__ __forceinline__ unsigned long long ca_mix64(unsigned long long z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/// 64 random bits for element i of (seed, step, layer).
+static __device__ __forceinline__ unsigned long long ca_dropout_bits(unsigned long long seed, long long step, int layer, long long i) {
+    const unsigned long long key = ca_mix64(seed ^ ca_mix64((unsigned long long)step * 0x9E3779B97F4A7C15ull + (unsigned long long)layer));
+    return ca_mix64(key ^ ((unsigned long long)i * 0xD1B54A32D192ED03ull + 0x632BE59BD9B4E019ull));
+}
+
+/// The mask value of element i: scale (= (float)(1/(1−p))) if kept, else 0.
+static __device__ __forceinline__ float ca_dropout_mask(unsigned long long seed, long long step, int layer, long long i,
+                                                        float p, float scale) {
+    const float u = (float)(ca_dropout_bits(seed, step, layer, i) >> 40) * (1.0f / 16777216.0f);
+    return u >= p ? scale : 0.0f;
+}
+
+extern "C" __global__ void train_dropout_forward(const float* __restrict__ x, float* __restrict__ y, long long n,
+                                                 unsigned long long seed, long long step, int layer, float p, float scale) {
+    for (long long i = cudaadam_global_index(); i < n; i += cudaadam_grid_stride())
+        y[i] = x[i] * ca_dropout_mask(seed, step, layer, i, p, scale);
+}
+
+extern "C" __global__ void train_dropout_backward(const float* __restrict__ grad_out, float* __restrict__ grad_in, long long n,
+                                                  unsigned long long seed, long long step, int layer, float p, float scale) {
+    for (long long i = cudaadam_global_index(); i < n; i += cudaadam_grid_stride())
+        grad_in[i] = grad_out[i] * ca_dropout_mask(seed, step, layer, i, p, scale);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Softmax cross-entropy (torch.nn.CrossEntropyLoss, mean over the batch) and accuracy.
+// Per row b (one thread), in double as the CPU SoftmaxCrossEntropy:
+//   argmax = first c with the largest z_bc;  max = z_b,argmax;  p_c = exp(z_bc − max);  S = Σ_c p_c (in c order);
+//   loss_b = log(S) + max − z_b,y_b;  ∂L/∂z_bc = (float)((p_c / S − [c = y_b]) / divisor)   (divisor = batch size).
+// The per-row losses and hits are summed by train_ce_reduce in a fixed order (no atomics).
+// ---------------------------------------------------------------------------------------------------------
+
+extern "C" __global__ void train_softmax_ce(const float* __restrict__ logits, const int* __restrict__ labels, int rows, int classes,
+                                            int divisor, double* __restrict__ row_loss, int* __restrict__ row_correct,
+                                            float* __restrict__ grad /* null: no gradient */) {
+    const long long b = cudaadam_global_index();
+    if (b >= rows) return;
+    const float* z = logits + b * classes;
+    const int y = labels[b];
+    int argmax = 0;
+    for (int c = 1; c < classes; ++c)
+        if (z[c] > z[argmax]) argmax = c;
+    const double max = z[argmax];
+    double sum = 0.0;
+    for (int c = 0; c < classes; ++c) sum = sum + exp((double)z[c] - max);
+    row_loss[b] = (log(sum) + max) - (double)z[y];
+    row_correct[b] = argmax == y ? 1 : 0;
+    if (grad == nullptr) return;
+    float* g = grad + b * classes;
+    for (int c = 0; c < classes; ++c) {
+        const double p = exp((double)z[c] - max);   // recomputed: no per-class scratch; the same value as in the sum
+        g[c] = (float)((p / sum - (c == y ? 1.0 : 0.0)) / (double)divisor);
+    }
+}
+
+#define CA_REDUCE_THREADS 256
+
+/// Launch one block of exactly CA_REDUCE_THREADS threads: out[0] = Σ_b row_loss[b], out[1] = Σ_b row_correct[b] (as double).
+/// Thread t sums rows t, t + 256, ... in order; then a fixed pairwise tree over the 256 partial sums. Deterministic
+/// (the order does not depend on timing), not the CPU's left-to-right order (tolerance in the tests).
+extern "C" __global__ void train_ce_reduce(const double* __restrict__ row_loss, const int* __restrict__ row_correct, int rows, double* __restrict__ out) {
+    __shared__ double loss[CA_REDUCE_THREADS];
+    __shared__ long long hits[CA_REDUCE_THREADS];
+    const int t = threadIdx.x;
+    double s = 0.0;
+    long long h = 0;
+    for (int b = t; b < rows; b += CA_REDUCE_THREADS) {
+        s = s + row_loss[b];
+        h += row_correct[b];
+    }
+    loss[t] = s;
+    hits[t] = h;
+    __syncthreads();
+    for (int half = CA_REDUCE_THREADS / 2; half > 0; half /= 2) {
+        if (t < half) {
+            loss[t] = loss[t] + loss[t + half];
+            hits[t] += hits[t + half];
+        }
+        __syncthreads();
+    }
+    if (t == 0) {
+        out[0] = loss[0];
+        out[1] = (double)hits[0];
+    }
+}

@@ -1,0 +1,169 @@
+using CudaAdam.Cuda;
+using CudaAdam.Device;
+using CudaAdam.Training.Data;
+using CudaAdam.Training.Layers;
+
+namespace CudaAdam.Training.Device;
+
+/// <summary>
+/// What a <see cref="Trainer"/> delegates to when it trains on a device instead of the CPU layers: one training step
+/// on a minibatch, evaluation, and moving parameters and optimizer state between the device and the host copies
+/// that <see cref="Checkpoint"/> reads and writes (the host <see cref="Sequential"/>'s parameters and the host
+/// <see cref="Optimizer"/>'s states).
+/// </summary>
+public interface ITrainEngine : IDisposable
+{
+    /// <summary>For logs and summaries, e.g. <c>cuda: NVIDIA H100 80GB HBM3 (sm_90), GEMM cublas</c>.</summary>
+    string Description { get; }
+
+    /// <summary>Forward (dropout on, masks of step <paramref name="step"/>), loss, backward, one optimizer step with
+    /// learning rate <paramref name="lrs"/>[g] for group g. Returns the minibatch's mean loss and hits.</summary>
+    (double Loss, long Correct) TrainStep(ReadOnlySpan<float> inputs, ReadOnlySpan<byte> labels, int rows, long step, IReadOnlyList<double> lrs);
+
+    /// <summary>Mean loss and hits of the model on <paramref name="rows"/> rows, dropout off.</summary>
+    (double Loss, long Correct) Evaluate(ReadOnlySpan<float> inputs, ReadOnlySpan<byte> labels, int rows);
+
+    /// <summary>Copies the device parameters and optimizer state into the host model and optimizer (before a save).</summary>
+    void PullToHost();
+
+    /// <summary>Copies the host model's parameters and optimizer's state to the device (after a load).</summary>
+    void PushFromHost();
+}
+
+/// <summary>
+/// The device training path: the host model rebuilt as a <see cref="DeviceSequential"/> whose parameters and
+/// gradients are the arenas of a <see cref="DeviceOptimizer"/> (the fused, graph-capturable step). Per step the
+/// minibatch (inputs and labels) goes to the device, the learning rates are device writes, and two numbers (loss
+/// sum and hits) come back; nothing else crosses. The host model and optimizer only hold copies for checkpoints
+/// (<see cref="PullToHost"/>, <see cref="PushFromHost"/>).
+/// </summary>
+/// <remarks>Runs the same code on a <see cref="CudaDevice"/> (GEMM on cuBLAS) and on the host emulator (GEMM by the
+/// <c>train_sgemm</c> kernel). On one device kind the run is deterministic, so a run resumed from a checkpoint is
+/// bitwise an uninterrupted one. NAdam is refused (<see cref="DeviceOptimizer"/>).</remarks>
+public sealed class DeviceEngine : ITrainEngine
+{
+    private readonly IDevice _device;
+    private readonly Sequential _model;
+    private readonly Optimizer _hostOptimizer;
+    private readonly DeviceOptimizer _optimizer;
+    private readonly IDeviceGemm _gemm;
+    private readonly DeviceSequential _net;
+    private readonly DeviceSoftmaxCrossEntropy _loss;
+    private readonly int _features, _classes;
+    private readonly DeviceBuffer<float> _x;
+    private readonly DeviceBuffer<int> _y;
+    private int[] _labels = [];
+
+    /// <param name="device">Where to train (not owned: the caller disposes it after this engine).</param>
+    /// <param name="model">The host model (mlp or logreg); its current parameters are uploaded.</param>
+    /// <param name="hostOptimizer">The host optimizer over the model's parameters: its algorithm and groups define the
+    /// device optimizer; it holds the state copies for checkpoints and is never stepped.</param>
+    /// <param name="features">Input features per row.</param>
+    /// <param name="classes">Number of classes (the model's output width).</param>
+    /// <param name="maxRows">The largest batch (training or evaluation) that will be passed.</param>
+    /// <param name="dropoutSeed">The dropout masks' seed (<see cref="DropoutMask.SeedOf"/> of the run's dropout generator).</param>
+    /// <exception cref="NotSupportedException">A layer without a device implementation (conv), or NAdam.</exception>
+    public DeviceEngine(IDevice device, Sequential model, Optimizer hostOptimizer, int features, int classes, int maxRows, ulong dropoutSeed)
+    {
+        _device = device ?? throw new ArgumentNullException(nameof(device));
+        _model = model ?? throw new ArgumentNullException(nameof(model));
+        _hostOptimizer = hostOptimizer ?? throw new ArgumentNullException(nameof(hostOptimizer));
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 1);
+        _features = features;
+        _classes = classes;
+        _optimizer = new DeviceOptimizer(device, hostOptimizer.Algorithm,
+            hostOptimizer.Groups.Select(g => new ParamGroup(g.Params, g.Hyperparameters)),
+            new DeviceOptimizerOptions { MaxGradNorm = hostOptimizer.MaxGradNorm });
+        try
+        {
+            _gemm = DeviceGemm.For(device);
+            _net = new DeviceSequential(model, _optimizer, _gemm, dropoutSeed);
+            _loss = new DeviceSoftmaxCrossEntropy(device);
+            _x = device.Allocate<float>((long)maxRows * features);
+            _y = device.Allocate<int>(maxRows);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+        MaxRows = maxRows;
+        Description = $"{(device.Kind == DeviceKind.Cuda ? "cuda" : "emulator")}: {device.Name}, GEMM {_gemm.Name}";
+    }
+
+    public string Description { get; }
+    public IDevice Device => _device;
+    public int MaxRows { get; }
+    /// <summary>The device optimizer (its arenas hold the parameters and gradients).</summary>
+    public DeviceOptimizer Optimizer => _optimizer;
+    /// <summary>The device model.</summary>
+    public DeviceSequential Network => _net;
+
+    public (double Loss, long Correct) TrainStep(ReadOnlySpan<float> inputs, ReadOnlySpan<byte> labels, int rows, long step, IReadOnlyList<double> lrs)
+    {
+        var x = Upload(inputs, labels, rows);
+        _net.Step = step;
+        var logits = _net.Forward(x, training: true);
+        logits.CheckMatrix(rows, _classes, "model output");
+        var result = _loss.Compute(logits, _y, withGradient: true);
+        _net.Backward(_loss.Gradient!);
+        for (int g = 0; g < lrs.Count; g++) _optimizer.SetLr(g, lrs[g]);
+        _optimizer.Step();
+        return result;
+    }
+
+    public (double Loss, long Correct) Evaluate(ReadOnlySpan<float> inputs, ReadOnlySpan<byte> labels, int rows)
+    {
+        var x = Upload(inputs, labels, rows);
+        var logits = _net.Forward(x, training: false);
+        logits.CheckMatrix(rows, _classes, "model output");
+        return _loss.Compute(logits, _y, withGradient: false);
+    }
+
+    private DeviceTensor Upload(ReadOnlySpan<float> inputs, ReadOnlySpan<byte> labels, int rows)
+    {
+        if (rows < 1 || rows > MaxRows) throw new ArgumentOutOfRangeException(nameof(rows), rows, $"a batch has 1 to {MaxRows} rows here");
+        if (inputs.Length < rows * _features || labels.Length < rows)
+            throw new ArgumentException($"{rows} rows need {rows * _features} inputs and {rows} labels, got {inputs.Length} and {labels.Length}");
+        if (_labels.Length < rows) _labels = new int[MaxRows];
+        for (int i = 0; i < rows; i++)
+        {
+            if (labels[i] >= _classes)
+                throw new ArgumentException($"cross-entropy: label {labels[i]} in row {i} is not below the {_classes} classes");
+            _labels[i] = labels[i];
+        }
+        _device.CopyToDevice<float>(inputs[..(rows * _features)], _x);
+        _device.CopyToDevice<int>(_labels.AsSpan(0, rows), _y);
+        return new DeviceTensor(_x, 0, rows, _features);
+    }
+
+    public void PullToHost()
+    {
+        _optimizer.Download();
+        foreach (var p in _optimizer.Parameters)
+        {
+            var s = _optimizer.DownloadState(p);
+            // Before its first step the host optimizer has no state for p (as on the CPU path); keep it that way.
+            if (s.Step > 0) _hostOptimizer.SetState(p, s);
+        }
+    }
+
+    public void PushFromHost()
+    {
+        _optimizer.Upload();
+        foreach (var group in _hostOptimizer.Groups)
+            foreach (var p in group.Params)
+                _optimizer.UploadState(p, _hostOptimizer.State(p)
+                                          ?? ParamState.Create(_hostOptimizer.Algorithm, group.Hyperparameters, p.Data.Length));
+    }
+
+    public void Dispose()
+    {
+        _net?.Dispose();
+        _loss?.Dispose();
+        _x?.Dispose();
+        _y?.Dispose();
+        (_gemm as IDisposable)?.Dispose();
+        _optimizer.Dispose();
+    }
+}

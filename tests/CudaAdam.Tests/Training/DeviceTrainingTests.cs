@@ -1,0 +1,512 @@
+using CudaAdam.Cuda;
+using CudaAdam.Device;
+using CudaAdam.Tests.Emulator;
+using CudaAdam.Tests.Kernels;
+using CudaAdam.Training;
+using CudaAdam.Training.Data;
+using CudaAdam.Training.Device;
+using CudaAdam.Training.Layers;
+using CudaAdam.Training.Models;
+using CudaAdam.Training.Tensors;
+
+namespace CudaAdam.Tests.Training;
+
+/// <summary>
+/// The device training path (kernels/train.cu, src/CudaAdam.Training/Device/): the GEMM, each device layer against
+/// its CPU layer, a finite-difference gradient check of the device MLP, a short training run, bitwise resume from a
+/// checkpoint and a corrupt checkpoint. One body, two devices: <see cref="DeviceTrainingEmulatorTests"/> (every run;
+/// skipped with the reason when .build/native/libcudaadam_emu.so is missing) and <see cref="DeviceTrainingGpuTests"/>
+/// ([Category("Gpu")], skipped without a GPU). Sizes are tiny: the emulator runs a few tens of M elements/s.
+/// </summary>
+public abstract class DeviceTrainingTests
+{
+    /// <summary>"emulator" or "cuda".</summary>
+    protected abstract string Backend { get; }
+
+    private IDevice Open() => KernelDevices.OpenOrIgnore(Backend);
+
+    private static float[] Normal(int n, ulong seed, double scale = 1)
+    {
+        var rng = new Rng(seed);
+        var a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float)(scale * rng.NextNormal());
+        return a;
+    }
+
+    private static DeviceTensor Upload(IDevice device, List<IDisposable> owned, float[] values, int rows, int cols)
+    {
+        var b = device.Allocate<float>(Math.Max(1, values.Length));
+        owned.Add(b);
+        var t = new DeviceTensor(b, 0, rows, cols);
+        t.Upload(values);
+        return t;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // GEMM
+    // ---------------------------------------------------------------------------------------------------------
+
+    public static IEnumerable<TestCaseData> GemmCases()
+    {
+        foreach (var (m, n, k) in new[] { (37, 19, 23), (1, 33, 17), (16, 16, 16), (5, 3, 1), (40, 2, 70) })
+            foreach (bool ta in new[] { false, true })
+                foreach (bool tb in new[] { false, true })
+                    yield return new TestCaseData(ta, tb, m, n, k).SetArgDisplayNames($"{(ta ? "T" : "N")}{(tb ? "T" : "N")} {m}x{n}x{k}");
+    }
+
+    /// <summary>
+    /// Against <see cref="ManagedGemm"/> with alpha = 1.5, beta = −0.5 over a non-zero C. Tolerance: the float
+    /// summation bound |Δ| ≤ 2·k·u·Σ_p |a_ip b_pj| + 2u·|ref| (u = 2⁻²⁴), both GEMMs sum in float in different orders.
+    /// The train.cu kernel sums in k order like ManagedGemm's AXPY path, so with B not transposed they agree bit for
+    /// bit (asserted for the kernel; cuBLAS splits k its own way).
+    /// </summary>
+    [TestCaseSource(nameof(GemmCases))]
+    public void GemmMatchesManagedGemm(bool transA, bool transB, int m, int n, int k)
+    {
+        using var device = Open();
+        var owned = new List<IDisposable>();
+        try
+        {
+            var a = Normal(m * k, 1);
+            var b = Normal(k * n, 2);
+            var c = Normal(m * n, 3);
+            var expected = (float[])c.Clone();
+            int lda = transA ? m : k, ldb = transB ? k : n;
+            new ManagedGemm().Sgemm(transA, transB, m, n, k, 1.5f, a, lda, b, ldb, -0.5f, expected, n);
+            var da = Upload(device, owned, a, transA ? k : m, transA ? m : k);
+            var db = Upload(device, owned, b, transB ? n : k, transB ? k : n);
+            var dc = Upload(device, owned, c, m, n);
+            var gemms = new List<IDeviceGemm> { new KernelGemm(device) };
+            if (device is CudaDevice cuda) gemms.Add(new CublasGemm(cuda));
+            foreach (var gemm in gemms)
+            {
+                dc.Upload(c);
+                gemm.Sgemm(transA, transB, m, n, k, 1.5f, da, db, -0.5f, dc);
+                var got = dc.ToHost();
+                const double u = 1.0 / (1 << 24);
+                for (int i = 0; i < m; i++)
+                    for (int j = 0; j < n; j++)
+                    {
+                        double sumAbs = 0;
+                        for (int p = 0; p < k; p++)
+                            sumAbs += Math.Abs((double)a[transA ? p * lda + i : i * lda + p] * b[transB ? j * ldb + p : p * ldb + j]);
+                        double r = expected[i * n + j];
+                        double tol = 2 * k * u * 1.5 * sumAbs + 2 * u * Math.Abs(r) + 1e-30;
+                        Assert.That(got[i * n + j], Is.EqualTo(r).Within(tol), $"{gemm.Name} C[{i},{j}]");
+                    }
+                if (gemm is KernelGemm && !transB)
+                    EmulatorTestSupport.AssertBitwiseEqual(expected, got, $"{gemm.Name} with B not transposed sums in ManagedGemm's order");
+                (gemm as IDisposable)?.Dispose();
+            }
+        }
+        finally { owned.ForEach(o => o.Dispose()); }
+    }
+
+    [Test]
+    public void GemmWithBetaZeroDoesNotReadC()
+    {
+        using var device = Open();
+        var owned = new List<IDisposable>();
+        try
+        {
+            var a = Normal(6 * 4, 4);
+            var b = Normal(4 * 5, 5);
+            var nan = Enumerable.Repeat(float.NaN, 30).ToArray();
+            var dc = Upload(device, owned, nan, 6, 5);
+            using var gemm = new KernelGemm(device);
+            gemm.Sgemm(false, false, 6, 5, 4, 1f, Upload(device, owned, a, 6, 4), Upload(device, owned, b, 4, 5), 0f, dc);
+            Assert.That(dc.ToHost(), Has.All.Not.NaN);
+            Assert.That(() => gemm.Sgemm(false, false, 6, 5, 3, 1f, Upload(device, owned, a, 6, 4), Upload(device, owned, b, 4, 5), 0f, dc),
+                Throws.ArgumentException.With.Message.Contains("A must be [6, 3]"));
+        }
+        finally { owned.ForEach(o => o.Dispose()); }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Layers against the CPU layers
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// <summary>DeviceLinear vs Linear (ManagedGemm) on the same weights: forward and ∂x, ∂W within the GEMM bound
+    /// above (k ≤ 13 here: 1e-5 relative + 1e-6 absolute covers it), ∂b bit for bit (the same loop).</summary>
+    [Test]
+    public void LinearMatchesTheCpuLayer()
+    {
+        using var device = Open();
+        var owned = new List<IDisposable>();
+        try
+        {
+            var cpu = new Linear("fc", 13, 7, new Rng(3), new ManagedGemm());
+            using var opt = new DeviceOptimizer(device, Algorithm.Adam, cpu.Parameters);
+            var gemm = DeviceGemm.For(device);
+            using var dev = new DeviceLinear(cpu, opt, gemm);
+            var x = Normal(9 * 13, 4);
+            var g = Normal(9 * 7, 5);
+            var y = cpu.Forward(new Tensor(x, 9, 13), true).Data;
+            var dx = cpu.Backward(new Tensor(g, 9, 7)).Data;
+            var dy = dev.Forward(Upload(device, owned, x, 9, 13), true).ToHost();
+            var ddx = dev.Backward(Upload(device, owned, g, 9, 7))!.ToHost();
+            AssertClose(y, dy, "forward");
+            AssertClose(dx, ddx, "input gradient");
+            AssertClose(cpu.Weight.Grad!, dev.WeightGrad.ToHost(), "weight gradient");
+            EmulatorTestSupport.AssertBitwiseEqual(cpu.Bias.Grad!, dev.BiasGrad.ToHost(), "bias gradient");
+            Assert.That(dev.Backward(Upload(device, owned, g, 9, 7), needInputGradient: false), Is.Null);
+            (gemm as IDisposable)?.Dispose();
+        }
+        finally { owned.ForEach(o => o.Dispose()); }
+    }
+
+    private static void AssertClose(float[] expected, float[] actual, string what)
+    {
+        Assert.That(actual, Has.Length.EqualTo(expected.Length), what);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.That(actual[i], Is.EqualTo(expected[i]).Within(1e-6 + 1e-5 * Math.Abs(expected[i])), $"{what}[{i}]");
+    }
+
+    [Test]
+    public void ReluIsBitwiseTheCpuLayer()
+    {
+        using var device = Open();
+        var owned = new List<IDisposable>();
+        try
+        {
+            var x = Normal(11 * 6, 6);
+            x[0] = 0f;
+            x[1] = -0f;
+            var g = Normal(11 * 6, 7);
+            var cpu = new Relu();
+            var y = cpu.Forward(new Tensor(x, 11, 6), true).Data;
+            var dx = cpu.Backward(new Tensor(g, 11, 6)).Data;
+            using var dev = new DeviceRelu(device);
+            EmulatorTestSupport.AssertBitwiseEqual(y, dev.Forward(Upload(device, owned, x, 11, 6), true).ToHost(), "forward");
+            EmulatorTestSupport.AssertBitwiseEqual(dx, dev.Backward(Upload(device, owned, g, 11, 6))!.ToHost(), "backward");
+        }
+        finally { owned.ForEach(o => o.Dispose()); }
+    }
+
+    /// <summary>The device mask is bitwise its C# twin <see cref="DropoutMask"/>; forward and backward use the same
+    /// mask; another step draws another mask; evaluation is the identity; about 1−p of the elements survive.</summary>
+    [Test]
+    public void DropoutMasksAreTheCounterBasedHash()
+    {
+        using var device = Open();
+        var owned = new List<IDisposable>();
+        try
+        {
+            const int rows = 20, cols = 50;
+            const double p = 0.3;
+            var x = Normal(rows * cols, 8);
+            var g = Normal(rows * cols, 9);
+            using var dev = new DeviceDropout(device, "drop", p, seed: 12345, layerIndex: 2) { Step = 7 };
+            var dx = Upload(device, owned, x, rows, cols);
+            var y = dev.Forward(dx, training: true).ToHost();
+            var back = dev.Backward(Upload(device, owned, g, rows, cols))!.ToHost();
+            var yExpected = new float[x.Length];
+            var bExpected = new float[x.Length];
+            int kept = 0;
+            for (int i = 0; i < x.Length; i++)
+            {
+                float mask = DropoutMask.Value(12345, 7, 2, i, p);
+                yExpected[i] = x[i] * mask;
+                bExpected[i] = g[i] * mask;
+                if (mask != 0) kept++;
+            }
+            EmulatorTestSupport.AssertBitwiseEqual(yExpected, y, "forward");
+            EmulatorTestSupport.AssertBitwiseEqual(bExpected, back, "backward");
+            // 1000 Bernoulli(0.7): sd ≈ 14.5; 5 sd.
+            Assert.That(kept, Is.InRange(700 - 73, 700 + 73));
+            dev.Step = 8;
+            var y8 = dev.Forward(dx, training: true).ToHost();
+            Assert.That(y8.Zip(y).Count(t => (t.First == 0) != (t.Second == 0)), Is.GreaterThan(100), "step 8 draws a new mask");
+            Assert.That(dev.Forward(dx, training: false), Is.SameAs(dx), "evaluation is the identity");
+        }
+        finally { owned.ForEach(o => o.Dispose()); }
+    }
+
+    /// <summary>Against <see cref="SoftmaxCrossEntropy"/>: same per-row math in double, so the loss agrees to 1e-12
+    /// relative (the sums run in different orders), hits exactly, the float gradient within 1e-7 absolute (double exp
+    /// on the GPU is not always libm's to the last bit).</summary>
+    [Test]
+    public void SoftmaxCrossEntropyMatchesTheCpuLoss()
+    {
+        using var device = Open();
+        var owned = new List<IDisposable>();
+        try
+        {
+            const int rows = 300, classes = 10;
+            var z = Normal(rows * classes, 10, scale: 4);
+            z[5] = 80f;   // large logits do not overflow
+            var labels = new byte[rows];
+            var rng = new Rng(11);
+            for (int i = 0; i < rows; i++) labels[i] = (byte)rng.NextInt(classes);
+            var grad = Tensor.Zeros(rows, classes);
+            var (loss, correct) = SoftmaxCrossEntropy.Compute(new Tensor(z, rows, classes), labels, grad);
+            using var ce = new DeviceSoftmaxCrossEntropy(device);
+            using var dl = device.Allocate<int>(rows);
+            device.CopyToDevice<int>(labels.Select(b => (int)b).ToArray(), dl);
+            var (dloss, dcorrect) = ce.Compute(Upload(device, owned, z, rows, classes), dl, withGradient: true);
+            Assert.That(dloss, Is.EqualTo(loss).Within(1e-12 * Math.Abs(loss)));
+            Assert.That(dcorrect, Is.EqualTo(correct));
+            var dg = ce.Gradient!.ToHost();
+            for (int i = 0; i < dg.Length; i++) Assert.That(dg[i], Is.EqualTo(grad.Data[i]).Within(1e-7), $"gradient[{i}]");
+            var (eloss, ecorrect) = ce.Compute(Upload(device, owned, z, rows, classes), dl, withGradient: false);
+            Assert.That((eloss, ecorrect), Is.EqualTo((dloss, dcorrect)), "evaluation gives the same numbers");
+            Assert.That(ce.Gradient, Is.Null);
+        }
+        finally { owned.ForEach(o => o.Dispose()); }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // The device MLP: gradient check
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Every parameter gradient of a device MLP 6-5-4-3 (dropout 0.25 on the input and hidden layers, fixed step so the
+    /// mask is fixed) against central differences of the device loss, perturbing the parameter arena in place:
+    /// h = 1e-2 and |fd − analytic| ≤ 2e-3 + 2e-2·|analytic| (GradientCheckTests' reasoning: the model computes in float).
+    /// </summary>
+    [Test]
+    public void DeviceMlpPassesAGradientCheck()
+    {
+        using var device = Open();
+        const int rows = 8, features = 6, classes = 3;
+        var dropRng = new Rng(5);
+        var model = ModelZoo.Mlp(features, [5, 4], classes, dropout: 0.25, inputDropout: 0.25, new Rng(4), dropRng, new ManagedGemm());
+        using var host = new Optimizer(Algorithm.Adam, model.Parameters);
+        using var engine = new DeviceEngine(device, model, host, features, classes, rows, dropoutSeed: 99);
+        var x = Normal(rows * features, 6);
+        var labels = new byte[rows];
+        for (int i = 0; i < rows; i++) labels[i] = (byte)(i % classes);
+        using var xb = device.Allocate<float>(x.Length);
+        device.CopyToDevice<float>(x, xb);
+        using var yb = device.Allocate<int>(rows);
+        device.CopyToDevice<int>(labels.Select(b => (int)b).ToArray(), yb);
+        var input = new DeviceTensor(xb, 0, rows, features);
+        using var ce = new DeviceSoftmaxCrossEntropy(device);
+        var net = engine.Network;
+        net.Step = 3;
+
+        var (_, _) = ce.Compute(net.Forward(input, training: true), yb, withGradient: true);
+        net.Backward(ce.Gradient!);
+        var opt = engine.Optimizer;
+        var grads = new float[opt.Gradients.Length];
+        device.CopyToHost(opt.Gradients, grads.AsSpan());
+        var values = new float[opt.Values.Length];
+        device.CopyToHost(opt.Values, values.AsSpan());
+        const double h = 1e-2, atol = 2e-3, rtol = 2e-2;
+        int checkedCount = 0;
+        foreach (var p in model.Parameters)
+        {
+            long off = opt.Offset(p);
+            for (int i = 0; i < p.Data.Length; i++)
+            {
+                float orig = values[off + i];
+                float plus = (float)(orig + h), minus = (float)(orig - h);
+                device.CopyToDevice<float>([plus], opt.Values, off + i);
+                double lp = ce.Compute(net.Forward(input, training: true), yb, withGradient: false).Loss;
+                device.CopyToDevice<float>([minus], opt.Values, off + i);
+                double lm = ce.Compute(net.Forward(input, training: true), yb, withGradient: false).Loss;
+                device.CopyToDevice<float>([orig], opt.Values, off + i);
+                double fd = (lp - lm) / ((double)plus - minus);
+                Assert.That(grads[off + i], Is.EqualTo(fd).Within(atol + rtol * Math.Abs(fd)), $"{p.Name}[{i}]");
+                checkedCount++;
+            }
+        }
+        Assert.That(checkedCount, Is.EqualTo(model.ParameterCount));
+        Assert.That(grads.Any(v => v != 0), "some gradient is non-zero");
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Training, checkpoints
+    // ---------------------------------------------------------------------------------------------------------
+
+    private sealed class Run(Trainer trainer, DeviceEngine engine, Optimizer host) : IDisposable
+    {
+        public Trainer Trainer { get; } = trainer;
+        public DeviceEngine Engine { get; } = engine;
+
+        public void Dispose()
+        {
+            Engine.Dispose();
+            host.Dispose();
+        }
+    }
+
+    private const int DeviceMlpStepsPerEpoch = 96 / 32;
+
+    /// <summary>A tiny MLP 784-12-10 (dropout 0.3, input dropout 0.1) on the device, from the fixtures' seeds.</summary>
+    private static Run DeviceMlp(IDevice device, Algorithm algorithm, Hyperparameters hp, int epochs = 2, int trainCount = 96, int batch = 32)
+    {
+        const ulong seed = 7;
+        var dropRng = Rng.ForStream(seed, 2);
+        var model = ModelZoo.Mlp(784, [12], 10, dropout: 0.3, inputDropout: 0.1, Rng.ForStream(seed, 0), dropRng);
+        var host = new Optimizer(algorithm, model.Parameters, hp);
+        var options = new TrainerOptions { Epochs = epochs, BatchSize = batch, EvalBatchSize = 64, Schedule = new LrSchedule { Kind = "cosine", Warmup = 2 } };
+        var engine = new DeviceEngine(device, model, host, 784, 10, Math.Max(batch, 64), DropoutMask.SeedOf(dropRng));
+        var trainer = new Trainer(model, host, TrainingFixtures.Train(trainCount), TrainingFixtures.Test(64), options,
+            Rng.ForStream(seed, 1), dropRng, engine);
+        return new Run(trainer, engine, host);
+    }
+
+    [Test]
+    public void ShortDeviceRunReducesTheLoss()
+    {
+        using var device = Open();
+        using var run = DeviceMlp(device, Algorithm.Adam, Hyperparameters.Defaults(Algorithm.Adam) with { Lr = 3e-3 }, epochs: 3);
+        var t = run.Trainer;
+        var (loss0, _) = t.Evaluate(t.Test!);
+        var epochs = new List<EpochRecord>();
+        t.Run(onEpoch: epochs.Add);
+        Assert.That(t.Finished);
+        Assert.That(epochs, Has.Count.EqualTo(3));
+        Assert.That(epochs[^1].TrainLoss, Is.LessThan(epochs[0].TrainLoss), "training loss falls from epoch 1 to 3");
+        Assert.That(epochs[^1].TestLoss, Is.LessThan(loss0), "test loss falls below the initial model's");
+        Assert.That(run.Engine.Optimizer.Counters(), Is.EqualTo((t.Step, 0L)), "every step was taken");
+    }
+
+    public static IEnumerable<TestCaseData> ResumeCases()
+    {
+        yield return new TestCaseData(Algorithm.Adam, Hyperparameters.Defaults(Algorithm.Adam) with { Amsgrad = true }).SetArgDisplayNames("amsgrad");
+        yield return new TestCaseData(Algorithm.Sgd, new Hyperparameters { Lr = 0.05, Momentum = 0.9, Nesterov = true }).SetArgDisplayNames("sgd-nesterov");
+        yield return new TestCaseData(Algorithm.Lion, Hyperparameters.Defaults(Algorithm.Lion)).SetArgDisplayNames("lion");
+    }
+
+    /// <summary>8 steps straight vs 4 steps, checkpoint, a fresh trainer loads it, 4 more: parameters, optimizer state
+    /// (buffers, step, β powers), the sampler and the epoch sums are bitwise equal, and so are the files the two
+    /// runs save at the end.</summary>
+    [TestCaseSource(nameof(ResumeCases))]
+    public void ResumeIsBitwise(Algorithm algorithm, Hyperparameters hp)
+    {
+        using var device = Open();
+        using var dir = new TempDirectory();
+        string straightFile = Path.Combine(dir.Path, "straight.ckpt"), half = Path.Combine(dir.Path, "half.ckpt"),
+            resumedFile = Path.Combine(dir.Path, "resumed.ckpt");
+        Assert.That(DeviceMlpStepsPerEpoch, Is.EqualTo(3), "8 steps cross an epoch boundary (the epoch sums reset)");
+        using (var straight = DeviceMlp(device, algorithm, hp, epochs: 3))
+        {
+            straight.Trainer.Run(stopAfterStep: 8);
+            Checkpoint.Save(straightFile, straight.Trainer);
+        }
+        byte[] firstBits, firstState;
+        (long, double, long, long) counters;
+        int position;
+        using (var first = DeviceMlp(device, algorithm, hp, epochs: 3))
+        {
+            first.Trainer.Run(stopAfterStep: 4);
+            Checkpoint.Save(half, first.Trainer);
+        }
+        using (var second = DeviceMlp(device, algorithm, hp, epochs: 3))
+        {
+            Checkpoint.Load(half, second.Trainer);
+            Assert.That(second.Trainer.Step, Is.EqualTo(4));
+            second.Trainer.Run(stopAfterStep: 8);
+            Checkpoint.Save(resumedFile, second.Trainer);
+            firstBits = TrainingFixtures.Bits(second.Trainer);
+            firstState = TrainingFixtures.StateBits(second.Trainer);
+            var (step, lossSum, correct, seen, _) = second.Trainer.Counters;
+            counters = (step, lossSum, correct, seen);
+            position = second.Trainer.Sampler.Position;
+        }
+        using (var reference = DeviceMlp(device, algorithm, hp, epochs: 3))
+        {
+            Checkpoint.Load(straightFile, reference.Trainer);
+            Assert.That(TrainingFixtures.Bits(reference.Trainer), Is.EqualTo(firstBits), "parameters");
+            Assert.That(TrainingFixtures.StateBits(reference.Trainer), Is.EqualTo(firstState), "optimizer state");
+            var (step, lossSum, correct, seen, _) = reference.Trainer.Counters;
+            Assert.That((step, lossSum, correct, seen), Is.EqualTo(counters), "step and the epoch's running sums");
+            Assert.That(reference.Trainer.Sampler.Position, Is.EqualTo(position), "sampler position");
+        }
+    }
+
+    /// <summary>DeviceOptimizer.Upload/UploadState (what a checkpoint load does): an optimizer restored from another's
+    /// downloaded parameters and state continues bitwise like it; a state that does not fit is refused.</summary>
+    [TestCase(Algorithm.AdamW, false)]
+    [TestCase(Algorithm.Adam, true)]
+    [TestCase(Algorithm.Sgd, false)]
+    public void OptimizerStateRoundTripsThroughTheHost(Algorithm algorithm, bool amsgrad)
+    {
+        using var device = Open();
+        var hp = algorithm == Algorithm.Sgd ? new Hyperparameters { Lr = 0.05, Momentum = 0.9 } : Hyperparameters.Defaults(algorithm) with { Amsgrad = amsgrad };
+        Parameter[] Make() => [new Parameter("a", Normal(37, 1)), new Parameter("b", Normal(5, 2))];
+        var pa = Make();
+        var pb = Make();
+        using var a = new DeviceOptimizer(device, algorithm, pa, hp);
+        using var b = new DeviceOptimizer(device, algorithm, pb, hp);
+        void Grads(Parameter[] ps, int step)
+        {
+            for (int i = 0; i < ps.Length; i++) ps[i].Grad = Normal(ps[i].Data.Length, (ulong)(100 * step + i));
+        }
+        for (int t = 1; t <= 3; t++) { Grads(pa, t); a.UploadGradients(); a.Step(); }
+        a.Download();
+        for (int i = 0; i < pa.Length; i++)
+        {
+            pa[i].Data.CopyTo(pb[i].Data, 0);
+            b.UploadState(pb[i], a.DownloadState(pa[i]));
+        }
+        b.Upload();
+        for (int t = 4; t <= 5; t++)
+        {
+            Grads(pa, t); a.UploadGradients(); a.Step();
+            Grads(pb, t); b.UploadGradients(); b.Step();
+        }
+        a.Download();
+        b.Download();
+        for (int i = 0; i < pa.Length; i++)
+        {
+            EmulatorTestSupport.AssertBitwiseEqual(pa[i].Data, pb[i].Data, $"{pa[i].Name} after 5 steps");
+            var (sa, sb) = (a.DownloadState(pa[i]), b.DownloadState(pb[i]));
+            Assert.That((sb.Step, sb.Beta1Power, sb.Beta2Power), Is.EqualTo((sa.Step, sa.Beta1Power, sa.Beta2Power)));
+            Assert.That(sb.M, Is.EqualTo(sa.M));
+        }
+        Assert.That(() => b.UploadState(pb[0], new ParamState { M = new float[3] }), Throws.ArgumentException.With.Message.Contains("has 3 elements"));
+        Assert.That(() => b.UploadState(pb[0], new ParamState { Aux = new float[37] }), Throws.ArgumentException.With.Message.Contains("does not keep"));
+    }
+
+    /// <summary>A checkpoint with one flipped byte is rejected and leaves the device run as it was.</summary>
+    [Test]
+    public void CorruptCheckpointIsRejected()
+    {
+        using var device = Open();
+        using var dir = new TempDirectory();
+        string path = Path.Combine(dir.Path, "run.ckpt");
+        var hp = Hyperparameters.Defaults(Algorithm.AdamW);
+        using (var run = DeviceMlp(device, Algorithm.AdamW, hp))
+        {
+            run.Trainer.Run(stopAfterStep: 3);
+            Checkpoint.Save(path, run.Trainer);
+        }
+        var bytes = File.ReadAllBytes(path);
+        bytes[bytes.Length / 2] ^= 0x40;
+        File.WriteAllBytes(path, bytes);
+        using var other = DeviceMlp(device, Algorithm.AdamW, hp);
+        other.Trainer.Run(stopAfterStep: 1);
+        other.Trainer.SyncToHost();
+        var before = TrainingFixtures.Bits(other.Trainer);
+        Assert.That(() => Checkpoint.Load(path, other.Trainer), Throws.TypeOf<CheckpointException>().With.Message.Contains("corrupt"));
+        Assert.That(other.Trainer.Step, Is.EqualTo(1));
+        other.Engine.Optimizer.Download();
+        Assert.That(TrainingFixtures.Bits(other.Trainer), Is.EqualTo(before), "device parameters unchanged");
+    }
+
+    /// <summary>A conv model has no device layers: the device path refuses it and says to use the CPU.</summary>
+    [Test]
+    public void ConvModelIsRefusedWithAClearError()
+    {
+        using var device = Open();
+        var model = ModelZoo.Cnn(28, 28, 10, new Rng(1), new ManagedGemm());
+        using var host = new Optimizer(Algorithm.Adam, model.Parameters);
+        Assert.That(() => new DeviceEngine(device, model, host, 784, 10, 8, 1),
+            Throws.TypeOf<NotSupportedException>().With.Message.Contains("CPU-only").And.Message.Contains("backend \"cpu\""));
+    }
+}
+
+[TestFixture]
+public class DeviceTrainingEmulatorTests : DeviceTrainingTests
+{
+    protected override string Backend => "emulator";
+}
+
+[TestFixture, Category("Gpu")]
+public class DeviceTrainingGpuTests : DeviceTrainingTests
+{
+    protected override string Backend => "cuda";
+}
