@@ -127,6 +127,16 @@ public class VaeJobTests
     }
 
     [Test]
+    public void VaeOnADeviceBackend_IsRefusedNamingTheCpuPath()
+    {
+        using var dir = new TempDirectory();
+        var config = Load(Config(dir.File("runs")));
+        config.Backend = "emulator";
+        var e = Assert.Throws<ConfigException>(() => TrainJob.Run(config, TextWriter.Null));
+        Assert.That(e!.Message, Does.Contain("the vae's layers and loss run on the CPU only").And.Contain("\"backend\": \"cpu\""));
+    }
+
+    [Test]
     public void ShippedVaeConfig_IsThePapersModel()
     {
         var config = TrainConfig.Load(TestPaths.InRepo("configs", "vae-fmnist.json")).Resolve();
