@@ -99,6 +99,32 @@ public class VaeJobTests
         foreach (var o in new[] { o1, o2, o3, o4 }) o.Dispose();
     }
 
+    /// <summary>Cancels the job when the log shows <paramref name="trigger"/>.</summary>
+    private sealed class CancelOn(string trigger, CancellationTokenSource cts) : StringWriter
+    {
+        public override void WriteLine(string? value)
+        {
+            base.WriteLine(value);
+            if (value is not null && value.Contains(trigger, StringComparison.Ordinal)) cts.Cancel();
+        }
+    }
+
+    [Test]
+    public void InterruptedVaeJob_ResumedWithTheCli_WritesTheSameNumbers()
+    {
+        using var dir = new TempDirectory();
+        var straight = TrainJob.Run(Load(Config(dir.File("a"), epochs: 3)), TextWriter.Null);
+        using var cts = new CancellationTokenSource();
+        var cut = TrainJob.Run(Load(Config(dir.File("b"), epochs: 3)), new CancelOn("adam-no-bc     epoch 1/3", cts), cancel: cts.Token);
+        Assert.That(cut.Interrupted, Is.True);
+        var r = CliRunner.Invoke("train", "--resume", cut.Folder);
+        Assert.That(r.Code, Is.EqualTo(0), r.ToString());
+        Assert.That(r.Out, Does.Contain("adam-no-bc: resumed from its checkpoint at step 4 of 12"));
+        static string[] NoWall(string path) => File.ReadAllLines(path).Select(l => string.Join(',', l.Split(',')[..^1])).ToArray();
+        foreach (var csv in new[] { "steps.csv", "epochs.csv" })
+            Assert.That(NoWall(Path.Combine(cut.Folder, csv)), Is.EqualTo(NoWall(Path.Combine(straight.Folder, csv))), csv);
+    }
+
     [Test]
     public void TestElbo_IsADeterministicFunctionOfTheParameters()
     {
