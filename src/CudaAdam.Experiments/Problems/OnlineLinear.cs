@@ -1,3 +1,6 @@
+using CudaAdam.Problems;
+using CudaAdam.Training;
+
 namespace CudaAdam.Experiments.Problems;
 
 /// <summary>
@@ -14,42 +17,38 @@ namespace CudaAdam.Experiments.Problems;
 /// </summary>
 public sealed class OnlineLinear
 {
-    private readonly Func<long, double> _slope;
+    private readonly Rng? _rng;
 
-    private OnlineLinear(string name, string description, Func<long, double> slope)
+    private OnlineLinear(string name, ReddiOnline problem, Rng? rng)
     {
         Name = name;
-        Description = description;
-        _slope = slope;
+        Problem = problem;
+        _rng = rng;
     }
 
+    /// <summary>The slope sequence: the training stack's <see cref="ReddiOnline"/> (one definition for the scripts,
+    /// <c>cudaadam reddi</c> and <c>cudaadam train</c>).</summary>
+    public ReddiOnline Problem { get; }
     /// <summary>A short name for files and tables.</summary>
     public string Name { get; }
     /// <summary>The slope rule in words, for reports.</summary>
-    public string Description { get; }
+    public string Description => Problem.SlopeRule;
     /// <summary>The minimizer of the average loss.</summary>
-    public const double Optimum = -1;
+    public const double Optimum = ReddiOnline.Lower;
 
     /// <summary>s_t for round t = 1, 2, ... (the stochastic variant draws it, so call it once per round, in order).</summary>
-    public double Slope(long t) => _slope(t);
+    public double Slope(long t) => Problem.Slope(t, _rng);
 
     /// <summary>Reddi et al.'s Section 3 problem: C on every third round, −1 otherwise (C &gt; 2).</summary>
-    public static OnlineLinear Cycle3(double c = 10)
-    {
-        if (!(c > 2)) throw new ArgumentOutOfRangeException(nameof(c), c, "C must be > 2 so that the average slope is positive and x* = -1");
-        return new OnlineLinear($"cycle3_C{c}", $"s_t = {c} if t mod 3 = 1, else -1", t => t % 3 == 1 ? c : -1);
-    }
+    public static OnlineLinear Cycle3(double c = 10) =>
+        new(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"cycle3_C{c}"), ReddiOnline.Cycle3(c), null);
 
     /// <summary>Reddi et al.'s Section 5 online problem: 1010 every 101st round, −10 otherwise.</summary>
-    public static OnlineLinear Online() =>
-        new("online", "s_t = 1010 if t mod 101 = 1, else -10", t => t % 101 == 1 ? 1010 : -10);
+    public static OnlineLinear Online() => new("online", ReddiOnline.Online(), null);
 
-    /// <summary>Reddi et al.'s Section 5 stochastic problem: 1010 with probability 0.01, else −10, from a seeded generator.</summary>
-    public static OnlineLinear Stochastic(int seed)
-    {
-        var rng = new Random(seed);
-        return new("stochastic", "s_t = 1010 with probability 0.01, else -10 (i.i.d.)", _ => rng.NextDouble() < 0.01 ? 1010 : -10);
-    }
+    /// <summary>Reddi et al.'s Section 5 stochastic problem: 1010 with probability 0.01, else −10, from a generator
+    /// (<see cref="Rng"/>) seeded with <paramref name="seed"/>.</summary>
+    public static OnlineLinear Stochastic(int seed) => new("stochastic", ReddiOnline.Stochastic(), new Rng((ulong)seed));
 
     /// <summary>A run's record at about <c>samples</c> rounds spaced geometrically (for log-t plots).</summary>
     /// <param name="T">The rounds at which a sample was taken (1-based).</param>
@@ -85,7 +84,7 @@ public sealed class OnlineLinear
             grad[0] = (float)s;
             if (inverseSqrt) opt.SetLr(hp.Lr / Math.Sqrt(t));
             opt.Step(x, grad);
-            x[0] = Math.Clamp(x[0], -1f, 1f);
+            Problem.Project(x);
             if (t > tailFrom) { tailSum += x[0]; tailCount++; }
             windowSum += x[0]; windowCount++;
             if (t == next || t == steps)

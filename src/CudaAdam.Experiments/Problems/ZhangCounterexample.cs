@@ -1,3 +1,5 @@
+using CudaAdam.Problems;
+
 namespace CudaAdam.Experiments.Problems;
 
 /// <summary>How <see cref="ZhangCounterexample.RunAdam"/> picks the component function of each step.</summary>
@@ -39,31 +41,23 @@ public sealed class ZhangCounterexample
 {
     /// <param name="n">the number of component functions (≥ 3)</param>
     /// <param name="a">the slope parameter a &gt; 0 of Eq. (2.5); 1 gives the slopes n and −1</param>
-    public ZhangCounterexample(int n, double a = 1)
-    {
-        if (n < 3) throw new ArgumentOutOfRangeException(nameof(n), n, "n must be at least 3 (Zhang et al.'s example needs n ≥ 3)");
-        if (!(a > 0) || !double.IsFinite(a)) throw new ArgumentOutOfRangeException(nameof(a), a, "a must be a finite number > 0 (Eq. (2.5))");
-        N = n;
-        A = a;
-    }
+    public ZhangCounterexample(int n, double a = 1) => Problem = new ZhangFiniteSum(n, a);
 
+    /// <summary>The functions: the training stack's <see cref="ZhangFiniteSum"/> (also <c>cudaadam train</c>'s
+    /// <c>zhang</c>), one definition for both.</summary>
+    public ZhangFiniteSum Problem { get; }
     /// <summary>The number of component functions.</summary>
-    public int N { get; }
+    public int N => Problem.N;
     /// <summary>The slope parameter a of Eq. (2.5).</summary>
-    public double A { get; }
+    public double A => Problem.A;
     /// <summary>The minimizer of f.</summary>
-    public const double Optimum = -2;
+    public const double Optimum = ZhangFiniteSum.Minimizer;
 
     /// <summary>∇f_i(x).</summary>
-    public double Gradient(int i, double x)
-    {
-        if (i < 0 || i >= N) throw new ArgumentOutOfRangeException(nameof(i), i, $"component index must be in [0, {N})");
-        double slope = i == 0 ? 1 + (N - 1) * A : -A;
-        return x >= -1 ? slope : slope * (x + 2);
-    }
+    public double Gradient(int i, double x) => Problem.ComponentGradient(i, x);
 
     /// <summary>f(x) = Σ_i f_i(x) (independent of a).</summary>
-    public double Loss(double x) => x >= -1 ? x : 0.5 * (x + 2) * (x + 2) - 1.5;
+    public double Loss(double x) => ZhangFiniteSum.Sum(x);
 
     /// <summary>
     /// Runs Adam with the CPU reference (torch.optim.Adam semantics: bias correction, ε outside the root) for

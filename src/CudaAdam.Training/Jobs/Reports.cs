@@ -83,6 +83,12 @@ internal static class Reports
             runs.Select(r => (r.Config.Id, r.Steps.Select(s => (double)s.Step).ToArray(), r.Steps.Select(s => s.Loss).ToArray())));
         Save("loss_vs_time.png", $"{title}: {loss} vs wall-clock", "wall-clock time (s)", loss, ScottPlot.Alignment.UpperRight,
             runs.Select(r => (r.Config.Id, r.Steps.Select(s => s.WallSeconds).ToArray(), r.Steps.Select(s => s.Loss).ToArray())));
+        if (config.Model.IsProblem)
+        {
+            Save("objective.png", $"{title}: F(x) at each epoch's end (epoch 0: x0)", "epoch", "F(x)", ScottPlot.Alignment.UpperRight,
+                runs.Select(r => (r.Config.Id, r.Epochs.Select(e => (double)e.Epoch).ToArray(), r.Epochs.Select(e => e.TestLoss).ToArray())), integerX: true);
+            return ["loss_vs_step.png", "loss_vs_time.png", "objective.png"];
+        }
         if (!HasAccuracy(config))
         {
             // From epoch 1: the loss at initialization (≈ 543 nats) would squeeze the differences into a few pixels.
@@ -122,6 +128,49 @@ internal static class Reports
     {
         try { return string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return "unknown"; }
+    }
+
+    /// <summary>summary.md of a problem run: the setup and per optimizer F(x) at the end, its gap to F*, the best epoch.</summary>
+    public static string WriteProblemSummary(string folder, TrainConfig config, Problems.IStochasticProblem problem, int stepsPerEpoch,
+        IReadOnlyList<OptimizerRun> runs)
+    {
+        var s = new StringBuilder();
+        double fStar = problem.OptimalLoss ?? double.NaN;
+        s.Append($"# {config.Name}\n\n");
+        s.Append($"- problem: `{problem.Name}`: {problem.Description}\n");
+        s.Append(string.Create(Inv,
+            $"- training: {config.Training.Epochs} epochs of {stepsPerEpoch} steps, minibatch B = {config.Training.BatchSize}, schedule {TrainJob.DescribeSchedule(config.Schedule)}, " +
+            $"seed {config.Training.Seed} (the same generator stream for every optimizer: same minibatch order; the noise draws coincide only while they do not depend on x), backend {config.Backend}\n"));
+        s.Append("- train loss: mean minibatch loss over the epoch; F(x): the problem's objective (quadratic_deep: the test-set loss; " +
+                 "the synthetic problems: the exact expected loss) at the epoch's end, after projection where the problem has a feasible set\n");
+        s.Append(string.Create(Inv, $"- F* = {(double.IsNaN(fStar) ? "unknown" : fStar.ToString("G6", Inv))}; F(x0) = {runs[0].Epochs[0].TestLoss:G6}\n"));
+        s.Append($"- wall-clock: training steps only; load average at the end: {LoadAverage()} on {Environment.ProcessorCount} cores\n\n");
+        s.Append("| optimizer | hyperparameters | final train loss | final F(x) | F(x) − F* | best F(x) (epoch) | wall-clock (s) |\n");
+        s.Append("|---|---|---:|---:|---:|---:|---:|\n");
+        foreach (var r in runs)
+        {
+            var f = r.Final;
+            var b = r.Epochs.Where(e => e.Epoch > 0 && !double.IsNaN(e.TestLoss)).DefaultIfEmpty(r.Epochs[0]).MinBy(e => e.TestLoss)!;
+            s.Append(string.Create(Inv,
+                $"| {r.Config.Id} | {TrainJob.DescribeHyperparameters(r.Config)} | {f.TrainLoss:G6} | {f.TestLoss:G6} | {f.TestLoss - fStar:G4} | " +
+                $"{b.TestLoss:G6} ({b.Epoch}) | {f.WallSeconds:F2} |\n"));
+        }
+        var finite = runs.Where(r => double.IsFinite(r.Final.TestLoss)).ToList();
+        if (finite.Count > 0)
+        {
+            var best = finite.MinBy(r => r.Final.TestLoss)!;
+            s.Append(string.Create(Inv, $"\nLowest final F(x): **{best.Config.Id}** ({best.Final.TestLoss:G6}). "));
+        }
+        s.Append("One seed, one run per optimizer, each at its configured lr: a comparison at untuned rates (scripts/deepobs.fsx tunes lr over a grid with several seeds).\n");
+        foreach (var r in runs)
+        foreach (var w in r.Warnings)
+            s.Append($"\n> {r.Config.Id}: {w}\n");
+        s.Append("\n## Plots\n\n![minibatch loss vs step](loss_vs_step.png)\n\n![minibatch loss vs wall-clock](loss_vs_time.png)\n\n![F(x) per epoch](objective.png)\n");
+        s.Append("\n## Files\n\n- `config.json`: the resolved config (`cudaadam train config.json` repeats the run)\n" +
+                 "- `steps.csv`: optimizer, step, epoch, lr, minibatch loss, wall-clock seconds\n" +
+                 "- `epochs.csv`: per epoch (0 = x0): mean train loss, F(x) as test_loss (accuracy columns NaN)\n");
+        AtomicFile.WriteAllText(Path.Combine(folder, "summary.md"), s.ToString());
+        return "summary.md";
     }
 
     /// <summary>summary.md: the setup and a table of final and best numbers per optimizer.</summary>

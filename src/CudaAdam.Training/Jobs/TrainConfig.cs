@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using CudaAdam.Problems;
 using CudaAdam.Training.Data;
 using Microsoft.Extensions.Configuration;
 
@@ -26,6 +27,8 @@ public sealed class TrainConfig
     /// <summary>The run's name (summary title, run folder suffix).</summary>
     public string Name { get; set; } = "train";
     public ModelConfig Model { get; set; } = new();
+    /// <summary>The parameters of a problem (<see cref="ModelConfig.IsProblem"/>); absent for the Fashion-MNIST models.</summary>
+    public ProblemConfig? Problem { get; set; }
     public DataConfig Data { get; set; } = new();
     public TrainingConfig Training { get; set; } = new();
     public ScheduleConfig Schedule { get; set; } = new();
@@ -84,8 +87,17 @@ public sealed class TrainConfig
     public TrainConfig Resolve()
     {
         Model.Resolve();
+        if (Model.IsProblem)
+        {
+            Problem ??= new ProblemConfig();
+            Problem.Resolve(Model.Kind);
+        }
+        else if (Problem is not null)
+            throw new ConfigException($"problem: model.kind '{Model.Kind}' is a Fashion-MNIST model; the \"problem\" section belongs to the problem kinds ({string.Join(", ", ProblemConfig.Kinds)})");
         Data.Resolve();
         Training.Resolve();
+        if (Model.IsProblem && Problem!.Create(Model.Kind).DataSize is int n && Training.BatchSize > n)
+            throw new ConfigException($"training.batch_size: {Training.BatchSize} exceeds the {n} samples of {Model.Kind} (B = 1 is the paper's setting)");
         try { Schedule.ToSchedule().Validate(); }
         catch (ArgumentException e) { throw new ConfigException($"schedule: {e.Message}", e); }
         if (Optimizers is null || Optimizers.Length == 0)
@@ -114,9 +126,13 @@ public sealed class TrainConfig
 public sealed class ModelConfig
 {
     /// <summary><c>mlp</c> (Kingma &amp; Ba Fig. 2), <c>logreg</c> (Fig. 1), <c>cnn</c> (DeepOBS fmnist_2c2d,
-    /// <see cref="Models.ModelZoo.Cnn"/>: fixed architecture, no dropout) or <c>vae</c> (Fig. 4,
-    /// <see cref="Models.Vae"/>: loss the negative ELBO, no accuracy; dropout keys ignored).</summary>
+    /// <see cref="Models.ModelZoo.Cnn"/>: fixed architecture, no dropout) or <c>vae</c> (Fig. 4, <see cref="Models.Vae"/>:
+    /// loss the negative ELBO, no accuracy; dropout keys ignored) on Fashion-MNIST; or one of the stochastic
+    /// problems of <see cref="ProblemConfig.Kinds"/> (<c>quadratic_deep</c>, <c>rosenbrock</c>, ...), whose settings
+    /// are in the <c>problem</c> section and which use neither <c>data</c> nor the dropout keys.</summary>
     public string Kind { get; set; } = "mlp";
+    /// <summary>Whether <see cref="Kind"/> names a problem (<see cref="ProblemConfig.Kinds"/>) rather than a model.</summary>
+    [System.Text.Json.Serialization.JsonIgnore] public bool IsProblem => ProblemConfig.Kinds.Contains(Kind);
     /// <summary>Hidden widths of the MLP (default [256, 256]; the paper's is [1000, 1000]); for the VAE one width, that
     /// of the encoder's and the decoder's hidden layer (default [500], the paper's). Not for logreg or cnn.</summary>
     public int[]? Hidden { get; set; }
@@ -152,8 +168,12 @@ public sealed class ModelConfig
                 Latent ??= 50;
                 if (Latent < 1) throw new ConfigException($"model.latent: {Latent} must be >= 1 (the paper's is 50)");
                 break;
+            case var k when ProblemConfig.Kinds.Contains(k):
+                if (Hidden is { Length: > 0 }) throw new ConfigException($"model.hidden: '{Kind}' is a problem, not a network; remove the key");
+                Hidden = null;
+                break;
             default:
-                throw new ConfigException($"model.kind: unknown model '{Kind}'; known models: mlp, logreg, cnn, vae");
+                throw new ConfigException($"model.kind: unknown model '{Kind}'; known models: mlp, logreg, cnn, vae; problems: {string.Join(", ", ProblemConfig.Kinds)}");
         }
         if (Kind != "vae" && Latent is not null)
             throw new ConfigException($"model.latent: only the vae has a latent space; remove the key for kind \"{Kind}\"");
@@ -281,4 +301,95 @@ public sealed class OptimizerConfig
         // Written back only when it is off, so configs of the algorithms without the switch stay as they were.
         BiasCorrection = h.BiasCorrection ? null : false;
     }
+}
+
+/// <summary>
+/// The settings of a problem kind (<see cref="Kinds"/>); a key that the kind does not use is an error, a key left out
+/// takes the default below, and <see cref="Resolve"/> writes every value the run uses back (the saved config.json
+/// states them). <c>training.batch_size</c> is B, the number of samples averaged per stochastic gradient (1 is the
+/// papers' setting for every problem but quadratic_deep, where DeepOBS uses 128).
+/// <code>
+/// quadratic_deep     DeepOBS's 100-d noisy quadratic (<see cref="QuadraticDeep"/>); no keys; an epoch is ⌊1000/B⌋ steps
+/// reddi-cycle3       Reddi et al. §3 (<see cref="ReddiOnline"/>): c (10)
+/// reddi-online       Reddi et al. §5, 1010 every 101st round, else −10: no keys
+/// reddi-stochastic   Reddi et al. §5, 1010 with probability 0.01, else −10: no keys
+/// zhang              Zhang et al. 2022 (<see cref="ZhangFiniteSum"/>): n (10), a (1); an epoch is ⌊n/B⌋ steps
+/// rosenbrock         <see cref="NoisyRosenbrock"/>: dimension (10), sigma (1)
+/// paffine-quadratic  <see cref="PAffineQuadratic"/>: dimension (100), condition (100), sigma0 (0.1), sigma1 (1), p (2)
+/// streams (reddi-*, rosenbrock, paffine-quadratic): steps_per_epoch (100), the steps between evaluations
+/// </code>
+/// </summary>
+public sealed class ProblemConfig
+{
+    /// <summary>The problem kinds, as <c>model.kind</c>.</summary>
+    public static readonly IReadOnlyList<string> Kinds =
+        ["quadratic_deep", "reddi-cycle3", "reddi-online", "reddi-stochastic", "zhang", "rosenbrock", "paffine-quadratic"];
+
+    public int? Dimension { get; set; }
+    public double? Sigma { get; set; }
+    public double? Sigma0 { get; set; }
+    public double? Sigma1 { get; set; }
+    public double? P { get; set; }
+    public double? Condition { get; set; }
+    public int? N { get; set; }
+    public double? C { get; set; }
+    public double? A { get; set; }
+    [ConfigurationKeyName("steps_per_epoch")]
+    public int? StepsPerEpoch { get; set; }
+
+    private static readonly Dictionary<string, string[]> KeysOf = new()
+    {
+        ["quadratic_deep"] = [],
+        ["reddi-cycle3"] = ["c", "steps_per_epoch"],
+        ["reddi-online"] = ["steps_per_epoch"],
+        ["reddi-stochastic"] = ["steps_per_epoch"],
+        ["zhang"] = ["n", "a"],
+        ["rosenbrock"] = ["dimension", "sigma", "steps_per_epoch"],
+        ["paffine-quadratic"] = ["dimension", "condition", "sigma0", "sigma1", "p", "steps_per_epoch"],
+    };
+
+    private IEnumerable<(string Key, bool Given)> Given() =>
+    [
+        ("dimension", Dimension is not null), ("sigma", Sigma is not null), ("sigma0", Sigma0 is not null),
+        ("sigma1", Sigma1 is not null), ("p", P is not null), ("condition", Condition is not null), ("n", N is not null),
+        ("c", C is not null), ("a", A is not null), ("steps_per_epoch", StepsPerEpoch is not null),
+    ];
+
+    /// <summary>Checks that only the kind's keys are given, fills the defaults, and builds the problem once to check
+    /// the values.</summary>
+    /// <exception cref="ConfigException">A key the kind does not use, or a bad value; names it.</exception>
+    internal void Resolve(string kind)
+    {
+        var allowed = KeysOf[kind];
+        foreach (var (key, given) in Given())
+            if (given && !allowed.Contains(key))
+                throw new ConfigException($"problem.{key}: '{kind}' does not use it; its keys: {(allowed.Length == 0 ? "none" : string.Join(", ", allowed))}");
+        switch (kind)
+        {
+            case "reddi-cycle3": C ??= 10; break;
+            case "zhang": N ??= 10; A ??= 1; break;
+            case "rosenbrock": Dimension ??= 10; Sigma ??= 1; break;
+            case "paffine-quadratic": Dimension ??= 100; Condition ??= 100; Sigma0 ??= 0.1; Sigma1 ??= 1; P ??= 2; break;
+        }
+        if (allowed.Contains("steps_per_epoch"))
+        {
+            StepsPerEpoch ??= 100;
+            if (StepsPerEpoch < 1) throw new ConfigException($"problem.steps_per_epoch: {StepsPerEpoch} must be >= 1");
+        }
+        try { Create(kind); }
+        catch (ArgumentException e) { throw new ConfigException($"problem ({kind}): {e.Message}", e); }
+    }
+
+    /// <summary>The problem this (resolved) section describes.</summary>
+    public IStochasticProblem Create(string kind) => kind switch
+    {
+        "quadratic_deep" => new QuadraticDeep(),
+        "reddi-cycle3" => ReddiOnline.Cycle3(C ?? 10),
+        "reddi-online" => ReddiOnline.Online(),
+        "reddi-stochastic" => ReddiOnline.Stochastic(),
+        "zhang" => new ZhangFiniteSum(N ?? 10, A ?? 1),
+        "rosenbrock" => new NoisyRosenbrock(Dimension ?? 10, Sigma ?? 1),
+        "paffine-quadratic" => new PAffineQuadratic(Dimension ?? 100, Condition ?? 100, Sigma0 ?? 0.1, Sigma1 ?? 1, P ?? 2),
+        _ => throw new ConfigException($"model.kind: '{kind}' is not a problem; problems: {string.Join(", ", Kinds)}"),
+    };
 }

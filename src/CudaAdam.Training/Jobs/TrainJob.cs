@@ -3,6 +3,7 @@ using System.Text;
 using CudaAdam.Cuda;
 using CudaAdam.Device;
 using CudaAdam.IO;
+using CudaAdam.Problems;
 using CudaAdam.Training.Device;
 using CudaAdam.Training.Data;
 using CudaAdam.Training.Layers;
@@ -63,6 +64,12 @@ public static class TrainJob
         ITrainProgress? progress = null)
     {
         config.Resolve();
+        if (config.Model.IsProblem)
+        {
+            string problemFolder = CreateRunFolder(config, now ?? DateTime.UtcNow);
+            AtomicFile.WriteAllText(Path.Combine(problemFolder, "config.json"), config.ToJson() + "\n");
+            return ExecuteProblem(config, problemFolder, log, cancel);
+        }
         var (train, test) = config.Data.Load();
         string folder = CreateRunFolder(config, now ?? DateTime.UtcNow);
         AtomicFile.WriteAllText(Path.Combine(folder, "config.json"), config.ToJson() + "\n");
@@ -82,6 +89,10 @@ public static class TrainJob
         if (!File.Exists(configPath))
             throw new ConfigException($"'{folder}' is not a run folder of cudaadam train: it has no config.json");
         var config = TrainConfig.Load(configPath).Resolve();
+        if (config.Model.IsProblem)
+            throw new ConfigException(
+                $"the run in '{folder}' is a problem run ({config.Model.Kind}): problem runs keep no checkpoints and cannot be resumed " +
+                $"(they take seconds); run its config again: cudaadam train {configPath}");
         if (!config.Training.Checkpoints)
             throw new ConfigException($"the run in '{folder}' was made with \"checkpoints\": false, so it cannot be resumed; start it again");
         var (train, test) = config.Data.Load();
@@ -129,6 +140,65 @@ public static class TrainJob
         files.Add(Reports.WriteSummary(folder, config, train, test, Describe(config, gemm, gemmName), runs, backend));
         return new TrainResult(folder, files, runs, Interrupted: false);
     }
+
+    /// <summary>A problem run: each optimizer from the problem's x0 with the same generator seed (the same minibatch order
+    /// and, where the noise does not depend on x, the same noise), CSVs after every epoch, plots and summary at the end.</summary>
+    private static TrainResult ExecuteProblem(TrainConfig config, string folder, TextWriter log, CancellationToken cancel)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var problem = config.Problem!.Create(config.Model.Kind);
+        int stepsPerEpoch = ProblemTrainer.StepsPerEpochOf(problem, ProblemOptions(config));
+        log.WriteLine($"cudaadam train: {config.Name}");
+        log.WriteLine($"  problem {problem.Description}");
+        log.WriteLine(string.Create(inv,
+            $"  train   {config.Training.Epochs} epochs of {stepsPerEpoch} steps, batch {config.Training.BatchSize}, schedule {DescribeSchedule(config.Schedule)}, seed {config.Training.Seed}, backend {config.Backend}"));
+        log.WriteLine($"  output  {folder}");
+        if (config.Training.Checkpoints) log.WriteLine("  (no checkpoints: problem runs take seconds and are not resumable)");
+
+        var runs = new List<OptimizerRun>();
+        bool interrupted = false;
+        for (int i = 0; i < config.Optimizers!.Length && !interrupted; i++)
+        {
+            var oc = config.Optimizers[i];
+            log.WriteLine($"[{i + 1}/{config.Optimizers.Length}] {oc.Id}: {DescribeHyperparameters(oc)}");
+            // A problem's gradient is computed on the host; the backend is where the optimizer step runs (cpu: the
+            // reference; emulator, cuda: the fused kernel). auto means cpu here: a step on a d ≤ 100 vector gains nothing
+            // from a GPU.
+            string stepBackend = config.Backend.Equals("auto", StringComparison.OrdinalIgnoreCase) ? "cpu" : config.Backend;
+            IStepBackend backend;
+            try { backend = Backends.Create(stepBackend); }
+            catch (Exception e) when (e is ArgumentException or BackendUnavailableException) { throw new ConfigException($"backend: {e.Message}", e); }
+            var x = new Parameter("x", problem.InitialPoint());
+            using var optimizer = new Optimizer(oc.Algorithm, [new ParamGroup([x], oc.Hyperparameters())], backend);
+            optimizer.MaxGradNorm = config.Training.MaxGradNorm;
+            var trainer = new ProblemTrainer(problem, optimizer, x, ProblemOptions(config), Rng.ForStream(config.Training.Seed, 1));
+            var steps = new List<StepRecord>();
+            var epochs = new List<EpochRecord> { trainer.Initial() };
+            var current = new OptimizerRun(oc, steps, epochs, optimizer.Warnings);
+            int every = Math.Max(1, config.Training.Epochs / 10);
+            trainer.Run(steps.Add, e => { epochs.Add(e); Reports.WriteCsv(folder, [.. runs, current]); }, log,
+                label: $"  {oc.Id,-14} ", progressEvery: every, cancel: cancel);
+            interrupted = !trainer.Finished;
+            foreach (var w in optimizer.Warnings) log.WriteLine($"  {oc.Id}: warning: {w}");
+            runs.Add(current with { Warnings = optimizer.Warnings.ToArray() });
+        }
+        Reports.WriteCsv(folder, runs);
+        var files = new List<string> { "config.json", "steps.csv", "epochs.csv" };
+        if (interrupted)
+        {
+            log.WriteLine("interrupted: problem runs keep no checkpoints; run the config again");
+            return new TrainResult(folder, files, runs, Interrupted: true);
+        }
+        files.AddRange(Reports.WritePlots(folder, config, runs));
+        files.Add(Reports.WriteProblemSummary(folder, config, problem, stepsPerEpoch, runs));
+        return new TrainResult(folder, files, runs, Interrupted: false);
+    }
+
+    private static ProblemTrainerOptions ProblemOptions(TrainConfig config) => new()
+    {
+        Epochs = config.Training.Epochs, BatchSize = config.Training.BatchSize, StepsPerEpoch = config.Problem!.StepsPerEpoch,
+        Schedule = config.Schedule.ToSchedule(),
+    };
 
     /// <summary>Builds the model of <paramref name="config"/> with its loss: a <see cref="Classifier"/> (mlp, logreg,
     /// cnn; <see cref="BuildModel"/>) or the VAE's <see cref="VaeObjective"/> (initialization stream 0, training noise

@@ -23,20 +23,22 @@ public sealed class ReddiCounterexample
     {
         if (!(c > 2) || !double.IsFinite(c))
             throw new ArgumentOutOfRangeException(nameof(c), c, "C must be a finite number > 2 so that x* = -1");
-        C = c;
+        Problem = ReddiOnline.Cycle3(c);
     }
 
+    /// <summary>The slope sequence, shared with <c>cudaadam train</c>'s <c>reddi-cycle3</c> and the scripts.</summary>
+    public ReddiOnline Problem { get; }
     /// <summary>The paper's C.</summary>
-    public double C { get; }
+    public double C => Problem.C;
     /// <summary>The feasible set's bounds.</summary>
-    public const double Lower = -1, Upper = 1;
+    public const double Lower = ReddiOnline.Lower, Upper = ReddiOnline.Upper;
     /// <summary>The minimizer of the average loss.</summary>
     public double Optimum => Lower;
     /// <summary>The paper's β2 = 1/(1+C²) for the Adam family (β1 = 0).</summary>
     public double Beta2 => 1 / (1 + C * C);
 
     /// <summary>The slope of f_t (its gradient anywhere): C when t mod 3 = 1, else −1.</summary>
-    public double Slope(long t) => t % 3 == 1 ? C : -1;
+    public double Slope(long t) => Problem.Slope(t);
 
     /// <summary>f_t(x).</summary>
     public double Loss(long t, double x) => Slope(t) * x;
@@ -85,7 +87,7 @@ public sealed class ReddiCounterexample
             if (schedule == Schedule.InverseSqrt)
                 group.Hyperparameters = hp with { Lr = hp.Lr / Math.Sqrt(t) };
             opt.Step();
-            x.Data[0] = Math.Clamp(x.Data[0], (float)Lower, (float)Upper);
+            Problem.Project(x.Data);
         }
         // min over [−1, 1] of the linear function x·Σ slopes.
         double best = -Math.Abs(slopeSum);
