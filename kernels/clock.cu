@@ -23,6 +23,9 @@
 #define CA_CLOCK_PLAIN 6     // RMSProp, AdaDelta: s1 lr
 #define CA_CLOCK_SGD 7       // SGD: s1 lr, CA_FIRST_STEP on step 1 when it has momentum
 #define CA_CLOCK_ADAGRAD 8   // AdaGrad: s1 clr = lr / (1 + (t-1) lr_decay)
+// OR-ed into CaClock::kind: bias correction off (Hyperparameters.BiasCorrection = false; Adam, AdamW, SignAdam,
+// AdaMax): 1 - beta1^t and 1 - beta2^t are exactly 1, as in StepScalars.Advance; the running products still advance.
+#define CA_CLOCK_NO_BIAS_CORRECTION 0x100
 
 /// The clock of one tensor (64 bytes, mirrored by CaClock in src/CudaAdam/Device/DeviceOptimizer.cs).
 struct CaClock {
@@ -55,9 +58,10 @@ extern "C" __global__ void step_clock(CaTensor* tensors, CaClock* clocks, int co
     const long long step = ++c.step;
     c.beta1_power = c.beta1_power * c.beta1;
     c.beta2_power = c.beta2_power * c.beta2;
-    const double bc1 = 1 - c.beta1_power, bc2 = 1 - c.beta2_power;
+    const bool corrected = (c.kind & CA_CLOCK_NO_BIAS_CORRECTION) == 0;
+    const double bc1 = corrected ? 1 - c.beta1_power : 1.0, bc2 = corrected ? 1 - c.beta2_power : 1.0;
     const double decay = 1 - lr * c.weight_decay;
-    switch (c.kind) {
+    switch (c.kind & ~CA_CLOCK_NO_BIAS_CORRECTION) {
         case CA_CLOCK_ADAM:
             t.s[6] = (float)decay;
             t.s[7] = (float)sqrt(bc2);

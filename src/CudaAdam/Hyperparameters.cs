@@ -47,6 +47,22 @@ public sealed record Hyperparameters
     public double MomentumDecay { get; init; } = 4e-3;
     /// <summary>NAdam/RAdam: decouple weight decay as AdamW does (torch ≥ 2.1's <c>decoupled_weight_decay</c>).</summary>
     public bool DecoupledWeightDecay { get; init; }
+    /// <summary>
+    /// Adam's bias correction (Kingma &amp; Ba 2015, Algorithm 1 and Section 3): divide m by 1 − β1^t and v by 1 − β2^t.
+    /// Default true. False drops both factors, so the step is <c>x ← x − γ·m/(sqrt(v) + ε)</c>: RMSProp with momentum
+    /// on the gradient's running mean, the "no bias correction" curves of Kingma &amp; Ba's Fig. 4. Read by Adam, AdamW,
+    /// SignAdam (with or without AMSGrad) and AdaMax (whose only correction is 1 − β1^t); <see cref="Validate"/> refuses
+    /// false for every other algorithm.
+    /// </summary>
+    /// <remarks>Convention warning: torch.optim has no such switch (its Adam always corrects), so golden files and
+    /// torch comparisons cover only true. The key <c>bias_correction</c> is the name NVIDIA Apex's FusedAdam gives the
+    /// same switch. The running products β1^t, β2^t still advance when it is off (the state is the same either way);
+    /// only the scalars of <see cref="StepScalars.Advance"/> change: 1 − β1^t and 1 − β2^t become exactly 1.</remarks>
+    public bool BiasCorrection { get; init; } = true;
+
+    /// <summary>Whether <paramref name="algorithm"/> reads <see cref="BiasCorrection"/>.</summary>
+    public static bool HasBiasCorrectionSwitch(Algorithm algorithm) =>
+        algorithm is Algorithm.Adam or Algorithm.AdamW or Algorithm.SignAdam or Algorithm.AdaMax;
 
     /// <summary>torch.optim's defaults for <paramref name="algorithm"/> (for SGD, whose lr torch 1.13 requires, 1e-3 as in torch 2.x).</summary>
     public static Hyperparameters Defaults(Algorithm algorithm) => algorithm switch
@@ -129,6 +145,11 @@ public sealed record Hyperparameters
         }
         if (Amsgrad && algorithm is not (Algorithm.Adam or Algorithm.AdamW or Algorithm.SignAdam))
             throw new ArgumentException($"amsgrad is defined for adam, adamw and signadam, not {algorithm.Name()}");
+        if (!BiasCorrection && !HasBiasCorrectionSwitch(algorithm))
+            throw new ArgumentException($"bias_correction = false is an option of adam, adamw, signadam and adamax, not {algorithm.Name()} " +
+                                        (algorithm is Algorithm.NAdam or Algorithm.RAdam
+                                            ? "(its step schedule is built on the corrected moments; use adam with bias_correction = false)"
+                                            : "(it has no bias correction to switch off)"));
         if (DecoupledWeightDecay && algorithm is not (Algorithm.NAdam or Algorithm.RAdam))
             throw new ArgumentException($"decoupled_weight_decay is an option of nadam and radam, not {algorithm.Name()} " +
                                         "(use adamw for Adam with decoupled weight decay)");

@@ -9,9 +9,9 @@ public readonly record struct StepScalars
 {
     /// <summary>t, counting from 1.</summary>
     public long Step { get; init; }
-    /// <summary>1 − β1^t (β1^t as a running product).</summary>
+    /// <summary>1 − β1^t (β1^t as a running product); exactly 1 when <see cref="Hyperparameters.BiasCorrection"/> is off.</summary>
     public double BiasCorrection1 { get; init; }
-    /// <summary>1 − β2^t.</summary>
+    /// <summary>1 − β2^t; exactly 1 when <see cref="Hyperparameters.BiasCorrection"/> is off.</summary>
     public double BiasCorrection2 { get; init; }
     /// <summary>sqrt(1 − β2^t).</summary>
     public double BiasCorrection2Sqrt { get; init; }
@@ -49,7 +49,10 @@ public readonly record struct StepScalars
         long t = ++state.Step;
         state.Beta1Power *= hp.Beta1;
         state.Beta2Power *= hp.Beta2;
-        double bc1 = 1 - state.Beta1Power, bc2 = 1 - state.Beta2Power;
+        // Bias correction off (Adam, AdamW, SignAdam, AdaMax only; Validate refuses it elsewhere): both factors are
+        // exactly 1, so StepSize = lr and sqrt(bc2) = 1, and every backend divides by 1 (an exact no-op in IEEE).
+        bool corrected = hp.BiasCorrection || !Hyperparameters.HasBiasCorrectionSwitch(algorithm);
+        double bc1 = corrected ? 1 - state.Beta1Power : 1.0, bc2 = corrected ? 1 - state.Beta2Power : 1.0;
         double mu = 0, muNext = 0, muProductNext = 0;
         if (algorithm == Algorithm.NAdam)
         {

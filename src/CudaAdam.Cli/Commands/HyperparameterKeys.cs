@@ -40,6 +40,7 @@ internal static class HyperparameterKeys
         D("initial_accumulator_value", (h, v) => h with { InitialAccumulatorValue = v }),
         D("momentum_decay", (h, v) => h with { MomentumDecay = v }),
         B("decoupled_weight_decay", (h, v) => h with { DecoupledWeightDecay = v }),
+        B("bias_correction", (h, v) => h with { BiasCorrection = v }),   // default true; --bias-correction=false
     ];
 
     public static Key? Find(string snake) => All.FirstOrDefault(k => k.Snake == snake);

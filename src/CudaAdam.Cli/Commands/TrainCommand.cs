@@ -12,18 +12,19 @@ namespace CudaAdam.Cli.Commands;
 public sealed class TrainCommand : ICommand
 {
     public string Name => "train";
-    public string Summary => "train an MLP, CNN or logistic regression on Fashion-MNIST with several optimizers; CSV, plots, summary";
+    public string Summary => "train an MLP, CNN, logistic regression or VAE on Fashion-MNIST with several optimizers; CSV, plots, summary";
 
     public string Usage =>
         "usage: cudaadam train [config.json] [--output DIR] [--backend cpu|emulator|cuda|auto] [--epochs N]\n" +
         "       cudaadam train --resume RUNFOLDER\n\n" +
-        "Trains one model (Kingma & Ba 2015: logistic regression, Fig. 1; MLP with dropout, Fig. 2; DeepOBS fmnist_2c2d CNN)\non Fashion-MNIST " +
+        "Trains one model (Kingma & Ba 2015: logistic regression, Fig. 1; MLP with dropout, Fig. 2; VAE, Fig. 4, loss the\n" +
+        "negative ELBO, no accuracy, CPU only; DeepOBS fmnist_2c2d CNN) on Fashion-MNIST " +
         "with each optimizer of the config, from the same initial weights and on the same minibatches, on the CPU or a GPU.\n" +
         "Writes DIR/<time>-<name>/: config.json (resolved), steps.csv, epochs.csv, loss_vs_step.png, loss_vs_time.png,\n" +
-        "test_accuracy.png, summary.md, checkpoints/. Prints one line per epoch with ETA (and a progress bar per optimizer on a terminal), then where the files are.\n\n" +
+        "test_accuracy.png (the VAE: test_loss.png), summary.md, checkpoints/. Prints one line per epoch with ETA (and a progress bar per optimizer on a terminal), then where the files are.\n\n" +
         "  config.json   JSON config (snake_case keys; unknown keys are errors). Without it, the embedded default:\n" +
         "                MLP 784-256-256-10, dropout, 30,000 training images, 3 epochs, adam adamw amsgrad signadam\n" +
-        "                lion sgd-nesterov. configs/{mlp,logreg,cnn}-fmnist.json use the full data.\n" +
+        "                lion sgd-nesterov. configs/{mlp,logreg,cnn,vae}-fmnist.json use the full data.\n" +
         "                model.kind may also name a stochastic problem (no data, no checkpoints; objective.png\n" +
         "                instead of test_accuracy.png): quadratic_deep (DeepOBS), reddi-cycle3, reddi-online,\n" +
         "                reddi-stochastic, zhang, rosenbrock, paffine-quadratic, with a \"problem\" section;\n" +

@@ -13,7 +13,8 @@ public sealed class CheckpointException(string message, Exception? inner = null)
 /// <summary>
 /// Saves and restores everything a <see cref="Trainer"/> needs to continue bitwise identically: the model's
 /// parameters, every parameter's <see cref="ParamState"/> (Step, M, V, VMax, Aux and the running products β1^t,
-/// β2^t, Πμ), the sampler's permutation and position, the shuffling and dropout generators' states, the step count
+/// β2^t, Πμ), the sampler's permutation and position, the states of the shuffling generator and of the model's own generator
+/// (<see cref="ITrainable.Generator"/>: dropout masks, or the VAE's reparameterization noise), the step count
 /// and the current epoch's running sums.
 /// </summary>
 /// <remarks>
@@ -27,7 +28,7 @@ public sealed class CheckpointException(string message, Exception? inner = null)
 /// payload: string model description, string algorithm, string base hyperparameters (one per group, '\n'-joined),
 ///          i32 train count, i32 batch size, i32 epochs, string schedule,
 ///          i64 step, f64 epoch loss sum, i64 epoch correct, i64 epoch seen, f64 elapsed seconds,
-///          u64×4 shuffle rng, u8 has dropout rng [u64×4], i32 sampler position, i32 n, i32×n permutation,
+///          u64×4 shuffle rng, u8 has model generator (dropout / VAE noise) [u64×4], i32 sampler position, i32 n, i32×n permutation,
 ///          i32 parameter count, per parameter: string name, i32 length, f32×length values, u8 has state
 ///          [i64 step, f64 β1^t, f64 β2^t, f64 Πμ, then for M, V, VMax, Aux: i32 length or −1 for none, f32×length]
 /// strings: i32 byte length + UTF-8
@@ -168,7 +169,7 @@ public static class Checkpoint
         bool hasDropout = r.Bool();
         ulong[]? dropout = hasDropout ? [r.U64(), r.U64(), r.U64(), r.U64()] : null;
         if (hasDropout != (t.DropoutRng is not null))
-            throw r.Mismatch("dropout generator", hasDropout ? "present" : "absent", t.DropoutRng is not null ? "present" : "absent");
+            throw r.Mismatch("model generator (dropout masks / VAE noise)", hasDropout ? "present" : "absent", t.DropoutRng is not null ? "present" : "absent");
         int position = r.I32();
         int n = r.I32();
         if (n != t.Train.Count) throw r.Bad($"sampler holds {n} indices, the training set {t.Train.Count}");

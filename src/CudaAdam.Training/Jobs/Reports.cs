@@ -66,19 +66,37 @@ internal static class Reports
         return v;
     }
 
-    /// <summary>loss_vs_step.png, loss_vs_time.png, test_accuracy.png.</summary>
+    /// <summary>Whether the job's model reports an accuracy (every model but the VAE).</summary>
+    public static bool HasAccuracy(TrainConfig config) => config.Model.Kind != "vae";
+
+    /// <summary>The loss's name in reports.</summary>
+    public static string LossName(TrainConfig config) => HasAccuracy(config) ? "training loss" : "training -ELBO (nats)";
+
+    /// <summary>loss_vs_step.png, loss_vs_time.png, and test_accuracy.png (classifiers) or test_loss.png (the VAE:
+    /// test −ELBO per epoch).</summary>
     public static IEnumerable<string> WritePlots(string folder, TrainConfig config, IReadOnlyList<OptimizerRun> runs)
     {
         string title = config.Name;
-        Save("loss_vs_step.png", $"{title}: training loss (minibatch, dropout on)", "step", "training loss", ScottPlot.Alignment.UpperRight,
+        string loss = LossName(config);
+        string noise = HasAccuracy(config) ? "dropout on" : "one noise sample per image";
+        Save("loss_vs_step.png", $"{title}: {loss} (minibatch, {noise})", "step", loss, ScottPlot.Alignment.UpperRight,
             runs.Select(r => (r.Config.Id, r.Steps.Select(s => (double)s.Step).ToArray(), r.Steps.Select(s => s.Loss).ToArray())));
-        Save("loss_vs_time.png", $"{title}: training loss vs wall-clock", "wall-clock time (s)", "training loss", ScottPlot.Alignment.UpperRight,
+        Save("loss_vs_time.png", $"{title}: {loss} vs wall-clock", "wall-clock time (s)", loss, ScottPlot.Alignment.UpperRight,
             runs.Select(r => (r.Config.Id, r.Steps.Select(s => s.WallSeconds).ToArray(), r.Steps.Select(s => s.Loss).ToArray())));
         if (config.Model.IsProblem)
         {
             Save("objective.png", $"{title}: F(x) at each epoch's end (epoch 0: x0)", "epoch", "F(x)", ScottPlot.Alignment.UpperRight,
                 runs.Select(r => (r.Config.Id, r.Epochs.Select(e => (double)e.Epoch).ToArray(), r.Epochs.Select(e => e.TestLoss).ToArray())), integerX: true);
             return ["loss_vs_step.png", "loss_vs_time.png", "objective.png"];
+        }
+        if (!HasAccuracy(config))
+        {
+            // From epoch 1: the loss at initialization (≈ 543 nats) would squeeze the differences into a few pixels.
+            Save("test_loss.png", $"{title}: test -ELBO (nats per image, fixed evaluation noise)", "epoch", "test -ELBO (nats)",
+                ScottPlot.Alignment.UpperRight,
+                runs.Select(r => (r.Config.Id, r.Epochs.Where(e => e.Epoch > 0).Select(e => (double)e.Epoch).ToArray(),
+                    r.Epochs.Where(e => e.Epoch > 0).Select(e => e.TestLoss).ToArray())), integerX: true);
+            return ["loss_vs_step.png", "loss_vs_time.png", "test_loss.png"];
         }
         // From epoch 1: the accuracy before training (~10%) would squeeze the differences that matter into a few pixels.
         Save("test_accuracy.png", $"{title}: test accuracy (dropout off)", "epoch", "test accuracy (%)", ScottPlot.Alignment.LowerRight,
@@ -165,41 +183,72 @@ internal static class Reports
         s.Append($"- model: {model}\n");
         s.Append(string.Create(Inv,
             $"- training: {config.Training.Epochs} epochs, minibatch {config.Training.BatchSize}, schedule {TrainJob.DescribeSchedule(config.Schedule)}{TrainJob.DescribeClipping(config)}, " +
-            $"seed {config.Training.Seed} (same initial weights, minibatches and dropout masks for every optimizer), backend {backend ?? config.Backend}\n"));
-        s.Append("- loss: softmax cross-entropy; train loss is the mean over the epoch's minibatches with dropout on; test numbers with dropout off\n");
+            $"seed {config.Training.Seed} (same initial weights, minibatches and {(HasAccuracy(config) ? "dropout masks" : "reparameterization noise")} for every optimizer), backend {backend ?? config.Backend}\n"));
+        bool acc = HasAccuracy(config);
+        s.Append(acc
+            ? "- loss: softmax cross-entropy; train loss is the mean over the epoch's minibatches with dropout on; test numbers with dropout off\n"
+            : "- loss: the negative ELBO per image in nats (Bernoulli reconstruction of the pixel intensities + KL to N(0, I)), a " +
+              "single-sample estimate; train -ELBO is the mean over the epoch's minibatches (seeded training noise), test -ELBO " +
+              "uses a fixed evaluation noise stream, the same for every epoch and optimizer; there is no accuracy\n");
         s.Append("- wall-clock: time in training steps only (no evaluation or checkpoints), optimizers run one after another on this machine; " +
                  $"the first one also pays the JIT warm-up. Load average at the end: {LoadAverage()} on {Environment.ProcessorCount} cores " +
                  "(a load above the core count makes wall-clock comparisons meaningless)\n\n");
-        s.Append("| optimizer | hyperparameters | final train loss | final test loss | final test acc | best test acc (epoch) | wall-clock (s) |\n");
-        s.Append("|---|---|---:|---:|---:|---:|---:|\n");
-        foreach (var r in runs)
+        if (acc)
         {
-            var f = r.Final;
-            var b = r.Best;
-            if (r.DivergedAt is { } step)
+            s.Append("| optimizer | hyperparameters | final train loss | final test loss | final test acc | best test acc (epoch) | wall-clock (s) |\n");
+            s.Append("|---|---|---:|---:|---:|---:|---:|\n");
+            foreach (var r in runs)
             {
+                var f = r.Final;
+                var b = r.Best;
+                if (r.DivergedAt is { } step)
+                {
+                    s.Append(string.Create(Inv,
+                        $"| {r.Config.Id} | {TrainJob.DescribeHyperparameters(r.Config)} | **diverged at step {step}** (loss not finite) | | | " +
+                        $"{100 * b.TestAccuracy:F2}% ({b.Epoch}) | {f.WallSeconds:F1} |\n"));
+                    continue;
+                }
                 s.Append(string.Create(Inv,
-                    $"| {r.Config.Id} | {TrainJob.DescribeHyperparameters(r.Config)} | **diverged at step {step}** (loss not finite) | | | " +
+                    $"| {r.Config.Id} | {TrainJob.DescribeHyperparameters(r.Config)} | {f.TrainLoss:F4} | {f.TestLoss:F4} | {100 * f.TestAccuracy:F2}% | " +
                     $"{100 * b.TestAccuracy:F2}% ({b.Epoch}) | {f.WallSeconds:F1} |\n"));
-                continue;
             }
-            s.Append(string.Create(Inv,
-                $"| {r.Config.Id} | {TrainJob.DescribeHyperparameters(r.Config)} | {f.TrainLoss:F4} | {f.TestLoss:F4} | {100 * f.TestAccuracy:F2}% | " +
-                $"{100 * b.TestAccuracy:F2}% ({b.Epoch}) | {f.WallSeconds:F1} |\n"));
+            if (runs.Where(r => r.DivergedAt is null).MaxBy(r => r.Final.TestAccuracy) is { } best)
+                s.Append(string.Create(Inv, $"\nHighest final test accuracy: **{best.Config.Id}** ({100 * best.Final.TestAccuracy:F2}%). "));
+            else
+                s.Append("\nEvery optimizer diverged. ");
+            s.Append(string.Create(Inv, $"Test accuracy before training: {100 * runs[0].Epochs[0].TestAccuracy:F2}%.\n"));
+            s.Append("One seed, one run per optimizer: differences of a few tenths of a percent are within seed-to-seed noise.\n");
         }
-        if (runs.Where(r => r.DivergedAt is null).MaxBy(r => r.Final.TestAccuracy) is { } best)
-            s.Append(string.Create(Inv, $"\nHighest final test accuracy: **{best.Config.Id}** ({100 * best.Final.TestAccuracy:F2}%). "));
         else
-            s.Append("\nEvery optimizer diverged. ");
-        s.Append(string.Create(Inv, $"Test accuracy before training: {100 * runs[0].Epochs[0].TestAccuracy:F2}%.\n"));
-        s.Append("One seed, one run per optimizer: differences of a few tenths of a percent are within seed-to-seed noise.\n");
+        {
+            s.Append("| optimizer | hyperparameters | final train -ELBO | final test -ELBO | best test -ELBO (epoch) | wall-clock (s) |\n");
+            s.Append("|---|---|---:|---:|---:|---:|\n");
+            foreach (var r in runs)
+            {
+                var f = r.Final;
+                var b = r.Best;
+                string final = r.DivergedAt is { } step
+                    ? string.Create(Inv, $"**diverged at step {step}** (loss not finite) | ")
+                    : string.Create(Inv, $"{f.TrainLoss:F3} | {f.TestLoss:F3}");
+                s.Append(string.Create(Inv,
+                    $"| {r.Config.Id} | {TrainJob.DescribeHyperparameters(r.Config)} | {final} | {b.TestLoss:F3} ({b.Epoch}) | {f.WallSeconds:F1} |\n"));
+            }
+            if (runs.Where(r => r.DivergedAt is null).MinBy(r => double.IsNaN(r.Final.TestLoss) ? double.PositiveInfinity : r.Final.TestLoss) is { } best)
+                s.Append(string.Create(Inv, $"\nLowest final test -ELBO: **{best.Config.Id}** ({best.Final.TestLoss:F3} nats). "));
+            else
+                s.Append("\nEvery optimizer diverged. ");
+            s.Append(string.Create(Inv, $"Test -ELBO before training: {runs[0].Epochs[0].TestLoss:F3} nats (784 ln 2 = {784 * Math.Log(2):F1} for logits 0).\n"));
+            s.Append("One seed, one run per optimizer: small differences are within seed-to-seed noise.\n");
+        }
         foreach (var r in runs)
         foreach (var w in r.Warnings)
             s.Append($"\n> {r.Config.Id}: {w}\n");
-        s.Append("\n## Plots\n\n![training loss vs step](loss_vs_step.png)\n\n![training loss vs wall-clock](loss_vs_time.png)\n\n![test accuracy](test_accuracy.png)\n");
+        s.Append("\n## Plots\n\n![training loss vs step](loss_vs_step.png)\n\n![training loss vs wall-clock](loss_vs_time.png)\n\n" +
+                 (acc ? "![test accuracy](test_accuracy.png)\n" : "![test -ELBO](test_loss.png)\n"));
         s.Append("\n## Files\n\n- `config.json`: the resolved config (`cudaadam train config.json` repeats the run)\n" +
                  "- `steps.csv`: optimizer, step, epoch, lr, minibatch loss, wall-clock seconds\n" +
-                 "- `epochs.csv`: per epoch (0 = before training): train loss/accuracy, test loss/accuracy\n");
+                 (acc ? "- `epochs.csv`: per epoch (0 = before training): train loss/accuracy, test loss/accuracy\n"
+                       : "- `epochs.csv`: per epoch (0 = before training): train and test -ELBO (the accuracy columns are NaN: no accuracy)\n"));
         if (config.Training.Checkpoints) s.Append("- `checkpoints/<optimizer>.ckpt`: model, optimizer state and RNG state after the last epoch\n");
         AtomicFile.WriteAllText(Path.Combine(folder, "summary.md"), s.ToString());
         return "summary.md";

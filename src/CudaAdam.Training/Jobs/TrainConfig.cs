@@ -125,15 +125,19 @@ public sealed class TrainConfig
 
 public sealed class ModelConfig
 {
-    /// <summary><c>mlp</c> (Kingma &amp; Ba Fig. 2), <c>logreg</c> (Fig. 1) or <c>cnn</c> (DeepOBS fmnist_2c2d,
-    /// <see cref="Models.ModelZoo.Cnn"/>: fixed architecture, no dropout) on Fashion-MNIST; or one of the stochastic
+    /// <summary><c>mlp</c> (Kingma &amp; Ba Fig. 2), <c>logreg</c> (Fig. 1), <c>cnn</c> (DeepOBS fmnist_2c2d,
+    /// <see cref="Models.ModelZoo.Cnn"/>: fixed architecture, no dropout) or <c>vae</c> (Fig. 4, <see cref="Models.Vae"/>:
+    /// loss the negative ELBO, no accuracy; dropout keys ignored) on Fashion-MNIST; or one of the stochastic
     /// problems of <see cref="ProblemConfig.Kinds"/> (<c>quadratic_deep</c>, <c>rosenbrock</c>, ...), whose settings
     /// are in the <c>problem</c> section and which use neither <c>data</c> nor the dropout keys.</summary>
     public string Kind { get; set; } = "mlp";
     /// <summary>Whether <see cref="Kind"/> names a problem (<see cref="ProblemConfig.Kinds"/>) rather than a model.</summary>
     [System.Text.Json.Serialization.JsonIgnore] public bool IsProblem => ProblemConfig.Kinds.Contains(Kind);
-    /// <summary>Hidden widths of the MLP (default [256, 256]; the paper's is [1000, 1000]). Not for logreg.</summary>
+    /// <summary>Hidden widths of the MLP (default [256, 256]; the paper's is [1000, 1000]); for the VAE one width, that
+    /// of the encoder's and the decoder's hidden layer (default [500], the paper's). Not for logreg or cnn.</summary>
     public int[]? Hidden { get; set; }
+    /// <summary>The VAE's latent dimensions (default 50, the paper's). Only for kind <c>vae</c>.</summary>
+    public int? Latent { get; set; }
     /// <summary>Dropout after each hidden layer (MLP).</summary>
     public double Dropout { get; set; } = 0.5;
     /// <summary>Dropout on the input pixels (MLP).</summary>
@@ -157,13 +161,22 @@ public sealed class ModelConfig
                 if (Hidden is { Length: > 0 }) throw new ConfigException("model.hidden: the cnn (DeepOBS fmnist_2c2d) has a fixed architecture; remove the key or use kind \"mlp\"");
                 Hidden = null;
                 break;
+            case "vae":
+                Hidden ??= [500];
+                if (Hidden.Length != 1 || Hidden[0] < 1)
+                    throw new ConfigException($"model.hidden: [{string.Join(", ", Hidden)}]: the vae has one hidden width (encoder and decoder), e.g. [500]");
+                Latent ??= 50;
+                if (Latent < 1) throw new ConfigException($"model.latent: {Latent} must be >= 1 (the paper's is 50)");
+                break;
             case var k when ProblemConfig.Kinds.Contains(k):
                 if (Hidden is { Length: > 0 }) throw new ConfigException($"model.hidden: '{Kind}' is a problem, not a network; remove the key");
                 Hidden = null;
                 break;
             default:
-                throw new ConfigException($"model.kind: unknown model '{Kind}'; known models: mlp, logreg, cnn; problems: {string.Join(", ", ProblemConfig.Kinds)}");
+                throw new ConfigException($"model.kind: unknown model '{Kind}'; known models: mlp, logreg, cnn, vae; problems: {string.Join(", ", ProblemConfig.Kinds)}");
         }
+        if (Kind != "vae" && Latent is not null)
+            throw new ConfigException($"model.latent: only the vae has a latent space; remove the key for kind \"{Kind}\"");
         if (!(Dropout >= 0 && Dropout < 1)) throw new ConfigException($"model.dropout: {Dropout} must be in [0, 1)");
         if (!(InputDropout >= 0 && InputDropout < 1)) throw new ConfigException($"model.input_dropout: {InputDropout} must be in [0, 1)");
     }
@@ -251,6 +264,10 @@ public sealed class OptimizerConfig
     public double? Momentum { get; set; }
     public double? Dampening { get; set; }
     public bool? Nesterov { get; set; }
+    /// <summary>Adam's bias correction (<see cref="CudaAdam.Hyperparameters.BiasCorrection"/>; default true; false only for
+    /// adam, adamw, signadam, adamax).</summary>
+    [ConfigurationKeyName("bias_correction")]
+    public bool? BiasCorrection { get; set; }
 
     [JsonIgnore] public Algorithm Algorithm { get; private set; }
     /// <summary>The label, or the name when there is none.</summary>
@@ -264,7 +281,7 @@ public sealed class OptimizerConfig
         {
             Lr = Lr ?? h.Lr, Beta1 = Beta1 ?? h.Beta1, Beta2 = Beta2 ?? h.Beta2, Eps = Eps ?? h.Eps,
             WeightDecay = WeightDecay ?? h.WeightDecay, Amsgrad = Amsgrad ?? h.Amsgrad, Momentum = Momentum ?? h.Momentum,
-            Dampening = Dampening ?? h.Dampening, Nesterov = Nesterov ?? h.Nesterov,
+            Dampening = Dampening ?? h.Dampening, Nesterov = Nesterov ?? h.Nesterov, BiasCorrection = BiasCorrection ?? h.BiasCorrection,
         };
     }
 
@@ -281,6 +298,8 @@ public sealed class OptimizerConfig
         // Write the resolved values back, so the saved config states every number the run used.
         (Lr, Beta1, Beta2, Eps, WeightDecay) = (h.Lr, h.Beta1, h.Beta2, h.Eps, h.WeightDecay);
         (Amsgrad, Momentum, Dampening, Nesterov) = (h.Amsgrad, h.Momentum, h.Dampening, h.Nesterov);
+        // Written back only when it is off, so configs of the algorithms without the switch stay as they were.
+        BiasCorrection = h.BiasCorrection ? null : false;
     }
 }
 

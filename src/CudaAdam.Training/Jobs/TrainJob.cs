@@ -24,7 +24,17 @@ public sealed record OptimizerRun(OptimizerConfig Config, IReadOnlyList<StepReco
     IReadOnlyList<string> Warnings, long? DivergedAt = null)
 {
     public EpochRecord Final => Epochs[^1];
-    public EpochRecord Best => Epochs.Where(e => e.Epoch > 0).DefaultIfEmpty(Epochs[0]).MaxBy(e => e.TestAccuracy)!;
+    /// <summary>The epoch with the highest test accuracy, or for a model without accuracy (the VAE) the lowest test loss.</summary>
+    public EpochRecord Best
+    {
+        get
+        {
+            var trained = Epochs.Where(e => e.Epoch > 0).DefaultIfEmpty(Epochs[0]).ToArray();
+            return trained.All(e => double.IsNaN(e.TestAccuracy))
+                ? trained.MinBy(e => double.IsNaN(e.TestLoss) ? double.PositiveInfinity : e.TestLoss)!
+                : trained.MaxBy(e => e.TestAccuracy)!;
+        }
+    }
 }
 
 /// <summary>What <see cref="TrainJob.Run"/> produced: the run folder, its files, every optimizer's run, and whether
@@ -190,9 +200,27 @@ public static class TrainJob
         Schedule = config.Schedule.ToSchedule(),
     };
 
-    /// <summary>Builds the model of <paramref name="config"/> with the seed's initialization and dropout streams.</summary>
+    /// <summary>Builds the model of <paramref name="config"/> with its loss: a <see cref="Classifier"/> (mlp, logreg,
+    /// cnn; <see cref="BuildModel"/>) or the VAE's <see cref="VaeObjective"/> (initialization stream 0, training noise
+    /// stream 2, evaluation noise stream 3 of the seed).</summary>
+    public static ITrainable BuildTrainable(TrainConfig config, IGemm gemm)
+    {
+        if (config.Model.Kind != "vae")
+        {
+            var (model, dropout) = BuildModel(config, gemm);
+            return new Classifier(model, dropout);
+        }
+        ulong seed = config.Training.Seed;
+        var vae = new Vae(FashionMnist.Features, config.Model.Hidden![0], config.Model.Latent!.Value, Rng.ForStream(seed, 0), gemm);
+        return new VaeObjective(vae, Rng.ForStream(seed, 2), Rng.ForStream(seed, 3));
+    }
+
+    /// <summary>Builds the classifier of <paramref name="config"/> with the seed's initialization and dropout streams
+    /// (every kind but <c>vae</c>: use <see cref="BuildTrainable"/>).</summary>
     public static (Sequential Model, Rng? Dropout) BuildModel(TrainConfig config, IGemm gemm)
     {
+        if (config.Model.Kind == "vae")
+            throw new ArgumentException("the vae is not a Sequential classifier: build it with TrainJob.BuildTrainable");
         ulong seed = config.Training.Seed;
         var init = Rng.ForStream(seed, 0);
         if (config.Model.Kind == "logreg") return (ModelZoo.LogisticRegression(FashionMnist.Features, FashionMnist.Classes, init, gemm), null);
@@ -215,6 +243,7 @@ public static class TrainJob
     {
         string name = config.Backend.ToLowerInvariant();
         string? cpuOnly = config.Model.Kind == "cnn" ? "the cnn's conv layers run on the CPU only"
+            : config.Model.Kind == "vae" ? "the vae's layers and loss run on the CPU only"
             : config.Optimizers?.FirstOrDefault(o => o.Algorithm == Algorithm.NAdam) is { } nadam
                 ? $"optimizer '{nadam.Id}' is nadam, which the device-resident step does not run" : null;
         if (name == "cpu")
@@ -264,15 +293,17 @@ public static class TrainJob
         TextWriter log, int laterRuns, IReadOnlyList<OptimizerRun> done, (List<StepRecord> Steps, List<EpochRecord> Epochs) previous,
         CancellationToken cancel, ITrainProgress? progress, out bool interrupted)
     {
-        var (model, dropout) = BuildModel(config, gemm);
+        var model = BuildTrainable(config, gemm);
         // On a device the host optimizer (CPU reference backend) only holds the state copies for checkpoints.
         using var optimizer = new Optimizer(oc.Algorithm, [new ParamGroup(model.Parameters, oc.Hyperparameters())]);
         optimizer.MaxGradNorm = config.Training.MaxGradNorm;
         var options = new TrainerOptions { Epochs = config.Training.Epochs, BatchSize = config.Training.BatchSize, Schedule = config.Schedule.ToSchedule() };
         using var engine = device is null ? null
-            : new DeviceEngine(device, model, optimizer, train.Features, train.Classes, Math.Max(options.BatchSize, options.EvalBatchSize),
-                DropoutMask.SeedOf(dropout ?? Rng.ForStream(config.Training.Seed, 2)));
-        var trainer = new Trainer(model, optimizer, train, test, options, Rng.ForStream(config.Training.Seed, 1), dropout, engine);
+            : model is Classifier classifier
+                ? new DeviceEngine(device, classifier.Model, optimizer, train.Features, train.Classes, Math.Max(options.BatchSize, options.EvalBatchSize),
+                    DropoutMask.SeedOf(classifier.Generator ?? Rng.ForStream(config.Training.Seed, 2)))
+                : throw new ConfigException($"backend: the device path trains classifiers only; model '{config.Model.Kind}' runs on \"backend\": \"cpu\"");
+        var trainer = new Trainer(model, optimizer, train, test, options, Rng.ForStream(config.Training.Seed, 1), engine);
         string? ckpt = config.Training.Checkpoints
             ? Path.Combine(Directory.CreateDirectory(Path.Combine(folder, "checkpoints")).FullName, oc.Id + ".ckpt")
             : null;
@@ -343,9 +374,10 @@ public static class TrainJob
 
     internal static string Describe(TrainConfig config, IGemm gemm, string? gemmName = null)
     {
-        var (model, _) = BuildModel(config, gemm);
+        var model = BuildTrainable(config, gemm);
+        long count = model.Parameters.Sum(p => (long)p.Data.Length);
         return string.Create(CultureInfo.InvariantCulture,
-            $"{config.Model.Kind}: {model.Describe()} ({model.ParameterCount:N0} parameters, GEMM {gemmName ?? gemm.Name})");
+            $"{config.Model.Kind}: {model.Describe()} ({count:N0} parameters, GEMM {gemmName ?? gemm.Name})");
     }
 
     internal static string DescribeClipping(TrainConfig config) =>
@@ -369,6 +401,7 @@ public static class TrainJob
         if (h.Amsgrad) sb.Append(", amsgrad");
         if (h.Momentum != 0) sb.Append($", momentum {G(h.Momentum)}");
         if (h.Nesterov) sb.Append(", nesterov");
+        if (!h.BiasCorrection) sb.Append(", no bias correction");
         return sb.ToString();
 
         static string G(double v) => v.ToString("g", CultureInfo.InvariantCulture); // 1e-08, not 1E-08

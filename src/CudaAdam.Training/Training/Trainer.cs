@@ -10,7 +10,8 @@ namespace CudaAdam.Training;
 public sealed record StepRecord(long Step, int Epoch, double Lr, double Loss, double WallSeconds);
 
 /// <summary>The end of an epoch: mean training loss and accuracy over its minibatches (dropout on, as trained), and
-/// the test loss and accuracy (dropout off), NaN when there is no test set.</summary>
+/// the test loss and accuracy (dropout off), NaN when there is no test set. Accuracies are NaN for a model without
+/// one (<see cref="ITrainable.HasAccuracy"/>, e.g. the VAE).</summary>
 public sealed record EpochRecord(int Epoch, long Step, double TrainLoss, double TrainAccuracy, double TestLoss, double TestAccuracy,
     double WallSeconds);
 
@@ -36,19 +37,19 @@ public sealed record TrainerOptions
 }
 
 /// <summary>
-/// Trains a classifier (a <see cref="Sequential"/> ending in logits) with softmax cross-entropy and an
+/// Trains an <see cref="ITrainable"/> — a classifier (a <see cref="Sequential"/> ending in logits, softmax
+/// cross-entropy: <see cref="Classifier"/>) or the VAE (negative ELBO: <see cref="VaeObjective"/>) — with an
 /// <see cref="Optimizer"/> on seeded shuffled minibatches. Per step: the schedule sets every group's lr to
-/// <c>base lr · factor(t, T)</c>, forward (dropout on), loss, backward, <see cref="Optimizer.Step"/>.
+/// <c>base lr · factor(t, T)</c>, forward (dropout/noise on), loss, backward, <see cref="Optimizer.Step"/>.
 /// Everything that decides the next step — parameters, optimizer state, sampler permutation and position, the
-/// shuffling and dropout generators, the step count and the epoch's running sums — is in <see cref="Checkpoint"/>,
-/// so a resumed run is bitwise identical to an uninterrupted one.
+/// shuffling generator and the model's own generator (dropout masks, VAE noise), the step count and the epoch's
+/// running sums — is in <see cref="Checkpoint"/>, so a resumed run is bitwise identical to an uninterrupted one.
 /// </summary>
 public sealed class Trainer
 {
     private readonly Hyperparameters[] _baseHyperparameters;
     private readonly float[] _batchX;
     private readonly byte[] _batchY;
-    private Tensor? _grad;
     // The current epoch's running sums (checkpointed).
     private double _epochLossSum;
     private long _epochCorrect, _epochSeen;
@@ -69,6 +70,21 @@ public sealed class Trainer
     /// does not own it). Sampler, schedule, records and checkpoints are the same either way.</param>
     public Trainer(Sequential model, Optimizer optimizer, Dataset train, Dataset? test, TrainerOptions options, Rng shuffle, Rng? dropout,
         Device.ITrainEngine? engine = null)
+        : this(new Classifier(model ?? throw new ArgumentNullException(nameof(model)), dropout), optimizer, train, test, options, shuffle, engine)
+    {
+    }
+
+    /// <param name="model">The model and its loss.</param>
+    /// <param name="optimizer">Over the model's parameters; its groups' current hyperparameters are the base rates of
+    /// the schedule.</param>
+    /// <param name="train">The training set.</param>
+    /// <param name="test">Evaluated at the end of each epoch, or null.</param>
+    /// <param name="options">Epochs, batch size, schedule.</param>
+    /// <param name="shuffle">The minibatch generator.</param>
+    /// <param name="engine">The device path (<see cref="Device.DeviceEngine"/>), only for a <see cref="Classifier"/>;
+    /// null for the CPU layers.</param>
+    public Trainer(ITrainable model, Optimizer optimizer, Dataset train, Dataset? test, TrainerOptions options, Rng shuffle,
+        Device.ITrainEngine? engine = null)
     {
         Model = model ?? throw new ArgumentNullException(nameof(model));
         Optimizer = optimizer ?? throw new ArgumentNullException(nameof(optimizer));
@@ -82,30 +98,30 @@ public sealed class Trainer
         if (options.EvalBatchSize < 1) throw new ArgumentException($"evaluation batch size must be >= 1, got {options.EvalBatchSize}");
         if (test is not null && (test.Features != train.Features || test.Classes != train.Classes))
             throw new ArgumentException($"test set has {test.Features} features/{test.Classes} classes, training set {train.Features}/{train.Classes}");
-        if (model.Dropouts.Any(d => !ReferenceEquals(d.Rng, dropout)))
-            throw new ArgumentException("every dropout layer of the model must draw from the trainer's dropout generator (so checkpoints hold it)");
         var modelParams = new HashSet<Parameter>(model.Parameters, ReferenceEqualityComparer.Instance);
         var optParams = optimizer.Groups.SelectMany(g => g.Params).ToArray();
         if (optParams.Length != modelParams.Count || !optParams.All(modelParams.Contains))
             throw new ArgumentException("the optimizer must hold exactly the model's parameters");
         Sampler = new MinibatchSampler(train.Count, options.BatchSize, shuffle);
-        DropoutRng = dropout;
         _baseHyperparameters = optimizer.Groups.Select(g => g.Hyperparameters).ToArray();
         _batchX = new float[options.BatchSize * train.Features];
         _batchY = new byte[options.BatchSize];
+        if (engine is not null && model is not Classifier)
+            throw new ArgumentException($"the device path (engine) trains classifiers only; {model.LossName} runs on the CPU layers (engine: null)");
         Engine = engine;
     }
 
     /// <summary>The device engine the steps run on, or null on the CPU path.</summary>
     public Device.ITrainEngine? Engine { get; }
 
-    public Sequential Model { get; }
+    public ITrainable Model { get; }
     public Optimizer Optimizer { get; }
     public Dataset Train { get; }
     public Dataset? Test { get; }
     public TrainerOptions Options { get; }
     public MinibatchSampler Sampler { get; }
-    public Rng? DropoutRng { get; }
+    /// <summary>The model's own generator (dropout masks, VAE noise), saved in checkpoints; null when it has none.</summary>
+    public Rng? DropoutRng => Model.Generator;
     /// <summary>The base hyperparameters of each group (the schedule scales their lr).</summary>
     public IReadOnlyList<Hyperparameters> BaseHyperparameters => _baseHyperparameters;
     /// <summary>Steps taken so far.</summary>
@@ -144,16 +160,14 @@ public sealed class Trainer
             return Record(t, factor, dloss, dcorrect, n);
         }
         var x = new Tensor(n == Options.BatchSize ? _batchX : _batchX.AsSpan(0, n * f).ToArray(), n, f);
-        var logits = Model.Forward(x, training: true);
-        if (_grad is null || _grad.Length != logits.Length) _grad = Tensor.Zeros(logits.Rows, logits.Cols);
-        var (loss, correct) = SoftmaxCrossEntropy.Compute(logits, _batchY.AsSpan(0, n), _grad);
+        var (loss, correct) = Model.TrainBatch(x, _batchY.AsSpan(0, n));
         if (!double.IsFinite(loss))
         {
-            // Diverged: no backward, no optimizer step, so the weights and optimizer state stay those of step t - 1.
+            // Diverged: no optimizer step, so the weights and optimizer state stay those of step t - 1 (the gradients
+            // just computed are discarded).
             _clock.Stop();
             throw new TrainingDivergedException(t, loss);
         }
-        Model.Backward(_grad);
         Optimizer.Step();
         _clock.Stop();
         return Record(t, factor, loss, correct, n);
@@ -173,16 +187,19 @@ public sealed class Trainer
     {
         if (Step % StepsPerEpoch != 0 || Step == 0) throw new InvalidOperationException($"step {Step} is not at the end of an epoch");
         var (testLoss, testAcc) = Test is null ? (double.NaN, double.NaN) : Evaluate(Test);
-        var r = new EpochRecord(EpochsDone, Step, _epochLossSum / _epochSeen, (double)_epochCorrect / _epochSeen, testLoss, testAcc, WallSeconds);
+        double trainAcc = Model.HasAccuracy ? (double)_epochCorrect / _epochSeen : double.NaN;
+        var r = new EpochRecord(EpochsDone, Step, _epochLossSum / _epochSeen, trainAcc, testLoss, testAcc, WallSeconds);
         (_epochLossSum, _epochCorrect, _epochSeen) = (0, 0, 0);
         return r;
     }
 
-    /// <summary>Mean cross-entropy and accuracy of the model on <paramref name="data"/>, dropout off.</summary>
+    /// <summary>Mean loss and accuracy of the model on <paramref name="data"/>, dropout off (accuracy NaN for a model
+    /// without one).</summary>
     public (double Loss, double Accuracy) Evaluate(Dataset data)
     {
         double lossSum = 0;
         long correct = 0;
+        Model.BeginEvaluation();
         for (int start = 0; start < data.Count; start += Options.EvalBatchSize)
         {
             int n = Math.Min(Options.EvalBatchSize, data.Count - start);
@@ -194,12 +211,11 @@ public sealed class Trainer
                 continue;
             }
             var x = new Tensor(data.Inputs.AsSpan(start * data.Features, n * data.Features).ToArray(), n, data.Features);
-            var logits = Model.Forward(x, training: false);
-            var (loss, c) = SoftmaxCrossEntropy.Compute(logits, data.Labels.AsSpan(start, n), null);
+            var (loss, c) = Model.EvaluateBatch(x, data.Labels.AsSpan(start, n));
             lossSum += loss * n;
             correct += c;
         }
-        return (lossSum / data.Count, (double)correct / data.Count);
+        return (lossSum / data.Count, Model.HasAccuracy ? (double)correct / data.Count : double.NaN);
     }
 
     /// <summary>
@@ -235,7 +251,7 @@ public sealed class Trainer
             // ETA (of the whole job when laterSteps is given) from the training steps' time only; evaluation adds a little per epoch.
             progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{label}epoch {e.Epoch}/{Options.Epochs}  step {e.Step}/{TotalSteps}  train loss {e.TrainLoss:F4}  " +
-                $"test loss {e.TestLoss:F4}  test acc {100 * e.TestAccuracy:F2}%  {e.WallSeconds:F1} s  ETA {eta:F1} s"));
+                $"test loss {e.TestLoss:F4}  {(Model.HasAccuracy ? $"test acc {100 * e.TestAccuracy:F2}%  " : "")}{e.WallSeconds:F1} s  ETA {eta:F1} s"));
         }
     }
 

@@ -184,13 +184,18 @@ public static class Conformance
                 sets.Add(("wd-maximize", d with { WeightDecay = 0.1, Maximize = true }));
                 sets.Add(("amsgrad-wd", d with { Amsgrad = true, WeightDecay = 0.01, Lr = 0.01 }));
                 sets.Add(("beta-0.5-0.6", d with { Beta1 = 0.5, Beta2 = 0.6, Eps = 1e-3, Lr = 0.1 }));
+                // Bias correction off (Kingma & Ba Fig. 4): the scalars 1 − β^t are exactly 1.
+                sets.Add(("no-bias-correction", d with { BiasCorrection = false }));
+                sets.Add(("no-bias-correction-amsgrad-b1-0-b2-0.9999", d with { BiasCorrection = false, Amsgrad = true, Beta1 = 0, Beta2 = 0.9999, WeightDecay = 0.01 }));
                 break;
             case Algorithm.AdamW:
                 sets.Add(("amsgrad", d with { Amsgrad = true }));
                 sets.Add(("wd0-maximize", d with { WeightDecay = 0, Maximize = true, Lr = 0.05 }));
+                sets.Add(("no-bias-correction", d with { BiasCorrection = false }));
                 break;
             case Algorithm.AdaMax:
                 sets.Add(("wd-maximize", d with { WeightDecay = 0.1, Maximize = true }));
+                sets.Add(("no-bias-correction", d with { BiasCorrection = false }));
                 break;
             case Algorithm.NAdam:
                 sets.Add(("wd", d with { WeightDecay = 0.05 }));

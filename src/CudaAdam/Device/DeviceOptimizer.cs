@@ -83,6 +83,8 @@ public sealed class DeviceOptimizer : IDisposable
 {
     private const int ClockAdam = 1, ClockAdaMax = 2, ClockRAdam = 3, ClockSign = 4, ClockLion = 5, ClockPlain = 6,
         ClockSgd = 7, ClockAdaGrad = 8;
+    /// <summary><c>CA_CLOCK_NO_BIAS_CORRECTION</c> of kernels/clock.cu, OR-ed into the kind: bias correction off.</summary>
+    private const int ClockNoBiasCorrection = 0x100;
     private const int Epoch = 1;
 
     private readonly IDevice _device;
@@ -211,7 +213,8 @@ public sealed class DeviceOptimizer : IDisposable
             clocks[i] = new CaClock
             {
                 Step = 0, Beta1Power = 1, Beta2Power = 1, Beta1 = hp.Beta1, Beta2 = hp.Beta2, WeightDecay = hp.WeightDecay,
-                LrDecay = hp.LrDecay, Group = _groupOf[i], Kind = ClockKind(algorithm),
+                LrDecay = hp.LrDecay, Group = _groupOf[i],
+                Kind = ClockKind(algorithm) | (hp.BiasCorrection ? 0 : ClockNoBiasCorrection),
             };
         }
         var chunks = ChunkTable.Build(_params.Select(p => (long)p.Data.Length).ToArray(), _options.ChunkSize);

@@ -11,6 +11,9 @@ namespace CudaAdam.Reference;
 /// v̄  ← max(v̄, v)  if amsgrad, else v̄ = v
 /// x  ← x − (γ/(1−β1^t)) · m / (sqrt(v̄)/sqrt(1−β2^t) + ε)
 /// </code>
+/// With <see cref="Hyperparameters.BiasCorrection"/> off both factors are exactly 1 (<see cref="StepScalars.Advance"/>):
+/// <c>x ← x − γ · m / (sqrt(v̄) + ε)</c>, RMSProp with momentum on the running mean of g (Kingma &amp; Ba 2015, Fig. 4's
+/// "no bias correction"; note torch's RMSProp with momentum is different: it keeps b ← μb + g/(sqrt(v)+ε) instead of m).
 /// Convention warnings: ε is added OUTSIDE the sqrt and AFTER bias correction of v (torch; the paper writes
 /// m̂/(sqrt(v̂)+ε), which is the same thing). Weight decay here is L2, not AdamW's decoupled decay.
 /// AMSGrad, as in torch.optim, keeps the maximum of the UNcorrected v and divides it by sqrt(1−β2^t).

@@ -35,6 +35,8 @@ public class HyperparametersValidateTests
         yield return Case("nadam_negative_momentum_decay", Algorithm.NAdam, h => h with { MomentumDecay = -4e-3 }, "momentum_decay", "-0.004");
         yield return Case("amsgrad_on_sgd", Algorithm.Sgd, h => h with { Amsgrad = true }, "amsgrad", "sgd");
         yield return Case("amsgrad_on_nadam", Algorithm.NAdam, h => h with { Amsgrad = true }, "amsgrad", "nadam");
+        yield return Case("no_bias_correction_on_nadam", Algorithm.NAdam, h => h with { BiasCorrection = false }, "bias_correction", "nadam");
+        yield return Case("no_bias_correction_on_rmsprop", Algorithm.RmsProp, h => h with { BiasCorrection = false }, "bias_correction", "rmsprop");
         yield return Case("decoupled_on_adam", Algorithm.Adam, h => h with { DecoupledWeightDecay = true }, "decoupled_weight_decay", "adam");
     }
 

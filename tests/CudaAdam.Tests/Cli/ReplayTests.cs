@@ -107,6 +107,17 @@ public class ReplayTests
     }
 
     [Test]
+    public void BiasCorrectionFalse_IsBitwiseTheApi_AndRefusedForAlgorithmsWithoutIt()
+    {
+        var r = CliRunner.Invoke([.. Base("signadam"), "--lr", "0.01", "--bias-correction=false"]);
+        Assert.That(r.Code, Is.EqualTo(0), r.ToString());
+        var hp = Hyperparameters.Defaults(Algorithm.SignAdam) with { Lr = 0.01, BiasCorrection = false };
+        Assert.That(Npy.Read1D(_out).Select(BitConverter.SingleToInt32Bits), Is.EqualTo(Direct(Algorithm.SignAdam, hp).Select(BitConverter.SingleToInt32Bits)));
+        Assert.That(Npy.Read1D(_out), Is.Not.EqualTo(Direct(Algorithm.SignAdam, hp with { BiasCorrection = true })));
+        AssertOneErrorLine(CliRunner.Invoke([.. Base("rmsprop"), "--bias-correction=false"]), "bias_correction = false is an option of adam");
+    }
+
+    [Test]
     public void WarningBeta1AboveSqrtBeta2GoesToStderrAndSucceeds()
     {
         var r = CliRunner.Invoke([.. Base(), "--beta1", "0.99", "--beta2", "0.9"]);

@@ -38,11 +38,12 @@ public class DeviceOptimizerTests
     /// <summary>Runs both paths for <paramref name="steps"/> steps; lr changes at steps 8 and 16, a non-finite gradient
     /// at <paramref name="badStep"/> (0: none); compares params and state after every step.</summary>
     private static void RunBoth(IDevice device, Algorithm a, int steps, int badStep, DeviceOptimizerOptions options,
-        DeviceBackendOptions backendOptions)
+        DeviceBackendOptions backendOptions, Func<Hyperparameters, Hyperparameters>? tweak = null)
     {
         var dev = Params(3, Lengths);
         var host = Params(3, Lengths);
-        ParamGroup[] Groups(Parameter[] ps) => [new(ps[..2], Hp(a, 0)), new(ps[2..], Hp(a, 1))];
+        tweak ??= h => h;
+        ParamGroup[] Groups(Parameter[] ps) => [new(ps[..2], tweak(Hp(a, 0))), new(ps[2..], tweak(Hp(a, 1)))];
         var hostGroups = Groups(host);
         using var resident = new DeviceOptimizer(device, a, Groups(dev), options);
         using var backend = new DeviceBackend(device, backendOptions);
@@ -96,6 +97,18 @@ public class DeviceOptimizerTests
         using var device = KernelDevices.OpenOrIgnore("emulator");
         RunBoth(device, a, steps: 24, badStep: 11, new DeviceOptimizerOptions { CaptureGraph = true, ChunkSize = 1024 },
             new DeviceBackendOptions { ChunkSize = 1024 });
+    }
+
+    [TestCase(Algorithm.Adam)]
+    [TestCase(Algorithm.AdamW)]
+    [TestCase(Algorithm.SignAdam)]
+    [TestCase(Algorithm.AdaMax)]
+    public void DeviceClockWithoutBiasCorrectionIsBitwiseTheHostPath(Algorithm a)
+    {
+        // CA_CLOCK_NO_BIAS_CORRECTION (kernels/clock.cu): the clock writes 1 for both corrections, as StepScalars.Advance.
+        using var device = KernelDevices.OpenOrIgnore("emulator");
+        RunBoth(device, a, steps: 16, badStep: 5, new DeviceOptimizerOptions { CaptureGraph = true, ChunkSize = 1024 },
+            new DeviceBackendOptions { ChunkSize = 1024 }, h => h with { BiasCorrection = false, Beta2 = 0.99 });
     }
 
     [TestCase(Algorithm.AdamW)]
