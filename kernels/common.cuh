@@ -270,6 +270,46 @@ static __device__ __forceinline__ void ca_set_lane(float4& x, int k, float value
     if (k == 0) x.x = value; else if (k == 1) x.y = value; else if (k == 2) x.z = value; else x.w = value;
 }
 
+/// One aligned group of four elements starting at i: loads p, g (unscaled, clipped, negated for maximize, exactly
+/// as ca_load does) and the state slots the tensor has as float4, runs op on each lane in order, hands each lane to
+/// lane_done(k, e, p_before) (the fused diagnostics' hook; a no-op in the plain step), and stores what op wrote.
+/// The one place the vector path's loads, element order and stores are written down.
+template <class Op, class LaneDone>
+static __device__ __forceinline__ void ca_step4(const CaTensor& t, long long i, float inv_scale, const float* clip,
+                                                float coef, Op& op, LaneDone lane_done) {
+    const float4 zero4 = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    float4 p4 = ca_load4(t.p, i);
+    const float4 g4 = ca_load4(t.g, i);
+    float4 m4 = t.m ? ca_load4(t.m, i) : zero4;
+    float4 v4 = t.v ? ca_load4(t.v, i) : zero4;
+    float4 x4 = t.vmax ? ca_load4(t.vmax, i) : zero4;
+    float4 a4 = t.aux ? ca_load4(t.aux, i) : zero4;
+    for (int k = 0; k < 4; k++) {
+        CaElem e;
+        e.p = ca_lane(p4, k);
+        e.g = ca_lane(g4, k) * inv_scale;
+        if (clip) e.g = e.g * coef;
+        if (t.flags & CA_MAXIMIZE) e.g = -e.g;
+        e.m = ca_lane(m4, k);
+        e.v = ca_lane(v4, k);
+        e.vmax = ca_lane(x4, k);
+        e.aux = ca_lane(a4, k);
+        const float p_before = e.p;
+        op(e, t);
+        lane_done(k, e, p_before);
+        ca_set_lane(p4, k, e.p);
+        ca_set_lane(m4, k, e.m);
+        ca_set_lane(v4, k, e.v);
+        ca_set_lane(x4, k, e.vmax);
+        ca_set_lane(a4, k, e.aux);
+    }
+    ca_store4(t.p, i, p4);
+    if (t.m) ca_store4(t.m, i, m4);
+    if (t.v) ca_store4(t.v, i, v4);
+    if (t.vmax) ca_store4(t.vmax, i, x4);
+    if (t.aux) ca_store4(t.aux, i, a4);
+}
+
 template <class Op>
 static __device__ __forceinline__ void ca_foreach(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                                   const int* skip_flag, int epoch, const float* clip, Op op) {
@@ -281,39 +321,9 @@ static __device__ __forceinline__ void ca_foreach(const CaTensor* tensors, const
     const long long start = c.start, end = c.start + c.length;
     long long scalar_from = start;
     if (ca_aligned16(t, start)) {
-        const float4 zero4 = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
         const long long nvec = c.length / 4;
-        for (long long j = threadIdx.x; j < nvec; j += blockDim.x) {
-            const long long i = start + 4 * j;
-            float4 p4 = ca_load4(t.p, i);
-            const float4 g4 = ca_load4(t.g, i);
-            float4 m4 = t.m ? ca_load4(t.m, i) : zero4;
-            float4 v4 = t.v ? ca_load4(t.v, i) : zero4;
-            float4 x4 = t.vmax ? ca_load4(t.vmax, i) : zero4;
-            float4 a4 = t.aux ? ca_load4(t.aux, i) : zero4;
-            for (int k = 0; k < 4; k++) {
-                CaElem e;
-                e.p = ca_lane(p4, k);
-                e.g = ca_lane(g4, k) * inv_scale;
-                if (clip) e.g = e.g * coef;
-                if (t.flags & CA_MAXIMIZE) e.g = -e.g;
-                e.m = ca_lane(m4, k);
-                e.v = ca_lane(v4, k);
-                e.vmax = ca_lane(x4, k);
-                e.aux = ca_lane(a4, k);
-                op(e, t);
-                ca_set_lane(p4, k, e.p);
-                ca_set_lane(m4, k, e.m);
-                ca_set_lane(v4, k, e.v);
-                ca_set_lane(x4, k, e.vmax);
-                ca_set_lane(a4, k, e.aux);
-            }
-            ca_store4(t.p, i, p4);
-            if (t.m) ca_store4(t.m, i, m4);
-            if (t.v) ca_store4(t.v, i, v4);
-            if (t.vmax) ca_store4(t.vmax, i, x4);
-            if (t.aux) ca_store4(t.aux, i, a4);
-        }
+        for (long long j = threadIdx.x; j < nvec; j += blockDim.x)
+            ca_step4(t, start + 4 * j, inv_scale, clip, coef, op, [](int, const CaElem&, float) {});
         scalar_from = start + 4 * nvec;
     }
     for (long long i = scalar_from + threadIdx.x; i < end; i += blockDim.x) {

@@ -211,44 +211,14 @@ static __device__ __forceinline__ void ca_foreach_diag(const CaTensor* tensors, 
     const long long start = c.start, end = c.start + c.length;
     long long scalar_from = start;
     if (ca_aligned16(t, start)) {
-        const float4 zero4 = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
         const long long nvec = c.length / 4;
         for (long long jw = warp_first; jw < nvec; jw += blockDim.x) {
             const long long j = jw + lane;
             int bins[4] = {-1, -1, -1, -1};
-            if (j < nvec) {
-                const long long i = start + 4 * j;
-                float4 p4 = ca_load4(t.p, i);
-                const float4 g4 = ca_load4(t.g, i);
-                float4 m4 = t.m ? ca_load4(t.m, i) : zero4;
-                float4 v4 = t.v ? ca_load4(t.v, i) : zero4;
-                float4 x4 = t.vmax ? ca_load4(t.vmax, i) : zero4;
-                float4 a4 = t.aux ? ca_load4(t.aux, i) : zero4;
-                for (int k = 0; k < 4; k++) {
-                    CaElem e;
-                    e.p = ca_lane(p4, k);
-                    e.g = ca_lane(g4, k) * inv_scale;
-                    if (clip) e.g = e.g * coef;
-                    if (t.flags & CA_MAXIMIZE) e.g = -e.g;
-                    e.m = ca_lane(m4, k);
-                    e.v = ca_lane(v4, k);
-                    e.vmax = ca_lane(x4, k);
-                    e.aux = ca_lane(a4, k);
-                    const float p_prev = e.p;
-                    op(e, t);
-                    bins[k] = ca_diag_observe(a, e.g, e.m, e.v, eps, p_prev, e.p, s.edges);
-                    ca_set_lane(p4, k, e.p);
-                    ca_set_lane(m4, k, e.m);
-                    ca_set_lane(v4, k, e.v);
-                    ca_set_lane(x4, k, e.vmax);
-                    ca_set_lane(a4, k, e.aux);
-                }
-                ca_store4(t.p, i, p4);
-                if (t.m) ca_store4(t.m, i, m4);
-                if (t.v) ca_store4(t.v, i, v4);
-                if (t.vmax) ca_store4(t.vmax, i, x4);
-                if (t.aux) ca_store4(t.aux, i, a4);
-            }
+            if (j < nvec)
+                ca_step4(t, start + 4 * j, inv_scale, clip, coef, op, [&](int k, const CaElem& e, float p_before) {
+                    bins[k] = ca_diag_observe(a, e.g, e.m, e.v, eps, p_before, e.p, s.edges);
+                });
             for (int k = 0; k < 4; k++) ca_diag_hist_add(warp_hist, bins[k]);
         }
         scalar_from = start + 4 * nvec;
