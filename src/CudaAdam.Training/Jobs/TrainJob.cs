@@ -402,6 +402,9 @@ public static class TrainJob
         if (h.Momentum != 0) sb.Append($", momentum {G(h.Momentum)}");
         if (h.Nesterov) sb.Append(", nesterov");
         if (!h.BiasCorrection) sb.Append(", no bias correction");
+        // The sign-like descent bound of arXiv 2507.05966: |m|/sqrt(v) <= R, finite iff beta1 < sqrt(beta2).
+        if (Hyperparameters.HasSecondMoment(oc.Algorithm))
+            sb.Append(double.IsFinite(h.SignBound) ? FormattableString.Invariant($", R {h.SignBound:0.###} (β1 < √β2)") : ", R ∞ (β1 ≥ √β2)");
         return sb.ToString();
 
         static string G(double v) => v.ToString("g", CultureInfo.InvariantCulture); // 1e-08, not 1E-08

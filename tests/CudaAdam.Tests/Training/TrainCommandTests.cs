@@ -145,3 +145,28 @@ public class TrainCommandTests
         Assert.That(r.Out, Does.StartWith("usage: cudaadam train [config.json] [--output DIR]"));
     }
 }
+
+/// <summary>Every run states the sign-like descent bound R of its β1, β2 (arXiv 2507.05966) and which side of
+/// β1 = sqrt(β2) it is on.</summary>
+public class TrainHyperparameterDescriptionTests
+{
+    private static string Describe(string json)
+    {
+        var oc = System.Text.Json.JsonSerializer.Deserialize<OptimizerConfig>(json,
+            new System.Text.Json.JsonSerializerOptions { PropertyNameCaseInsensitive = true })!;
+        var config = TrainConfig.Default();
+        config.Optimizers = [oc];
+        config.Resolve();
+        return TrainJob.DescribeHyperparameters(oc);
+    }
+
+    [Test]
+    public void AdamFamily_StatesR_AndTheSideOfTheBoundary()
+    {
+        // R = (1 − β1) / (sqrt(1 − β2) · sqrt(1 − β1²/β2)): 7.27 at (0.9, 0.999), 2.345 at (0.9, 0.99).
+        Assert.That(Describe("""{ "name": "adam" }"""), Does.EndWith(", R 7.27 (β1 < √β2)"));
+        Assert.That(Describe("""{ "name": "signadam", "beta2": 0.99 }"""), Does.EndWith(", R 2.345 (β1 < √β2)"));
+        Assert.That(Describe("""{ "name": "adam", "beta1": 0.9995 }"""), Does.EndWith(", R ∞ (β1 ≥ √β2)"));
+        Assert.That(Describe("""{ "name": "lion" }"""), Does.Not.Contain(", R "), "Lion has no second moment: no R");
+    }
+}
