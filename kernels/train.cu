@@ -1,7 +1,8 @@
 // train.cu — the layer kernels of the device training path (src/CudaAdam.Training/Device/): a tiled SGEMM, bias
 // broadcast and bias gradient, ReLU, inverted dropout with a counter-based mask, softmax cross-entropy with its
-// gradient and argmax, and a deterministic reduction of the per-row losses. Every tensor is a row-major float32
-// matrix [rows, cols] in device memory.
+// gradient and argmax, a deterministic reduction of the per-row losses, and the CNN's im2col/col2im, conv layout
+// transposes, conv bias gradient and max pooling. Every tensor is a row-major float32 matrix [rows, cols] in device
+// memory (images: [batch, C·H·W] rows in NCHW order).
 //
 // Determinism: no float atomics anywhere. Every output element is computed by one thread in a fixed order, so a
 // kernel gives the same bits on every run, on the GPU and in the host emulator (IEEE add/mul only, no FMA:

@@ -13,8 +13,8 @@ namespace CudaAdam.Tests.Training;
 
 /// <summary>
 /// The device training path (kernels/train.cu, src/CudaAdam.Training/Device/): the GEMM, each device layer against
-/// its CPU layer, a finite-difference gradient check of the device MLP, a short training run, bitwise resume from a
-/// checkpoint and a corrupt checkpoint. One body, two devices: <see cref="DeviceTrainingEmulatorTests"/> (every run;
+/// its CPU layer (conv and max-pool included), finite-difference gradient checks of the device MLP and CNN, short
+/// training runs, bitwise resume from a checkpoint (MLP, CNN) and a corrupt checkpoint. One body, two devices: <see cref="DeviceTrainingEmulatorTests"/> (every run;
 /// skipped with the reason when .build/native/libcudaadam_emu.so is missing) and <see cref="DeviceTrainingGpuTests"/>
 /// ([Category("Gpu")], skipped without a GPU). Sizes are tiny: the emulator runs a few tens of M elements/s.
 /// </summary>
