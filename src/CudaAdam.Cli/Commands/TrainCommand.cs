@@ -31,8 +31,8 @@ public sealed class TrainCommand : ICommand
         "                configs/quadratic-deep.json, configs/rosenbrock.json.\n" +
         "  --output DIR  where run folders go (default: the config's \"output\", runs/)\n" +
         "  --backend B   overrides the config's \"backend\": cpu (CPU layers and reference step), cuda or emulator (layers\n" +
-        "                and fused step on the device; mlp and logreg only), auto (cuda when a GPU opens, else cpu; the\n" +
-        "                embedded default's)\n" +
+        "                and fused step on the device; mlp, logreg, cnn, not the vae or nadam), auto (cuda when a GPU\n" +
+        "                opens, else cpu; the embedded default's)\n" +
         "  --epochs N    overrides \"training\": {\"epochs\"}\n" +
         "  --resume RUNFOLDER  continue an interrupted run (Ctrl+C, a crash) from its checkpoints (one per optimizer,\n" +
         "                written every epoch and on Ctrl+C); the numbers are bitwise those of an uninterrupted run\n\n" +

@@ -55,14 +55,14 @@ public sealed class DeviceEngine : ITrainEngine
     private int[] _labels = [];
 
     /// <param name="device">Where to train (not owned: the caller disposes it after this engine).</param>
-    /// <param name="model">The host model (mlp or logreg); its current parameters are uploaded.</param>
+    /// <param name="model">The host model (mlp, logreg or cnn); its current parameters are uploaded.</param>
     /// <param name="hostOptimizer">The host optimizer over the model's parameters: its algorithm and groups define the
     /// device optimizer; it holds the state copies for checkpoints and is never stepped.</param>
     /// <param name="features">Input features per row.</param>
     /// <param name="classes">Number of classes (the model's output width).</param>
     /// <param name="maxRows">The largest batch (training or evaluation) that will be passed.</param>
     /// <param name="dropoutSeed">The dropout masks' seed (<see cref="DropoutMask.SeedOf"/> of the run's dropout generator).</param>
-    /// <exception cref="NotSupportedException">A layer without a device implementation (conv), or NAdam.</exception>
+    /// <exception cref="NotSupportedException">A layer without a device implementation (softplus), or NAdam.</exception>
     public DeviceEngine(IDevice device, Sequential model, Optimizer hostOptimizer, int features, int classes, int maxRows, ulong dropoutSeed)
     {
         _device = device ?? throw new ArgumentNullException(nameof(device));

@@ -349,7 +349,8 @@ public sealed class DeviceSoftmaxCrossEntropy : IDisposable
 }
 
 /// <summary>
-/// A host <see cref="Sequential"/> (mlp or logreg: <see cref="Linear"/>, <see cref="Relu"/>, <see cref="Dropout"/>)
+/// A host <see cref="Sequential"/> (mlp, logreg or cnn: <see cref="Linear"/>, <see cref="Relu"/>, <see cref="Dropout"/>,
+/// <see cref="Conv2d"/>, <see cref="MaxPool2d"/>, <see cref="Flatten"/>)
 /// rebuilt on the device: its parameters are the <see cref="DeviceOptimizer"/>'s arena and its backward writes the
 /// optimizer's gradient arena, so a training step moves only the batch in and the loss out.
 /// </summary>
@@ -357,7 +358,7 @@ public sealed class DeviceSequential : IDisposable
 {
     private readonly bool[] _needInputGradient;
 
-    /// <exception cref="NotSupportedException">A layer has no device implementation (conv, pooling, softplus).</exception>
+    /// <exception cref="NotSupportedException">A layer has no device implementation (softplus, the vae's).</exception>
     public DeviceSequential(Sequential model, DeviceOptimizer optimizer, IDeviceGemm gemm, ulong dropoutSeed)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -374,9 +375,12 @@ public sealed class DeviceSequential : IDisposable
                     Linear lin => new DeviceLinear(lin, optimizer, gemm),
                     Relu => new DeviceRelu(device, l.Name),
                     Dropout d => new DeviceDropout(device, d.Name, d.P, dropoutSeed, i),
+                    Conv2d conv => new DeviceConv2d(conv, optimizer, gemm),
+                    MaxPool2d pool => new DeviceMaxPool2d(pool, device),
+                    Flatten f => new DeviceFlatten(f.Name),
                     _ => throw new NotSupportedException(
-                        $"layer '{l.Name}' ({l.Describe()}) has no device implementation: the device path runs mlp and logreg " +
-                        "(linear, relu, dropout); conv and pooling layers are CPU-only, so train this model with backend \"cpu\""),
+                        $"layer '{l.Name}' ({l.Describe()}) has no device implementation: the device path runs linear, relu, " +
+                        "dropout, conv2d, maxpool2d and flatten (mlp, logreg, cnn); train this model with backend \"cpu\""),
                 });
             }
         }

@@ -238,12 +238,11 @@ public static class TrainJob
     /// the summary.
     /// </summary>
     /// <exception cref="ConfigException">A device backend that is unavailable, or a model or optimizer the device path
-    /// does not run (cnn, nadam).</exception>
+    /// does not run (vae, nadam).</exception>
     public static IDevice? OpenDevice(TrainConfig config, out string description)
     {
         string name = config.Backend.ToLowerInvariant();
-        string? cpuOnly = config.Model.Kind == "cnn" ? "the cnn's conv layers run on the CPU only"
-            : config.Model.Kind == "vae" ? "the vae's layers and loss run on the CPU only"
+        string? cpuOnly = config.Model.Kind == "vae" ? "the vae's layers and loss run on the CPU only"
             : config.Optimizers?.FirstOrDefault(o => o.Algorithm == Algorithm.NAdam) is { } nadam
                 ? $"optimizer '{nadam.Id}' is nadam, which the device-resident step does not run" : null;
         if (name == "cpu")
