@@ -322,6 +322,7 @@ public class ProblemsTests
         Assert.That(c.Model.IsProblem, Is.True);
         Assert.That((c.Problem!.Dimension, c.Problem.Condition, c.Problem.Sigma0, c.Problem.Sigma1, c.Problem.P, c.Problem.StepsPerEpoch),
             Is.EqualTo(((int?)100, (double?)100, (double?)0.1, (double?)0.5, (double?)2, (int?)7)));
+        Assert.That(c.ToJson(), Does.Not.Contain("\"data\"").And.Not.Contain("dropout"), "a problem uses neither data nor dropout");
         var back = Parse(c.ToJson()).Resolve();
         Assert.That(back.ToJson(), Is.EqualTo(c.ToJson()));
         Assert.That(back.Problem!.Create(back.Model.Kind), Is.TypeOf<PAffineQuadratic>());
