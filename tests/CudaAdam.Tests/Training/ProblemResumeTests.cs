@@ -1,5 +1,6 @@
 using CudaAdam.Problems;
 using CudaAdam.Training;
+using CudaAdam.Tests.Cli;
 using CudaAdam.Training.Jobs;
 
 namespace CudaAdam.Tests.Training;
@@ -18,7 +19,7 @@ public class ProblemResumeTests
         """ "model": { "kind": "rosenbrock" }, "problem": { "dimension": 4, "steps_per_epoch": 20 }, "training": { "epochs": 3, "batch_size": 2, "seed": 4 } """,
     ];
 
-    private static TrainConfig Config(string section, string output, ulong? seed = null)
+    private static TrainConfig Config(string section, string output, string backend = "cpu")
     {
         string json = $$"""
             { "name": "pr", {{section}}, "schedule": { "kind": "cosine", "warmup": 3 },
@@ -27,7 +28,7 @@ public class ProblemResumeTests
             """;
         var c = TrainConfig.Load(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json)), "test config");
         c.Output = output;
-        if (seed is { } s) c.Training.Seed = s;
+        c.Backend = backend;
         return c;
     }
 
@@ -69,16 +70,27 @@ public class ProblemResumeTests
     [TestCase(0, 10)]   // quadratic_deep: 7 steps per epoch, cut in epoch 2 of the second optimizer
     [TestCase(1, 150)]  // reddi-online: 101 steps per epoch
     [TestCase(2, 33)]   // rosenbrock: 20 steps per epoch
-    public void InterruptedProblemJob_ResumedFromItsCheckpoints_IsBitwiseTheUninterruptedOne(int problem, int cutAfter)
+    public void InterruptedProblemJob_ResumedFromItsCheckpoints_IsBitwiseTheUninterruptedOne(int problem, int cutAfter) =>
+        CutResumeAndCompare(problem, cutAfter, "cpu");
+
+    /// <summary>The optimizer step in the emulated fused kernel: its state lives in the host arrays the checkpoint holds.</summary>
+    [Test]
+    public void InterruptedProblemJob_OnTheEmulatorBackend_ResumesBitwise()
+    {
+        using (Kernels.KernelDevices.OpenOrIgnore("emulator")) { }
+        CutResumeAndCompare(0, 10, "emulator");
+    }
+
+    private static void CutResumeAndCompare(int problem, int cutAfter, string backend)
     {
         using var dir = new TempDirectory();
-        var straight = TrainJob.Run(Config(ProblemSections[problem], dir.File("a")), TextWriter.Null);
+        var straight = TrainJob.Run(Config(ProblemSections[problem], dir.File("a"), backend), TextWriter.Null);
         Assert.That(straight.Interrupted, Is.False);
         Assert.That(straight.Files, Does.Contain(Path.Combine("checkpoints", "amsgrad.ckpt")).And.Contain(Path.Combine("checkpoints", "sgd-momentum.ckpt")));
 
         using var cts = new CancellationTokenSource();
         var log = new StringWriter();
-        var cut = TrainJob.Run(Config(ProblemSections[problem], dir.File("b")), log, cancel: cts.Token,
+        var cut = TrainJob.Run(Config(ProblemSections[problem], dir.File("b"), backend), log, cancel: cts.Token,
             progress: new CancelAt("sgd-momentum", cutAfter, cts));
         Assert.That(cut.Interrupted, Is.True);
         Assert.That(log.ToString(), Does.Contain("interrupted: checkpoints saved; continue with: cudaadam train --resume"));
@@ -86,10 +98,9 @@ public class ProblemResumeTests
         Assert.That(cutAfter % (straight.Runs[0].Steps.Count / 3), Is.Not.Zero, "the cut is inside an epoch");
         Assert.That(File.Exists(Path.Combine(cut.Folder, "summary.md")), Is.False);
 
-        var resumeLog = new StringWriter();
-        var resumed = TrainJob.Resume(cut.Folder, resumeLog);
-        Assert.That(resumed.Interrupted, Is.False);
-        Assert.That(resumeLog.ToString(), Does.Contain($"sgd-momentum: resumed from its checkpoint at step {cutAfter} of"));
+        var resumed = CliRunner.Invoke("train", "--resume", cut.Folder);
+        Assert.That(resumed.Code, Is.EqualTo(0), resumed.ToString());
+        Assert.That(resumed.Out, Does.Contain($"sgd-momentum: resumed from its checkpoint at step {cutAfter} of"));
 
         foreach (var csv in new[] { "steps.csv", "epochs.csv" })
             Assert.That(WithoutWallClock(Path.Combine(cut.Folder, csv)), Is.EqualTo(WithoutWallClock(Path.Combine(straight.Folder, csv))), csv);
@@ -171,6 +182,12 @@ public class ProblemResumeTests
         e = Assert.Throws<CheckpointException>(() => TrainJob.Resume(cut.Folder, TextWriter.Null));
         Assert.That(e!.Message, Does.Contain("truncated"));
         Assert.That(File.ReadAllBytes(ckpt), Has.Length.EqualTo(good.Length - 40));
+
+        File.WriteAllBytes(ckpt, corrupt);
+        var cli = CliRunner.Invoke("train", "--resume", cut.Folder);
+        Assert.That(cli.Code, Is.EqualTo(2), cli.ToString());
+        Assert.That(cli.Err, Does.Contain($"cudaadam train: checkpoint '{ckpt}' is corrupt: its SHA-256 checksum does not match its content"));
+        Assert.That(File.ReadAllBytes(ckpt), Is.EqualTo(corrupt));
 
         File.WriteAllBytes(ckpt, good);
         var r = TrainJob.Resume(cut.Folder, TextWriter.Null);
