@@ -238,4 +238,40 @@ public class ProblemResumeTests
         File.WriteAllText(configPath, config);
         Assert.That(TrainJob.Resume(cut.Folder, TextWriter.Null).Interrupted, Is.False);
     }
+
+    /// <summary>Format version 2 put the kind first; a version 1 file (a model run, no kind) still loads, and the
+    /// versions after 2 are refused by number.</summary>
+    [Test]
+    public void VersionOneModelCheckpoint_StillLoads_AndALaterVersionIsRefused()
+    {
+        using var dir = new TempDirectory();
+        var hp = Hyperparameters.Defaults(Algorithm.Adam);
+        var t = TrainingFixtures.Mlp(Algorithm.Adam, hp);
+        t.Run(stopAfterStep: 3);
+        string path = dir.File("v2.ckpt");
+        Checkpoint.Save(path, t);
+        var v2 = File.ReadAllBytes(path);
+        Assert.That(BitConverter.ToUInt32(v2, 16), Is.EqualTo(2u));
+        const int header = 28, kind = 4 + 5; // i32 length + "model"
+        Assert.That(System.Text.Encoding.UTF8.GetString(v2, header + 4, 5), Is.EqualTo("model"));
+
+        var payload = v2[(header + kind)..^32];
+        var v1 = new byte[header + payload.Length + 32];
+        v2.AsSpan(0, 16).CopyTo(v1);
+        BitConverter.TryWriteBytes(v1.AsSpan(16), 1u);
+        BitConverter.TryWriteBytes(v1.AsSpan(20), (long)payload.Length);
+        payload.CopyTo(v1, header);
+        System.Security.Cryptography.SHA256.HashData(v1.AsSpan(0, header + payload.Length)).CopyTo(v1, header + payload.Length);
+        File.WriteAllBytes(dir.File("v1.ckpt"), v1);
+        var fresh = TrainingFixtures.Mlp(Algorithm.Adam, hp, seed: 8);
+        Checkpoint.Load(dir.File("v1.ckpt"), fresh);
+        Assert.That(fresh.Step, Is.EqualTo(3));
+        Assert.That(fresh.Model.Parameters.Select(p => Bits(p.Data)), Is.EqualTo(t.Model.Parameters.Select(p => Bits(p.Data))));
+
+        var v3 = (byte[])v2.Clone();
+        BitConverter.TryWriteBytes(v3.AsSpan(16), 3u);
+        File.WriteAllBytes(dir.File("v3.ckpt"), v3);
+        var e = Assert.Throws<CheckpointException>(() => Checkpoint.Load(dir.File("v3.ckpt"), fresh));
+        Assert.That(e!.Message, Does.Contain("format version 3; this build reads versions 1 to 2"));
+    }
 }
