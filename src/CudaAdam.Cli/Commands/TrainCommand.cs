@@ -25,7 +25,7 @@ public sealed class TrainCommand : ICommand
         "  config.json   JSON config (snake_case keys; unknown keys are errors). Without it, the embedded default:\n" +
         "                MLP 784-256-256-10, dropout, 30,000 training images, 3 epochs, adam adamw amsgrad signadam\n" +
         "                lion sgd-nesterov. configs/{mlp,logreg,cnn,vae}-fmnist.json use the full data.\n" +
-        "                model.kind may also name a stochastic problem (no data, no checkpoints; objective.png\n" +
+        "                model.kind may also name a stochastic problem (no data; objective.png\n" +
         "                instead of test_accuracy.png): quadratic_deep (DeepOBS), reddi-cycle3, reddi-online,\n" +
         "                reddi-stochastic, zhang, rosenbrock, paffine-quadratic, with a \"problem\" section;\n" +
         "                configs/quadratic-deep.json, configs/rosenbrock.json.\n" +

@@ -112,8 +112,18 @@ public sealed class TrainConfig
         return this;
     }
 
-    /// <summary>The config as JSON with snake_case keys (what <see cref="Load(string)"/> reads).</summary>
-    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+    /// <summary>The config as JSON with snake_case keys (what <see cref="Load(string)"/> reads). A problem's config
+    /// leaves out what a problem does not use: the <c>data</c> section and the model's dropout keys.</summary>
+    public string ToJson()
+    {
+        if (!Model.IsProblem) return JsonSerializer.Serialize(this, JsonOptions);
+        var json = JsonSerializer.SerializeToNode(this, JsonOptions)!.AsObject();
+        json.Remove("data");
+        var model = json["model"]!.AsObject();
+        model.Remove("dropout");
+        model.Remove("input_dropout");
+        return json.ToJsonString(JsonOptions);
+    }
 
     private static readonly JsonSerializerOptions JsonOptions = new()
     {

@@ -68,7 +68,7 @@ public static class TrainJob
         {
             string problemFolder = CreateRunFolder(config, now ?? DateTime.UtcNow);
             AtomicFile.WriteAllText(Path.Combine(problemFolder, "config.json"), config.ToJson() + "\n");
-            return ExecuteProblem(config, problemFolder, log, cancel);
+            return ExecuteProblem(config, problemFolder, new Dictionary<string, (List<StepRecord>, List<EpochRecord>)>(), log, cancel, progress);
         }
         var (train, test) = config.Data.Load();
         string folder = CreateRunFolder(config, now ?? DateTime.UtcNow);
@@ -89,12 +89,13 @@ public static class TrainJob
         if (!File.Exists(configPath))
             throw new ConfigException($"'{folder}' is not a run folder of cudaadam train: it has no config.json");
         var config = TrainConfig.Load(configPath).Resolve();
-        if (config.Model.IsProblem)
-            throw new ConfigException(
-                $"the run in '{folder}' is a problem run ({config.Model.Kind}): problem runs keep no checkpoints and cannot be resumed " +
-                $"(they take seconds); run its config again: cudaadam train {configPath}");
         if (!config.Training.Checkpoints)
             throw new ConfigException($"the run in '{folder}' was made with \"checkpoints\": false, so it cannot be resumed; start it again");
+        if (config.Model.IsProblem)
+        {
+            log.WriteLine($"resuming {folder}");
+            return ExecuteProblem(config, folder, Reports.ReadCsv(folder), log, cancel, progress);
+        }
         var (train, test) = config.Data.Load();
         var records = Reports.ReadCsv(folder);
         log.WriteLine($"resuming {folder}");
@@ -142,8 +143,11 @@ public static class TrainJob
     }
 
     /// <summary>A problem run: each optimizer from the problem's x0 with the same generator seed (the same minibatch order
-    /// and, where the noise does not depend on x, the same noise), CSVs after every epoch, plots and summary at the end.</summary>
-    private static TrainResult ExecuteProblem(TrainConfig config, string folder, TextWriter log, CancellationToken cancel)
+    /// and, where the noise does not depend on x, the same noise), CSVs and a checkpoint after every epoch (and on
+    /// cancellation), plots and summary at the end. <paramref name="previous"/> holds the records of a resumed job.</summary>
+    private static TrainResult ExecuteProblem(TrainConfig config, string folder,
+        Dictionary<string, (List<StepRecord> Steps, List<EpochRecord> Epochs)> previous, TextWriter log, CancellationToken cancel,
+        ITrainProgress? progress)
     {
         var inv = CultureInfo.InvariantCulture;
         var problem = config.Problem!.Create(config.Model.Kind);
@@ -153,7 +157,6 @@ public static class TrainJob
         log.WriteLine(string.Create(inv,
             $"  train   {config.Training.Epochs} epochs of {stepsPerEpoch} steps, batch {config.Training.BatchSize}, schedule {DescribeSchedule(config.Schedule)}, seed {config.Training.Seed}, backend {config.Backend}"));
         log.WriteLine($"  output  {folder}");
-        if (config.Training.Checkpoints) log.WriteLine("  (no checkpoints: problem runs take seconds and are not resumable)");
 
         var runs = new List<OptimizerRun>();
         bool interrupted = false;
@@ -161,37 +164,82 @@ public static class TrainJob
         {
             var oc = config.Optimizers[i];
             log.WriteLine($"[{i + 1}/{config.Optimizers.Length}] {oc.Id}: {DescribeHyperparameters(oc)}");
-            // A problem's gradient is computed on the host; the backend is where the optimizer step runs (cpu: the
-            // reference; emulator, cuda: the fused kernel). auto means cpu here: a step on a d ≤ 100 vector gains nothing
-            // from a GPU.
-            string stepBackend = config.Backend.Equals("auto", StringComparison.OrdinalIgnoreCase) ? "cpu" : config.Backend;
-            IStepBackend backend;
-            try { backend = Backends.Create(stepBackend); }
-            catch (Exception e) when (e is ArgumentException or BackendUnavailableException) { throw new ConfigException($"backend: {e.Message}", e); }
-            var x = new Parameter("x", problem.InitialPoint());
-            using var optimizer = new Optimizer(oc.Algorithm, [new ParamGroup([x], oc.Hyperparameters())], backend);
-            optimizer.MaxGradNorm = config.Training.MaxGradNorm;
-            var trainer = new ProblemTrainer(problem, optimizer, x, ProblemOptions(config), Rng.ForStream(config.Training.Seed, 1));
-            var steps = new List<StepRecord>();
-            var epochs = new List<EpochRecord> { trainer.Initial() };
-            var current = new OptimizerRun(oc, steps, epochs, optimizer.Warnings);
-            int every = Math.Max(1, config.Training.Epochs / 10);
-            trainer.Run(steps.Add, e => { epochs.Add(e); Reports.WriteCsv(folder, [.. runs, current]); }, log,
-                label: $"  {oc.Id,-14} ", progressEvery: every, cancel: cancel);
-            interrupted = !trainer.Finished;
-            foreach (var w in optimizer.Warnings) log.WriteLine($"  {oc.Id}: warning: {w}");
-            runs.Add(current with { Warnings = optimizer.Warnings.ToArray() });
+            runs.Add(RunProblem(config, oc, problem, folder, log, runs, previous.GetValueOrDefault(oc.Id), cancel, progress, out interrupted));
         }
         Reports.WriteCsv(folder, runs);
         var files = new List<string> { "config.json", "steps.csv", "epochs.csv" };
+        if (config.Training.Checkpoints)
+            files.AddRange(runs.Select(r => Path.Combine("checkpoints", r.Config.Id + ".ckpt")).Where(f => File.Exists(Path.Combine(folder, f))));
         if (interrupted)
         {
-            log.WriteLine("interrupted: problem runs keep no checkpoints; run the config again");
+            log.WriteLine(config.Training.Checkpoints
+                ? $"interrupted: checkpoints saved; continue with: cudaadam train --resume {folder}"
+                : "interrupted: \"checkpoints\": false, so the run cannot be resumed; run the config again");
             return new TrainResult(folder, files, runs, Interrupted: true);
         }
         files.AddRange(Reports.WritePlots(folder, config, runs));
         files.Add(Reports.WriteProblemSummary(folder, config, problem, stepsPerEpoch, runs));
         return new TrainResult(folder, files, runs, Interrupted: false);
+    }
+
+    /// <summary>The seed as a problem checkpoint's run key (the generator's state alone does not say which seed began it).</summary>
+    private static string ProblemRunKey(TrainConfig config) => FormattableString.Invariant($"seed {config.Training.Seed}");
+
+    /// <summary>One optimizer of a problem run: from x0, or from its checkpoint when <paramref name="previous"/> holds
+    /// records of it (a resume); checkpointed after every epoch and when interrupted.</summary>
+    private static OptimizerRun RunProblem(TrainConfig config, OptimizerConfig oc, IStochasticProblem problem, string folder, TextWriter log,
+        IReadOnlyList<OptimizerRun> done, (List<StepRecord> Steps, List<EpochRecord> Epochs) previous, CancellationToken cancel,
+        ITrainProgress? progress, out bool interrupted)
+    {
+        // A problem's gradient is computed on the host; the backend is where the optimizer step runs (cpu: the
+        // reference; emulator, cuda: the fused kernel). auto means cpu here: a step on a d ≤ 100 vector gains nothing
+        // from a GPU.
+        string stepBackend = config.Backend.Equals("auto", StringComparison.OrdinalIgnoreCase) ? "cpu" : config.Backend;
+        IStepBackend backend;
+        try { backend = Backends.Create(stepBackend); }
+        catch (Exception e) when (e is ArgumentException or BackendUnavailableException) { throw new ConfigException($"backend: {e.Message}", e); }
+        var x = new Parameter("x", problem.InitialPoint());
+        using var optimizer = new Optimizer(oc.Algorithm, [new ParamGroup([x], oc.Hyperparameters())], backend);
+        optimizer.MaxGradNorm = config.Training.MaxGradNorm;
+        var trainer = new ProblemTrainer(problem, optimizer, x, ProblemOptions(config), Rng.ForStream(config.Training.Seed, 1));
+        string? ckpt = config.Training.Checkpoints
+            ? Path.Combine(Directory.CreateDirectory(Path.Combine(folder, "checkpoints")).FullName, oc.Id + ".ckpt")
+            : null;
+        string runKey = ProblemRunKey(config);
+        var steps = new List<StepRecord>();
+        var epochs = new List<EpochRecord>();
+        if (ckpt is not null && File.Exists(ckpt) && previous.Epochs is { Count: > 0 })
+        {
+            Checkpoint.Load(ckpt, trainer, runKey);
+            steps.AddRange(previous.Steps.Where(s => s.Step <= trainer.Step));
+            epochs.AddRange(previous.Epochs.Where(e => e.Epoch <= trainer.EpochsDone));
+            if (steps.Count != trainer.Step || epochs.Count != trainer.EpochsDone + 1)
+                throw new ConfigException(
+                    $"{oc.Id}: the checkpoint is at step {trainer.Step} but steps.csv/epochs.csv hold {steps.Count} steps and " +
+                    $"{epochs.Count} epochs of it; the run folder was changed by hand (delete checkpoints/{oc.Id}.ckpt to redo this optimizer)");
+            log.WriteLine($"  {oc.Id}: resumed from its checkpoint at step {trainer.Step} of {trainer.TotalSteps}");
+        }
+        else epochs.Add(trainer.Initial());
+        var current = new OptimizerRun(oc, steps, epochs, optimizer.Warnings);
+        int every = Math.Max(1, config.Training.Epochs / 10);
+        progress?.Begin(oc.Id, trainer.Step, trainer.TotalSteps);
+        trainer.Run(s =>
+        {
+            steps.Add(s);
+            progress?.Advance(oc.Id, s);
+        }, e =>
+        {
+            epochs.Add(e);
+            progress?.Epoch(oc.Id, e);
+            // Records first, then the checkpoint: never a checkpoint ahead of its records (see RunOne).
+            Reports.WriteCsv(folder, [.. done, current]);
+            if (ckpt is not null) Checkpoint.Save(ckpt, trainer, runKey);
+        }, log, label: $"  {oc.Id,-14} ", progressEvery: every, cancel: cancel);
+        progress?.End(oc.Id);
+        interrupted = !trainer.Finished;
+        if (interrupted && ckpt is not null) Checkpoint.Save(ckpt, trainer, runKey);
+        foreach (var w in optimizer.Warnings) log.WriteLine($"  {oc.Id}: warning: {w}");
+        return current with { Warnings = optimizer.Warnings.ToArray() };
     }
 
     private static ProblemTrainerOptions ProblemOptions(TrainConfig config) => new()

@@ -24,17 +24,22 @@ public sealed record ProblemTrainerOptions
 /// epoch, remainder dropped as in DeepOBS; a stream: B draws from the generator), the optimizer steps, and the problem
 /// projects x onto its feasible set. At each epoch's end it records the mean minibatch loss of the epoch as the train
 /// loss and F(x) (<see cref="IStochasticProblem.Loss"/>) as the test loss; accuracies are NaN.
-/// Same seed, same numbers: all randomness comes from the one generator given. No checkpoints: a problem run takes
-/// seconds (<c>cudaadam train --resume</c> says so).
+/// Same seed, same numbers: all randomness comes from the one generator given (the minibatch order and the noise).
+/// Everything that decides the next step — x, the optimizer state, the generator, the sampler's permutation and
+/// position, the step count and the epoch's running sums — is in a <see cref="Checkpoint"/>
+/// (<see cref="Checkpoint.Save(string, ProblemTrainer, string)"/>), so a resumed run is bitwise identical to an
+/// uninterrupted one.
 /// </summary>
 public sealed class ProblemTrainer
 {
     private readonly Hyperparameters[] _baseHyperparameters;
     private readonly float[] _grad;
     private readonly MinibatchSampler? _sampler;
+    // The current epoch's running sums and the time before a resume (checkpointed).
     private double _epochLossSum;
     private long _epochSeen;
-    private readonly Stopwatch _clock = new();
+    private double _elapsedBefore;
+    private Stopwatch _clock = new();
 
     /// <param name="problem">The problem.</param>
     /// <param name="optimizer">Over exactly <paramref name="x"/>; its groups' hyperparameters are the schedule's base rates.</param>
@@ -88,8 +93,12 @@ public sealed class ProblemTrainer
     public long Step { get; private set; }
     public int EpochsDone => (int)(Step / StepsPerEpoch);
     public bool Finished => Step >= TotalSteps;
-    /// <summary>Wall time spent in <see cref="TrainStep"/> (evaluations excluded).</summary>
-    public double WallSeconds => _clock.Elapsed.TotalSeconds;
+    /// <summary>Wall time spent in <see cref="TrainStep"/> (evaluations excluded), including the time before a resume.</summary>
+    public double WallSeconds => _elapsedBefore + _clock.Elapsed.TotalSeconds;
+    /// <summary>The base hyperparameters of each group (the schedule scales their lr).</summary>
+    public IReadOnlyList<Hyperparameters> BaseHyperparameters => _baseHyperparameters;
+    /// <summary>The minibatch sampler of a finite sum (over <see cref="Rng"/>), null for a stream.</summary>
+    internal MinibatchSampler? Sampler => _sampler;
 
     /// <summary>The record before the first step (epoch 0): F(x0).</summary>
     public EpochRecord Initial() => new(0, 0, double.NaN, double.NaN, Problem.Loss(X.Data), double.NaN, 0);
@@ -129,12 +138,14 @@ public sealed class ProblemTrainer
         return r;
     }
 
-    /// <summary>Runs to the end (or until <paramref name="cancel"/>), with the callbacks and one progress line per
+    /// <summary>Runs to the end (or until <paramref name="cancel"/>, checked before every step, or until
+    /// <paramref name="stopAfterStep"/> steps are done), with the callbacks and one progress line per
     /// <paramref name="progressEvery"/> epochs (and the last).</summary>
     public void Run(Action<StepRecord>? onStep = null, Action<EpochRecord>? onEpoch = null, TextWriter? progress = null,
-        string label = "", int progressEvery = 1, CancellationToken cancel = default)
+        string label = "", int progressEvery = 1, CancellationToken cancel = default, long? stopAfterStep = null)
     {
-        while (!Finished && !cancel.IsCancellationRequested)
+        long stop = Math.Min(TotalSteps, stopAfterStep ?? TotalSteps);
+        while (Step < stop && !cancel.IsCancellationRequested)
         {
             var s = TrainStep();
             onStep?.Invoke(s);
@@ -145,5 +156,14 @@ public sealed class ProblemTrainer
             progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{label}epoch {e.Epoch}/{Options.Epochs}  step {e.Step}/{TotalSteps}  train loss {e.TrainLoss:G6}  F(x) {e.TestLoss:G6}  {e.WallSeconds:F2} s"));
         }
+    }
+
+    /// <summary>The trainer's own state for <see cref="Checkpoint"/>.</summary>
+    internal (long Step, double LossSum, long Seen, double Elapsed) Counters => (Step, _epochLossSum, _epochSeen, WallSeconds);
+
+    internal void RestoreCounters(long step, double lossSum, long seen, double elapsed)
+    {
+        (Step, _epochLossSum, _epochSeen, _elapsedBefore) = (step, lossSum, seen, elapsed);
+        _clock = new Stopwatch();
     }
 }

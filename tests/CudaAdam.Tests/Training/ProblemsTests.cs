@@ -322,6 +322,7 @@ public class ProblemsTests
         Assert.That(c.Model.IsProblem, Is.True);
         Assert.That((c.Problem!.Dimension, c.Problem.Condition, c.Problem.Sigma0, c.Problem.Sigma1, c.Problem.P, c.Problem.StepsPerEpoch),
             Is.EqualTo(((int?)100, (double?)100, (double?)0.1, (double?)0.5, (double?)2, (int?)7)));
+        Assert.That(c.ToJson(), Does.Not.Contain("\"data\"").And.Not.Contain("dropout"), "a problem uses neither data nor dropout");
         var back = Parse(c.ToJson()).Resolve();
         Assert.That(back.ToJson(), Is.EqualTo(c.ToJson()));
         Assert.That(back.Problem!.Create(back.Model.Kind), Is.TypeOf<PAffineQuadratic>());
@@ -347,7 +348,7 @@ public class ProblemsTests
     [TestCase("zhang", """, "problem": { "n": 10 }""", 1)]
     [TestCase("rosenbrock", """, "problem": { "dimension": 4, "steps_per_epoch": 20 }""", 1)]
     [TestCase("paffine-quadratic", """, "problem": { "dimension": 10, "steps_per_epoch": 20 }""", 4)]
-    public void Train_RunsEveryProblem_AndWritesCsvPlotsSummary_ButDoesNotResume(string kind, string problem, int batch)
+    public void Train_RunsEveryProblem_AndWritesCsvPlotsSummaryCheckpoints(string kind, string problem, int batch)
     {
         using var dir = new TempDirectory();
         var config = Parse($$"""
@@ -365,11 +366,16 @@ public class ProblemsTests
             Assert.That(r.Epochs.Select(e => e.TestLoss), Has.All.Matches<double>(double.IsFinite));
             Assert.That(r.Epochs[0].TestLoss, Is.EqualTo(config.Problem!.Create(kind).Loss(config.Problem.Create(kind).InitialPoint())));
         }
-        foreach (var f in new[] { "config.json", "steps.csv", "epochs.csv", "loss_vs_step.png", "loss_vs_time.png", "objective.png", "summary.md" })
+        foreach (var f in new[] { "config.json", "steps.csv", "epochs.csv", "loss_vs_step.png", "loss_vs_time.png", "objective.png", "summary.md",
+                     "checkpoints/adam.ckpt", "checkpoints/sgd-momentum.ckpt" })
             Assert.That(File.Exists(Path.Combine(result.Folder, f)), f);
         Assert.That(File.ReadAllText(Path.Combine(result.Folder, "summary.md")), Does.Contain($"`{kind}`").And.Contain("| sgd-momentum |"));
-        Assert.That(() => TrainJob.Resume(result.Folder, new StringWriter()),
-            Throws.InstanceOf<ConfigException>().With.Message.Contains("cannot be resumed"));
+        // Resuming a finished run takes no step and keeps the records (interrupted runs: ProblemResumeTests).
+        string stepsCsv = File.ReadAllText(Path.Combine(result.Folder, "steps.csv"));
+        var again = TrainJob.Resume(result.Folder, new StringWriter());
+        Assert.That(again.Interrupted, Is.False);
+        Assert.That(again.Runs.Select(r => r.Steps.Count), Is.EqualTo(result.Runs.Select(r => r.Steps.Count)));
+        Assert.That(File.ReadAllText(Path.Combine(result.Folder, "steps.csv")), Is.EqualTo(stepsCsv));
     }
 
     [Test]
