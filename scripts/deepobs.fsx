@@ -77,7 +77,9 @@ let problemRun (p: IStochasticProblem) epochs batch (stepsPerEpoch: Nullable<int
     use opt = new Optimizer(m.Algorithm, [ x ], m.Hp lr)
     let t = ProblemTrainer(p, opt, x, ProblemTrainerOptions(Epochs = epochs, BatchSize = batch, StepsPerEpoch = stepsPerEpoch), Rng.ForStream(uint64 seed, 1UL))
     let losses = ResizeArray [ t.Initial().TestLoss ]
-    t.Run(onEpoch = Action<EpochRecord>(fun e -> losses.Add e.TestLoss))
+    // A run whose loss stops being finite ends there (TrainingDivergedException): its remaining epochs are NaN.
+    (try t.Run(onEpoch = Action<EpochRecord>(fun e -> losses.Add e.TestLoss)) with :? TrainingDivergedException -> ())
+    while losses.Count <= epochs do losses.Add nan
     let l = losses.ToArray()
     Array.map (transform >> clean false) l, l
 
@@ -92,8 +94,12 @@ let logregRun (m: Method) (lr: float) (seed: int) =
     let struct (l0, a0) = tr.Evaluate(fmTest)
     let accs = ResizeArray [ a0 ]
     let losses = ResizeArray [ l0 ]
-    tr.Run(onEpoch = Action<EpochRecord>(fun e -> accs.Add e.TestAccuracy; losses.Add e.TestLoss))
-    // A diverged softmax gives NaN logits and a NaN loss; its accuracy is then meaningless: count it as 0.
+    (try tr.Run(onEpoch = Action<EpochRecord>(fun e -> accs.Add e.TestAccuracy; losses.Add e.TestLoss))
+     with :? TrainingDivergedException -> ())
+    while losses.Count <= lrEpochs do
+        accs.Add nan
+        losses.Add nan
+    // A diverged run's loss is NaN; its accuracy is then meaningless: count it as 0.
     Array.map2 (fun a l -> if Double.IsFinite l then a else 0.0) (accs.ToArray()) (losses.ToArray()), losses.ToArray()
 
 let problems =

@@ -151,11 +151,13 @@ internal static class Reports
         {
             var f = r.Final;
             var b = r.Epochs.Where(e => e.Epoch > 0 && !double.IsNaN(e.TestLoss)).DefaultIfEmpty(r.Epochs[0]).MinBy(e => e.TestLoss)!;
+            string final = r.DivergedAt is { } step
+                ? FormattableString.Invariant($"**diverged at step {step}** (loss not finite) | | ")
+                : string.Create(Inv, $"{f.TrainLoss:G6} | {f.TestLoss:G6} | {f.TestLoss - fStar:G4} | ");
             s.Append(string.Create(Inv,
-                $"| {r.Config.Id} | {TrainJob.DescribeHyperparameters(r.Config)} | {f.TrainLoss:G6} | {f.TestLoss:G6} | {f.TestLoss - fStar:G4} | " +
-                $"{b.TestLoss:G6} ({b.Epoch}) | {f.WallSeconds:F2} |\n"));
+                $"| {r.Config.Id} | {TrainJob.DescribeHyperparameters(r.Config)} | {final}{b.TestLoss:G6} ({b.Epoch}) | {f.WallSeconds:F2} |\n"));
         }
-        var finite = runs.Where(r => double.IsFinite(r.Final.TestLoss)).ToList();
+        var finite = runs.Where(r => r.DivergedAt is null && double.IsFinite(r.Final.TestLoss)).ToList();
         if (finite.Count > 0)
         {
             var best = finite.MinBy(r => r.Final.TestLoss)!;

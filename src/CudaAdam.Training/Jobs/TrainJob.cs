@@ -211,35 +211,14 @@ public static class TrainJob
         if (ckpt is not null && File.Exists(ckpt) && previous.Epochs is { Count: > 0 })
         {
             Checkpoint.Load(ckpt, trainer, runKey);
-            steps.AddRange(previous.Steps.Where(s => s.Step <= trainer.Step));
-            epochs.AddRange(previous.Epochs.Where(e => e.Epoch <= trainer.EpochsDone));
-            if (steps.Count != trainer.Step || epochs.Count != trainer.EpochsDone + 1)
-                throw new ConfigException(
-                    $"{oc.Id}: the checkpoint is at step {trainer.Step} but steps.csv/epochs.csv hold {steps.Count} steps and " +
-                    $"{epochs.Count} epochs of it; the run folder was changed by hand (delete checkpoints/{oc.Id}.ckpt to redo this optimizer)");
-            log.WriteLine($"  {oc.Id}: resumed from its checkpoint at step {trainer.Step} of {trainer.TotalSteps}");
+            RestoreRecords(oc, previous, trainer.Step, trainer.EpochsDone, trainer.TotalSteps, steps, epochs, log);
         }
         else epochs.Add(trainer.Initial());
-        var current = new OptimizerRun(oc, steps, epochs, optimizer.Warnings);
         int every = Math.Max(1, config.Training.Epochs / 10);
-        progress?.Begin(oc.Id, trainer.Step, trainer.TotalSteps);
-        trainer.Run(s =>
-        {
-            steps.Add(s);
-            progress?.Advance(oc.Id, s);
-        }, e =>
-        {
-            epochs.Add(e);
-            progress?.Epoch(oc.Id, e);
-            // Records first, then the checkpoint: never a checkpoint ahead of its records (see RunOne).
-            Reports.WriteCsv(folder, [.. done, current]);
-            if (ckpt is not null) Checkpoint.Save(ckpt, trainer, runKey);
-        }, log, label: $"  {oc.Id,-14} ", progressEvery: every, cancel: cancel);
-        progress?.End(oc.Id);
-        interrupted = !trainer.Finished;
-        if (interrupted && ckpt is not null) Checkpoint.Save(ckpt, trainer, runKey);
-        foreach (var w in optimizer.Warnings) log.WriteLine($"  {oc.Id}: warning: {w}");
-        return current with { Warnings = optimizer.Warnings.ToArray() };
+        return Drive(oc, optimizer, steps, epochs, done, folder, progress, log, out interrupted,
+            (onStep, onEpoch) => trainer.Run(onStep, onEpoch, log, label: $"  {oc.Id,-14} ", progressEvery: every, cancel: cancel),
+            () => trainer.Step, trainer.TotalSteps, () => trainer.Finished,
+            ckpt is null ? null : () => Checkpoint.Save(ckpt, trainer, runKey));
     }
 
     private static ProblemTrainerOptions ProblemOptions(TrainConfig config) => new()
@@ -360,48 +339,70 @@ public static class TrainJob
         if (ckpt is not null && File.Exists(ckpt) && previous.Epochs is { Count: > 0 })
         {
             Checkpoint.Load(ckpt, trainer);
-            steps.AddRange(previous.Steps.Where(s => s.Step <= trainer.Step));
-            epochs.AddRange(previous.Epochs.Where(e => e.Epoch <= trainer.EpochsDone));
-            if (steps.Count != trainer.Step || epochs.Count != trainer.EpochsDone + 1)
-                throw new ConfigException(
-                    $"{oc.Id}: the checkpoint is at step {trainer.Step} but steps.csv/epochs.csv hold {steps.Count} steps and " +
-                    $"{epochs.Count} epochs of it; the run folder was changed by hand (delete checkpoints/{oc.Id}.ckpt to redo this optimizer)");
-            log.WriteLine($"  {oc.Id}: resumed from its checkpoint at step {trainer.Step} of {trainer.TotalSteps}");
+            RestoreRecords(oc, previous, trainer.Step, trainer.EpochsDone, trainer.TotalSteps, steps, epochs, log);
         }
         else
         {
             var (loss0, acc0) = trainer.Evaluate(test);
             epochs.Add(new EpochRecord(0, 0, double.NaN, double.NaN, loss0, acc0, 0));
         }
+        return Drive(oc, optimizer, steps, epochs, done, folder, progress, log, out interrupted,
+            (onStep, onEpoch) => trainer.Run(onStep, onEpoch, log, label: $"  {oc.Id,-14} ", laterSteps: laterRuns * trainer.TotalSteps, cancel: cancel),
+            () => trainer.Step, trainer.TotalSteps, () => trainer.Finished,
+            ckpt is null ? null : () => Checkpoint.Save(ckpt, trainer));
+    }
+
+    /// <summary>On resume: the records of <paramref name="previous"/> up to the checkpoint's step, which must hold every
+    /// step and epoch the checkpoint has done.</summary>
+    /// <exception cref="ConfigException">The CSVs and the checkpoint disagree (the run folder was changed by hand).</exception>
+    private static void RestoreRecords(OptimizerConfig oc, (List<StepRecord> Steps, List<EpochRecord> Epochs) previous, long step,
+        int epochsDone, long totalSteps, List<StepRecord> steps, List<EpochRecord> epochs, TextWriter log)
+    {
+        steps.AddRange(previous.Steps.Where(s => s.Step <= step));
+        epochs.AddRange(previous.Epochs.Where(e => e.Epoch <= epochsDone));
+        if (steps.Count != step || epochs.Count != epochsDone + 1)
+            throw new ConfigException(
+                $"{oc.Id}: the checkpoint is at step {step} but steps.csv/epochs.csv hold {steps.Count} steps and " +
+                $"{epochs.Count} epochs of it; the run folder was changed by hand (delete checkpoints/{oc.Id}.ckpt to redo this optimizer)");
+        log.WriteLine($"  {oc.Id}: resumed from its checkpoint at step {step} of {totalSteps}");
+    }
+
+    /// <summary>
+    /// Runs one optimizer's trainer (<paramref name="run"/> gets the step and epoch callbacks) with the job's
+    /// bookkeeping: records, progress, the CSVs and then the checkpoint at every epoch end (never a checkpoint ahead of
+    /// its records: a crash in between leaves records beyond it, which a resume drops), a checkpoint when interrupted.
+    /// A run whose loss stops being finite (<see cref="TrainingDivergedException"/>) is not an error of the job: it ends
+    /// there, marked diverged, its last epoch's checkpoint kept, and the job goes on with the next optimizer.
+    /// </summary>
+    private static OptimizerRun Drive(OptimizerConfig oc, Optimizer optimizer, List<StepRecord> steps, List<EpochRecord> epochs,
+        IReadOnlyList<OptimizerRun> done, string folder, ITrainProgress? progress, TextWriter log, out bool interrupted,
+        Action<Action<StepRecord>, Action<EpochRecord>> run, Func<long> step, long totalSteps, Func<bool> finished, Action? save)
+    {
         var current = new OptimizerRun(oc, steps, epochs, optimizer.Warnings);
-        progress?.Begin(oc.Id, trainer.Step, trainer.TotalSteps);
+        progress?.Begin(oc.Id, step(), totalSteps);
         long? diverged = null;
         try
         {
-        trainer.Run(s =>
-        {
-            steps.Add(s);
-            progress?.Advance(oc.Id, s);
-        }, e =>
-        {
-            epochs.Add(e);
-            progress?.Epoch(oc.Id, e);
-            // Records first, then the checkpoint: a crash in between leaves records beyond the checkpoint, which a
-            // resume drops; never a checkpoint ahead of its records.
-            Reports.WriteCsv(folder, [.. done, current]);
-            if (ckpt is not null) Checkpoint.Save(ckpt, trainer);
-        }, log, label: $"  {oc.Id,-14} ", laterSteps: laterRuns * trainer.TotalSteps, cancel: cancel);
+            run(s =>
+            {
+                steps.Add(s);
+                progress?.Advance(oc.Id, s);
+            }, e =>
+            {
+                epochs.Add(e);
+                progress?.Epoch(oc.Id, e);
+                Reports.WriteCsv(folder, [.. done, current]);
+                save?.Invoke();
+            });
         }
         catch (TrainingDivergedException e)
         {
-            // Not an error of the job: one optimizer's lr was too large. Its records and its last epoch's checkpoint
-            // stay; the trainer is not checkpointed past them; the job goes on with the next optimizer.
             diverged = e.Step;
             log.WriteLine($"  {oc.Id}: {e.Message}");
         }
         progress?.End(oc.Id);
-        interrupted = diverged is null && !trainer.Finished;
-        if (interrupted && ckpt is not null) Checkpoint.Save(ckpt, trainer);
+        interrupted = diverged is null && !finished();
+        if (interrupted) save?.Invoke();
         foreach (var w in optimizer.Warnings) log.WriteLine($"  {oc.Id}: warning: {w}");
         return current with { Warnings = optimizer.Warnings.ToArray(), DivergedAt = diverged };
     }

@@ -104,6 +104,8 @@ public sealed class ProblemTrainer
     public EpochRecord Initial() => new(0, 0, double.NaN, double.NaN, Problem.Loss(X.Data), double.NaN, 0);
 
     /// <summary>One step; returns its record (the minibatch loss at x before the step).</summary>
+    /// <exception cref="TrainingDivergedException">The minibatch loss is NaN or infinite: the step is not taken; this
+    /// trainer must not be stepped again.</exception>
     public StepRecord TrainStep()
     {
         if (Finished) throw new InvalidOperationException($"the run is finished ({TotalSteps} steps)");
@@ -119,6 +121,12 @@ public sealed class ProblemTrainer
             if (indices.Length < Options.BatchSize) indices = _sampler.NextBatch(); // drop the remainder (DeepOBS): a new epoch
         }
         double loss = Problem.StochasticGradient(X.Data, _grad, new Minibatch(t, Options.BatchSize, indices), Rng);
+        if (!double.IsFinite(loss))
+        {
+            // Diverged: no step, so x and the optimizer state stay those of step t - 1.
+            _clock.Stop();
+            throw new TrainingDivergedException(t, loss);
+        }
         X.Grad = _grad;
         Optimizer.Step();
         Problem.Project(X.Data);

@@ -67,4 +67,25 @@ public class TrainDivergenceTests
         var e = Assert.Throws<ConfigException>(() => Config(dir.File("c"), "0.1", ", \"max_grad_norm\": -1").Resolve())!;
         Assert.That(e.Message, Does.StartWith("training.max_grad_norm:").And.Contain("finite number > 0"));
     }
+
+    [Test]
+    public void AProblemRunThatDiverges_StopsThere_AndTheJobGoesOn()
+    {
+        using var dir = new TempDirectory();
+        var config = TrainConfig.Load(new MemoryStream(System.Text.Encoding.UTF8.GetBytes($$"""
+            { "name": "rosen", "model": { "kind": "rosenbrock" }, "problem": { "dimension": 4, "sigma": 0.1, "steps_per_epoch": 20 },
+              "training": { "epochs": 3, "batch_size": 1, "seed": 2 },
+              "optimizers": [ { "name": "sgd", "lr": 1e6 }, { "name": "adam", "lr": 0.01 } ],
+              "output": "{{dir.File("runs").Replace("\\", "\\\\")}}" }
+            """)), "test config");
+        var log = new StringWriter();
+        var result = TrainJob.Run(config, log);
+        var sgd = result.Runs[0];
+        Assert.That(sgd.DivergedAt, Is.Not.Null, "SGD at lr 1e6 on Rosenbrock must overflow");
+        Assert.That(sgd.Steps.All(s => double.IsFinite(s.Loss)), "no NaN or infinity in the records");
+        Assert.That(result.Runs[1].DivergedAt, Is.Null);
+        Assert.That(result.Runs[1].Steps, Has.Count.EqualTo(60));
+        Assert.That(File.ReadAllText(Path.Combine(result.Folder, "summary.md")), Does.Contain($"**diverged at step {sgd.DivergedAt}**"));
+        Assert.That(log.ToString(), Does.Contain($"sgd: diverged at step {sgd.DivergedAt}"));
+    }
 }
