@@ -72,17 +72,35 @@ internal static class Reports
     /// <summary>The loss's name in reports.</summary>
     public static string LossName(TrainConfig config) => HasAccuracy(config) ? "training loss" : "training -ELBO (nats)";
 
+    /// <summary>y[i] replaced by the mean of y[max(0, i − window + 1) .. i]: a trailing running mean (the first values
+    /// average what there is).</summary>
+    internal static double[] TrailingMean(double[] y, int window)
+    {
+        var result = new double[y.Length];
+        double sum = 0;
+        for (int i = 0; i < y.Length; i++)
+        {
+            sum += y[i];
+            if (i >= window) sum -= y[i - window];
+            result[i] = sum / Math.Min(i + 1, window);
+        }
+        return result;
+    }
+
     /// <summary>loss_vs_step.png, loss_vs_time.png, and test_accuracy.png (classifiers) or test_loss.png (the VAE:
-    /// test −ELBO per epoch).</summary>
+    /// test −ELBO per epoch). The minibatch losses are drawn as a trailing mean over 1/50 of the run.</summary>
     public static IEnumerable<string> WritePlots(string folder, TrainConfig config, IReadOnlyList<OptimizerRun> runs)
     {
         string title = config.Name;
         string loss = LossName(config);
         string noise = HasAccuracy(config) ? "dropout on" : "one noise sample per image";
-        Save("loss_vs_step.png", $"{title}: {loss} (minibatch, {noise})", "step", loss, ScottPlot.Alignment.UpperRight,
-            runs.Select(r => (r.Config.Id, r.Steps.Select(s => (double)s.Step).ToArray(), r.Steps.Select(s => s.Loss).ToArray())));
-        Save("loss_vs_time.png", $"{title}: {loss} vs wall-clock", "wall-clock time (s)", loss, ScottPlot.Alignment.UpperRight,
-            runs.Select(r => (r.Config.Id, r.Steps.Select(s => s.WallSeconds).ToArray(), r.Steps.Select(s => s.Loss).ToArray())));
+        // Minibatch losses are noisy enough to hide the differences between optimizers: plot their trailing mean.
+        int window = Math.Max(1, runs.Max(r => r.Steps.Count) / 50);
+        string smoothed = window > 1 ? $", mean of the last {window} steps" : "";
+        Save("loss_vs_step.png", $"{title}: {loss} (minibatch, {noise}{smoothed})", "step", loss, ScottPlot.Alignment.UpperRight,
+            runs.Select(r => (r.Config.Id, r.Steps.Select(s => (double)s.Step).ToArray(), TrailingMean(r.Steps.Select(s => s.Loss).ToArray(), window))));
+        Save("loss_vs_time.png", $"{title}: {loss} vs wall-clock ({noise}{smoothed})", "wall-clock time (s)", loss, ScottPlot.Alignment.UpperRight,
+            runs.Select(r => (r.Config.Id, r.Steps.Select(s => s.WallSeconds).ToArray(), TrailingMean(r.Steps.Select(s => s.Loss).ToArray(), window))));
         if (config.Model.IsProblem)
         {
             Save("objective.png", $"{title}: F(x) at each epoch's end (epoch 0: x0)", "epoch", "F(x)", ScottPlot.Alignment.UpperRight,

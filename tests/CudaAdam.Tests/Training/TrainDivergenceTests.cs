@@ -89,3 +89,14 @@ public class TrainDivergenceTests
         Assert.That(log.ToString(), Does.Contain($"sgd: diverged at step {sgd.DivergedAt}"));
     }
 }
+
+public class TrainPlotSmoothingTests
+{
+    [Test]
+    public void TrailingMean_AveragesTheLastWindowValues_AndWhatThereIsAtTheStart()
+    {
+        var y = new double[] { 1, 2, 3, 4, 5, 6 };
+        Assert.That(CudaAdam.Training.Jobs.Reports.TrailingMean(y, 3), Is.EqualTo(new[] { 1, 1.5, 2, 3, 4, 5 }));
+        Assert.That(CudaAdam.Training.Jobs.Reports.TrailingMean(y, 1), Is.EqualTo(y), "window 1 is the series itself");
+    }
+}
