@@ -5,7 +5,7 @@
 // (plain loops, double accumulation); src/CudaAdam/Diagnostics/DeviceSignDiagnostics.cs launches this kernel.
 //
 // Per element and per tensor: the record described in diagnostics.cuh (g' = maximize ? -g : g here, as given).
-#include "diagnostics.cuh"   // the record's layout (CA_DIAG_*), the binning, the block reductions
+#include "diagnostics.cuh"   // the record's layout (CA_DIAG_*), the binning, the per-warp histograms, the block flush
 
 #define CA_DIAG_MAXIMIZE 1u
 
@@ -26,64 +26,33 @@ struct CaDiagTensor {
 static_assert(sizeof(CaDiagTensor) == 56, "CaDiagTensor must be 56 bytes (mirrored in C#)");
 #endif
 
-static __device__ __forceinline__ float ca_diag_u(float m, float v, float eps) {
-    return fabsf(m) / (sqrtf(v) + eps);
-}
-
 // One block per chunk (src/CudaAdam/Device/KernelTables.cs ChunkTable); blockDim.x a multiple of 32, <= 1024.
-// stats must be zeroed before the launch; every block adds its chunk's share.
+// stats must be zeroed before the launch; every block adds its chunk's share. The same per-element observation,
+// per-warp histograms and block flush as the fused steps (diagnostics.cuh), over arrays read back from memory.
 extern "C" __global__ void sign_diagnostics(const CaDiagTensor* __restrict__ tensors, const CaChunk* __restrict__ chunks,
                                             const float* __restrict__ edges, unsigned long long* __restrict__ stats)
 {
-    __shared__ float s_edges[CA_DIAG_EDGES];
-    __shared__ unsigned int s_hist[CA_DIAG_BINS];
-    __shared__ double s_double[CA_DIAG_MAX_WARPS];
-    __shared__ unsigned long long s_ull[CA_DIAG_MAX_WARPS];
-
+    __shared__ CaDiagShared s;
     const CaChunk c = chunks[blockIdx.x];
     const CaDiagTensor t = tensors[c.tensor];
-    for (unsigned k = threadIdx.x; k < CA_DIAG_EDGES; k += blockDim.x) s_edges[k] = edges[k];
-    for (unsigned k = threadIdx.x; k < CA_DIAG_BINS; k += blockDim.x) s_hist[k] = 0u;
-    __syncthreads();
-
-    double sum_u = 0.0, sum_abs_g = 0.0, sum_g2 = 0.0;
-    unsigned long long agree = 0ull, max_u = 0ull, max_update = 0ull;
+    ca_diag_block_begin(s, edges);
+    unsigned int* warp_hist = s.hist + (threadIdx.x >> 5) * CA_DIAG_BINS;
+    const long long lane = (long long)(threadIdx.x & 31u);
+    const long long warp_first = (long long)threadIdx.x - lane;
+    const long long end = c.start + c.length;
     const bool maximize = (t.flags & CA_DIAG_MAXIMIZE) != 0u;
-    for (long long i = c.start + threadIdx.x; i < c.start + c.length; i += blockDim.x) {
-        const float g = maximize ? -t.g[i] : t.g[i];
-        const float m = t.m[i];
-        const float u = ca_diag_u(m, t.v[i], t.eps);
-        const float du = fabsf(t.p_prev[i] - t.p[i]);
-        sum_u += (double)u;
-        sum_abs_g += (double)fabsf(g);
-        sum_g2 += (double)g * (double)g;
-        if (ca_diag_sign(m) == ca_diag_sign(g)) agree++;
-        const unsigned long long ub = (unsigned long long)__float_as_uint(u);
-        const unsigned long long db = (unsigned long long)__float_as_uint(du);
-        if (ub > max_u) max_u = ub;
-        if (db > max_update) max_update = db;
-        atomicAdd(&s_hist[ca_diag_bin(u, s_edges)], 1u);
+    CaDiagThread a;
+    ca_diag_init(a);
+    for (long long iw = c.start + warp_first; iw < end; iw += blockDim.x) {   // whole warps: ca_diag_hist_add
+        const long long i = iw + lane;
+        int bin = -1;
+        if (i < end) {
+            const float g = maximize ? -t.g[i] : t.g[i];
+            bin = ca_diag_observe(a, g, t.m[i], t.v[i], t.eps, t.p_prev[i], t.p[i], s.edges);
+        }
+        ca_diag_hist_add(warp_hist, bin);
     }
-
-    sum_u = ca_diag_block_reduce(sum_u, s_double, CaDiagAdd());
-    sum_abs_g = ca_diag_block_reduce(sum_abs_g, s_double, CaDiagAdd());
-    sum_g2 = ca_diag_block_reduce(sum_g2, s_double, CaDiagAdd());
-    agree = ca_diag_block_reduce(agree, s_ull, CaDiagAdd());
-    max_u = ca_diag_block_reduce(max_u, s_ull, CaDiagMax());
-    max_update = ca_diag_block_reduce(max_update, s_ull, CaDiagMax());
-
-    unsigned long long* out = stats + (long long)c.tensor * CA_DIAG_STRIDE;
-    if (threadIdx.x == 0) {
-        atomicAdd(reinterpret_cast<double*>(out + CA_DIAG_SUM_U), sum_u);
-        atomicAdd(reinterpret_cast<double*>(out + CA_DIAG_SUM_ABS_G), sum_abs_g);
-        atomicAdd(reinterpret_cast<double*>(out + CA_DIAG_SUM_G2), sum_g2);
-        atomicMax(out + CA_DIAG_MAX_U, max_u);
-        atomicMax(out + CA_DIAG_MAX_UPDATE, max_update);
-        atomicAdd(out + CA_DIAG_AGREE, agree);
-        atomicAdd(out + CA_DIAG_COUNT, (unsigned long long)c.length);
-    }
-    for (unsigned k = threadIdx.x; k < CA_DIAG_BINS; k += blockDim.x)
-        if (s_hist[k] != 0u) atomicAdd(out + CA_DIAG_HIST + k, (unsigned long long)s_hist[k]);
+    ca_diag_block_flush(s, a, c.length, stats + (long long)c.tensor * CA_DIAG_STRIDE);
 }
 
 /// Test hook: bins[i] = ca_diag_bin(u[i], edges) for i < n (grid-stride), so that the binning that both the separate pass

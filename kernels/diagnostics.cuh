@@ -51,30 +51,6 @@ static __device__ __forceinline__ int ca_diag_bin(float u, const float* edges) {
     return b;
 }
 
-/// Block-wide sum (Op = add) or max (Op = max) of x: shuffles within each warp, the warps' results through shared
-/// memory, shuffles again in warp 0. The result is valid in thread 0. Every thread of the block must call it.
-template <class T, class Op>
-static __device__ __forceinline__ T ca_diag_block_reduce(T x, T* scratch, Op op) {
-    for (int k = 16; k > 0; k >>= 1) x = op(x, __shfl_down_sync(0xffffffffu, x, k));
-    const unsigned lane = threadIdx.x & 31u, warp = threadIdx.x >> 5;
-    if (lane == 0) scratch[warp] = x;
-    __syncthreads();
-    if (warp == 0) {
-        const unsigned warps = blockDim.x >> 5;
-        x = lane < warps ? scratch[lane] : T(0);
-        for (int k = 16; k > 0; k >>= 1) x = op(x, __shfl_down_sync(0xffffffffu, x, k));
-    }
-    __syncthreads(); // scratch may be reused by the next reduction
-    return x;
-}
-
-struct CaDiagAdd {
-    template <class T> __device__ __forceinline__ T operator()(T a, T b) const { return a + b; }
-};
-struct CaDiagMax {
-    template <class T> __device__ __forceinline__ T operator()(T a, T b) const { return a > b ? a : b; }
-};
-
 /// One thread's share of a tensor's record (everything but the histogram), in registers.
 struct CaDiagThread {
     double sum_u, sum_abs_g, sum_g2;
@@ -125,14 +101,10 @@ static __device__ __forceinline__ void ca_diag_block_begin(CaDiagShared& s, cons
     __syncthreads();
 }
 
-/// Adds a block's share to the tensor's record with one barrier: each warp folds its lanes' shares by shuffles (fixed
-/// tree) into shared memory; after the barrier warp 0 folds the warps' and thread 0 issues one set of global atomics,
-/// while the threads k < CA_DIAG_BINS add up bin k over the warps' histograms and issue one atomic per non-empty bin.
-/// Every thread must call it.
-static __device__ __forceinline__ void ca_diag_block_flush(CaDiagShared& s, CaDiagThread a, long long count,
-                                                           unsigned long long* out) {
-    double su = a.sum_u, sg1 = a.sum_abs_g, sg2 = a.sum_g2;
-    unsigned long long ag = a.agree, mu = a.max_u, md = a.max_update;
+/// Folds the six shares of a warp's lanes into lane 0 by shuffles (a fixed tree: sums add, maxima of float bits max).
+/// All 32 lanes must call it together.
+static __device__ __forceinline__ void ca_diag_warp_fold(double& su, double& sg1, double& sg2, unsigned long long& ag,
+                                                         unsigned long long& mu, unsigned long long& md) {
     for (int k = 16; k > 0; k >>= 1) {
         su += __shfl_down_sync(0xffffffffu, su, k);
         sg1 += __shfl_down_sync(0xffffffffu, sg1, k);
@@ -142,6 +114,17 @@ static __device__ __forceinline__ void ca_diag_block_flush(CaDiagShared& s, CaDi
         mu = mu2 > mu ? mu2 : mu;
         md = md2 > md ? md2 : md;
     }
+}
+
+/// Adds a block's share to the tensor's record with one barrier: each warp folds its lanes' shares by shuffles (fixed
+/// tree) into shared memory; after the barrier warp 0 folds the warps' and thread 0 issues one set of global atomics,
+/// while the threads k < CA_DIAG_BINS add up bin k over the warps' histograms and issue one atomic per non-empty bin.
+/// Every thread must call it.
+static __device__ __forceinline__ void ca_diag_block_flush(CaDiagShared& s, CaDiagThread a, long long count,
+                                                           unsigned long long* out) {
+    double su = a.sum_u, sg1 = a.sum_abs_g, sg2 = a.sum_g2;
+    unsigned long long ag = a.agree, mu = a.max_u, md = a.max_update;
+    ca_diag_warp_fold(su, sg1, sg2, ag, mu, md);
     const unsigned lane = threadIdx.x & 31u, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
     if (lane == 0) {
         s.warp_sums[3 * warp] = su; s.warp_sums[3 * warp + 1] = sg1; s.warp_sums[3 * warp + 2] = sg2;
@@ -154,15 +137,7 @@ static __device__ __forceinline__ void ca_diag_block_flush(CaDiagShared& s, CaDi
             su = s.warp_sums[3 * lane]; sg1 = s.warp_sums[3 * lane + 1]; sg2 = s.warp_sums[3 * lane + 2];
             ag = s.warp_counts[3 * lane]; mu = s.warp_counts[3 * lane + 1]; md = s.warp_counts[3 * lane + 2];
         }
-        for (int k = 16; k > 0; k >>= 1) {
-            su += __shfl_down_sync(0xffffffffu, su, k);
-            sg1 += __shfl_down_sync(0xffffffffu, sg1, k);
-            sg2 += __shfl_down_sync(0xffffffffu, sg2, k);
-            ag += __shfl_down_sync(0xffffffffu, ag, k);
-            const unsigned long long mu2 = __shfl_down_sync(0xffffffffu, mu, k), md2 = __shfl_down_sync(0xffffffffu, md, k);
-            mu = mu2 > mu ? mu2 : mu;
-            md = md2 > md ? md2 : md;
-        }
+        ca_diag_warp_fold(su, sg1, sg2, ag, mu, md);
         if (lane == 0) {
             atomicAdd(reinterpret_cast<double*>(out + CA_DIAG_SUM_U), su);
             atomicAdd(reinterpret_cast<double*>(out + CA_DIAG_SUM_ABS_G), sg1);

@@ -112,33 +112,20 @@ public static class TrainJob
         log.WriteLine($"cudaadam train: {config.Name}");
         log.WriteLine(string.Create(inv, $"  data   {train.Name}: {train.Count} train, {test.Count} test images"));
         string gemmName = device is null ? gemm.Name : device is CudaDevice ? "cublas" : "train.cu";
-        log.WriteLine($"  model  {Describe(config, gemm, gemmName)}");
+        string model = Describe(config, gemm, gemmName); // builds the model once more: describe it once per job
+        log.WriteLine($"  model  {model}");
         log.WriteLine(string.Create(inv,
             $"  train  {config.Training.Epochs} epochs, batch {config.Training.BatchSize}, schedule {DescribeSchedule(config.Schedule)}{DescribeClipping(config)}, seed {config.Training.Seed}"));
         log.WriteLine($"  backend {backend}");
         log.WriteLine($"  output {folder}");
 
-        var runs = new List<OptimizerRun>();
-        bool interrupted = false;
-        for (int i = 0; i < config.Optimizers!.Length && !interrupted; i++)
-        {
-            var oc = config.Optimizers[i];
-            log.WriteLine($"[{i + 1}/{config.Optimizers.Length}] {oc.Id}: {DescribeHyperparameters(oc)}");
-            var run = RunOne(config, oc, train, test, gemm, device, folder, log, config.Optimizers.Length - i - 1, runs,
-                previous.GetValueOrDefault(oc.Id), cancel, progress, out interrupted);
-            runs.Add(run);
-        }
-        Reports.WriteCsv(folder, runs);
-        var files = new List<string> { "config.json", "steps.csv", "epochs.csv" };
-        if (config.Training.Checkpoints)
-            files.AddRange(runs.Select(r => Path.Combine("checkpoints", r.Config.Id + ".ckpt")).Where(f => File.Exists(Path.Combine(folder, f))));
-        if (interrupted)
-        {
-            log.WriteLine($"interrupted: checkpoints saved; continue with: cudaadam train --resume {folder}");
-            return new TrainResult(folder, files, runs, Interrupted: true);
-        }
+        var (runs, files, interrupted) = RunEach(config, folder, log,
+            (OptimizerConfig oc, int i, IReadOnlyList<OptimizerRun> done, out bool stop) =>
+                RunOne(config, oc, train, test, gemm, device, folder, log, config.Optimizers!.Length - i - 1, done,
+                    previous.GetValueOrDefault(oc.Id), cancel, progress, out stop));
+        if (interrupted) return new TrainResult(folder, files, runs, Interrupted: true);
         files.AddRange(Reports.WritePlots(folder, config, runs));
-        files.Add(Reports.WriteSummary(folder, config, train, test, Describe(config, gemm, gemmName), runs, backend));
+        files.Add(Reports.WriteSummary(folder, config, train, test, model, runs, backend));
         return new TrainResult(folder, files, runs, Interrupted: false);
     }
 
@@ -155,28 +142,13 @@ public static class TrainJob
         log.WriteLine($"cudaadam train: {config.Name}");
         log.WriteLine($"  problem {problem.Description}");
         log.WriteLine(string.Create(inv,
-            $"  train   {config.Training.Epochs} epochs of {stepsPerEpoch} steps, batch {config.Training.BatchSize}, schedule {DescribeSchedule(config.Schedule)}, seed {config.Training.Seed}, backend {config.Backend}"));
+            $"  train   {config.Training.Epochs} epochs of {stepsPerEpoch} steps, batch {config.Training.BatchSize}, schedule {DescribeSchedule(config.Schedule)}{DescribeClipping(config)}, seed {config.Training.Seed}, backend {config.Backend}"));
         log.WriteLine($"  output  {folder}");
 
-        var runs = new List<OptimizerRun>();
-        bool interrupted = false;
-        for (int i = 0; i < config.Optimizers!.Length && !interrupted; i++)
-        {
-            var oc = config.Optimizers[i];
-            log.WriteLine($"[{i + 1}/{config.Optimizers.Length}] {oc.Id}: {DescribeHyperparameters(oc)}");
-            runs.Add(RunProblem(config, oc, problem, folder, log, runs, previous.GetValueOrDefault(oc.Id), cancel, progress, out interrupted));
-        }
-        Reports.WriteCsv(folder, runs);
-        var files = new List<string> { "config.json", "steps.csv", "epochs.csv" };
-        if (config.Training.Checkpoints)
-            files.AddRange(runs.Select(r => Path.Combine("checkpoints", r.Config.Id + ".ckpt")).Where(f => File.Exists(Path.Combine(folder, f))));
-        if (interrupted)
-        {
-            log.WriteLine(config.Training.Checkpoints
-                ? $"interrupted: checkpoints saved; continue with: cudaadam train --resume {folder}"
-                : "interrupted: \"checkpoints\": false, so the run cannot be resumed; run the config again");
-            return new TrainResult(folder, files, runs, Interrupted: true);
-        }
+        var (runs, files, interrupted) = RunEach(config, folder, log,
+            (OptimizerConfig oc, int i, IReadOnlyList<OptimizerRun> done, out bool stop) =>
+                RunProblem(config, oc, problem, folder, log, done, previous.GetValueOrDefault(oc.Id), cancel, progress, out stop));
+        if (interrupted) return new TrainResult(folder, files, runs, Interrupted: true);
         files.AddRange(Reports.WritePlots(folder, config, runs));
         files.Add(Reports.WriteProblemSummary(folder, config, problem, stepsPerEpoch, runs));
         return new TrainResult(folder, files, runs, Interrupted: false);
@@ -350,6 +322,34 @@ public static class TrainJob
             (onStep, onEpoch) => trainer.Run(onStep, onEpoch, log, label: $"  {oc.Id,-14} ", laterSteps: laterRuns * trainer.TotalSteps, cancel: cancel),
             () => trainer.Step, trainer.TotalSteps, () => trainer.Finished,
             ckpt is null ? null : () => Checkpoint.Save(ckpt, trainer));
+    }
+
+    /// <summary>One optimizer's run of a job (<see cref="RunOne"/>, <see cref="RunProblem"/>); <paramref name="interrupted"/>
+    /// when it stopped before its end (cancellation).</summary>
+    private delegate OptimizerRun RunOptimizer(OptimizerConfig oc, int index, IReadOnlyList<OptimizerRun> done, out bool interrupted);
+
+    /// <summary>Runs the job's optimizers in turn until one is interrupted, writes the CSVs, and lists the files so far
+    /// (the checkpoints that exist); when interrupted, says how to continue.</summary>
+    private static (List<OptimizerRun> Runs, List<string> Files, bool Interrupted) RunEach(TrainConfig config, string folder,
+        TextWriter log, RunOptimizer runOne)
+    {
+        var runs = new List<OptimizerRun>();
+        bool interrupted = false;
+        for (int i = 0; i < config.Optimizers!.Length && !interrupted; i++)
+        {
+            var oc = config.Optimizers[i];
+            log.WriteLine($"[{i + 1}/{config.Optimizers.Length}] {oc.Id}: {DescribeHyperparameters(oc)}");
+            runs.Add(runOne(oc, i, runs, out interrupted));
+        }
+        Reports.WriteCsv(folder, runs);
+        var files = new List<string> { "config.json", "steps.csv", "epochs.csv" };
+        if (config.Training.Checkpoints)
+            files.AddRange(runs.Select(r => Path.Combine("checkpoints", r.Config.Id + ".ckpt")).Where(f => File.Exists(Path.Combine(folder, f))));
+        if (interrupted)
+            log.WriteLine(config.Training.Checkpoints
+                ? $"interrupted: checkpoints saved; continue with: cudaadam train --resume {folder}"
+                : "interrupted: \"checkpoints\": false, so the run cannot be resumed; run the config again");
+        return (runs, files, interrupted);
     }
 
     /// <summary>On resume: the records of <paramref name="previous"/> up to the checkpoint's step, which must hold every

@@ -64,4 +64,14 @@ public sealed record LrSchedule
                 throw new ArgumentException($"unknown schedule '{Kind}'; known schedules: {string.Join(", ", Kinds)}");
         }
     }
+
+    /// <summary>Sets every group's lr of <paramref name="optimizer"/> to its base lr (<paramref name="baseHyperparameters"/>,
+    /// one per group) times <see cref="Factor"/>(<paramref name="t"/>, <paramref name="total"/>); returns the factor.</summary>
+    public double Apply(Optimizer optimizer, IReadOnlyList<Hyperparameters> baseHyperparameters, long t, long total)
+    {
+        double factor = Factor(t, total);
+        for (int g = 0; g < baseHyperparameters.Count; g++)
+            optimizer.Groups[g].Hyperparameters = baseHyperparameters[g] with { Lr = baseHyperparameters[g].Lr * factor };
+        return factor;
+    }
 }

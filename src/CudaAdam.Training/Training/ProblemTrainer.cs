@@ -111,9 +111,7 @@ public sealed class ProblemTrainer
         if (Finished) throw new InvalidOperationException($"the run is finished ({TotalSteps} steps)");
         _clock.Start();
         long t = Step + 1;
-        double factor = Options.Schedule.Factor(t, TotalSteps);
-        for (int g = 0; g < _baseHyperparameters.Length; g++)
-            Optimizer.Groups[g].Hyperparameters = _baseHyperparameters[g] with { Lr = _baseHyperparameters[g].Lr * factor };
+        double factor = Options.Schedule.Apply(Optimizer, _baseHyperparameters, t, TotalSteps);
         ReadOnlySpan<int> indices = default;
         if (_sampler is not null)
         {
