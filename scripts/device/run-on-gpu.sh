@@ -6,7 +6,8 @@
 #   3. compute-sanitizer --tool memcheck    over the same run (CHECK_FILTER narrows both; SANITIZE_FILTER only 3/4)
 #   4. compute-sanitizer --tool racecheck   over the same run
 #   5. cudaadam check --bench: the fused AdamW step alone vs a device-to-device copy, same run (BENCH_PARAMS, default 2^27)
-#   6. cudaadam check --graph: captured CUDA graph replays vs uncaptured steps vs the host-clocked backend, bitwise
+#   6. cudaadam check --graph: captured CUDA graph replays vs uncaptured steps vs the host-clocked backend, bitwise;
+#      cudaadam check --train: kernels/train.cu and cuBLAS against the CPU layers (also under memcheck): train-check.txt
 #   7. the side-by-side benchmark: scripts/device/bench_torch.py (torch.optim.AdamW fused=True / foreach=True) then
 #      cudaadam bench gpu --torch, same shapes, same timing method: bench/report.md and bench/report.json with ratios
 #      (BENCH_GPU=0 skips it). ONLY=bench runs 7 alone (no conformance, no sanitizers).
@@ -160,10 +161,22 @@ say "bench: $(cat "$out/bench.txt")"
 "${cli[@]}" check --backend cuda --graph > "$out/graph.txt" 2>&1
 graph_rc=$?
 say "check --graph: exit $graph_rc; $(tail -1 "$out/graph.txt")"
+# kernels/train.cu and cuBLAS against the CPU layers (a tiny CNN and MLP forward and backward, train_sgemm, dropout),
+# then the same under compute-sanitizer memcheck.
+"${cli[@]}" check --backend cuda --train > "$out/train-check.txt" 2>&1
+layers_rc=$?
+say "check --train: exit $layers_rc; $(tail -1 "$out/train-check.txt")"
+if [ -n "${sanitizer:-}" ]; then
+  "$sanitizer" --tool memcheck --error-exitcode 99 --print-limit 50 "${cli[@]}" check --backend cuda --train \
+    > "$out/train-memcheck.txt" 2>&1
+  layers_mem_rc=$?
+  say "check --train under memcheck: exit $layers_mem_rc; $(grep -E 'ERROR SUMMARY' "$out/train-memcheck.txt" | tail -1)"
+  [ "$layers_mem_rc" = 0 ] || layers_rc=$layers_mem_rc
+fi
 [ "${BENCH_GPU:-1}" = 0 ] || gpu_bench
 [ "${TRAIN:-1}" = 0 ] || train_side_by_side
-if [ "$check_rc" = 0 ] && [ "$mem_rc" = 0 ] && [ "$race_rc" = 0 ] && [ "$graph_rc" = 0 ] && [ "$bench_rc" = 0 ] && [ "$train_rc" = 0 ]; then
+if [ "$check_rc" = 0 ] && [ "$mem_rc" = 0 ] && [ "$race_rc" = 0 ] && [ "$graph_rc" = 0 ] && [ "$layers_rc" = 0 ] && [ "$bench_rc" = 0 ] && [ "$train_rc" = 0 ]; then
   say "RESULT: pass"; exit 0
 fi
-say "RESULT: FAIL (check $check_rc, memcheck $mem_rc, racecheck $race_rc, graph $graph_rc, bench gpu $bench_rc, train $train_rc)"
+say "RESULT: FAIL (check $check_rc, memcheck $mem_rc, racecheck $race_rc, graph $graph_rc, layers $layers_rc, bench gpu $bench_rc, train $train_rc)"
 exit 1

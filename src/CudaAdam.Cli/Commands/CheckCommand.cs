@@ -15,7 +15,8 @@ public sealed class CheckCommand : ICommand
     public string Usage =>
         "usage: cudaadam check [--backend emulator|cuda] [--filter TEXT] [--list] [--failures-only]\n" +
         "       cudaadam check --bench PARAMS [--bench-tensors T] [--backend emulator|cuda]\n" +
-        "       cudaadam check --graph [--backend emulator|cuda]\n\n" +
+        "       cudaadam check --graph [--backend emulator|cuda]\n" +
+        "       cudaadam check --train [--backend emulator|cuda]\n\n" +
         "Runs every case of the conformance registry (algorithm x hyperparameters x edge case: zero-size tensors,\n" +
         "skipped gradients, odd lengths, misaligned offsets, 1,000 tensors, non-finite gradients, loss-scale unscale,\n" +
         "many steps) on the backend and on the CPU reference, compares params and state after every step BITWISE\n" +
@@ -31,11 +32,13 @@ public sealed class CheckCommand : ICommand
         "  --bench-tensors T  split the parameters over T tensors (default 1)\n" +
         "  --graph          instead: the graph-capturable mode (DeviceOptimizer): captured CUDA graph replays vs\n" +
         "                   uncaptured steps vs the host-clocked backend, bitwise, per algorithm (on the emulator the\n" +
-        "                   'captured' run runs uncaptured)\n";
+        "                   'captured' run runs uncaptured)\n" +
+        "  --train          instead: the device training path (kernels/train.cu, cuBLAS on cuda) against the CPU layers:\n" +
+        "                   a tiny CNN and an MLP forward and backward, the train_sgemm kernel, dropout masks bitwise\n";
 
     public int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
     {
-        var parsed = Arguments.Parse(args, ["backend", "filter", "bench", "bench-tensors"], ["list", "failures-only", "graph"]);
+        var parsed = Arguments.Parse(args, ["backend", "filter", "bench", "bench-tensors"], ["list", "failures-only", "graph", "train"]);
         string backend = parsed.Get("backend") ?? "emulator";
         if (!DeviceBackends.Names.Contains(backend))
             throw new UsageException($"--backend: '{backend}' is not a device backend; use {string.Join(" or ", DeviceBackends.Names)}");
@@ -43,6 +46,7 @@ public sealed class CheckCommand : ICommand
             return Bench(backend, Arguments.ParseCount(benchText, "--bench"),
                 parsed.Get("bench-tensors") is { } t ? Arguments.ParseCount(t, "--bench-tensors") : 1, stdout);
         if (parsed.Get("graph") is { } gr && Arguments.ParseBool(gr, "--graph")) return Graph(backend, stdout);
+        if (parsed.Get("train") is { } tr && Arguments.ParseBool(tr, "--train")) return Train(backend, stdout);
         var cases = Conformance.Select(parsed.Get("filter"));
         if (cases.Count == 0) throw new UsageException($"--filter: no case name contains '{parsed.Get("filter")}' (see --list)");
         if (parsed.Get("list") is { } l && Arguments.ParseBool(l, "--list"))
@@ -89,6 +93,22 @@ public sealed class CheckCommand : ICommand
                 stdout.WriteLine(r.Describe());
             }
             stdout.WriteLine($"{GraphCheck.Algorithms.Count - failed} of {GraphCheck.Algorithms.Count} algorithms passed, {failed} failed");
+            return failed == 0 ? ExitCodes.Ok : ExitCodes.Failure;
+        }
+    }
+
+    private static int Train(string backend, TextWriter stdout)
+    {
+        Cuda.IDevice device;
+        try { device = DeviceBackends.OpenDevice(backend); }
+        catch (BackendUnavailableException e) { throw new UsageException(e.Message, e); }
+        using (device)
+        {
+            stdout.WriteLine($"device training path on {backend} ({device.Name}) against the CPU layers:");
+            var rows = Training.Device.DeviceModelCheck.Run(device);
+            foreach (var r in rows) stdout.WriteLine(r);
+            int failed = rows.Count(r => !r.Passed);
+            stdout.WriteLine($"{rows.Count - failed} of {rows.Count} quantities passed, {failed} failed");
             return failed == 0 ? ExitCodes.Ok : ExitCodes.Failure;
         }
     }

@@ -707,6 +707,16 @@ public abstract class DeviceTrainingTests
         }
     }
 
+    /// <summary>What <c>cudaadam check --train</c> runs on a GPU: every quantity within its tolerance.</summary>
+    [Test]
+    public void ModelCheckPassesEveryQuantity()
+    {
+        using var device = Open();
+        var rows = DeviceModelCheck.Run(device);
+        Assert.That(rows.Select(r => r.Model).Distinct(), Is.EquivalentTo(new[] { "cnn", "mlp", "gemm", "drop" }));
+        Assert.That(rows.Where(r => !r.Passed).Select(r => r.ToString()), Is.Empty);
+    }
+
     private const int DeviceCnnStepsPerEpoch = 96 / 32;
 
     /// <summary>A tiny DeepOBS-shaped CNN (conv 5×5 → 2, pool, conv 5×5 → 3, pool, dense 147-8-10) on 28×28 images.</summary>
@@ -784,4 +794,25 @@ public class DeviceTrainingEmulatorTests : DeviceTrainingTests
 public class DeviceTrainingGpuTests : DeviceTrainingTests
 {
     protected override string Backend => "cuda";
+}
+
+public class DeviceModelCheckToleranceTests
+{
+    [Test]
+    public void CheckTrainCommand_PrintsEveryQuantity_AndPasses()
+    {
+        using (KernelDevices.OpenOrIgnore("emulator")) { }
+        var r = CudaAdam.Tests.Cli.CliRunner.Invoke("check", "--train");
+        Assert.That(r.Code, Is.EqualTo(0), r.ToString());
+        Assert.That(r.Out, Does.Contain("cnn    ∂conv1.weight").And.Contain("drop   mask (bitwise)").And.Contain("20 of 20 quantities passed, 0 failed"));
+    }
+
+    [Test]
+    public void Worst_IsTheLargestRatioToTheTolerance_AndNaNFails()
+    {
+        Assert.That(DeviceModelCheck.Worst([1f, 100f], [1f, 100.0005f]), Is.EqualTo(((double)100.0005f - 100) / (1e-6 + 1e-3)).Within(1e-12));
+        Assert.That(DeviceModelCheck.Worst([1f], [1.001f]), Is.GreaterThan(1), "a 1e-3 relative error fails the 1e-5 tolerance");
+        Assert.That(DeviceModelCheck.Worst([1f], [float.NaN]), Is.EqualTo(double.PositiveInfinity));
+        Assert.That(DeviceModelCheck.Worst([0f], [1e-9f], 0, 0), Is.EqualTo(double.PositiveInfinity), "a zero tolerance admits only equality");
+    }
 }
