@@ -2,8 +2,8 @@
 """Golden values of SciPy's statistics for CudaAdam.Experiments.Statistics (tests/CudaAdam.Tests/Experiments/).
 
 Run with Debian's python (SciPy 1.10, numpy 1.24):  /usr/bin/python3 tests/oracle/make_scipy_golden.py [--out DIR]
-Writes DIR/scipy_stats.json (default DIR: tests/oracle/golden_scipy next to this script). Deterministic: a re-run
-writes byte-identical bytes (ScipyGoldenTests.GoldenFileIsUpToDate checks it).
+Writes DIR/scipy_stats.json (default DIR: tests/oracle/golden_scipy next to this script). Deterministic on one machine: a re-run
+writes byte-identical bytes; across CPUs libm may move the last bits (GoldenFileIsUpToDate allows rtol 1e-12).
 
 Sections (every float is a JSON number, Python's shortest round-trip repr, so C# reads the same double):
   kstwo        scipy.stats.kstwo.sf(d, n) on a grid of (n, d), with the method SciPy 1.10's _kolmogn uses there
