@@ -13,8 +13,8 @@
 // Math.Pow, so the host refuses NAdam in the graph-capturable mode.
 #include "common.cuh"
 
-// What a tensor's clock writes (CaClock::kind), one per kernel family's slot layout (kernels/adam.cu, sign.cu,
-// baselines.cu). Mirrored by DeviceOptimizer.ClockKind in C#.
+// What a tensor's clock writes (CaClock::kind), one per kernel family's slot layout (the CA_S_* slots of
+// scalars.gen.cuh). An algorithm's kind is its descriptor's ClockKind (src/CudaAdam/Algorithms.cs).
 #define CA_CLOCK_ADAM 1      // Adam, AdamW, SignAdam: s6 decay, s7 sqrt(bc2), s8 lr/bc1, s9 bc1
 #define CA_CLOCK_ADAMAX 2    // AdaMax: s6 decay, s8 -(lr/bc1)
 #define CA_CLOCK_RADAM 3     // RAdam: s6 decay, s7 bc1, s8 lr, s9 sqrt(bc2), s10 r_t, CA_RECTIFIED
@@ -63,14 +63,14 @@ extern "C" __global__ void step_clock(CaTensor* tensors, CaClock* clocks, int co
     const double decay = 1 - lr * c.weight_decay;
     switch (c.kind & ~CA_CLOCK_NO_BIAS_CORRECTION) {
         case CA_CLOCK_ADAM:
-            t.s[6] = (float)decay;
-            t.s[7] = (float)sqrt(bc2);
-            t.s[8] = (float)(lr / bc1);
-            t.s[9] = (float)bc1;
+            t.s[CA_S_DECAY] = (float)decay;
+            t.s[CA_S_BC2_SQRT] = (float)sqrt(bc2);
+            t.s[CA_S_STEP_SIZE] = (float)(lr / bc1);
+            t.s[CA_S_BC1] = (float)bc1;
             break;
         case CA_CLOCK_ADAMAX:
-            t.s[6] = (float)decay;
-            t.s[8] = (float)-(lr / bc1);
+            t.s[CA_S_DECAY] = (float)decay;
+            t.s[CA_S_ADAMAX_NEG_CLR] = (float)-(lr / bc1);
             break;
         case CA_CLOCK_RADAM: {
             const double rho_inf = 2 / (1 - c.beta2) - 1;
@@ -78,28 +78,30 @@ extern "C" __global__ void step_clock(CaTensor* tensors, CaClock* clocks, int co
             const bool rectified = rho_t > 5;
             double rect = 0;
             if (rectified) rect = sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t));
-            t.s[6] = (float)decay;
-            t.s[7] = (float)bc1;
-            t.s[8] = (float)lr;
-            t.s[9] = (float)sqrt(bc2);
-            t.s[10] = (float)rect;
+            t.s[CA_S_DECAY] = (float)decay;
+            t.s[CA_S_RADAM_BC1] = (float)bc1;
+            t.s[CA_S_RADAM_LR] = (float)lr;
+            t.s[CA_S_RADAM_BC2_SQRT] = (float)sqrt(bc2);
+            t.s[CA_S_RADAM_RECT] = (float)rect;
             t.flags = rectified ? (t.flags | CA_RECTIFIED) : (t.flags & ~CA_RECTIFIED);
             break;
         }
         case CA_CLOCK_SIGN:
+            t.s[CA_S_SIGN_LR] = (float)lr;
+            break;
         case CA_CLOCK_PLAIN:
-            t.s[1] = (float)lr;
+            t.s[CA_S_B_LR] = (float)lr;
             break;
         case CA_CLOCK_LION:
-            t.s[1] = (float)lr;
-            t.s[6] = (float)decay;
+            t.s[CA_S_SIGN_LR] = (float)lr;
+            t.s[CA_S_LION_DECAY] = (float)decay;
             break;
         case CA_CLOCK_SGD:
-            t.s[1] = (float)lr;
+            t.s[CA_S_B_LR] = (float)lr;
             t.flags = (step == 1 && (t.flags & CA_MOMENTUM)) ? (t.flags | CA_FIRST_STEP) : (t.flags & ~CA_FIRST_STEP);
             break;
         case CA_CLOCK_ADAGRAD:
-            t.s[1] = (float)(lr / (1 + (double)(step - 1) * c.lr_decay));
+            t.s[CA_S_B_LR] = (float)(lr / (1 + (double)(step - 1) * c.lr_decay));
             break;
     }
     clocks[i] = c;

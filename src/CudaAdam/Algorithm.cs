@@ -37,42 +37,26 @@ public enum Algorithm
     SignAdam,
 }
 
-/// <summary>The command-line and config names of <see cref="Algorithm"/>: torch.optim's class names in lower case.</summary>
+/// <summary>The command-line and config names of <see cref="Algorithm"/> (torch.optim's class names in lower case),
+/// read from the descriptors (<see cref="Algorithms"/>).</summary>
 public static class AlgorithmNames
 {
-    private static readonly (Algorithm Algorithm, string Name, string? Torch)[] Table =
-    [
-        (Algorithm.Adam, "adam", "Adam"),
-        (Algorithm.AdamW, "adamw", "AdamW"),
-        (Algorithm.AdaMax, "adamax", "Adamax"),
-        (Algorithm.NAdam, "nadam", "NAdam"),
-        (Algorithm.RAdam, "radam", "RAdam"),
-        (Algorithm.Sgd, "sgd", "SGD"),
-        (Algorithm.AdaGrad, "adagrad", "Adagrad"),
-        (Algorithm.RmsProp, "rmsprop", "RMSprop"),
-        (Algorithm.AdaDelta, "adadelta", "Adadelta"),
-        (Algorithm.SignSgd, "signsgd", null),
-        (Algorithm.Signum, "signum", null),
-        (Algorithm.Lion, "lion", null),
-        (Algorithm.SignAdam, "signadam", null),
-    ];
-
-    /// <summary>All algorithms, in the order above.</summary>
-    public static IReadOnlyList<Algorithm> All { get; } = Table.Select(t => t.Algorithm).ToArray();
+    /// <summary>All algorithms, in descriptor order.</summary>
+    public static IReadOnlyList<Algorithm> All { get; } = Algorithms.All.Select(i => i.Algorithm).ToArray();
 
     /// <summary>The lower-case name used by the CLI, configs, kernels and golden files.</summary>
-    public static string Name(this Algorithm a) => Table.First(t => t.Algorithm == a).Name;
+    public static string Name(this Algorithm a) => a.Info().Name;
 
     /// <summary>The torch.optim class with the same semantics, or null when torch.optim has none.</summary>
-    public static string? TorchClass(this Algorithm a) => Table.First(t => t.Algorithm == a).Torch;
+    public static string? TorchClass(this Algorithm a) => a.Info().TorchClass;
 
     /// <summary>Parses a name such as <c>adamw</c> (case-insensitive).</summary>
     /// <exception cref="ArgumentException">The name is unknown; the message lists the known ones.</exception>
     public static Algorithm Parse(string name)
     {
-        foreach (var t in Table)
-            if (string.Equals(t.Name, name, StringComparison.OrdinalIgnoreCase)) return t.Algorithm;
+        foreach (var i in Algorithms.All)
+            if (string.Equals(i.Name, name, StringComparison.OrdinalIgnoreCase)) return i.Algorithm;
         throw new ArgumentException(
-            $"unknown optimizer '{name}'; known optimizers: {string.Join(", ", Table.Select(t => t.Name))}");
+            $"unknown optimizer '{name}'; known optimizers: {string.Join(", ", Algorithms.All.Select(i => i.Name))}");
     }
 }
