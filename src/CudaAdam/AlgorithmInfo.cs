@@ -83,6 +83,15 @@ public sealed record AlgorithmInfo
     /// <summary>What <c>step_clock</c> (kernels/clock.cu) writes for this algorithm in the graph-capturable mode
     /// (<c>CA_CLOCK_*</c>), or 0: not graph-capturable (NAdam: its schedule needs pow, which the GPU rounds differently).</summary>
     public int ClockKind { get; init; }
+    /// <summary>Instead of <see cref="ClockKind"/>: only the lr is step-dependent, and the clock writes it into this scalar
+    /// (<c>CA_CLOCK_LR</c>; signSGD, Signum, RMSProp, AdaDelta), so a new such algorithm needs no clock code.</summary>
+    public string? ClockLrScalar { get; init; }
+
+    /// <summary>The <c>CaClock::kind</c> of this algorithm (without the bias-correction bit): <see cref="ClockKind"/>, or
+    /// <c>CA_CLOCK_LR</c> with the slot of <see cref="ClockLrScalar"/> in bits 16–23; 0 when it has no device clock.</summary>
+    public int Clock => ClockLrScalar is { } lr
+        ? 4 | (Scalars.Select((s, i) => (s, i)).Single(x => x.s?.Define == lr).i << 16)
+        : ClockKind;
     /// <summary>Named hyperparameter sets the conformance registry runs beside the defaults.</summary>
     public IReadOnlyList<(string Name, Func<Hyperparameters, Hyperparameters> Tweak)> ConformanceSets { get; init; } = [];
 

@@ -3,9 +3,70 @@ using CudaAdam.Reference;
 namespace CudaAdam;
 
 /// <summary>
+/// Every optimizer CudaAdam implements. One name everywhere: the kernel (<c>kernels/*.cu</c>), the CPU
+/// reference (<c>Reference/</c>), the CLI (<see cref="AlgorithmNames"/>) and the tests use the same one.
+/// </summary>
+public enum Algorithm
+{
+    /// <summary>Kingma &amp; Ba (2015), Algorithm 1; L2 weight decay coupled into the gradient (torch.optim.Adam).</summary>
+    Adam,
+    /// <summary>Loshchilov &amp; Hutter (2019): Adam with decoupled weight decay (torch.optim.AdamW).</summary>
+    AdamW,
+    /// <summary>Kingma &amp; Ba (2015), Section 7.1: the infinity-norm variant (torch.optim.Adamax).</summary>
+    AdaMax,
+    /// <summary>Dozat (2016): Nesterov-accelerated Adam with a momentum schedule (torch.optim.NAdam).</summary>
+    NAdam,
+    /// <summary>Liu et al. (2020): rectified Adam (torch.optim.RAdam).</summary>
+    RAdam,
+    /// <summary>SGD with momentum, dampening and Nesterov (torch.optim.SGD).</summary>
+    Sgd,
+    /// <summary>Duchi, Hazan &amp; Singer (2011) (torch.optim.Adagrad).</summary>
+    AdaGrad,
+    /// <summary>Tieleman &amp; Hinton (2012), Graves (2013) for <c>centered</c> (torch.optim.RMSprop).</summary>
+    RmsProp,
+    /// <summary>Zeiler (2012) (torch.optim.Adadelta).</summary>
+    AdaDelta,
+    /// <summary>Bernstein et al. (2018): x -= lr * sign(g). Not in torch.optim.</summary>
+    SignSgd,
+    /// <summary>Bernstein et al. (2018): sign descent on momentum. Not in torch.optim.</summary>
+    Signum,
+    /// <summary>Chen et al. (2023), "Symbolic Discovery of Optimization Algorithms". Not in torch.optim.</summary>
+    Lion,
+    /// <summary>
+    /// Adam written as sign-like descent (arXiv 2507.05966): x -= lr * u ∘ sign(m), u = |m̂|/(sqrt(v̂)+eps).
+    /// Bitwise equal to <see cref="Adam"/>; exposes u for diagnostics.
+    /// </summary>
+    SignAdam,
+}
+
+/// <summary>The command-line and config names of <see cref="Algorithm"/> (torch.optim's class names in lower case),
+/// read from the descriptors (<see cref="Algorithms"/>).</summary>
+public static class AlgorithmNames
+{
+    /// <summary>All algorithms, in descriptor order.</summary>
+    public static IReadOnlyList<Algorithm> All { get; } = Algorithms.All.Select(i => i.Algorithm).ToArray();
+
+    /// <summary>The lower-case name used by the CLI, configs, kernels and golden files.</summary>
+    public static string Name(this Algorithm a) => a.Info().Name;
+
+    /// <summary>The torch.optim class with the same semantics, or null when torch.optim has none.</summary>
+    public static string? TorchClass(this Algorithm a) => a.Info().TorchClass;
+
+    /// <summary>Parses a name such as <c>adamw</c> (case-insensitive).</summary>
+    /// <exception cref="ArgumentException">The name is unknown; the message lists the known ones.</exception>
+    public static Algorithm Parse(string name)
+    {
+        foreach (var i in Algorithms.All)
+            if (string.Equals(i.Name, name, StringComparison.OrdinalIgnoreCase)) return i.Algorithm;
+        throw new ArgumentException(
+            $"unknown optimizer '{name}'; known optimizers: {string.Join(", ", Algorithms.All.Select(i => i.Name))}");
+    }
+}
+
+/// <summary>
 /// The descriptor of every algorithm (<see cref="AlgorithmInfo"/>), one row each. Adding an algorithm costs its kernel
-/// (<c>kernels/&lt;family&gt;.cu</c>), its reference (<c>Reference/&lt;Name&gt;.cs</c>), its <see cref="Algorithm"/>
-/// member and its row here; <c>kernels/scalars.gen.cuh</c> is then regenerated from the rows
+/// (<c>kernels/&lt;family&gt;.cu</c>), its reference (<c>Reference/&lt;Name&gt;.cs</c>), and in this file its
+/// <see cref="Algorithm"/> member and its row; <c>kernels/scalars.gen.cuh</c> is then regenerated from the rows
 /// (<c>cudaadam kernels --write-scalar-header</c>; a test fails while it is stale).
 /// </summary>
 public static class Algorithms
@@ -48,7 +109,8 @@ public static class Algorithms
     ];
 
     // The CA_CLOCK_* kinds of kernels/clock.cu.
-    private const int ClockAdam = 1, ClockAdaMax = 2, ClockRAdam = 3, ClockSign = 4, ClockLion = 5, ClockPlain = 6, ClockSgd = 7, ClockAdaGrad = 8;
+    private const int ClockAdam = 1, ClockAdaMax = 2, ClockRAdam = 3, ClockLion = 5, ClockSgd = 7, ClockAdaGrad = 8;
+
 
     private static readonly StateSlot ExpAvg = new("exp_avg", StateBuffer.M), ExpAvgSq = new("exp_avg_sq", StateBuffer.V),
         MaxExpAvgSq = new("max_exp_avg_sq", StateBuffer.VMax, h => h.Amsgrad);
@@ -244,7 +306,7 @@ public static class Algorithms
                 S("CA_S_RMS_MOMENTUM", "(float)momentum", (h, _) => h.Momentum),
             ],
             Flags = (h, _) => (h.Momentum > 0 ? Device.KernelFlags.Momentum : 0) | (h.Centered ? Device.KernelFlags.Centered : 0),
-            ClockKind = ClockPlain,
+            ClockLrScalar = "CA_S_B_LR",
             ConformanceSets =
             [
                 ("momentum", d => d with { Momentum = 0.9, Lr = 1e-3 }),
@@ -267,7 +329,7 @@ public static class Algorithms
                 S("CA_S_ADADELTA_RHO", "(float)rho", (h, _) => h.Rho),
                 S("CA_S_ADADELTA_ONE_MINUS_RHO", "(float)(1 - rho)", (h, _) => 1 - h.Rho),
             ],
-            ClockKind = ClockPlain,
+            ClockLrScalar = "CA_S_B_LR",
             ConformanceSets = [("wd-maximize", d => d with { WeightDecay = 0.1, Maximize = true, Rho = 0.95 })],
         },
         new()
@@ -276,7 +338,7 @@ public static class Algorithms
             Source = "Bernstein et al. (2018), signSGD: Compressed Optimisation for Non-Convex Problems",
             Equations = "g ← g + λx;  x ← x − γ·sign(g). sign(±0) = ±0. Not in torch.optim.",
             Defaults = Hp(), UsesEps = false, State = [], Reference = SignSgdReference.Step,
-            Kernel = ("sign", "signsgd_step"), Scalars = SignFamily, ClockKind = ClockSign,
+            Kernel = ("sign", "signsgd_step"), Scalars = SignFamily, ClockLrScalar = "CA_S_SIGN_LR",
             ConformanceSets = [("wd", d => d with { WeightDecay = 0.1 })],
         },
         new()
@@ -294,7 +356,7 @@ public static class Algorithms
                 S("CA_S_SIGN_MOMENTUM", "Signum: (float)momentum", (h, _) => h.Momentum),
                 S("CA_S_SIGN_ONE_MINUS_MOMENTUM", "Signum: (float)(1 - momentum)", (h, _) => 1 - h.Momentum),
             ],
-            ClockKind = ClockSign,
+            ClockLrScalar = "CA_S_SIGN_LR",
             ConformanceSets = [("wd-maximize", d => d with { WeightDecay = 0.1, Maximize = true })],
         },
         new()

@@ -123,7 +123,7 @@ public sealed class DeviceOptimizer : IDisposable
         _options.Validate();
         ChunkTable.CheckLayout();
         if (Unsafe.SizeOf<CaClock>() != 64) throw new InvalidOperationException("CaClock must be 64 bytes (kernels/clock.cu)");
-        if (algorithm.Info().ClockKind == 0)
+        if (algorithm.Info().Clock == 0)
             throw new NotSupportedException($"{algorithm.Name()} cannot run in the graph-capturable mode: it has no device clock " +
                                             "(kernels/clock.cu; NAdam's momentum schedule mu_t = beta1 (1 - 0.96^(t psi) / 2) needs pow, " +
                                             "which the GPU does not round like the host, so the clock could not be bitwise the host's); " +
@@ -530,9 +530,9 @@ public sealed class DeviceOptimizer : IDisposable
         StateBuffer.M => _m, StateBuffer.V => _v, StateBuffer.VMax => _vmax, _ => _aux,
     };
 
-    /// <summary>The descriptor's <see cref="AlgorithmInfo.ClockKind"/> (the <c>CA_CLOCK_*</c> of kernels/clock.cu).</summary>
+    /// <summary>The descriptor's <see cref="AlgorithmInfo.Clock"/> (the <c>CA_CLOCK_*</c> of kernels/clock.cu).</summary>
     private static int ClockKind(Algorithm a) =>
-        a.Info().ClockKind is var kind and not 0 ? kind : throw new NotSupportedException($"{a.Name()} has no device clock");
+        a.Info().Clock is var kind and not 0 ? kind : throw new NotSupportedException($"{a.Name()} has no device clock");
 
     private DeviceBuffer<T> Zeroed<T>(long n) where T : unmanaged
     {
