@@ -13,6 +13,10 @@ public sealed record DeviceProperties(
     /// <see cref="MaxSharedMemoryPerBlock"/> when the driver does not report it.</summary>
     public int MaxSharedMemoryPerBlockOptin { get; init; } = MaxSharedMemoryPerBlock;
 
+    /// <summary>Per-axis block and grid limits (<c>MAX_BLOCK_DIM_*</c>, <c>MAX_GRID_DIM_*</c>); those of every
+    /// compute capability since 5.0 unless read from the driver.</summary>
+    public LaunchLimits Limits { get; init; } = KernelLimits.Standard with { MaxThreadsPerBlock = MaxThreadsPerBlock };
+
     /// <summary>"sm_90" for compute capability 9.0.</summary>
     public string Arch => $"sm_{ComputeMajor}{ComputeMinor}";
     public int ComputeCapability => ComputeMajor * 10 + ComputeMinor;
@@ -97,6 +101,9 @@ public static class CudaDriver
         {
             MaxSharedMemoryPerBlockOptin = Math.Max(Attribute(dev, DeviceAttribute.MaxSharedMemoryPerBlock),
                 OptionalAttribute(dev, DeviceAttribute.MaxSharedMemoryPerBlockOptin)),
+            Limits = new LaunchLimits(Attribute(dev, DeviceAttribute.MaxThreadsPerBlock),
+                Attribute(dev, DeviceAttribute.MaxBlockDimX), Attribute(dev, DeviceAttribute.MaxBlockDimY), Attribute(dev, DeviceAttribute.MaxBlockDimZ),
+                Attribute(dev, DeviceAttribute.MaxGridDimX), Attribute(dev, DeviceAttribute.MaxGridDimY), Attribute(dev, DeviceAttribute.MaxGridDimZ)),
         };
     }
 
