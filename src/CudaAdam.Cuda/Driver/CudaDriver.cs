@@ -66,8 +66,8 @@ public static class CudaDriver
         }
     }
 
-    /// <summary>Why no <see cref="CudaDevice"/> can be opened here (no libcuda.so.1, no device, or no NVRTC to
-    /// compile its kernels), or null when device 0 can be opened.</summary>
+    /// <summary>Why no <see cref="CudaDevice"/> can be used here (no libcuda.so.1, no device, no NVRTC to compile its
+    /// kernels, or no cuBLAS for the training stack's GEMMs), or null when device 0 can be opened and used.</summary>
     public static string? Unavailable()
     {
         if (NativeLibraries.TryLoad(NativeLibraries.Cuda, out var error) is null) return error;
@@ -80,8 +80,10 @@ public static class CudaDriver
         {
             return e.Message;
         }
-        return NativeLibraries.TryLoad(NativeLibraries.Nvrtc, out var nvrtcError) is null
-            ? "a GPU is present but NVRTC is not, so kernels cannot be compiled: " + nvrtcError
+        if (NativeLibraries.TryLoad(NativeLibraries.Nvrtc, out var nvrtcError) is null)
+            return "a GPU is present but NVRTC is not, so kernels cannot be compiled: " + nvrtcError;
+        return NativeLibraries.TryLoad(NativeLibraries.Cublas, out var cublasError) is null
+            ? "a GPU and NVRTC are present but cuBLAS is not, so the training stack's GEMMs cannot run: " + cublasError
             : null;
     }
 
