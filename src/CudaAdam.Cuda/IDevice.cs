@@ -24,7 +24,7 @@ public readonly record struct Dim3(uint X, uint Y = 1, uint Z = 1)
 public interface IDevice : IDisposable
 {
     DeviceKind Kind { get; }
-    /// <summary>For messages and reports, e.g. "NVIDIA H100 80GB HBM3 (sm_90)" or "host emulator (2 threads)".</summary>
+    /// <summary>For messages and reports, e.g. "NVIDIA H200 (sm_90)" or "host emulator (2 threads)".</summary>
     string Name { get; }
 
     /// <summary>Allocates <paramref name="length"/> elements of uninitialized device memory.</summary>
