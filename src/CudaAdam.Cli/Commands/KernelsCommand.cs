@@ -15,6 +15,7 @@ public sealed class KernelsCommand : ICommand
 
     public string Usage =>
         "usage: cudaadam kernels [--compile [--arch ARCH] [--fresh]] [--bench-cache [--arch ARCH] [--rounds N]]\n" +
+        "                        [--write-scalar-header FILE]\n" +
         "       cudaadam kernels --resources [--arch sm_XX]\n\n" +
         "Without options: the embedded kernels/*.cu files and their extern \"C\" __global__ kernels.\n" +
         "  --compile     compile every file with NVRTC; per file: time, image kind and size, where it came from\n" +
@@ -25,11 +26,23 @@ public sealed class KernelsCommand : ICommand
         "  --rounds N    rounds of --bench-cache (default 3)\n" +
         "  --resources   compile every file to a cubin (--arch sm_XX, default sm_90) and print each kernel's registers,\n" +
         "                __launch_bounds__, largest launchable block, static shared memory and stack (from the cubin's\n" +
-        "                .nv.info); exit 1 when a kernel launched with BlockSize cannot launch at the validators' maximum\n";
+        "                .nv.info); exit 1 when a kernel launched with BlockSize cannot launch at the validators' maximum\n" +
+        "  --write-scalar-header FILE  regenerate kernels/scalars.gen.cuh (the CA_S_* slots) from the algorithm descriptors\n";
 
     public int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
     {
-        var parsed = Arguments.Parse(args, ["arch", "rounds"], ["compile", "fresh", "bench-cache", "resources"]);
+        var parsed = Arguments.Parse(args, ["arch", "rounds", "write-scalar-header"], ["compile", "fresh", "bench-cache", "resources"]);
+        if (parsed.Get("write-scalar-header") is { } header)
+        {
+            if (string.IsNullOrWhiteSpace(header)) throw new UsageException("--write-scalar-header: give a file name (kernels/scalars.gen.cuh)");
+            try { CudaAdam.IO.AtomicFile.WriteAllText(header, CudaAdam.Device.KernelScalarHeader.Generate()); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new UsageException($"--write-scalar-header '{header}': cannot write it: {e.Message}", e);
+            }
+            stdout.WriteLine($"wrote {header}");
+            return ExitCodes.Ok;
+        }
         bool compile = Flag(parsed, "compile"), bench = Flag(parsed, "bench-cache"), fresh = Flag(parsed, "fresh");
         CompileTarget target;
         try
