@@ -17,7 +17,7 @@ public partial class RunOnGpuScriptTests
 {
     private static string Script => TestPaths.InRepo("scripts", "device", "run-on-gpu.sh");
 
-    private static (int Code, string Stdout, string Stderr) Run(string args, string? outDir = null)
+    private static (int Code, string Stdout, string Stderr) Run(string args, string? outDir = null, IDictionary<string, string>? env = null)
     {
         var psi = new ProcessStartInfo("bash", $"{Script} {args}")
         {
@@ -26,6 +26,7 @@ public partial class RunOnGpuScriptTests
         };
         psi.Environment["CUDAADAM_CLI"] = $"dotnet {Path.Combine(AppContext.BaseDirectory, "CudaAdam.Cli.dll")}";
         psi.Environment["OUT"] = outDir ?? Path.Combine(Path.GetTempPath(), "cudaadam-unused-out");
+        foreach (var (k, v) in env ?? new Dictionary<string, string>()) psi.Environment[k] = v;
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
@@ -100,6 +101,100 @@ public partial class RunOnGpuScriptTests
         finally
         {
             Directory.Delete(outDir, true);
+        }
+    }
+
+    /// <summary>A pretend GPU machine: nvidia-smi, compute-sanitizer and the CLI are small scripts with canned output
+    /// (one conformance case fails, memcheck finds an error), so the stage logic that only a GPU reaches runs here:
+    /// the results, the failing case names, the sanitizer summaries, the ratios and the train table.</summary>
+    private static Dictionary<string, string> FakeGpu(string dir)
+    {
+        var bin = Directory.CreateDirectory(Path.Combine(dir, "bin")).FullName;
+        void Script(string name, string body)
+        {
+            var path = Path.Combine(bin, name);
+            File.WriteAllText(path, "#!/usr/bin/env bash\n" + body);
+            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        Script("nvidia-smi", """
+            case "$*" in *compute_cap*noheader*) echo 9.0 ;; *noheader*) echo "Fake H200, 580.65" ;;
+              *query*) echo "name, driver_version, memory.total, compute_cap"; echo "Fake H200, 580.65, 143771 MiB, 9.0" ;; *) echo "fake nvidia-smi" ;; esac
+            """);
+        Script("compute-sanitizer", """
+            [ "$1" = --version ] && { echo "fake compute-sanitizer"; exit 0; }
+            tool=memcheck
+            while [ $# -gt 0 ] && [ "${1#-}" != "$1" ]; do [ "$1" = --tool ] && tool=$2; case $1 in --tool|--leak-check|--report-api-errors|--error-exitcode|--print-limit|--racecheck-report) shift 2 ;; *) shift ;; esac; done
+            "$@" > /dev/null
+            case "$tool:$*" in
+              memcheck:*--filter*) echo "========= Invalid __global__ read of size 4 bytes"; echo "========= ERROR SUMMARY: 1 error"; exit 99 ;;
+              racecheck:*) echo "========= RACECHECK SUMMARY: 0 hazards displayed (0 errors, 0 warnings)"; exit 0 ;;
+              *) echo "========= ERROR SUMMARY: 0 errors"; exit 0 ;;
+            esac
+            """);
+        Script("cli", """
+            case "$1" in
+              info) echo "  libcuda (driver)  not found"; echo "cudaadam info --check: GPU 0 passed"; exit 0 ;;
+              kernels) echo "adam:adam_step_diag 64 1024 1024 13384 0  yes"; echo "resources: PASS (48 kernels)"; exit 0 ;;
+              check)
+                case "$*" in
+                  *--graph*) echo "12 of 12 algorithms passed, 0 failed" ;;
+                  *--train*) echo "20 of 20 quantities passed, 0 failed" ;;
+                  *--bench*) echo "NVIDIA H200: AdamW fused step: 4,100 GB/s = 0.91 of the device-to-device copy" ;;
+                  *) echo "401 of 402 cases passed, 1 failed"; echo "FAILED adam/default/clip: p differs by 3 ulp"; exit 1 ;;
+                esac ;;
+              bench) mkdir -p "$4"; printf '%s\n' "- device-to-device copy in the same run: 4,500 GB/s" "Worst: 9.1 % (gpt2-small fp32 checked)" > "$4/report.md"; echo "wrote $4/report.md" ;;
+              train)
+                backend=$4; dir=$(mktemp -d)
+                echo "  model  mlp: 784->256->10 (269,322 parameters, GEMM $([ "$backend" = cpu ] && echo managed || echo cublas))"
+                echo "  backend $backend"
+                printf 'epoch,optimizer,wall_s,test_accuracy\n0,adam,0,0.1\n1,adam,%s,0.80\n1,adamw,%s,0.79\n' \
+                  "$([ "$backend" = cpu ] && echo 12.0 || echo 0.5)" "$([ "$backend" = cpu ] && echo 13.0 || echo 0.6)" > "$dir/epochs.csv"
+                echo "# summary" > "$dir/summary.md"; echo "run folder: $dir" ;;
+            esac
+            exit 0
+            """);
+        return new Dictionary<string, string>
+        {
+            ["PATH"] = bin + ":" + Environment.GetEnvironmentVariable("PATH"),
+            ["CUDAADAM_CLI"] = Path.Combine(bin, "cli"),
+        };
+    }
+
+    [Test]
+    public void OnAPretendGpuTheStagesReportWhatMatters()
+    {
+        var dir = Requirements.TempDirectory();
+        try
+        {
+            var env = FakeGpu(dir);
+            var (code, stdout, stderr) = Run("all", Path.Combine(dir, "1"), env);
+            Assert.That(code, Is.EqualTo(1), stdout + stderr);
+            Assert.That(stdout, Does.Contain("gpu: Fake H200, 580.65"));
+            Assert.That(stdout, Does.Contain("STAGE contact: FAIL"), "the fake libcuda path is missing, so its symbols are unchecked");
+            Assert.That(stdout, Does.Contain("FAILED adam/default/clip: p differs by 3 ulp"), "failing case names on stdout");
+            Assert.That(stdout, Does.Contain("STAGE check: FAIL — conformance 1 (401 of 402 cases passed, 1 failed), graph 0, train 0"));
+            Assert.That(stdout, Does.Contain("ERROR SUMMARY: 1 error"));
+            Assert.That(stdout, Does.Contain("RACECHECK SUMMARY: 0 hazards"));
+            Assert.That(stdout, Does.Contain("STAGE sanitize: FAIL — memcheck 99, racecheck 0, train memcheck 0"));
+            Assert.That(stdout, Does.Contain("RESULT: FAIL (contact FAIL check FAIL sanitize FAIL)"));
+            Assert.That(TarEntries(Path.Combine(dir, "1", "results.tar.gz")), Does.Contain("memcheck.txt").And.Contain("racecheck.txt").And.Contain("symbols.txt"));
+
+            (code, stdout, stderr) = Run("bench train", Path.Combine(dir, "2"), env);
+            Assert.That(code, Is.EqualTo(0), stdout + stderr);
+            Assert.That(stdout, Does.Contain("4,100 GB/s = 0.91 of the device-to-device copy"), "benchmark ratios on stdout");
+            Assert.That(stdout, Does.Contain("Worst: 9.1 %"));
+            Assert.That(stdout, Does.Contain("STAGE bench: PASS"));
+            Assert.That(stdout, Does.Contain("cpu GEMM: the managed C# loops"), "train.txt says which GEMM the CPU side ran");
+            Assert.That(stdout, Does.Match(@"adam\s+1\s+0\.500\s+12\.000\s+24\.0"), "cpu/cuda side by side");
+            Assert.That(stdout, Does.Contain("STAGE train: PASS"));
+            Assert.That(stdout, Does.Contain("RESULT: pass (bench train)"));
+            var entries = TarEntries(Path.Combine(dir, "2", "results.tar.gz"));
+            Assert.That(entries, Does.Contain("train.txt").And.Contain("train/cpu-epochs.csv").And.Contain("bench/report.md"));
+            Assert.That(entries.Any(e => e.StartsWith("train-runs", StringComparison.Ordinal)), Is.False);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
         }
     }
 
