@@ -111,7 +111,7 @@ extern "C" __global__ __launch_bounds__(CA_MAX_BLOCK) void radam_step(const CaTe
 /// Yogi (Zaheer et al. 2018, Algorithm 2): g ← g + λx;  m ← β1 m + (1−β1) g;  v ← v − (1−β2)·sign(v − g²)·g²;
 ///   x ← x − γ·(m/(sqrt(v) + ε)).  No bias correction; v starts at initial_accumulator_value (the state's initial value).
 /// Reference: src/CudaAdam/Reference/Yogi.cs (YogiReference.Step).
-extern "C" __global__ void yogi_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+extern "C" __global__ __launch_bounds__(CA_MAX_BLOCK) void yogi_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                      const int* skip_flag, int epoch, const float* clip) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
         const float* s = t.s;
