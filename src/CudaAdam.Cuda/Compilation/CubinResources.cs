@@ -11,8 +11,8 @@ namespace CudaAdam.Cuda.Compilation;
 /// <param name="Registers">EIATTR_REGCOUNT: registers per thread.</param>
 /// <param name="LaunchBound">EIATTR_MAX_THREADS (<c>.maxntid</c>, from <c>__launch_bounds__</c>): x*y*z, or 0 when none.</param>
 /// <param name="MaxRegisterCount">EIATTR_MAXREG_COUNT: the register cap the compiler worked under, or 0 when absent.</param>
-/// <param name="StaticSharedBytes">Size of <c>.nv.shared.&lt;name&gt;</c> (static <c>__shared__</c> memory, with the
-/// 1 KiB the driver reserves on sm_80 and newer when the kernel uses any), 0 when none.</param>
+/// <param name="StaticSharedBytes">Size of <c>.nv.shared.&lt;name&gt;</c> (static <c>__shared__</c> memory; NVRTC 11.8's
+/// sm_90 cubins include the 1 KiB system reserve in it, its sm_80 cubins do not), 0 when there is no such section.</param>
 /// <param name="StackBytes">EIATTR_MAX_STACK_SIZE (the stack frame: spills and local arrays).</param>
 public sealed record KernelResources(string Name, int Registers, int LaunchBound, int MaxRegisterCount, int StaticSharedBytes, int StackBytes)
 {
