@@ -14,7 +14,7 @@
 /// Phase one of a checked step (see ca_check_nonfinite in common.cuh): writes `epoch` into *flag when an active
 /// tensor's gradient times inv_scale is not finite. Launched with the step's grid (one block per chunk) just before
 /// the step kernel; the step kernel then leaves params and state untouched.
-extern "C" __global__ void grad_nonfinite_check(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+extern "C" __global__ __launch_bounds__(CA_MAX_BLOCK) void grad_nonfinite_check(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                                 int* flag, int epoch) {
     ca_check_nonfinite(tensors, chunks, inv_scale, flag, epoch);
 }
@@ -22,14 +22,14 @@ extern "C" __global__ void grad_nonfinite_check(const CaTensor* tensors, const C
 /// Phase one of a clipped step: the non-finite check of grad_nonfinite_check (same flag and epoch) plus each
 /// chunk's sum of squares of the unscaled gradient into partials[blockIdx.x] (common.cuh: ca_grad_norm_partial).
 /// Launched INSTEAD of grad_nonfinite_check, with the step's grid.
-extern "C" __global__ void grad_norm_partial(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+extern "C" __global__ __launch_bounds__(CA_MAX_BLOCK) void grad_norm_partial(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                              int* flag, int epoch, double* partials) {
     ca_grad_norm_partial(tensors, chunks, inv_scale, flag, epoch, partials);
 }
 
 /// Phase two of a clipped step: one block of CA_FINAL_THREADS threads folds the partials (fixed order) into the
 /// total 2-norm and the clip coefficient min(1, max_norm / (norm + 1e-6)) that the step kernel reads (`clip`).
-extern "C" __global__ void grad_clip_finalize(const double* partials, int count, double max_norm, double* norm_out,
+extern "C" __global__ __launch_bounds__(CA_FINAL_THREADS) void grad_clip_finalize(const double* partials, int count, double max_norm, double* norm_out,
                                               float* coef_out, int* flag, int epoch) {
     ca_grad_clip_finalize(partials, count, max_norm, norm_out, coef_out, flag, epoch);
 }
@@ -46,7 +46,7 @@ static __device__ __forceinline__ void ca_adam_op(CaElem& e, const CaTensor& t) 
 ///   g ← g + λx (coupled, unless decoupled: x ← x(1−γλ));  m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) g²;
 ///   v̄ ← max(v̄, v) (amsgrad);  x ← x − (γ/(1−β1^t)) · m / (sqrt(v̄)/sqrt(1−β2^t) + ε)
 /// Reference: src/CudaAdam/Reference/Adam.cs (AdamReference.Step), src/CudaAdam/Reference/Adam.cs (AdamWReference.Step).
-extern "C" __global__ void adam_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+extern "C" __global__ __launch_bounds__(CA_MAX_BLOCK) void adam_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                      const int* skip_flag, int epoch, const float* clip) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) { ca_adam_op(e, t); });
 }
@@ -54,7 +54,7 @@ extern "C" __global__ void adam_step(const CaTensor* tensors, const CaChunk* chu
 /// AdaMax (Kingma & Ba 2015, §7.1; torch.optim.Adamax): g ← g + λx;  m ← β1 m + (1−β1) g;
 ///   u ← max(β2 u, |g| + ε);  x ← x + (−γ/(1−β1^t)) · m / u  (product first, then the division).   (u is the state slot v, torch's exp_inf.)
 /// Reference: src/CudaAdam/Reference/AdaMax.cs (AdaMaxReference.Step).
-extern "C" __global__ void adamax_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+extern "C" __global__ __launch_bounds__(CA_MAX_BLOCK) void adamax_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                        const int* skip_flag, int epoch, const float* clip) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
         const float* s = t.s;
@@ -81,7 +81,7 @@ static __device__ __forceinline__ void ca_nadam_op(CaElem& e, const CaTensor& t)
 ///   d ← sqrt(v/(1−β2^t)) + ε;  x ← x + (cg·g)/d;  x ← x + (cm·m)/d   (two roundings, as torch's two addcdiv_)
 ///   with cg = −γ(1−μ_t)/(1−Πμ_{≤t}), cm = −γ μ_{t+1}/(1−Πμ_{≤t+1}).
 /// Reference: src/CudaAdam/Reference/NAdam.cs (NAdamReference.Step).
-extern "C" __global__ void nadam_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+extern "C" __global__ __launch_bounds__(CA_MAX_BLOCK) void nadam_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                       const int* skip_flag, int epoch, const float* clip) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) { ca_nadam_op(e, t); });
 }
@@ -103,7 +103,7 @@ static __device__ __forceinline__ void ca_radam_op(CaElem& e, const CaTensor& t)
 /// RAdam (Liu et al. 2020; torch.optim.RAdam): g ← g + λx (or decoupled);  m, v as Adam;  m̂ ← m/(1−β1^t);
 ///   rectified (ρ_t > 5): x ← x − m̂·γ·((1/(sqrt(v)+ε))·sqrt(1−β2^t))·r_t;  else x ← x − m̂·γ.
 /// Reference: src/CudaAdam/Reference/RAdam.cs (RAdamReference.Step).
-extern "C" __global__ void radam_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+extern "C" __global__ __launch_bounds__(CA_MAX_BLOCK) void radam_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                       const int* skip_flag, int epoch, const float* clip) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) { ca_radam_op(e, t); });
 }
@@ -111,7 +111,7 @@ extern "C" __global__ void radam_step(const CaTensor* tensors, const CaChunk* ch
 /// Yogi (Zaheer et al. 2018, Algorithm 2): g ← g + λx;  m ← β1 m + (1−β1) g;  v ← v − (1−β2)·sign(v − g²)·g²;
 ///   x ← x − γ·(m/(sqrt(v) + ε)).  No bias correction; v starts at initial_accumulator_value (the state's initial value).
 /// Reference: src/CudaAdam/Reference/Yogi.cs (YogiReference.Step).
-extern "C" __global__ void yogi_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+extern "C" __global__ __launch_bounds__(CA_MAX_BLOCK) void yogi_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                      const int* skip_flag, int epoch, const float* clip) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
         const float* s = t.s;
@@ -132,7 +132,7 @@ extern "C" __global__ void yogi_step(const CaTensor* tensors, const CaChunk* chu
 // blockDim.x must be a multiple of 32. A plain kernel is a separate symbol with no diagnostics code in it.
 
 /// adam_step (Adam / AdamW / AMSGrad) + the sign diagnostics.
-extern "C" __global__ void adam_step_diag(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+extern "C" __global__ __launch_bounds__(CA_MAX_BLOCK) void adam_step_diag(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                           const int* skip_flag, int epoch, const float* clip, const float* edges,
                                           unsigned long long* stats) {
     ca_foreach_diag(tensors, chunks, inv_scale, skip_flag, epoch, clip, edges, stats,
@@ -140,7 +140,7 @@ extern "C" __global__ void adam_step_diag(const CaTensor* tensors, const CaChunk
 }
 
 /// nadam_step + the sign diagnostics.
-extern "C" __global__ void nadam_step_diag(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+extern "C" __global__ __launch_bounds__(CA_MAX_BLOCK) void nadam_step_diag(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                            const int* skip_flag, int epoch, const float* clip, const float* edges,
                                            unsigned long long* stats) {
     ca_foreach_diag(tensors, chunks, inv_scale, skip_flag, epoch, clip, edges, stats,
@@ -148,7 +148,7 @@ extern "C" __global__ void nadam_step_diag(const CaTensor* tensors, const CaChun
 }
 
 /// radam_step + the sign diagnostics.
-extern "C" __global__ void radam_step_diag(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+extern "C" __global__ __launch_bounds__(CA_MAX_BLOCK) void radam_step_diag(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                            const int* skip_flag, int epoch, const float* clip, const float* edges,
                                            unsigned long long* stats) {
     ca_foreach_diag(tensors, chunks, inv_scale, skip_flag, epoch, clip, edges, stats,

@@ -9,7 +9,7 @@
 /// SGD (torch.optim.SGD): d ← g + λx;  with momentum μ: b ← d on the first step (CA_FIRST_STEP), else
 ///   b ← μ b + (1−τ) d;  d ← d + μ b (Nesterov) or d ← b;  x ← x − γ d.   (b is the state slot m.)
 /// Reference: src/CudaAdam/Reference/Sgd.cs (SgdReference.Step).
-extern "C" __global__ void sgd_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+extern "C" __global__ __launch_bounds__(CA_MAX_BLOCK) void sgd_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                     const int* skip_flag, int epoch, const float* clip) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
         const float* s = t.s;
@@ -29,7 +29,7 @@ extern "C" __global__ void sgd_step(const CaTensor* tensors, const CaChunk* chun
 /// AdaGrad (Duchi et al. 2011; torch.optim.Adagrad): g ← g + λx;  S ← S + g²;  x ← x − clr · g/(sqrt(S) + ε),
 ///   clr = γ / (1 + (t−1)·lr_decay); the update is x + ((−clr)·g)/std, product first as the reference.   (S is the state slot v, torch's sum.)
 /// Reference: src/CudaAdam/Reference/AdaGrad.cs (AdaGradReference.Step).
-extern "C" __global__ void adagrad_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+extern "C" __global__ __launch_bounds__(CA_MAX_BLOCK) void adagrad_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                         const int* skip_flag, int epoch, const float* clip) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
         const float* s = t.s;
@@ -46,7 +46,7 @@ extern "C" __global__ void adagrad_step(const CaTensor* tensors, const CaChunk* 
 ///   v ← α v + (1−α) g²;  centered: ḡ ← α ḡ + (1−α) g, a ← sqrt(v − ḡ²) + ε, else a ← sqrt(v) + ε;
 ///   momentum μ > 0: b ← μ b + g/a, x ← x − γ b;  else x ← x − γ g/a.   (v, ḡ, b = slots v, aux, m.)
 /// Reference: src/CudaAdam/Reference/RmsProp.cs (RmsPropReference.Step).
-extern "C" __global__ void rmsprop_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+extern "C" __global__ __launch_bounds__(CA_MAX_BLOCK) void rmsprop_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                         const int* skip_flag, int epoch, const float* clip) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
         const float* s = t.s;
@@ -73,7 +73,7 @@ extern "C" __global__ void rmsprop_step(const CaTensor* tensors, const CaChunk* 
 /// AdaDelta (Zeiler 2012; torch.optim.Adadelta): g ← g + λx;  v ← ρ v + (1−ρ) g²;
 ///   δ ← sqrt(u + ε) / sqrt(v + ε) · g;  u ← ρ u + (1−ρ) δ²;  x ← x − γ δ.   (v, u = slots v, aux.)
 /// Reference: src/CudaAdam/Reference/AdaDelta.cs (AdaDeltaReference.Step).
-extern "C" __global__ void adadelta_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+extern "C" __global__ __launch_bounds__(CA_MAX_BLOCK) void adadelta_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                          const int* skip_flag, int epoch, const float* clip) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
         const float* s = t.s;

@@ -15,6 +15,13 @@ __device__ __forceinline__ cudaadam_index cudaadam_grid_stride() {
     return (cudaadam_index)gridDim.x * (cudaadam_index)blockDim.x;
 }
 
+// Threads per block. The kernels launched with the backends' BlockSize (every *_step and *_step_diag, the gradient
+// checks, the separate diagnostics pass) are declared __launch_bounds__(CA_MAX_BLOCK): the compiler then keeps them
+// within 64K registers / 1024 threads = 64 registers per thread, so every BlockSize the validators accept (a multiple
+// of 32 up to CA_MAX_BLOCK; KernelLimits.MaxBlockSize in src/CudaAdam.Cuda/KernelLimits.cs) launches. Without it the
+// *_step_diag kernels used 73-107 registers and could not launch above 512-768 threads. The emulator ignores it.
+#define CA_MAX_BLOCK 1024
+
 // Dynamic shared memory: `CA_DYNAMIC_SHARED(float, s);` declares `float* s` over the launch's sharedBytes
 // (16-byte aligned on the GPU, 256 on the emulator). Use it instead of `extern __shared__ T s[];`, which the
 // emulator cannot express (cuda_emu.h defines its own CA_DYNAMIC_SHARED; it also defines CUDAADAM_EMU).

@@ -29,7 +29,7 @@ static_assert(sizeof(CaDiagTensor) == 56, "CaDiagTensor must be 56 bytes (mirror
 // One block per chunk (src/CudaAdam/Device/KernelTables.cs ChunkTable); blockDim.x a multiple of 32, <= 1024.
 // stats must be zeroed before the launch; every block adds its chunk's share. The same per-element observation,
 // per-warp histograms and block flush as the fused steps (diagnostics.cuh), over arrays read back from memory.
-extern "C" __global__ void sign_diagnostics(const CaDiagTensor* __restrict__ tensors, const CaChunk* __restrict__ chunks,
+extern "C" __global__ __launch_bounds__(CA_MAX_BLOCK) void sign_diagnostics(const CaDiagTensor* __restrict__ tensors, const CaChunk* __restrict__ chunks,
                                             const float* __restrict__ edges, unsigned long long* __restrict__ stats)
 {
     __shared__ CaDiagShared s;

@@ -9,7 +9,7 @@
 
 /// signSGD (Bernstein et al. 2018): x ← x − γ · sign(g + λx).
 /// Reference: src/CudaAdam/Reference/SignSgd.cs (SignSgdReference.Step).
-extern "C" __global__ void signsgd_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+extern "C" __global__ __launch_bounds__(CA_MAX_BLOCK) void signsgd_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                         const int* skip_flag, int epoch, const float* clip) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
         const float* s = t.s;
@@ -22,7 +22,7 @@ extern "C" __global__ void signsgd_step(const CaTensor* tensors, const CaChunk* 
 
 /// Signum (Bernstein et al. 2018): g ← g + λx;  m ← β m + (1−β) g;  x ← x − γ · sign(m)   (β = momentum).
 /// Reference: src/CudaAdam/Reference/Signum.cs (SignumReference.Step).
-extern "C" __global__ void signum_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+extern "C" __global__ __launch_bounds__(CA_MAX_BLOCK) void signum_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                        const int* skip_flag, int epoch, const float* clip) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
         const float* s = t.s;
@@ -36,7 +36,7 @@ extern "C" __global__ void signum_step(const CaTensor* tensors, const CaChunk* c
 
 /// Lion (Chen et al. 2023): c ← β1 m + (1−β1) g;  x ← x(1 − γλ) − γ · sign(c);  m ← β2 m + (1−β2) g.
 /// Reference: src/CudaAdam/Reference/Lion.cs (LionReference.Step).
-extern "C" __global__ void lion_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+extern "C" __global__ __launch_bounds__(CA_MAX_BLOCK) void lion_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                      const int* skip_flag, int epoch, const float* clip) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
         const float* s = t.s;
@@ -60,13 +60,13 @@ static __device__ __forceinline__ void ca_signadam_op(CaElem& e, const CaTensor&
 ///   u' ← |m| / denom;  x ← x − (γ/(1−β1^t)) · (u' · sign(m)),
 /// bitwise equal to adam_step because (|m|/d)·sign(m) = m/d in IEEE arithmetic (signed zeros included).
 /// Reference: src/CudaAdam/Reference/Adam.cs (SignAdamReference.Step).
-extern "C" __global__ void signadam_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+extern "C" __global__ __launch_bounds__(CA_MAX_BLOCK) void signadam_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                          const int* skip_flag, int epoch, const float* clip) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) { ca_signadam_op(e, t); });
 }
 
 /// signadam_step + the sign diagnostics (diagnostics.cuh; arguments as adam_step_diag in adam.cu): bitwise the same step.
-extern "C" __global__ void signadam_step_diag(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+extern "C" __global__ __launch_bounds__(CA_MAX_BLOCK) void signadam_step_diag(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                               const int* skip_flag, int epoch, const float* clip, const float* edges,
                                               unsigned long long* stats) {
     ca_foreach_diag(tensors, chunks, inv_scale, skip_flag, epoch, clip, edges, stats,

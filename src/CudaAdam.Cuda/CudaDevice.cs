@@ -174,7 +174,11 @@ public sealed class CudaDevice : IDevice
                 module = CudaModule.Load(image.Image, $"{source.FileName} ({image.Arch} {(image.IsCubin ? "cubin" : "PTX")})");
                 _modules[image.Key] = module;
             }
-            var kernel = new Kernel(Path.GetFileNameWithoutExtension(source.FileName), name, module.GetFunction(name));
+            var function = module.GetFunction(name);
+            const int maxThreadsPerBlock = 0; // CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK
+            Cu.Check(DriverNative.cuFuncGetAttribute(out int maxThreads, maxThreadsPerBlock, function),
+                $"cuFuncGetAttribute({source.FileName}:{name}, MAX_THREADS_PER_BLOCK)");
+            var kernel = new Kernel(Path.GetFileNameWithoutExtension(source.FileName), name, function, maxThreads);
             _kernels[(source.FileName, name)] = (source, kernel);
             return kernel;
         }
@@ -182,10 +186,7 @@ public sealed class CudaDevice : IDevice
 
     public unsafe void Launch(Kernel kernel, Dim3 grid, Dim3 block, KernelArgs args, int sharedBytes = 0)
     {
-        if (grid.Count == 0 || block.Count == 0)
-            throw new ArgumentException($"launch of {kernel} with an empty grid {grid} or block {block}: skip the launch when there is no work");
-        if (block.Count > (ulong)Properties.MaxThreadsPerBlock)
-            throw new ArgumentException($"launch of {kernel}: block {block} has {block.Count} threads, the device allows {Properties.MaxThreadsPerBlock}");
+        KernelLimits.CheckLaunch(kernel.ToString(), grid, block, Properties.Limits, kernel.MaxThreadsPerBlock);
         ArgumentOutOfRangeException.ThrowIfNegative(sharedBytes);
         if (sharedBytes > Properties.MaxSharedMemoryPerBlockOptin)
             throw new ArgumentException($"launch of {kernel}: {sharedBytes} bytes of dynamic shared memory, the device allows {Properties.MaxSharedMemoryPerBlockOptin}");

@@ -14,6 +14,7 @@ public readonly record struct Dim3(uint X, uint Y = 1, uint Z = 1)
 {
     public static implicit operator Dim3(uint x) => new(x);
     public ulong Count => (ulong)X * Y * Z;
+    public override string ToString() => $"({X},{Y},{Z})";
 }
 
 /// <summary>
@@ -23,7 +24,7 @@ public readonly record struct Dim3(uint X, uint Y = 1, uint Z = 1)
 public interface IDevice : IDisposable
 {
     DeviceKind Kind { get; }
-    /// <summary>For messages and reports, e.g. "NVIDIA H100 80GB HBM3 (sm_90)" or "host emulator (2 threads)".</summary>
+    /// <summary>For messages and reports, e.g. "NVIDIA H200 (sm_90)" or "host emulator (2 threads)".</summary>
     string Name { get; }
 
     /// <summary>Allocates <paramref name="length"/> elements of uninitialized device memory.</summary>
@@ -52,17 +53,21 @@ public interface IDevice : IDisposable
 /// <summary>A handle to a compiled kernel of one <see cref="IDevice"/>.</summary>
 public sealed class Kernel
 {
-    public Kernel(string family, string name, nint handle)
+    public Kernel(string family, string name, nint handle, int maxThreadsPerBlock = 0)
     {
         Family = family;
         Name = name;
         Handle = handle;
+        MaxThreadsPerBlock = maxThreadsPerBlock;
     }
 
     public string Family { get; }
     public string Name { get; }
     /// <summary>CUfunction on CUDA; the emulator's launcher entry on the emulator.</summary>
     public nint Handle { get; }
+    /// <summary>The most threads per block this kernel launches with (CUDA: <c>CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK</c>,
+    /// read when the kernel is loaded); 0 when the device has no per-kernel limit (the emulator).</summary>
+    public int MaxThreadsPerBlock { get; }
 
     public override string ToString() => $"{Family}.cu:{Name}";
 }

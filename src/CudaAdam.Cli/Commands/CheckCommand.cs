@@ -23,14 +23,14 @@ public sealed class CheckCommand : ICommand
         "(two NaNs count as equal), and prints: case, values compared, max ulp difference, skipped steps, pass.\n" +
         "Exit code 0 when every case passes, 1 when one fails, 2 on bad usage or an unavailable backend.\n\n" +
         "  --backend NAME   emulator (default; the kernels built by g++) or cuda (the GPU)\n" +
-        "  --filter TEXT    only cases whose name contains TEXT, e.g. adamw/ or /misaligned\n" +
+        "  --filter TEXT    only cases whose name contains TEXT, e.g. adamw/ or /misaligned; A,B: either part\n" +
         "  --list           list the case names and exit\n" +
         "  --failures-only  print only the rows of failing cases (and the summary)\n" +
         "  --bench PARAMS   instead: time the fused AdamW step alone on PARAMS device-resident parameters (no host\n" +
         "                   transfers), with and without the non-finite check, and on a GPU a device-to-device copy in\n" +
         "                   the same run; prints GB/s at 28 B/parameter (not a conformance check)\n" +
         "  --bench-tensors T  split the parameters over T tensors (default 1)\n" +
-        "  --graph          instead: the graph-capturable mode (DeviceOptimizer): captured CUDA graph replays vs\n" +
+        "  --graph          instead: the graph-capturable mode (Residency.Device, CaptureGraph): captured CUDA graph replays vs\n" +
         "                   uncaptured steps vs the host-clocked backend, bitwise, per algorithm (on the emulator the\n" +
         "                   'captured' run runs uncaptured)\n" +
         "  --train          instead: the device training path (kernels/train.cu, cuBLAS on cuda) against the CPU layers:\n" +
@@ -47,7 +47,11 @@ public sealed class CheckCommand : ICommand
                 parsed.Get("bench-tensors") is { } t ? Arguments.ParseCount(t, "--bench-tensors") : 1, stdout);
         if (parsed.Get("graph") is { } gr && Arguments.ParseBool(gr, "--graph")) return Graph(backend, stdout);
         if (parsed.Get("train") is { } tr && Arguments.ParseBool(tr, "--train")) return Train(backend, stdout);
-        var cases = Conformance.Select(parsed.Get("filter"));
+        // --filter A,B: the cases whose name contains any of the parts, in the registry's order.
+        var parts = parsed.Get("filter")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var chosen = parts is { Length: > 1 } ? parts.SelectMany(Conformance.Select).Select(c => c.Name).ToHashSet(StringComparer.Ordinal) : null;
+        var cases = chosen is null ? Conformance.Select(parts is { Length: 1 } ? parts[0] : parsed.Get("filter"))
+            : Conformance.Select(null).Where(c => chosen.Contains(c.Name)).ToList();
         if (cases.Count == 0) throw new UsageException($"--filter: no case name contains '{parsed.Get("filter")}' (see --list)");
         if (parsed.Get("list") is { } l && Arguments.ParseBool(l, "--list"))
         {

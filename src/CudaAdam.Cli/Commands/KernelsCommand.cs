@@ -15,7 +15,8 @@ public sealed class KernelsCommand : ICommand
 
     public string Usage =>
         "usage: cudaadam kernels [--compile [--arch ARCH] [--fresh]] [--bench-cache [--arch ARCH] [--rounds N]]\n" +
-        "                        [--write-scalar-header FILE]\n\n" +
+        "                        [--write-scalar-header FILE]\n" +
+        "       cudaadam kernels --resources [--arch sm_XX]\n\n" +
         "Without options: the embedded kernels/*.cu files and their extern \"C\" __global__ kernels.\n" +
         "  --compile     compile every file with NVRTC; per file: time, image kind and size, where it came from\n" +
         "                (compiled, or the disk cache at $CUDAADAM_CACHE_DIR / ~/.cache/cudaadam/kernels)\n" +
@@ -23,11 +24,14 @@ public sealed class KernelsCommand : ICommand
         "  --arch ARCH   sm_XX (cubin) or compute_XX (PTX); default compute_80\n" +
         "  --bench-cache median time per file: cold (compile + write), disk (read + verify), memory; temp dir\n" +
         "  --rounds N    rounds of --bench-cache (default 3)\n" +
+        "  --resources   compile every file to a cubin (--arch sm_XX, default sm_90) and print each kernel's registers,\n" +
+        "                __launch_bounds__, largest launchable block, static shared memory and stack (from the cubin's\n" +
+        "                .nv.info); exit 1 when a kernel launched with BlockSize cannot launch at the validators' maximum\n" +
         "  --write-scalar-header FILE  regenerate kernels/scalars.gen.cuh (the CA_S_* slots) from the algorithm descriptors\n";
 
     public int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
     {
-        var parsed = Arguments.Parse(args, ["arch", "rounds", "write-scalar-header"], ["compile", "fresh", "bench-cache"]);
+        var parsed = Arguments.Parse(args, ["arch", "rounds", "write-scalar-header"], ["compile", "fresh", "bench-cache", "resources"]);
         if (parsed.Get("write-scalar-header") is { } header)
         {
             if (string.IsNullOrWhiteSpace(header)) throw new UsageException("--write-scalar-header: give a file name (kernels/scalars.gen.cuh)");
@@ -48,6 +52,20 @@ public sealed class KernelsCommand : ICommand
         catch (ArgumentException e)
         {
             throw new UsageException("--arch: " + e.Message, e);
+        }
+        if (Flag(parsed, "resources"))
+        {
+            if (parsed.Get("arch") is null) target = CompileTarget.Parse("sm_90");
+            if (!target.IsCubin) throw new UsageException($"--resources reads a cubin: --arch must be sm_XX, not {target.Arch}");
+            try
+            {
+                return Resources(target, stdout);
+            }
+            catch (Exception e) when (e is NativeLibraryNotFoundException or NotSupportedException or NvrtcException)
+            {
+                stderr.WriteLine($"cudaadam kernels: {e.Message}");
+                return ExitCodes.Failure;
+            }
         }
         int rounds = parsed.Get("rounds") is { } r ? (int)Math.Clamp(Arguments.ParseCount(r, "--rounds"), 1, 1000) : 3;
 
@@ -77,6 +95,30 @@ public sealed class KernelsCommand : ICommand
             stderr.WriteLine($"cudaadam kernels: {e.Message}");
             return ExitCodes.Failure;
         }
+    }
+
+    private static int Resources(CompileTarget target, TextWriter stdout)
+    {
+        target.CheckSupported(NvrtcCompiler.SupportedArchs);
+        var (major, minor) = NvrtcCompiler.Version;
+        stdout.WriteLine($"kernel resources, NVRTC {major}.{minor}, {target.Arch} cubins; BlockSize kernels must launch at {KernelLimits.MaxBlockSize} threads");
+        stdout.WriteLine($"{"kernel",-36} {"regs",5} {"bound",6} {"max threads",12} {"shared B",9} {"stack B",8}  ok");
+        int bad = 0, count = 0;
+        foreach (var file in KernelSources.KernelFiles)
+        {
+            var image = NvrtcCompiler.Compile(KernelSources.ForFamily(file), NvrtcCompiler.Options(target), cubin: true);
+            foreach (var r in CubinResources.Read(image.Image).Values.OrderBy(r => r.Name, StringComparer.Ordinal))
+            {
+                count++;
+                bool ok = !KernelLimits.IsLaunchedWithBlockSize(r.Name) || r.MaxThreadsPerBlock >= KernelLimits.MaxBlockSize;
+                if (!ok) bad++;
+                stdout.WriteLine($"{Path.GetFileNameWithoutExtension(file) + ":" + r.Name,-36} {r.Registers,5} {(r.LaunchBound > 0 ? r.LaunchBound.ToString() : "-"),6} {r.MaxThreadsPerBlock,12} {r.StaticSharedBytes,9} {r.StackBytes,8}  {(ok ? "yes" : "NO")}");
+            }
+        }
+        stdout.WriteLine(bad == 0
+            ? $"resources: PASS ({count} kernels; every BlockSize kernel launches at {KernelLimits.MaxBlockSize} threads)"
+            : $"resources: FAIL ({bad} BlockSize kernels cannot launch at {KernelLimits.MaxBlockSize} threads)");
+        return bad == 0 ? ExitCodes.Ok : ExitCodes.Failure;
     }
 
     private static bool Flag(Arguments parsed, string name) =>

@@ -13,8 +13,10 @@ public sealed class CublasHandle : IDisposable
 {
     private nint _handle;
 
+    /// <exception cref="NativeLibraryNotFoundException">No cuBLAS library loads (says what was tried and what to install).</exception>
     public CublasHandle(CudaContext context, CudaStream stream)
     {
+        NativeLibraries.Load(NativeLibraries.Cublas); // a clear error here, not one from inside the P/Invoke resolver
         context.MakeCurrent();
         CublasCheck.Check(CublasNative.cublasCreate_v2(out _handle));
         try

@@ -66,14 +66,19 @@ public sealed class KernelCache
 
     public string? Directory { get; }
 
-    /// <summary><c>$CUDAADAM_CACHE_DIR</c>, <c>$XDG_CACHE_HOME/cudaadam/kernels</c> or <c>~/.cache/cudaadam/kernels</c>.</summary>
-    public static string DefaultDirectory()
+    /// <summary><c>$CUDAADAM_CACHE_DIR</c> (made absolute), <c>$XDG_CACHE_HOME/cudaadam/kernels</c> (when absolute, as
+    /// the XDG spec asks) or <c>~/.cache/cudaadam/kernels</c>; null (memory only: <see cref="Shared"/> writes nothing)
+    /// when there is no absolute home directory, rather than a path relative to whatever the working directory is.</summary>
+    public static string? DefaultDirectory() =>
+        DefaultDirectoryFrom(Environment.GetEnvironmentVariable, Environment.GetFolderPath(Environment.SpecialFolder.UserProfile));
+
+    internal static string? DefaultDirectoryFrom(Func<string, string?> environment, string? home)
     {
-        var explicitDir = Environment.GetEnvironmentVariable("CUDAADAM_CACHE_DIR");
-        if (!string.IsNullOrEmpty(explicitDir)) return explicitDir;
-        var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-        if (!string.IsNullOrEmpty(xdg)) return Path.Combine(xdg, "cudaadam", "kernels");
-        return Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "cudaadam", "kernels");
+        var explicitDir = environment("CUDAADAM_CACHE_DIR");
+        if (!string.IsNullOrEmpty(explicitDir)) return Path.GetFullPath(explicitDir);
+        var xdg = environment("XDG_CACHE_HOME");
+        if (!string.IsNullOrEmpty(xdg) && Path.IsPathRooted(xdg)) return Path.Combine(xdg, "cudaadam", "kernels");
+        return !string.IsNullOrEmpty(home) && Path.IsPathRooted(home) ? Path.Combine(home, ".cache", "cudaadam", "kernels") : null;
     }
 
     public KernelCacheStatistics Statistics

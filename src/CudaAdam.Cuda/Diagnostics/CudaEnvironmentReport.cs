@@ -18,7 +18,8 @@ public sealed class CudaEnvironmentReport
     public required IReadOnlyList<DeviceProperties> Devices { get; init; }
     public string? DeviceError { get; init; }
     public required IReadOnlyList<int> NvrtcArchs { get; init; }
-    public required string CacheDirectory { get; init; }
+    /// <summary>The disk cache's directory, or null when the cache is memory only (no absolute home directory).</summary>
+    public required string? CacheDirectory { get; init; }
     public required (int Files, long Bytes) CacheUsage { get; init; }
     public string? EmulatorLibrary { get; init; }
     public required IReadOnlyList<string> EmulatorProbed { get; init; }
@@ -108,7 +109,7 @@ public sealed class CudaEnvironmentReport
         return new CudaEnvironmentReport
         {
             Libraries = libs, Devices = devices, DeviceError = deviceError, NvrtcArchs = archs,
-            CacheDirectory = cacheDir, CacheUsage = KernelCache.DiskUsage(cacheDir),
+            CacheDirectory = cacheDir, CacheUsage = cacheDir is null ? (0, 0) : KernelCache.DiskUsage(cacheDir),
             EmulatorLibrary = emu, EmulatorProbed = probed, KernelFiles = KernelSources.KernelFiles, Missing = missing,
         };
     }
@@ -166,7 +167,9 @@ public sealed class CudaEnvironmentReport
         }
         w.WriteLine("kernels:");
         w.WriteLine($"  embedded          {(KernelFiles.Count == 0 ? "(none)" : string.Join(" ", KernelFiles))}");
-        w.WriteLine(string.Create(inv, $"  cache             {CacheDirectory}  ({CacheUsage.Files} files, {CacheUsage.Bytes / 1024.0:F0} KiB)"));
+        w.WriteLine(CacheDirectory is null
+            ? "  cache             memory only: no absolute home directory (set CUDAADAM_CACHE_DIR to keep compiled kernels)"
+            : string.Create(inv, $"  cache             {CacheDirectory}  ({CacheUsage.Files} files, {CacheUsage.Bytes / 1024.0:F0} KiB)"));
         w.WriteLine("host emulator:");
         w.WriteLine(EmulatorLibrary is not null ? $"  {EmulatorLibrary}" : $"  not built (looked at {string.Join(", ", EmulatorProbed)})");
         if (Missing.Count > 0)

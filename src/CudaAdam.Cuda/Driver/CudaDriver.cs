@@ -13,6 +13,10 @@ public sealed record DeviceProperties(
     /// <see cref="MaxSharedMemoryPerBlock"/> when the driver does not report it.</summary>
     public int MaxSharedMemoryPerBlockOptin { get; init; } = MaxSharedMemoryPerBlock;
 
+    /// <summary>Per-axis block and grid limits (<c>MAX_BLOCK_DIM_*</c>, <c>MAX_GRID_DIM_*</c>); those of every
+    /// compute capability since 5.0 unless read from the driver.</summary>
+    public LaunchLimits Limits { get; init; } = KernelLimits.Standard with { MaxThreadsPerBlock = MaxThreadsPerBlock };
+
     /// <summary>"sm_90" for compute capability 9.0.</summary>
     public string Arch => $"sm_{ComputeMajor}{ComputeMinor}";
     public int ComputeCapability => ComputeMajor * 10 + ComputeMinor;
@@ -62,8 +66,8 @@ public static class CudaDriver
         }
     }
 
-    /// <summary>Why no <see cref="CudaDevice"/> can be opened here (no libcuda.so.1, no device, or no NVRTC to
-    /// compile its kernels), or null when device 0 can be opened.</summary>
+    /// <summary>Why no <see cref="CudaDevice"/> can be used here (no libcuda.so.1, no device, no NVRTC to compile its
+    /// kernels, or no cuBLAS for the training stack's GEMMs), or null when device 0 can be opened and used.</summary>
     public static string? Unavailable()
     {
         if (NativeLibraries.TryLoad(NativeLibraries.Cuda, out var error) is null) return error;
@@ -76,8 +80,10 @@ public static class CudaDriver
         {
             return e.Message;
         }
-        return NativeLibraries.TryLoad(NativeLibraries.Nvrtc, out var nvrtcError) is null
-            ? "a GPU is present but NVRTC is not, so kernels cannot be compiled: " + nvrtcError
+        if (NativeLibraries.TryLoad(NativeLibraries.Nvrtc, out var nvrtcError) is null)
+            return "a GPU is present but NVRTC is not, so kernels cannot be compiled: " + nvrtcError;
+        return NativeLibraries.TryLoad(NativeLibraries.Cublas, out var cublasError) is null
+            ? "a GPU and NVRTC are present but cuBLAS is not, so the training stack's GEMMs cannot run: " + cublasError
             : null;
     }
 
@@ -97,6 +103,9 @@ public static class CudaDriver
         {
             MaxSharedMemoryPerBlockOptin = Math.Max(Attribute(dev, DeviceAttribute.MaxSharedMemoryPerBlock),
                 OptionalAttribute(dev, DeviceAttribute.MaxSharedMemoryPerBlockOptin)),
+            Limits = new LaunchLimits(Attribute(dev, DeviceAttribute.MaxThreadsPerBlock),
+                Attribute(dev, DeviceAttribute.MaxBlockDimX), Attribute(dev, DeviceAttribute.MaxBlockDimY), Attribute(dev, DeviceAttribute.MaxBlockDimZ),
+                Attribute(dev, DeviceAttribute.MaxGridDimX), Attribute(dev, DeviceAttribute.MaxGridDimY), Attribute(dev, DeviceAttribute.MaxGridDimZ)),
         };
     }
 

@@ -137,6 +137,7 @@ public sealed unsafe class EmulatedDevice : IDevice
             throw new ArgumentException($"{call}: every block dimension must be at least 1", nameof(block));
         if (block.Count > MaxThreadsPerBlock)
             throw new ArgumentException($"{call}: a block has at most {MaxThreadsPerBlock} threads, this one {block.Count}", nameof(block));
+        KernelLimits.CheckLaunch(kernel.ToString(), grid, block, KernelLimits.Standard, 0); // per-axis limits, as a GPU
         if (sharedBytes < 0)
             throw new ArgumentOutOfRangeException(nameof(sharedBytes), sharedBytes, $"{call}: dynamic shared memory must be >= 0 bytes");
         EmulatorApi.Launch(call, kernel.Handle, grid, block, (uint)sharedBytes, args.Pointers, args.Count);

@@ -54,6 +54,9 @@ internal static unsafe partial class DriverNative
 
     /// <summary>CUfunction_attribute 8 = CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES (opt in above 48 KiB).</summary>
     [LibraryImport(Lib)] public static partial CudaResult cuFuncSetAttribute(nint function, int attribute, int value);
+    /// <summary>CUfunction_attribute 0 = CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK (what the driver allows this kernel:
+    /// its registers, shared memory and __launch_bounds__), 4 = CU_FUNC_ATTRIBUTE_NUM_REGS.</summary>
+    [LibraryImport(Lib)] public static partial CudaResult cuFuncGetAttribute(out int value, int attribute, nint function);
 
     [LibraryImport(Lib)]
     public static partial CudaResult cuLaunchKernel(nint function, uint gridX, uint gridY, uint gridZ, uint blockX, uint blockY, uint blockZ,
@@ -71,6 +74,12 @@ internal static unsafe partial class DriverNative
 public enum DeviceAttribute
 {
     MaxThreadsPerBlock = 1,
+    MaxBlockDimX = 2,
+    MaxBlockDimY = 3,
+    MaxBlockDimZ = 4,
+    MaxGridDimX = 5,
+    MaxGridDimY = 6,
+    MaxGridDimZ = 7,
     MaxSharedMemoryPerBlock = 8,
     WarpSize = 10,
     MultiprocessorCount = 16,

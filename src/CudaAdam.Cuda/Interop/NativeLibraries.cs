@@ -13,6 +13,10 @@ public sealed record NativeLibrarySpec(string ImportName, string[] Sonames, stri
     /// <summary>Directories tried after the system loader, for toolkits installed without ldconfig (never for libcuda,
     /// whose only copy under a toolkit is the stub).</summary>
     public string[] FallbackDirectories { get; init; } = [];
+
+    /// <summary>Also look in the library folders of NVIDIA's pip wheels (<c>site-packages/nvidia/*/lib</c>, which
+    /// PyTorch installs: <c>nvidia/cuda_nvrtc/lib</c>, <c>nvidia/cublas/lib</c>, <c>nvidia/cu13/lib</c>), last.</summary>
+    public bool ProbePythonWheels { get; init; }
 }
 
 /// <summary>Where a CUDA library was loaded from.</summary>
@@ -40,8 +44,10 @@ public sealed class NativeLibraryNotFoundException : DllNotFoundException
 /// <list type="number">
 /// <item>if the environment variable (<c>CUDAADAM_LIBCUDA</c>, <c>CUDAADAM_NVRTC</c>, <c>CUDAADAM_CUBLAS</c>) is set,
 ///   exactly the file it names, and nothing else (an explicit choice is never silently replaced);</item>
-/// <item>otherwise each soname under <c>$CUDA_PATH/lib64</c>, <c>$CUDA_HOME/lib64</c>, then by the system loader
-///   (ld.so.cache, <c>LD_LIBRARY_PATH</c>), then under <c>/usr/local/cuda/lib64</c> (NVRTC and cuBLAS only).</item>
+/// <item>otherwise each soname under <c>$CUDA_PATH/lib64</c>, <c>$CUDA_PATH/targets/x86_64-linux/lib</c>, the same two
+///   under <c>$CUDA_HOME</c>, then by the system loader (ld.so.cache, <c>LD_LIBRARY_PATH</c>), then (NVRTC and cuBLAS
+///   only) under <c>/usr/local/cuda/lib64</c> and <c>/usr/local/cuda/targets/x86_64-linux/lib</c>, and last in the
+///   pip wheels' folders <c>site-packages/nvidia/*/lib</c> of the usual Python prefixes (<see cref="PythonSitePackages"/>).</item>
 /// </list>
 /// A path inside a <c>stubs/</c> directory is never loaded: the stub libcuda links but fails every call with
 /// CUDA_ERROR_STUB_LIBRARY. On failure the exception lists every candidate tried and what to install.
@@ -55,14 +61,16 @@ public static class NativeLibraries
         ["libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2", "libnvrtc.so"], "CUDAADAM_NVRTC",
         "Install NVRTC: Debian 12: enable 'non-free' and apt-get install libnvrtc11.2 (./build.sh setup does it); or the CUDA toolkit (cuda-nvrtc-13-0).")
     {
-        FallbackDirectories = ["/usr/local/cuda/lib64"],
+        FallbackDirectories = ["/usr/local/cuda/lib64", "/usr/local/cuda/targets/x86_64-linux/lib"],
+        ProbePythonWheels = true,
     };
 
     public static readonly NativeLibrarySpec Cublas = new("cublas",
         ["libcublas.so.13", "libcublas.so.12", "libcublas.so.11"], "CUDAADAM_CUBLAS",
         "Install cuBLAS: the CUDA toolkit (libcublas-13-0) or Debian non-free libcublas11.")
     {
-        FallbackDirectories = ["/usr/local/cuda/lib64"],
+        FallbackDirectories = ["/usr/local/cuda/lib64", "/usr/local/cuda/targets/x86_64-linux/lib"],
+        ProbePythonWheels = true,
     };
 
     private static readonly NativeLibrarySpec[] Specs = [Cuda, Nvrtc, Cublas];
@@ -113,7 +121,11 @@ public static class NativeLibraries
     }
 
     /// <summary>The candidates, in probing order, given the environment.</summary>
-    public static IReadOnlyList<string> Candidates(NativeLibrarySpec spec, Func<string, string?> environment)
+    public static IReadOnlyList<string> Candidates(NativeLibrarySpec spec, Func<string, string?> environment) =>
+        Candidates(spec, environment, spec.ProbePythonWheels ? WheelLibraryDirectories(PythonSitePackages(environment)) : []);
+
+    /// <summary>The candidates, with <paramref name="wheelDirectories"/> as the pip wheels' library folders.</summary>
+    public static IReadOnlyList<string> Candidates(NativeLibrarySpec spec, Func<string, string?> environment, IReadOnlyList<string> wheelDirectories)
     {
         var explicitPath = environment(spec.EnvironmentVariable);
         if (!string.IsNullOrEmpty(explicitPath)) return [explicitPath];
@@ -121,11 +133,65 @@ public static class NativeLibraries
         foreach (var soname in spec.Sonames)
         {
             foreach (var root in new[] { environment("CUDA_PATH"), environment("CUDA_HOME") })
-                if (!string.IsNullOrEmpty(root)) list.Add(Path.Combine(root, "lib64", soname));
+                if (!string.IsNullOrEmpty(root))
+                {
+                    list.Add(Path.Combine(root, "lib64", soname));
+                    list.Add(Path.Combine(root, "targets", "x86_64-linux", "lib", soname));
+                }
             list.Add(soname);
             foreach (var dir in spec.FallbackDirectories) list.Add(Path.Combine(dir, soname));
+            if (spec.ProbePythonWheels)
+                foreach (var dir in wheelDirectories) list.Add(Path.Combine(dir, soname));
         }
         return list.Distinct().ToList();
+    }
+
+    /// <summary>Python's package folders that exist here: <c>$VIRTUAL_ENV</c> and <c>$CONDA_PREFIX</c>
+    /// (<c>lib/python3.*/site-packages</c>), the user's <c>~/.local/lib/python3.*/site-packages</c>,
+    /// <c>/usr/local/lib/python3.*/{dist,site}-packages</c>, <c>/usr/lib/python3/dist-packages</c>.</summary>
+    public static IReadOnlyList<string> PythonSitePackages(Func<string, string?> environment)
+    {
+        var prefixes = new List<(string Lib, string[] Kinds)>();
+        foreach (var variable in new[] { "VIRTUAL_ENV", "CONDA_PREFIX" })
+            if (environment(variable) is { Length: > 0 } prefix) prefixes.Add((Path.Combine(prefix, "lib"), ["site-packages"]));
+        if (environment("HOME") is { Length: > 0 } home) prefixes.Add((Path.Combine(home, ".local", "lib"), ["site-packages"]));
+        prefixes.Add(("/usr/local/lib", ["dist-packages", "site-packages"]));
+        var list = new List<string>();
+        foreach (var (lib, kinds) in prefixes)
+        {
+            try
+            {
+                if (!Directory.Exists(lib)) continue;
+                foreach (var python in Directory.GetDirectories(lib, "python3*").Order(StringComparer.Ordinal))
+                    foreach (var kind in kinds)
+                        if (Directory.Exists(Path.Combine(python, kind))) list.Add(Path.Combine(python, kind));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+        if (Directory.Exists("/usr/lib/python3/dist-packages")) list.Add("/usr/lib/python3/dist-packages");
+        return list.Distinct().ToList();
+    }
+
+    /// <summary>The <c>nvidia/*/lib</c> folders (sorted) under each of <paramref name="sitePackages"/>.</summary>
+    public static IReadOnlyList<string> WheelLibraryDirectories(IEnumerable<string> sitePackages)
+    {
+        var list = new List<string>();
+        foreach (var site in sitePackages)
+        {
+            try
+            {
+                var nvidia = Path.Combine(site, "nvidia");
+                if (!Directory.Exists(nvidia)) continue;
+                foreach (var package in Directory.GetDirectories(nvidia).Order(StringComparer.Ordinal))
+                    if (Directory.Exists(Path.Combine(package, "lib"))) list.Add(Path.Combine(package, "lib"));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+        return list;
     }
 
     /// <summary>Tries every candidate; the first that loads wins. Does not remember the result.</summary>

@@ -46,8 +46,7 @@ public sealed record DeviceBackendOptions
 
     internal void Validate()
     {
-        if (BlockSize is < 32 or > 1024 || BlockSize % 32 != 0)
-            throw new ArgumentException($"BlockSize {BlockSize} must be a multiple of 32 in [32, 1024]");
+        KernelLimits.ValidateBlockSize(BlockSize);
         if (ChunkSize < 1) throw new ArgumentException($"ChunkSize {ChunkSize} must be >= 1");
         if (Alignment < 1) throw new ArgumentException($"Alignment {Alignment} must be >= 1 element");
         if (BaseOffset < 0) throw new ArgumentException($"BaseOffset {BaseOffset} must be >= 0");

@@ -46,7 +46,7 @@ public class DescriptorTests
     {
         var (family, name) = info.Kernel;
         string kernels = File.ReadAllText(Repo("kernels", family + ".cu"));
-        var m = Regex.Match(kernels, @"/// Reference: ([^\n]*)\n(?:[^\n]*\n)?extern ""C"" __global__ void " + name + @"\(");
+        var m = Regex.Match(kernels, @"/// Reference: ([^\n]*)\n(?:[^\n]*\n)?extern ""C"" __global__ (?:__launch_bounds__\([A-Z_]+\) )?void " + name + @"\(");
         Assert.That(m.Success, Is.True, $"kernels/{family}.cu: {name} is not preceded by a '/// Reference: ...' line");
         string cls = info.Reference.Method.DeclaringType!.Name;
         Assert.That(m.Groups[1].Value, Does.Contain(cls + ".Step"), $"{name}'s Reference line names {cls}");

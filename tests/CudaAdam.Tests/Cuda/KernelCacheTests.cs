@@ -172,4 +172,18 @@ public class KernelCacheTests
             Environment.SetEnvironmentVariable("XDG_CACHE_HOME", saved.Item2);
         }
     }
+
+    [Test]
+    public void DefaultDirectoryIsAbsoluteOrNone()
+    {
+        Func<string, string?> env(params (string K, string V)[] kv) => k => kv.FirstOrDefault(x => x.K == k).V;
+        Assert.That(KernelCache.DefaultDirectoryFrom(env(("CUDAADAM_CACHE_DIR", "rel/cache")), "/home/u"),
+            Is.EqualTo(Path.Combine(Environment.CurrentDirectory, "rel", "cache")), "an explicit relative directory is made absolute once");
+        Assert.That(KernelCache.DefaultDirectoryFrom(env(("XDG_CACHE_HOME", "relative-xdg")), "/home/u"),
+            Is.EqualTo("/home/u/.cache/cudaadam/kernels"), "a relative XDG_CACHE_HOME is ignored (XDG spec)");
+        Assert.That(KernelCache.DefaultDirectoryFrom(env(), "/home/u"), Is.EqualTo("/home/u/.cache/cudaadam/kernels"));
+        Assert.That(KernelCache.DefaultDirectoryFrom(env(), ""), Is.Null, "no home: memory only, never a relative .cache/");
+        Assert.That(KernelCache.DefaultDirectoryFrom(env(), null), Is.Null);
+        Assert.That(KernelCache.DefaultDirectoryFrom(env(), "not/rooted"), Is.Null);
+    }
 }

@@ -16,11 +16,14 @@ public class NativeLibrariesTests
     {
         var e = Assert.Throws<NativeLibraryNotFoundException>(() =>
             NativeLibraries.Probe(Fake, Env(("CUDA_PATH", "/opt/nocuda"), ("CUDA_HOME", "/opt/nocuda2"))))!;
-        Assert.That(e.Tried, Has.Count.EqualTo(6));
+        Assert.That(e.Tried, Has.Count.EqualTo(10));
+        const string t = "targets/x86_64-linux/lib";
         string[] expected =
         [
-            "/opt/nocuda/lib64/libcudaadam_fake.so.9", "/opt/nocuda2/lib64/libcudaadam_fake.so.9", "libcudaadam_fake.so.9",
-            "/opt/nocuda/lib64/libcudaadam_fake.so", "/opt/nocuda2/lib64/libcudaadam_fake.so", "libcudaadam_fake.so",
+            "/opt/nocuda/lib64/libcudaadam_fake.so.9", $"/opt/nocuda/{t}/libcudaadam_fake.so.9", "/opt/nocuda2/lib64/libcudaadam_fake.so.9",
+            $"/opt/nocuda2/{t}/libcudaadam_fake.so.9", "libcudaadam_fake.so.9",
+            "/opt/nocuda/lib64/libcudaadam_fake.so", $"/opt/nocuda/{t}/libcudaadam_fake.so", "/opt/nocuda2/lib64/libcudaadam_fake.so",
+            $"/opt/nocuda2/{t}/libcudaadam_fake.so", "libcudaadam_fake.so",
         ];
         for (int i = 0; i < expected.Length; i++)
         {
@@ -44,17 +47,63 @@ public class NativeLibrariesTests
     [Test]
     public void NvrtcSonamesAreProbedNewestFirst()
     {
-        var list = NativeLibraries.Candidates(NativeLibraries.Nvrtc, Env());
+        var list = NativeLibraries.Candidates(NativeLibraries.Nvrtc, Env(), []);
+        const string t = "/usr/local/cuda/targets/x86_64-linux/lib";
         Assert.That(list, Is.EqualTo(new[]
         {
-            "libnvrtc.so.13", "/usr/local/cuda/lib64/libnvrtc.so.13", "libnvrtc.so.12", "/usr/local/cuda/lib64/libnvrtc.so.12",
-            "libnvrtc.so.11.2", "/usr/local/cuda/lib64/libnvrtc.so.11.2", "libnvrtc.so", "/usr/local/cuda/lib64/libnvrtc.so",
+            "libnvrtc.so.13", "/usr/local/cuda/lib64/libnvrtc.so.13", $"{t}/libnvrtc.so.13",
+            "libnvrtc.so.12", "/usr/local/cuda/lib64/libnvrtc.so.12", $"{t}/libnvrtc.so.12",
+            "libnvrtc.so.11.2", "/usr/local/cuda/lib64/libnvrtc.so.11.2", $"{t}/libnvrtc.so.11.2",
+            "libnvrtc.so", "/usr/local/cuda/lib64/libnvrtc.so", $"{t}/libnvrtc.so",
         }));
         Assert.That(NativeLibraries.Candidates(NativeLibraries.Cuda, Env()), Is.EqualTo(new[] { "libcuda.so.1" }));
-        Assert.That(NativeLibraries.Candidates(NativeLibraries.Cublas, Env(("CUDA_HOME", "/usr/local/cuda"))),
-            Is.EqualTo(new[] { "/usr/local/cuda/lib64/libcublas.so.13", "libcublas.so.13", "/usr/local/cuda/lib64/libcublas.so.12",
-                "libcublas.so.12", "/usr/local/cuda/lib64/libcublas.so.11", "libcublas.so.11" }),
-            "CUDA_HOME is /usr/local/cuda, so the fallback directory adds nothing new");
+        Assert.That(NativeLibraries.Candidates(NativeLibraries.Cublas, Env(("CUDA_HOME", "/usr/local/cuda")), []),
+            Is.EqualTo(new[]
+            {
+                "/usr/local/cuda/lib64/libcublas.so.13", $"{t}/libcublas.so.13", "libcublas.so.13",
+                "/usr/local/cuda/lib64/libcublas.so.12", $"{t}/libcublas.so.12", "libcublas.so.12",
+                "/usr/local/cuda/lib64/libcublas.so.11", $"{t}/libcublas.so.11", "libcublas.so.11",
+            }),
+            "CUDA_HOME is /usr/local/cuda, so the fallback directories add nothing new");
+    }
+
+    [Test]
+    public void CudaHomesTargetsFolderComesRightAfterItsLib64()
+    {
+        var list = NativeLibraries.Candidates(NativeLibraries.Cublas, Env(("CUDA_HOME", "/opt/cuda-13")), []);
+        Assert.That(list.Take(3), Is.EqualTo(new[]
+            { "/opt/cuda-13/lib64/libcublas.so.13", "/opt/cuda-13/targets/x86_64-linux/lib/libcublas.so.13", "libcublas.so.13" }));
+    }
+
+    [Test]
+    public void PipWheelFoldersAreProbedLastForNvrtcAndCublasOnly()
+    {
+        var dir = Requirements.TempDirectory();
+        try
+        {
+            // A virtualenv as PyTorch's pip wheels lay it out: site-packages/nvidia/<package>/lib.
+            var site = Path.Combine(dir, "lib", "python3.12", "site-packages");
+            foreach (var package in new[] { "cublas", "cuda_nvrtc", "cu13" })
+                Directory.CreateDirectory(Path.Combine(site, "nvidia", package, "lib"));
+            Directory.CreateDirectory(Path.Combine(site, "nvidia", "no_lib_folder"));
+            var env = Env(("VIRTUAL_ENV", dir));
+            Assert.That(NativeLibraries.PythonSitePackages(env), Does.Contain(site));
+            var wheels = NativeLibraries.WheelLibraryDirectories([site]);
+            Assert.That(wheels, Is.EqualTo(new[]
+                { Path.Combine(site, "nvidia", "cu13", "lib"), Path.Combine(site, "nvidia", "cublas", "lib"), Path.Combine(site, "nvidia", "cuda_nvrtc", "lib") }));
+
+            var nvrtc = NativeLibraries.Candidates(NativeLibraries.Nvrtc, env);
+            int i = nvrtc.ToList().IndexOf(Path.Combine(site, "nvidia", "cuda_nvrtc", "lib", "libnvrtc.so.13"));
+            Assert.That(i, Is.GreaterThan(nvrtc.ToList().IndexOf("/usr/local/cuda/targets/x86_64-linux/lib/libnvrtc.so.13")),
+                "after the system loader and the toolkit folders");
+            Assert.That(nvrtc[i + 1], Does.EndWith("libnvrtc.so.12"), "then the next soname");
+            Assert.That(NativeLibraries.Candidates(NativeLibraries.Cublas, env), Does.Contain(Path.Combine(site, "nvidia", "cublas", "lib", "libcublas.so.13")));
+            Assert.That(NativeLibraries.Candidates(NativeLibraries.Cuda, env), Is.EqualTo(new[] { "libcuda.so.1" }), "the driver never comes from a wheel");
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
     }
 
     [Test]

@@ -332,20 +332,20 @@ public class FusedSignDiagnosticsTests
 
     [TestCase(false)]
     [TestCase(true)]
-    public void DeviceOptimizerWithDiagnosticsStepsBitwiseAsWithoutAndReadsTheReference(bool captureGraph)
+    public void DeviceResidentWithDiagnosticsStepsBitwiseAsWithoutAndReadsTheReference(bool captureGraph)
     {
         using var device = KernelDevices.OpenOrIgnore("emulator");
-        DeviceOptimizerMatches(device, captureGraph);
+        DeviceResidentMatches(device, captureGraph);
     }
 
     [Test, Category("Gpu")]
-    public void DeviceOptimizerOnTheGpuCapturedOrNot([Values(false, true)] bool captureGraph)
+    public void DeviceResidentOnTheGpuCapturedOrNot([Values(false, true)] bool captureGraph)
     {
         using var device = KernelDevices.OpenOrIgnore("cuda");
-        DeviceOptimizerMatches(device, captureGraph);
+        DeviceResidentMatches(device, captureGraph);
     }
 
-    private static void DeviceOptimizerMatches(IDevice device, bool captureGraph)
+    private static void DeviceResidentMatches(IDevice device, bool captureGraph)
     {
         var hp = Hyperparameters.Defaults(Algorithm.AdamW) with { Lr = 1e-2 };
         Parameter[] Make() => [new("a", Enumerable.Range(0, 3333).Select(i => MathF.Sin(i)).ToArray()), new("e", []), new("b", Enumerable.Range(0, 65).Select(i => MathF.Cos(i)).ToArray())];

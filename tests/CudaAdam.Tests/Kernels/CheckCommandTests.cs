@@ -34,6 +34,21 @@ public class CheckCommandTests
     }
 
     [Test]
+    public void CommaSeparatedFilterSelectsEitherPartInRegistryOrder()
+    {
+        // run-on-gpu.sh's sanitizer subsets: one run over several kinds of case.
+        var (code, output, err) = Cli("check", "--list", "--filter", "lion/default/clip,adam/default/misaligned");
+        Assert.That(code, Is.EqualTo(0), err);
+        var (_, all, _) = Cli("check", "--list");
+        var expected = all.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Where(n => n.Contains("lion/default/clip") || n.Contains("adam/default/misaligned")).ToArray();
+        Assert.That(expected, Does.Contain("adam/default/misaligned").And.Contain("signadam/default/misaligned").And.Contain("lion/default/clip"));
+        Assert.That(output.Split('\n', StringSplitOptions.RemoveEmptyEntries), Is.EqualTo(expected));
+        (code, _, err) = Cli("check", "--list", "--filter", "adam/default/misaligned,no-such-case");
+        Assert.That(code, Is.EqualTo(0), "a part that matches nothing adds nothing: " + err);
+    }
+
+    [Test]
     public void BadUsageExitsWithTwo()
     {
         var (code, _, err) = Cli("check", "--backend", "cpu");

@@ -74,10 +74,11 @@ public class KernelTablesTests
         foreach (var a in AlgorithmNames.All)
         {
             var (family, name) = KernelScalars.KernelOf(a);
-            Assert.That(KernelSources.Files[family + ".cu"], Does.Contain($"extern \"C\" __global__ void {name}("), $"{a}");
+            // The step kernels carry __launch_bounds__(CA_MAX_BLOCK) between __global__ and void (kernels/common.cuh).
+            Assert.That(KernelSources.Files[family + ".cu"], Does.Contain($"extern \"C\" __global__ __launch_bounds__(CA_MAX_BLOCK) void {name}("), $"{a}");
         }
         var (cf, cn) = KernelScalars.NonFiniteCheck;
-        Assert.That(KernelSources.Files[cf + ".cu"], Does.Contain($"extern \"C\" __global__ void {cn}("));
+        Assert.That(KernelSources.Files[cf + ".cu"], Does.Contain($"extern \"C\" __global__ __launch_bounds__(CA_MAX_BLOCK) void {cn}("));
     }
 
     [Test]
