@@ -138,7 +138,7 @@ public static class TrainJob
     {
         var inv = CultureInfo.InvariantCulture;
         var problem = config.Problem!.Create(config.Model.Kind);
-        int stepsPerEpoch = ProblemTrainer.StepsPerEpochOf(problem, ProblemOptions(config));
+        int stepsPerEpoch = ProblemObjective.StepsPerEpochOf(problem, Options(config));
         log.WriteLine($"cudaadam train: {config.Name}");
         log.WriteLine($"  problem {problem.Description}");
         log.WriteLine(string.Create(inv,
@@ -147,20 +147,28 @@ public static class TrainJob
 
         var (runs, files, interrupted) = RunEach(config, folder, log,
             (OptimizerConfig oc, int i, IReadOnlyList<OptimizerRun> done, out bool stop) =>
-                RunProblem(config, oc, problem, folder, log, done, previous.GetValueOrDefault(oc.Id), cancel, progress, out stop));
+                RunProblem(config, oc, problem, folder, log, config.Optimizers!.Length - i - 1, done, previous.GetValueOrDefault(oc.Id), cancel,
+                    progress, out stop));
         if (interrupted) return new TrainResult(folder, files, runs, Interrupted: true);
         files.AddRange(Reports.WritePlots(folder, config, runs));
         files.Add(Reports.WriteProblemSummary(folder, config, problem, stepsPerEpoch, runs));
         return new TrainResult(folder, files, runs, Interrupted: false);
     }
 
-    /// <summary>The seed as a problem checkpoint's run key (the generator's state alone does not say which seed began it).</summary>
-    private static string ProblemRunKey(TrainConfig config) => FormattableString.Invariant($"seed {config.Training.Seed}");
+    /// <summary>What identifies a job's run besides what the trainer sees (<see cref="TrainerOptions.Run"/>).</summary>
+    private static IReadOnlyList<(string Field, string Value)> RunFields(TrainConfig config) =>
+        config.Model.IsProblem ? [("run (seed)", FormattableString.Invariant($"seed {config.Training.Seed}"))] : [];
 
-    /// <summary>One optimizer of a problem run: from x0, or from its checkpoint when <paramref name="previous"/> holds
-    /// records of it (a resume); checkpointed after every epoch and when interrupted.</summary>
+    /// <summary>The trainer options of a job's runs (tests build the same trainer to read a run's checkpoint).</summary>
+    internal static TrainerOptions Options(TrainConfig config) => new()
+    {
+        Epochs = config.Training.Epochs, BatchSize = config.Training.BatchSize, StepsPerEpoch = config.Problem?.StepsPerEpoch,
+        Schedule = config.Schedule.ToSchedule(), Run = RunFields(config),
+    };
+
+    /// <summary>One optimizer of a problem run: from x0, or from its checkpoint (a resume).</summary>
     private static OptimizerRun RunProblem(TrainConfig config, OptimizerConfig oc, IStochasticProblem problem, string folder, TextWriter log,
-        IReadOnlyList<OptimizerRun> done, (List<StepRecord> Steps, List<EpochRecord> Epochs) previous, CancellationToken cancel,
+        int laterRuns, IReadOnlyList<OptimizerRun> done, (List<StepRecord> Steps, List<EpochRecord> Epochs) previous, CancellationToken cancel,
         ITrainProgress? progress, out bool interrupted)
     {
         // A problem's gradient is computed on the host; the backend is where the optimizer step runs (cpu: the
@@ -173,31 +181,10 @@ public static class TrainJob
         var x = new Parameter("x", problem.InitialPoint());
         using var optimizer = new Optimizer(oc.Algorithm, [new ParamGroup([x], oc.Hyperparameters())], backend);
         optimizer.MaxGradNorm = config.Training.MaxGradNorm;
-        var trainer = new ProblemTrainer(problem, optimizer, x, ProblemOptions(config), Rng.ForStream(config.Training.Seed, 1));
-        string? ckpt = config.Training.Checkpoints
-            ? Path.Combine(Directory.CreateDirectory(Path.Combine(folder, "checkpoints")).FullName, oc.Id + ".ckpt")
-            : null;
-        string runKey = ProblemRunKey(config);
-        var steps = new List<StepRecord>();
-        var epochs = new List<EpochRecord>();
-        if (ckpt is not null && File.Exists(ckpt) && previous.Epochs is { Count: > 0 })
-        {
-            Checkpoint.Load(ckpt, trainer, runKey);
-            RestoreRecords(oc, previous, trainer.Step, trainer.EpochsDone, trainer.TotalSteps, steps, epochs, log);
-        }
-        else epochs.Add(trainer.Initial());
-        int every = Math.Max(1, config.Training.Epochs / 10);
-        return Drive(oc, optimizer, steps, epochs, done, folder, progress, log, out interrupted,
-            (onStep, onEpoch) => trainer.Run(onStep, onEpoch, log, label: $"  {oc.Id,-14} ", progressEvery: every, cancel: cancel),
-            () => trainer.Step, trainer.TotalSteps, () => trainer.Finished,
-            ckpt is null ? null : () => Checkpoint.Save(ckpt, trainer, runKey));
+        var trainer = new Trainer(problem, optimizer, x, Options(config), Rng.ForStream(config.Training.Seed, 1));
+        return RunTrainer(config, oc, trainer, folder, log, laterRuns, Math.Max(1, config.Training.Epochs / 10), done, previous, cancel, progress,
+            out interrupted);
     }
-
-    private static ProblemTrainerOptions ProblemOptions(TrainConfig config) => new()
-    {
-        Epochs = config.Training.Epochs, BatchSize = config.Training.BatchSize, StepsPerEpoch = config.Problem!.StepsPerEpoch,
-        Schedule = config.Schedule.ToSchedule(),
-    };
 
     /// <summary>Builds the model of <paramref name="config"/> with its loss: a <see cref="Classifier"/> (mlp, logreg,
     /// cnn; <see cref="BuildModel"/>) or the VAE's <see cref="VaeObjective"/> (initialization stream 0, training noise
@@ -295,33 +282,14 @@ public static class TrainJob
         // On a device the host optimizer (CPU reference backend) only holds the state copies for checkpoints.
         using var optimizer = new Optimizer(oc.Algorithm, [new ParamGroup(model.Parameters, oc.Hyperparameters())]);
         optimizer.MaxGradNorm = config.Training.MaxGradNorm;
-        var options = new TrainerOptions { Epochs = config.Training.Epochs, BatchSize = config.Training.BatchSize, Schedule = config.Schedule.ToSchedule() };
+        var options = Options(config);
         using var engine = device is null ? null
             : model is Classifier classifier
                 ? new DeviceEngine(device, classifier.Model, optimizer, train.Features, train.Classes, Math.Max(options.BatchSize, options.EvalBatchSize),
                     DropoutMask.SeedOf(classifier.Generator ?? Rng.ForStream(config.Training.Seed, 2)))
                 : throw new ConfigException($"backend: the device path trains classifiers only; model '{config.Model.Kind}' runs on \"backend\": \"cpu\"");
         var trainer = new Trainer(model, optimizer, train, test, options, Rng.ForStream(config.Training.Seed, 1), engine);
-        string? ckpt = config.Training.Checkpoints
-            ? Path.Combine(Directory.CreateDirectory(Path.Combine(folder, "checkpoints")).FullName, oc.Id + ".ckpt")
-            : null;
-
-        var steps = new List<StepRecord>();
-        var epochs = new List<EpochRecord>();
-        if (ckpt is not null && File.Exists(ckpt) && previous.Epochs is { Count: > 0 })
-        {
-            Checkpoint.Load(ckpt, trainer);
-            RestoreRecords(oc, previous, trainer.Step, trainer.EpochsDone, trainer.TotalSteps, steps, epochs, log);
-        }
-        else
-        {
-            var (loss0, acc0) = trainer.Evaluate(test);
-            epochs.Add(new EpochRecord(0, 0, double.NaN, double.NaN, loss0, acc0, 0));
-        }
-        return Drive(oc, optimizer, steps, epochs, done, folder, progress, log, out interrupted,
-            (onStep, onEpoch) => trainer.Run(onStep, onEpoch, log, label: $"  {oc.Id,-14} ", laterSteps: laterRuns * trainer.TotalSteps, cancel: cancel),
-            () => trainer.Step, trainer.TotalSteps, () => trainer.Finished,
-            ckpt is null ? null : () => Checkpoint.Save(ckpt, trainer));
+        return RunTrainer(config, oc, trainer, folder, log, laterRuns, 1, done, previous, cancel, progress, out interrupted);
     }
 
     /// <summary>One optimizer's run of a job (<see cref="RunOne"/>, <see cref="RunProblem"/>); <paramref name="interrupted"/>
@@ -368,22 +336,36 @@ public static class TrainJob
     }
 
     /// <summary>
-    /// Runs one optimizer's trainer (<paramref name="run"/> gets the step and epoch callbacks) with the job's
-    /// bookkeeping: records, progress, the CSVs and then the checkpoint at every epoch end (never a checkpoint ahead of
-    /// its records: a crash in between leaves records beyond it, which a resume drops), a checkpoint when interrupted.
-    /// A run whose loss stops being finite (<see cref="TrainingDivergedException"/>) is not an error of the job: it ends
-    /// there, marked diverged, its last epoch's checkpoint kept, and the job goes on with the next optimizer.
+    /// Runs one optimizer's trainer with the job's bookkeeping: from the start (the epoch-0 record), or from its
+    /// checkpoint with the records up to it (a resume); records, progress, the CSVs and then the checkpoint at every
+    /// epoch end (never a checkpoint ahead of its records: a crash in between leaves records beyond it, which a resume
+    /// drops), a checkpoint when interrupted. A run whose loss stops being finite (<see cref="TrainingDivergedException"/>)
+    /// is not an error of the job: it ends there, marked diverged, its last epoch's checkpoint kept, and the job goes on
+    /// with the next optimizer.
     /// </summary>
-    private static OptimizerRun Drive(OptimizerConfig oc, Optimizer optimizer, List<StepRecord> steps, List<EpochRecord> epochs,
-        IReadOnlyList<OptimizerRun> done, string folder, ITrainProgress? progress, TextWriter log, out bool interrupted,
-        Action<Action<StepRecord>, Action<EpochRecord>> run, Func<long> step, long totalSteps, Func<bool> finished, Action? save)
+    private static OptimizerRun RunTrainer(TrainConfig config, OptimizerConfig oc, Trainer trainer, string folder, TextWriter log,
+        int laterRuns, int progressEvery, IReadOnlyList<OptimizerRun> done, (List<StepRecord> Steps, List<EpochRecord> Epochs) previous,
+        CancellationToken cancel, ITrainProgress? progress, out bool interrupted)
     {
+        string? ckpt = config.Training.Checkpoints
+            ? Path.Combine(Directory.CreateDirectory(Path.Combine(folder, "checkpoints")).FullName, oc.Id + ".ckpt")
+            : null;
+        var steps = new List<StepRecord>();
+        var epochs = new List<EpochRecord>();
+        if (ckpt is not null && File.Exists(ckpt) && previous.Epochs is { Count: > 0 })
+        {
+            Checkpoint.Load(ckpt, trainer);
+            RestoreRecords(oc, previous, trainer.Step, trainer.EpochsDone, trainer.TotalSteps, steps, epochs, log);
+        }
+        else epochs.Add(trainer.Initial());
+
+        var optimizer = trainer.Optimizer;
         var current = new OptimizerRun(oc, steps, epochs, optimizer.Warnings);
-        progress?.Begin(oc.Id, step(), totalSteps);
+        progress?.Begin(oc.Id, trainer.Step, trainer.TotalSteps);
         long? diverged = null;
         try
         {
-            run(s =>
+            trainer.Run(s =>
             {
                 steps.Add(s);
                 progress?.Advance(oc.Id, s);
@@ -392,8 +374,8 @@ public static class TrainJob
                 epochs.Add(e);
                 progress?.Epoch(oc.Id, e);
                 Reports.WriteCsv(folder, [.. done, current]);
-                save?.Invoke();
-            });
+                if (ckpt is not null) Checkpoint.Save(ckpt, trainer);
+            }, log, label: $"  {oc.Id,-14} ", laterSteps: laterRuns * trainer.TotalSteps, progressEvery: progressEvery, cancel: cancel);
         }
         catch (TrainingDivergedException e)
         {
@@ -401,8 +383,8 @@ public static class TrainJob
             log.WriteLine($"  {oc.Id}: {e.Message}");
         }
         progress?.End(oc.Id);
-        interrupted = diverged is null && !finished();
-        if (interrupted) save?.Invoke();
+        interrupted = diverged is null && !trainer.Finished;
+        if (interrupted && ckpt is not null) Checkpoint.Save(ckpt, trainer);
         foreach (var w in optimizer.Warnings) log.WriteLine($"  {oc.Id}: warning: {w}");
         return current with { Warnings = optimizer.Warnings.ToArray(), DivergedAt = diverged };
     }
