@@ -183,7 +183,7 @@ public static class Checkpoint
 
     /// <summary>Reads and checks the optimizer section (names, state layouts); returns the action that sets the states
     /// (which cannot fail).</summary>
-    private static Action ReadOptimizerState(Reader r, IReadOnlyList<Parameter> ps, Optimizer optimizer)
+    private static Action ReadOptimizerState(Reader r, IReadOnlyList<Parameter> ps, Optimizer optimizer, long trainerStep)
     {
         int count = r.I32();
         if (count != ps.Count) throw r.Mismatch("optimizer state count", count.ToString(), ps.Count.ToString());
@@ -195,6 +195,7 @@ public static class Checkpoint
             if (!r.Bool()) continue;
             var s = new ParamState { Step = r.I64(), Beta1Power = r.F64(), Beta2Power = r.F64(), MuProduct = r.F64() };
             s.M = r.FloatsOrNull(); s.V = r.FloatsOrNull(); s.VMax = r.FloatsOrNull(); s.Aux = r.FloatsOrNull();
+            CheckState(r, name, s, trainerStep);
             states[i] = s;
         }
         r.ExpectEnd();
@@ -211,6 +212,31 @@ public static class Checkpoint
             for (int i = 0; i < count; i++)
                 if (states[i] is { } s) optimizer.SetState(ps[i], s);
         };
+    }
+
+    /// <summary>The state must be one an optimizer can have reached: a step count in [0, the trainer's], running
+    /// products β^t in [0, 1] (0 once a product underflows, e.g. 0.9^t past t ≈ 7,000), finite buffers, second moments
+    /// not negative.</summary>
+    private static void CheckState(Reader r, string name, ParamState s, long trainerStep)
+    {
+        if (s.Step < 0 || s.Step > trainerStep)
+            throw r.Invalid($"the optimizer state of '{name}' is at step {s.Step}, outside [0, {trainerStep}] (the run's step)");
+        foreach (var (what, product) in new[] { ("β1^t", s.Beta1Power), ("β2^t", s.Beta2Power), ("Πμ", s.MuProduct) })
+            if (!(product >= 0 && product <= 1))
+                throw r.Invalid(FormattableString.Invariant($"the running product {what} of '{name}' is {product}, outside [0, 1]"));
+        foreach (var (slot, buffer) in new[] { ("M", s.M), ("V", s.V), ("VMax", s.VMax), ("Aux", s.Aux) })
+        {
+            if (buffer is null) continue;
+            CheckFinite(r, $"the optimizer state {slot} of '{name}'", buffer);
+            if (slot is "V" or "VMax" && Array.FindIndex(buffer, v => v < 0) is var i and >= 0)
+                throw r.Invalid(FormattableString.Invariant($"the optimizer state {slot} of '{name}' holds {buffer[i]} at element {i}; a second moment is never negative"));
+        }
+    }
+
+    private static void CheckFinite(Reader r, string what, float[] values)
+    {
+        int i = Array.FindIndex(values, v => !float.IsFinite(v));
+        if (i >= 0) throw r.Invalid(FormattableString.Invariant($"{what} holds {values[i]} at element {i}, which is not finite"));
     }
 
     private static void Str(BinaryWriter w, string s)
@@ -247,7 +273,15 @@ public static class Checkpoint
     {
         CheckFingerprint(sections["fingerprint"], t.Fingerprint);
 
-        var r = sections["parameters"];
+        var r = sections["counters"];
+        long step = r.I64();
+        double lossSum = r.F64();
+        long correct = r.I64(), seen = r.I64();
+        double elapsed = r.F64();
+        r.ExpectEnd();
+        CheckCounters(r, t, step, lossSum, correct, seen, elapsed);
+
+        r = sections["parameters"];
         var ps = t.Parameters;
         int count = r.I32();
         if (count != ps.Count) throw r.Mismatch("parameter count", count.ToString(), ps.Count.ToString());
@@ -259,10 +293,11 @@ public static class Checkpoint
             values[i] = r.Floats();
             if (values[i].Length != ps[i].Data.Length)
                 throw r.Mismatch($"size of '{ps[i].Name}'", values[i].Length.ToString(), ps[i].Data.Length.ToString());
+            CheckFinite(r, $"parameter '{name}'", values[i]);
         }
         r.ExpectEnd();
 
-        var applyState = ReadOptimizerState(sections["optimizer"], ps, t.Optimizer);
+        var applyState = ReadOptimizerState(sections["optimizer"], ps, t.Optimizer, step);
 
         r = sections["sampler"];
         bool hasSampler = r.Bool();
@@ -298,13 +333,6 @@ public static class Checkpoint
         }
         r.ExpectEnd();
 
-        r = sections["counters"];
-        long step = r.I64();
-        double lossSum = r.F64();
-        long correct = r.I64(), seen = r.I64();
-        double elapsed = r.F64();
-        r.ExpectEnd();
-        if (step < 0 || step > t.TotalSteps) throw r.Bad($"step {step} is outside [0, {t.TotalSteps}]");
 
         return () =>
         {
@@ -315,6 +343,21 @@ public static class Checkpoint
             t.RestoreCounters(step, lossSum, correct, seen, elapsed);
             t.SyncFromHost();   // device path: host -> device
         };
+    }
+
+    /// <summary>The counters must be ones the trainer can have reached: a step in [0, T]; the epoch's loss sum finite,
+    /// its counts not negative, empty at an epoch boundary (the epoch's record took them), at most the batches of the
+    /// epoch so far otherwise.</summary>
+    private static void CheckCounters(Reader r, Trainer t, long step, double lossSum, long correct, long seen, double elapsed)
+    {
+        if (step < 0 || step > t.TotalSteps) throw r.Invalid($"step {step} is outside [0, {t.TotalSteps}]");
+        if (!double.IsFinite(lossSum)) throw r.Invalid(FormattableString.Invariant($"the epoch's loss sum is {lossSum}, which is not finite"));
+        if (!(double.IsFinite(elapsed) && elapsed >= 0)) throw r.Invalid(FormattableString.Invariant($"the elapsed time is {elapsed} s"));
+        long inEpoch = step % t.StepsPerEpoch;
+        long most = inEpoch * t.Options.BatchSize;
+        if (seen < 0 || seen > most || (inEpoch > 0 && seen == 0))
+            throw r.Invalid($"the epoch's running sums count {seen} samples after {inEpoch} of its steps (at most {most}, at least 1 after a step)");
+        if (correct < 0 || correct > seen) throw r.Invalid($"the epoch's running sums count {correct} correct of {seen} samples");
     }
 
     /// <summary>The file's fingerprint must be this run's, field by field; a difference names the first field.</summary>
@@ -390,6 +433,10 @@ public static class Checkpoint
 
         public CheckpointException Bad(string what) =>
             new($"checkpoint '{path}' is malformed ({what}) although its checksum matches: it was written by an incompatible build");
+
+        public CheckpointException Invalid(string what) =>
+            new($"checkpoint '{path}' holds a state no run can reach ({what}) although its checksum matches: it was changed, " +
+                "or written by a faulty build; use an older copy, or delete it and start again");
 
         public CheckpointException Mismatch(string what, string found, string expected) =>
             new($"checkpoint '{path}' does not belong to this run: its {what} is '{found}', this run's is '{expected}' " +

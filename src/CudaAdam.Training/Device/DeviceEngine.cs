@@ -23,6 +23,9 @@ public interface ITrainEngine : IDisposable
     /// <summary>Mean loss and hits of the model on <paramref name="rows"/> rows, dropout off.</summary>
     (double Loss, long Correct) Evaluate(ReadOnlySpan<float> inputs, ReadOnlySpan<byte> labels, int rows);
 
+    /// <summary>Steps the device's fused step skipped so far because a gradient (or its norm) was not finite.</summary>
+    long SkippedSteps { get; }
+
     /// <summary>Copies the device parameters and optimizer state into the host model and optimizer (before a save).</summary>
     void PullToHost();
 
@@ -111,6 +114,8 @@ public sealed class DeviceEngine : ITrainEngine
         _optimizer.Step();
         return result;
     }
+
+    public long SkippedSteps => _optimizer.Counters().Skipped;
 
     public (double Loss, long Correct) Evaluate(ReadOnlySpan<float> inputs, ReadOnlySpan<byte> labels, int rows)
     {

@@ -18,10 +18,12 @@ namespace CudaAdam.Training.Jobs;
 /// <param name="Steps">One record per step taken.</param>
 /// <param name="Epochs">One record per epoch, epoch 0 before training.</param>
 /// <param name="Warnings">The optimizer's warnings (e.g. β1 ≥ sqrt(β2)).</param>
-/// <param name="DivergedAt">The step at which the minibatch loss was NaN or infinite and the run stopped (its records
-/// end before it; see <see cref="TrainingDivergedException"/>), or null.</param>
+/// <param name="DivergedAt">The step at which the minibatch loss or a gradient was NaN or infinite and the run stopped
+/// (its records end before it; see <see cref="TrainingDivergedException"/>), or null.</param>
+/// <param name="DivergedBecause">What was not finite at <paramref name="DivergedAt"/>
+/// (<see cref="TrainingDivergedException.Reason"/>), or null.</param>
 public sealed record OptimizerRun(OptimizerConfig Config, IReadOnlyList<StepRecord> Steps, IReadOnlyList<EpochRecord> Epochs,
-    IReadOnlyList<string> Warnings, long? DivergedAt = null)
+    IReadOnlyList<string> Warnings, long? DivergedAt = null, string? DivergedBecause = null)
 {
     public EpochRecord Final => Epochs[^1];
     /// <summary>The epoch with the highest test accuracy, or for a model without accuracy (the VAE) the lowest test loss.</summary>
@@ -67,21 +69,28 @@ public static class TrainJob
         if (config.Model.IsProblem)
         {
             string problemFolder = CreateRunFolder(config, now ?? DateTime.UtcNow);
+            using var problemLock = RunFolderLock.Acquire(problemFolder);
             AtomicFile.WriteAllText(Path.Combine(problemFolder, "config.json"), config.ToJson() + "\n");
             return ExecuteProblem(config, problemFolder, new Dictionary<string, (List<StepRecord>, List<EpochRecord>)>(), log, cancel, progress);
         }
         var (train, test) = config.Data.Load();
         string folder = CreateRunFolder(config, now ?? DateTime.UtcNow);
+        using var folderLock = RunFolderLock.Acquire(folder);
         AtomicFile.WriteAllText(Path.Combine(folder, "config.json"), config.ToJson() + "\n");
         return Execute(config, folder, train, test, new Dictionary<string, (List<StepRecord>, List<EpochRecord>)>(), log, cancel, progress);
     }
 
     /// <summary>
     /// Continues the job in <paramref name="folder"/> (made by <see cref="Run"/>): its config.json, the records in its
-    /// CSVs up to each optimizer's last checkpoint, and the checkpoints. Optimizers without a checkpoint start over.
+    /// CSVs up to each optimizer's last checkpoint, and the checkpoints. Optimizers without a checkpoint start over
+    /// (saying so); a checkpoint is never discarded: when the CSVs lack the records before it, the resume is refused.
+    /// The folder is locked for the resume (<see cref="RunFolderLock"/>).
     /// </summary>
-    /// <exception cref="ConfigException">The folder is not a run folder, or its checkpoints were switched off.</exception>
-    /// <exception cref="CheckpointException">A checkpoint is corrupt or does not match the config.</exception>
+    /// <exception cref="ConfigException">The folder is not a run folder, its checkpoints were switched off, or its
+    /// records and checkpoints disagree (the message says how).</exception>
+    /// <exception cref="CheckpointException">A checkpoint is corrupt, does not match the config (the message names the
+    /// field) or holds a state no run can reach.</exception>
+    /// <exception cref="RunFolderLockedException">Another process writes the folder.</exception>
     public static TrainResult Resume(string folder, TextWriter log, CancellationToken cancel = default, ITrainProgress? progress = null)
     {
         folder = Path.GetFullPath(folder);
@@ -91,6 +100,7 @@ public static class TrainJob
         var config = TrainConfig.Load(configPath).Resolve();
         if (!config.Training.Checkpoints)
             throw new ConfigException($"the run in '{folder}' was made with \"checkpoints\": false, so it cannot be resumed; start it again");
+        using var folderLock = RunFolderLock.Acquire(folder);
         if (config.Model.IsProblem)
         {
             log.WriteLine($"resuming {folder}");
@@ -155,16 +165,45 @@ public static class TrainJob
         return new TrainResult(folder, files, runs, Interrupted: false);
     }
 
-    /// <summary>What identifies a job's run besides what the trainer sees (<see cref="TrainerOptions.Run"/>).</summary>
-    private static IReadOnlyList<(string Field, string Value)> RunFields(TrainConfig config) =>
-        config.Model.IsProblem ? [("run (seed)", FormattableString.Invariant($"seed {config.Training.Seed}"))] : [];
-
-    /// <summary>The trainer options of a job's runs (tests build the same trainer to read a run's checkpoint).</summary>
-    internal static TrainerOptions Options(TrainConfig config) => new()
+    private static TrainerOptions Options(TrainConfig config) => new()
     {
         Epochs = config.Training.Epochs, BatchSize = config.Training.BatchSize, StepsPerEpoch = config.Problem?.StepsPerEpoch,
-        Schedule = config.Schedule.ToSchedule(), Run = RunFields(config),
+        Schedule = config.Schedule.ToSchedule(),
     };
+
+    /// <summary>The trainer options of optimizer <paramref name="oc"/>'s run on <paramref name="backend"/> (cpu,
+    /// emulator or cuda), with what identifies the run besides what the trainer sees (<see cref="TrainerOptions.Run"/>):
+    /// the seed, the data source and limits, the backend, and the hash of every setting of this optimizer's run (the
+    /// config without its name, output folder and the other optimizers). Tests build the same trainer to read a
+    /// run's checkpoint.</summary>
+    internal static TrainerOptions Options(TrainConfig config, OptimizerConfig oc, string backend)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var run = new List<(string Field, string Value)> { ("seed", config.Training.Seed.ToString(inv)) };
+        if (!config.Model.IsProblem)
+        {
+            run.Add(("data source", config.Data.Source));
+            run.Add(("train limit", config.Data.TrainLimit?.ToString(inv) ?? "all"));
+            run.Add(("test limit", config.Data.TestLimit?.ToString(inv) ?? "all"));
+        }
+        run.Add(("backend", backend));
+        run.Add(("config hash", ConfigHash(config, oc)));
+        return Options(config) with { Run = run };
+    }
+
+    private static string ConfigHash(TrainConfig config, OptimizerConfig oc)
+    {
+        var json = System.Text.Json.Nodes.JsonNode.Parse(config.ToJson())!.AsObject();
+        json.Remove("name");
+        json.Remove("output");
+        var mine = json["optimizers"]!.AsArray()[Array.IndexOf(config.Optimizers!, oc)]!.DeepClone();
+        json["optimizers"] = new System.Text.Json.Nodes.JsonArray(mine);
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(json.ToJsonString())))[..16];
+    }
+
+    /// <summary>Where a problem run's optimizer step runs: the config's backend, auto meaning cpu.</summary>
+    internal static string ProblemBackend(TrainConfig config) =>
+        config.Backend.Equals("auto", StringComparison.OrdinalIgnoreCase) ? "cpu" : config.Backend.ToLowerInvariant();
 
     /// <summary>One optimizer of a problem run: from x0, or from its checkpoint (a resume).</summary>
     private static OptimizerRun RunProblem(TrainConfig config, OptimizerConfig oc, IStochasticProblem problem, string folder, TextWriter log,
@@ -174,14 +213,14 @@ public static class TrainJob
         // A problem's gradient is computed on the host; the backend is where the optimizer step runs (cpu: the
         // reference; emulator, cuda: the fused kernel). auto means cpu here: a step on a d ≤ 100 vector gains nothing
         // from a GPU.
-        string stepBackend = config.Backend.Equals("auto", StringComparison.OrdinalIgnoreCase) ? "cpu" : config.Backend;
+        string stepBackend = ProblemBackend(config);
         IStepBackend backend;
         try { backend = Backends.Create(stepBackend); }
         catch (Exception e) when (e is ArgumentException or BackendUnavailableException) { throw new ConfigException($"backend: {e.Message}", e); }
         var x = new Parameter("x", problem.InitialPoint());
         using var optimizer = new Optimizer(oc.Algorithm, [new ParamGroup([x], oc.Hyperparameters())], backend);
         optimizer.MaxGradNorm = config.Training.MaxGradNorm;
-        var trainer = new Trainer(problem, optimizer, x, Options(config), Rng.ForStream(config.Training.Seed, 1));
+        var trainer = new Trainer(problem, optimizer, x, Options(config, oc, stepBackend), Rng.ForStream(config.Training.Seed, 1));
         return RunTrainer(config, oc, trainer, folder, log, laterRuns, Math.Max(1, config.Training.Epochs / 10), done, previous, cancel, progress,
             out interrupted);
     }
@@ -282,7 +321,7 @@ public static class TrainJob
         // On a device the host optimizer (CPU reference backend) only holds the state copies for checkpoints.
         using var optimizer = new Optimizer(oc.Algorithm, [new ParamGroup(model.Parameters, oc.Hyperparameters())]);
         optimizer.MaxGradNorm = config.Training.MaxGradNorm;
-        var options = Options(config);
+        var options = Options(config, oc, device is null ? "cpu" : device.Kind == DeviceKind.Cuda ? "cuda" : "emulator");
         using var engine = device is null ? null
             : model is Classifier classifier
                 ? new DeviceEngine(device, classifier.Model, optimizer, train.Features, train.Classes, Math.Max(options.BatchSize, options.EvalBatchSize),
@@ -321,18 +360,32 @@ public static class TrainJob
     }
 
     /// <summary>On resume: the records of <paramref name="previous"/> up to the checkpoint's step, which must hold every
-    /// step and epoch the checkpoint has done.</summary>
-    /// <exception cref="ConfigException">The CSVs and the checkpoint disagree (the run folder was changed by hand).</exception>
-    private static void RestoreRecords(OptimizerConfig oc, (List<StepRecord> Steps, List<EpochRecord> Epochs) previous, long step,
+    /// step and epoch the checkpoint has done (records beyond it, from a crash between the CSVs and the checkpoint,
+    /// are dropped).</summary>
+    /// <exception cref="ConfigException">The CSVs lack records before the checkpoint (missing, empty, or without this
+    /// optimizer's rows): the run cannot continue from the checkpoint, which is kept; the message says what is missing.</exception>
+    private static void RestoreRecords(OptimizerConfig oc, string folder, (List<StepRecord> Steps, List<EpochRecord> Epochs) previous, long step,
         int epochsDone, long totalSteps, List<StepRecord> steps, List<EpochRecord> epochs, TextWriter log)
     {
         steps.AddRange(previous.Steps.Where(s => s.Step <= step));
         epochs.AddRange(previous.Epochs.Where(e => e.Epoch <= epochsDone));
         if (steps.Count != step || epochs.Count != epochsDone + 1)
             throw new ConfigException(
-                $"{oc.Id}: the checkpoint is at step {step} but steps.csv/epochs.csv hold {steps.Count} steps and " +
-                $"{epochs.Count} epochs of it; the run folder was changed by hand (delete checkpoints/{oc.Id}.ckpt to redo this optimizer)");
+                $"{oc.Id}: checkpoints/{oc.Id}.ckpt is at step {step} of {totalSteps} (epoch {epochsDone}), but " +
+                $"{Lacking("steps.csv", previous.Steps.Count, steps.Count, step, "steps")} and " +
+                $"{Lacking("epochs.csv", previous.Epochs.Count, epochs.Count, epochsDone + 1, "epochs (0 is before training)")}: the records " +
+                $"before the checkpoint are gone, so the run cannot continue from it; the checkpoint is kept. Put the CSVs back " +
+                $"(from a copy), or move checkpoints/{oc.Id}.ckpt away to redo this optimizer from step 0");
         log.WriteLine($"  {oc.Id}: resumed from its checkpoint at step {step} of {totalSteps}");
+
+        string Lacking(string file, int rows, int usable, long needed, string what)
+        {
+            string path = Path.Combine(folder, file);
+            if (!File.Exists(path)) return $"{file} is missing";
+            if (new FileInfo(path).Length == 0) return $"{file} is empty";
+            if (rows == 0) return $"{file} has no rows of '{oc.Id}'";
+            return $"{file} holds {usable} of its {needed} {what}";
+        }
     }
 
     /// <summary>
@@ -352,17 +405,23 @@ public static class TrainJob
             : null;
         var steps = new List<StepRecord>();
         var epochs = new List<EpochRecord>();
-        if (ckpt is not null && File.Exists(ckpt) && previous.Epochs is { Count: > 0 })
+        previous = (previous.Steps ?? [], previous.Epochs ?? []);   // none of this optimizer in the CSVs
+        if (ckpt is not null && File.Exists(ckpt))
         {
             Checkpoint.Load(ckpt, trainer);
-            RestoreRecords(oc, previous, trainer.Step, trainer.EpochsDone, trainer.TotalSteps, steps, epochs, log);
+            RestoreRecords(oc, folder, previous, trainer.Step, trainer.EpochsDone, trainer.TotalSteps, steps, epochs, log);
         }
-        else epochs.Add(trainer.Initial());
+        else
+        {
+            if (previous.Epochs.Count > 0 || previous.Steps.Count > 0)
+                log.WriteLine($"  {oc.Id}: no checkpoint (the run stopped before its first one was written): starting over from step 0");
+            epochs.Add(trainer.Initial());
+        }
 
         var optimizer = trainer.Optimizer;
         var current = new OptimizerRun(oc, steps, epochs, optimizer.Warnings);
         progress?.Begin(oc.Id, trainer.Step, trainer.TotalSteps);
-        long? diverged = null;
+        TrainingDivergedException? diverged = null;
         try
         {
             trainer.Run(s =>
@@ -379,14 +438,14 @@ public static class TrainJob
         }
         catch (TrainingDivergedException e)
         {
-            diverged = e.Step;
+            diverged = e;
             log.WriteLine($"  {oc.Id}: {e.Message}");
         }
         progress?.End(oc.Id);
         interrupted = diverged is null && !trainer.Finished;
         if (interrupted && ckpt is not null) Checkpoint.Save(ckpt, trainer);
         foreach (var w in optimizer.Warnings) log.WriteLine($"  {oc.Id}: warning: {w}");
-        return current with { Warnings = optimizer.Warnings.ToArray(), DivergedAt = diverged };
+        return current with { Warnings = optimizer.Warnings.ToArray(), DivergedAt = diverged?.Step, DivergedBecause = diverged?.Reason };
     }
 
     private static string CreateRunFolder(TrainConfig config, DateTime now)

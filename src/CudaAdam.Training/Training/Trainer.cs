@@ -15,14 +15,19 @@ public sealed record StepRecord(long Step, int Epoch, double Lr, double Loss, do
 public sealed record EpochRecord(int Epoch, long Step, double TrainLoss, double TrainAccuracy, double TestLoss, double TestAccuracy,
     double WallSeconds);
 
-/// <summary>A training run met a NaN or infinite minibatch loss (the lr is too large, typically) at
-/// <see cref="Step"/>; that step was not taken.</summary>
-public sealed class TrainingDivergedException(long step, double loss)
+/// <summary>A training run met a NaN or infinite minibatch loss or gradient (the lr is too large, typically) at
+/// <see cref="Step"/>; that step was not taken. <see cref="Reason"/> says which.</summary>
+public sealed class TrainingDivergedException(long step, double loss, string reason)
     : Exception(string.Create(CultureInfo.InvariantCulture,
-        $"diverged at step {step}: the minibatch loss is {loss}; the step was not taken (lower the lr, or clip the gradients: training.max_grad_norm)"))
+        $"diverged at step {step}: {reason}; the step was not taken (lower the lr, or clip the gradients: training.max_grad_norm)"))
 {
+    public TrainingDivergedException(long step, double loss)
+        : this(step, loss, string.Create(CultureInfo.InvariantCulture, $"the minibatch loss is {loss}")) { }
+
     public long Step { get; } = step;
+    /// <summary>The minibatch loss at the step (finite when a gradient was not).</summary>
     public double Loss { get; } = loss;
+    public string Reason { get; } = reason;
 }
 
 /// <summary>What a <see cref="Trainer"/> does: epochs, minibatch size, steps per epoch of a stream, schedule,
@@ -62,6 +67,8 @@ public sealed class Trainer
     private long _epochCorrect, _epochSeen;
     private double _elapsedBefore;
     private Stopwatch _clock = new();
+    // The device engine's count of skipped steps when last read (a new skip ends the run).
+    private long _deviceSkipped;
 
     /// <param name="model">Maps [batch, train.Features] to [batch, train.Classes] logits.</param>
     /// <param name="optimizer">Over the model's parameters; its groups' current hyperparameters are the base rates of
@@ -121,6 +128,7 @@ public sealed class Trainer
                 : "the optimizer must hold exactly the model's parameters");
         _baseHyperparameters = optimizer.Groups.Select(g => g.Hyperparameters).ToArray();
         Engine = (objective as ModelObjective)?.Engine;
+        _deviceSkipped = Engine?.SkippedSteps ?? 0;
     }
 
     private static TrainerOptions Validated(TrainerOptions options)
@@ -168,6 +176,7 @@ public sealed class Trainer
                 .. Objective.Fingerprint,
                 ("optimizer", Optimizer.Algorithm.Name()),
                 ("hyperparameters", string.Join("\n", _baseHyperparameters.Select(h => h.ToString()))),
+                ("max gradient norm", Optimizer.MaxGradNorm is { } c ? c.ToString("R", inv) : "none"),
                 ("batch size", Options.BatchSize.ToString(inv)),
                 ("epochs", Options.Epochs.ToString(inv)),
                 ("steps per epoch", StepsPerEpoch.ToString(inv)),
@@ -186,8 +195,9 @@ public sealed class Trainer
 
     /// <summary>Takes one optimizer step on the next minibatch; returns its record (the minibatch loss at the
     /// parameters before the step).</summary>
-    /// <exception cref="TrainingDivergedException">The minibatch loss is NaN or infinite: the step is not taken (the
-    /// parameters and optimizer state are those before it); this trainer must not be stepped again.</exception>
+    /// <exception cref="TrainingDivergedException">The minibatch loss or a gradient is NaN or infinite (on the device
+    /// path: the fused step's check skipped the step): the step is not taken (the parameters and optimizer state are
+    /// those before it); this trainer must not be stepped again.</exception>
     public StepRecord TrainStep()
     {
         if (Finished) throw new InvalidOperationException($"training is finished ({TotalSteps} steps)");
@@ -200,6 +210,14 @@ public sealed class Trainer
             // A non-finite loss comes with non-finite gradients, which the fused step's check skips (state unchanged).
             b = ((ModelObjective)Objective).StepOnDevice(t, Optimizer.Groups.Select(g => g.Hyperparameters.Lr).ToArray());
             StopIfDiverged(t, b.Loss);
+            // The gradients stay on the device; its fused step checks them and skips the step when one is not finite.
+            long skipped = Engine.SkippedSteps;
+            if (skipped != _deviceSkipped)
+            {
+                _deviceSkipped = skipped;
+                Diverged(t, b.Loss, string.Create(CultureInfo.InvariantCulture,
+                    $"a gradient is not finite while the minibatch loss is {b.Loss} (the device's fused step skipped the step)"));
+            }
         }
         else
         {
@@ -207,7 +225,13 @@ public sealed class Trainer
             // Diverged: no optimizer step, so the parameters and optimizer state stay those of step t - 1 (the
             // gradients just computed are discarded).
             StopIfDiverged(t, b.Loss);
+            if (NonFiniteGradient() is { } bad)
+                Diverged(t, b.Loss, string.Create(CultureInfo.InvariantCulture, $"{bad} while the minibatch loss is {b.Loss}"));
+            long skippedBefore = Optimizer.SkippedSteps;
             Optimizer.Step();
+            // A backend that checks the step (the fused kernel: a gradient norm that is not finite) changed nothing.
+            if (Optimizer.SkippedSteps != skippedBefore)
+                Diverged(t, b.Loss, $"the optimizer's {Optimizer.BackendName} backend skipped the step (a gradient or its norm is not finite)");
             Objective.AfterStep();
         }
         _clock.Stop();
@@ -220,9 +244,26 @@ public sealed class Trainer
 
     private void StopIfDiverged(long t, double loss)
     {
-        if (double.IsFinite(loss)) return;
+        if (!double.IsFinite(loss)) Diverged(t, loss, string.Create(CultureInfo.InvariantCulture, $"the minibatch loss is {loss}"));
+    }
+
+    private void Diverged(long t, double loss, string reason)
+    {
         _clock.Stop();
-        throw new TrainingDivergedException(t, loss);
+        throw new TrainingDivergedException(t, loss, reason);
+    }
+
+    /// <summary>The first gradient element that is NaN or infinite, described, or null when all are finite.</summary>
+    private string? NonFiniteGradient()
+    {
+        foreach (var p in Objective.Parameters)
+        {
+            if (p.Grad is not { } g) continue;
+            for (int i = 0; i < g.Length; i++)
+                if (!float.IsFinite(g[i]))
+                    return string.Create(CultureInfo.InvariantCulture, $"the gradient of '{p.Name}' is not finite ({g[i]} at element {i})");
+        }
+        return null;
     }
 
     /// <summary>At an epoch boundary: the epoch's record (with the objective's evaluation) and a reset of the running sums.</summary>

@@ -56,7 +56,7 @@ public class ProblemResumeTests
         var problem = config.Problem!.Create(config.Model.Kind);
         var x = new Parameter("x", problem.InitialPoint());
         using var opt = new Optimizer(oc.Algorithm, [new ParamGroup([x], oc.Hyperparameters())]);
-        var t = new Trainer(problem, opt, x, TrainJob.Options(config), Rng.ForStream(config.Training.Seed, 1));
+        var t = new Trainer(problem, opt, x, TrainJob.Options(config, oc, TrainJob.ProblemBackend(config)), Rng.ForStream(config.Training.Seed, 1));
         Checkpoint.Load(Path.Combine(folder, "checkpoints", id + ".ckpt"), t);
         var s = opt.State(x)!;
         return (x.Data, s.M!, s.V ?? s.M!, t.Step);
@@ -124,7 +124,7 @@ public class ProblemResumeTests
             var x = new Parameter("x", p.InitialPoint());
             if (seed != 1) x.Data.AsSpan().Fill(0.5f);
             var o = new Optimizer(Algorithm.AdamW, [x], Hyperparameters.Defaults(Algorithm.AdamW) with { Lr = 0.01 });
-            var options = new TrainerOptions { Epochs = 3, BatchSize = 100, Schedule = new LrSchedule { Kind = "cosine", Warmup = 2 }, Run = [("run (seed)", "seed 1")] };
+            var options = new TrainerOptions { Epochs = 3, BatchSize = 100, Schedule = new LrSchedule { Kind = "cosine", Warmup = 2 }, Run = [("seed", "1")] };
             return (new Trainer(p, o, x, options, new Rng(seed)), x, o);
         }
         var a = Make(1);
@@ -205,7 +205,7 @@ public class ProblemResumeTests
         File.WriteAllText(configPath, config.Replace("\"seed\": 4", "\"seed\": 5"));
         Assert.That(File.ReadAllText(configPath), Is.Not.EqualTo(config), "the config names the seed");
         var e = Assert.Throws<CheckpointException>(() => TrainJob.Resume(cut.Folder, TextWriter.Null));
-        Assert.That(e!.Message, Does.Contain("does not belong to this run").And.Contain("'seed 4', this run's is 'seed 5'"));
+        Assert.That(e!.Message, Does.Contain("does not belong to this run").And.Contain("its seed is '4', this run's is '5'"));
         Assert.That(File.ReadAllBytes(ckpt), Is.EqualTo(good));
 
         // Another problem (dimension 4 -> 6), another lr.
