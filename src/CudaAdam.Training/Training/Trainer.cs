@@ -15,8 +15,10 @@ public sealed record StepRecord(long Step, int Epoch, double Lr, double Loss, do
 public sealed record EpochRecord(int Epoch, long Step, double TrainLoss, double TrainAccuracy, double TestLoss, double TestAccuracy,
     double WallSeconds);
 
-/// <summary>A training run met a NaN or infinite minibatch loss or gradient (the lr is too large, typically) at
-/// <see cref="Step"/>; that step was not taken. <see cref="Reason"/> says which.</summary>
+/// <summary>A training run met a NaN or infinite minibatch loss, or a non-finite gradient with a finite loss (the lr
+/// is too large, typically) at <see cref="Step"/>; that step was not taken (the optimizer skipped it:
+/// <see cref="NonFinitePolicy.Skip"/>), so no parameter or state holds a non-finite value. <see cref="Reason"/> says
+/// which.</summary>
 public sealed class TrainingDivergedException(long step, double loss, string reason)
     : Exception(string.Create(CultureInfo.InvariantCulture,
         $"diverged at step {step}: {reason}; the step was not taken (lower the lr, or clip the gradients: training.max_grad_norm)"))
@@ -195,9 +197,11 @@ public sealed class Trainer
 
     /// <summary>Takes one optimizer step on the next minibatch; returns its record (the minibatch loss at the
     /// parameters before the step).</summary>
-    /// <exception cref="TrainingDivergedException">The minibatch loss or a gradient is NaN or infinite (on the device
-    /// path: the fused step's check skipped the step): the step is not taken (the parameters and optimizer state are
-    /// those before it); this trainer must not be stepped again.</exception>
+    /// <exception cref="TrainingDivergedException">The minibatch loss is NaN or infinite, or the optimizer skipped the
+    /// step for a non-finite gradient (on the device path: the fused step's check skipped it): the step is not taken
+    /// (the parameters and optimizer state are those before it); this trainer must not be stepped again.</exception>
+    /// <exception cref="NonFiniteGradientException">A non-finite gradient under <see cref="NonFinitePolicy.Error"/>
+    /// (nothing changed).</exception>
     public StepRecord TrainStep()
     {
         if (Finished) throw new InvalidOperationException($"training is finished ({TotalSteps} steps)");
@@ -225,13 +229,11 @@ public sealed class Trainer
             // Diverged: no optimizer step, so the parameters and optimizer state stay those of step t - 1 (the
             // gradients just computed are discarded).
             StopIfDiverged(t, b.Loss);
-            if (NonFiniteGradient() is { } bad)
-                Diverged(t, b.Loss, string.Create(CultureInfo.InvariantCulture, $"{bad} while the minibatch loss is {b.Loss}"));
-            long skippedBefore = Optimizer.SkippedSteps;
-            Optimizer.Step();
-            // A backend that checks the step (the fused kernel: a gradient norm that is not finite) changed nothing.
-            if (Optimizer.SkippedSteps != skippedBefore)
-                Diverged(t, b.Loss, $"the optimizer's {Optimizer.BackendName} backend skipped the step (a gradient or its norm is not finite)");
+            // The step contract checks the gradients: under the default policy (skip) a non-finite one leaves the
+            // parameters and state untouched and says where it was; the run ends there.
+            var result = Optimizer.Step();
+            if (result.Skipped)
+                Diverged(t, b.Loss, string.Create(CultureInfo.InvariantCulture, $"{result.Reason} while the minibatch loss is {b.Loss}"));
             Objective.AfterStep();
         }
         _clock.Stop();
@@ -251,19 +253,6 @@ public sealed class Trainer
     {
         _clock.Stop();
         throw new TrainingDivergedException(t, loss, reason);
-    }
-
-    /// <summary>The first gradient element that is NaN or infinite, described, or null when all are finite.</summary>
-    private string? NonFiniteGradient()
-    {
-        foreach (var p in Objective.Parameters)
-        {
-            if (p.Grad is not { } g) continue;
-            for (int i = 0; i < g.Length; i++)
-                if (!float.IsFinite(g[i]))
-                    return string.Create(CultureInfo.InvariantCulture, $"the gradient of '{p.Name}' is not finite ({g[i]} at element {i})");
-        }
-        return null;
     }
 
     /// <summary>At an epoch boundary: the epoch's record (with the objective's evaluation) and a reset of the running sums.</summary>

@@ -237,7 +237,7 @@ public class RunIntegrityTests
         }))!;
 
         Assert.That(e.Step, Is.EqualTo(3));
-        Assert.That(e.Message, Does.Contain("diverged at step 3: the gradient of 'x' is not finite (Infinity at element 0) while the minibatch loss is")
+        Assert.That(e.Message, Does.Contain("diverged at step 3: non-finite gradient: x[0] = +inf while the minibatch loss is")
             .And.Contain("the step was not taken"));
         Assert.That(x.Data, Is.EqualTo(afterTwo), "x is that of step 2");
         Assert.That(x.Data.All(float.IsFinite));
