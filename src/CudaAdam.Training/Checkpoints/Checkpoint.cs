@@ -419,8 +419,9 @@ public static class Checkpoint
         public float[] Floats()
         {
             int n = I32();
-            if (n < 0) throw Bad($"negative array length {n}");
-            return MemoryMarshal.Cast<byte, float>(Take(checked(n * 4))).ToArray();
+            // 64-bit: a length past 2^29 floats must be refused as too long, not overflow the byte count.
+            if (n < 0 || 4L * n > data.Length - _pos) throw Bad($"an array of {n} floats at byte {_pos} runs past the end of its section");
+            return MemoryMarshal.Cast<byte, float>(Take(4 * n)).ToArray();
         }
 
         public float[]? FloatsOrNull()

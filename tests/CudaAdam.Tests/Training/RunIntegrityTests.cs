@@ -172,6 +172,31 @@ public class RunIntegrityTests
         Assert.That((TrainingFixtures.Bits(other), TrainingFixtures.StateBits(other), other.Step), Is.EqualTo(before));
     }
 
+    /// <summary>An array length past 2^29 floats (a 32-bit byte count would overflow) is refused as malformed, not
+    /// with an OverflowException.</summary>
+    [Test]
+    public void AnArrayLengthPastTheSection_IsRefusedAsMalformed()
+    {
+        using var dir = new TempDirectory();
+        var p = new NoisyRosenbrock(2);
+        var x = new Parameter("x", p.InitialPoint());
+        using var opt = new Optimizer(Algorithm.Adam, [x], new Hyperparameters());
+        var t = new Trainer(p, opt, x, new TrainerOptions { BatchSize = 1, StepsPerEpoch = 2 }, new Rng(1));
+        string path = dir.File("c.ckpt");
+        Checkpoint.Save(path, t);
+        var bytes = File.ReadAllBytes(path);
+        // Header 28, section count 4, "fingerprint" (4 + 11) and its i64 length, then "parameters" (4 + 10), its i64
+        // length, the parameter count 4 and "x" (4 + 1): the float count of x.
+        int fingerprint = 28 + 4 + 4 + 11;
+        int at = fingerprint + 8 + (int)BitConverter.ToInt64(bytes, fingerprint) + 4 + 10 + 8 + 4 + 4 + 1;
+        Assert.That(BitConverter.ToInt32(bytes, at), Is.EqualTo(2), "the float count of x");
+        BitConverter.TryWriteBytes(bytes.AsSpan(at), 1 << 30);
+        System.Security.Cryptography.SHA256.HashData(bytes.AsSpan(0, bytes.Length - 32)).CopyTo(bytes, bytes.Length - 32);
+        File.WriteAllBytes(path, bytes);
+        var e = Assert.Throws<CheckpointException>(() => Checkpoint.Load(path, t))!;
+        Assert.That(e.Message, Does.Contain("an array of 1073741824 floats").And.Contain("runs past the end of its section"));
+    }
+
     // ---- item 8: one writer per run folder ----
 
     [Test]
