@@ -75,7 +75,7 @@ let clean higher (v: float) = if Double.IsFinite v then v elif higher then Doubl
 let problemRun (p: IStochasticProblem) epochs batch (stepsPerEpoch: Nullable<int>) transform (m: Method) (lr: float) (seed: int) =
     let x = Parameter("x", p.InitialPoint())
     use opt = new Optimizer(m.Algorithm, [ x ], m.Hp lr)
-    let t = ProblemTrainer(p, opt, x, ProblemTrainerOptions(Epochs = epochs, BatchSize = batch, StepsPerEpoch = stepsPerEpoch), Rng.ForStream(uint64 seed, 1UL))
+    let t = Trainer(p, opt, x, TrainerOptions(Epochs = epochs, BatchSize = batch, StepsPerEpoch = stepsPerEpoch), Rng.ForStream(uint64 seed, 1UL))
     let losses = ResizeArray [ t.Initial().TestLoss ]
     // A run whose loss stops being finite ends there (TrainingDivergedException): its remaining epochs are NaN.
     (try t.Run(onEpoch = Action<EpochRecord>(fun e -> losses.Add e.TestLoss)) with :? TrainingDivergedException -> ())
@@ -91,7 +91,7 @@ let logregRun (m: Method) (lr: float) (seed: int) =
     let model = ModelZoo.LogisticRegression(FashionMnist.Features, FashionMnist.Classes, Rng.ForStream(uint64 seed, 0UL))
     use opt = new Optimizer(m.Algorithm, model.Parameters, m.Hp lr)
     let tr = Trainer(model, opt, fmTrain, fmTest, TrainerOptions(Epochs = lrEpochs, BatchSize = 128), Rng.ForStream(uint64 seed, 1UL), null)
-    let struct (l0, a0) = tr.Evaluate(fmTest)
+    let struct (l0, a0) = (tr.Objective :?> ModelObjective).Evaluate(fmTest)
     let accs = ResizeArray [ a0 ]
     let losses = ResizeArray [ l0 ]
     (try tr.Run(onEpoch = Action<EpochRecord>(fun e -> accs.Add e.TestAccuracy; losses.Add e.TestLoss))

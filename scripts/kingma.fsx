@@ -64,7 +64,7 @@ let train (figure: string) (label: string) (build: unit -> ITrainable) (algorith
     let model = build ()
     use opt = new Optimizer(algorithm, model.Parameters, hp)
     let trainer = Trainer(model, opt, data, test, TrainerOptions(Epochs = epochs, BatchSize = batch, Schedule = schedule), Rng.ForStream(seed, 1UL))
-    let struct (l0, a0) = trainer.Evaluate test
+    let struct (l0, a0) = (trainer.Objective :?> ModelObjective).Evaluate test
     let epochsDone = ResizeArray [ EpochRecord(0, 0L, nan, nan, l0, a0, 0.0) ]
     let steps = ResizeArray()
     let diverged =

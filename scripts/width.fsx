@@ -38,7 +38,7 @@ let run (w: int) (logLr: float) (seed: int) =
     use opt = new Optimizer(Algorithm.Adam, model.Parameters, hp)
     let tr = Trainer(model, opt, train, null, TrainerOptions(Epochs = epochs, BatchSize = batch), Rng.ForStream(s, 3UL), null)
     tr.Run()
-    let struct (loss, acc) = tr.Evaluate train
+    let struct (loss, acc) = (tr.Objective :?> ModelObjective).Evaluate train
     (if Double.IsFinite loss then loss else infinity), acc, tr.Step
 
 let jobs = [ for w in List.rev widths do for lr in logLrs do for k in 1 .. seeds -> w, lr, k ]   // widest first: better packing

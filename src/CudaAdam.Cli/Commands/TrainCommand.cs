@@ -75,7 +75,7 @@ public sealed class TrainCommand : ICommand
                 : Start(config, resume, stdout, null, cts.Token);
         }
         catch (ConfigException e) { throw new UsageException(e.Message, e); }
-        catch (Exception e) when (e is FileNotFoundException or CudaAdam.Training.CheckpointException)
+        catch (Exception e) when (e is FileNotFoundException or CudaAdam.Training.CheckpointException or RunFolderLockedException)
         {
             stderr.WriteLine($"cudaadam train: {e.Message}");
             return ExitCodes.Usage;

@@ -11,45 +11,41 @@ namespace CudaAdam.Training;
 public sealed class CheckpointException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>
-/// Saves and restores everything a <see cref="Trainer"/> or a <see cref="ProblemTrainer"/> needs to continue bitwise
-/// identically. A model run (<see cref="Trainer"/>): the model's parameters, every parameter's <see cref="ParamState"/>
-/// (Step, M, V, VMax, Aux and the running products β1^t, β2^t, Πμ), the sampler's permutation and position, the states
-/// of the shuffling generator and of the model's own generator (<see cref="ITrainable.Generator"/>: dropout masks, or
-/// the VAE's reparameterization noise), the step count and the current epoch's running sums. A problem run
-/// (<see cref="ProblemTrainer"/>): x and its optimizer state, the one generator of the run (minibatch order and noise),
-/// the finite sum's sampler permutation and position, the step count and the epoch's running sums.
+/// Saves and restores everything a <see cref="Trainer"/> needs to continue bitwise identically, as per-component
+/// sections: the run's fingerprint (<see cref="Trainer.Fingerprint"/>: the objective — model and data sizes, or the
+/// problem —, the optimizer and its hyperparameters, the training settings, and the caller's fields), the parameters
+/// (a model's, or a problem's x), the optimizer state (every parameter's <see cref="ParamState"/>: Step, M, V, VMax,
+/// Aux and the running products β1^t, β2^t, Πμ), the sampler's permutation and position, every generator's state
+/// (shuffling, the model's own: dropout masks or VAE noise; a problem's one generator), and the counters (the step
+/// count and the current epoch's running sums).
 /// </summary>
 /// <remarks>
-/// File layout (little-endian), version 2:
+/// File layout (little-endian), version 3:
 /// <code>
 /// magic   "CUDAADAM-CKPT\0\0\0" (16 bytes)
-/// u32     format version (2; version 1 files are model runs without the kind string and are still read)
+/// u32     format version (3; versions 1 and 2 are refused: they do not record the whole run)
 /// i64     payload length P
-/// P bytes payload: string kind ("model" or "problem"), then that kind's section (below)
+/// P bytes payload: i32 section count, per section: string name, i64 length, that many bytes; the sections, in order:
+///   fingerprint  i32 n, n × (string field, string value); the first field is the kind ("model" or "problem")
+///   parameters   i32 n, n × (string name, i32 length, f32×length values)
+///   optimizer    i32 n, n × (string name, u8 has state [i64 step, f64 β1^t, f64 β2^t, f64 Πμ,
+///                then for M, V, VMax, Aux: i32 length or −1 for none, f32×length])
+///   sampler      u8 has sampler [i32 position, i32 n, i32×n permutation]
+///   generators   i32 n, n × (string name, u64×4 state)
+///   counters     i64 step, f64 epoch loss sum, i64 epoch correct, i64 epoch seen, f64 elapsed seconds
 /// 32      SHA-256 of everything before it
-/// model:   string model description, string algorithm, string base hyperparameters (one per group, '\n'-joined),
-///          i32 train count, i32 batch size, i32 epochs, string schedule,
-///          i64 step, f64 epoch loss sum, i64 epoch correct, i64 epoch seen, f64 elapsed seconds,
-///          u64×4 shuffle rng, u8 has model generator (dropout / VAE noise) [u64×4], i32 sampler position, i32 n, i32×n permutation,
-///          parameters
-/// problem: string problem name, string problem description, i32 dimension, string run (the caller's key: the job's
-///          seed), string algorithm, string base hyperparameters, string max gradient norm, i32 batch size, i32 epochs,
-///          i32 steps per epoch, string schedule, i64 step, f64 epoch loss sum, i64 epoch seen, f64 elapsed seconds,
-///          u64×4 rng, u8 has sampler (finite sum) [i32 sampler position, i32 n, i32×n permutation], parameters
-/// parameters: i32 parameter count, per parameter: string name, i32 length, f32×length values, u8 has state
-///          [i64 step, f64 β1^t, f64 β2^t, f64 Πμ, then for M, V, VMax, Aux: i32 length or −1 for none, f32×length]
 /// strings: i32 byte length + UTF-8
 /// </code>
 /// Written with <see cref="AtomicFile"/>: the previous file stays intact until the new one is complete. Loading
-/// parses and checks the whole file (checksum, version, kind, every name and size, the run's settings) before it
+/// parses and checks the whole file (checksum, version, every section, name and size, the fingerprint) before it
 /// changes anything, so a rejected checkpoint leaves the trainer as it was.
 /// </remarks>
 public static class Checkpoint
 {
-    public const int FormatVersion = 2;
-    private const string ModelKind = "model", ProblemKind = "problem";
+    public const int FormatVersion = 3;
     private static readonly byte[] Magic = "CUDAADAM-CKPT\0\0\0"u8.ToArray();
     private const int HeaderLength = 16 + 4 + 8, HashLength = 32;
+    private static readonly string[] Sections = ["fingerprint", "parameters", "optimizer", "sampler", "generators", "counters"];
 
     /// <summary>Writes <paramref name="trainer"/>'s state to <paramref name="path"/> atomically.</summary>
     public static void Save(string path, Trainer trainer) => Save(path, trainer, null);
@@ -60,13 +56,6 @@ public static class Checkpoint
         trainer.SyncToHost();   // device path: parameters and state device -> host first (same file format)
         Write(path, Serialize(trainer), wrap);
     }
-
-    /// <summary>Writes <paramref name="trainer"/>'s state (a problem run) to <paramref name="path"/> atomically.</summary>
-    /// <param name="path">The file.</param>
-    /// <param name="trainer">The problem run.</param>
-    /// <param name="run">What else identifies the run that the trainer cannot see (the job passes its seed); compared
-    /// on <see cref="Load(string, ProblemTrainer, string)"/>.</param>
-    public static void Save(string path, ProblemTrainer trainer, string run = "") => Write(path, Serialize(trainer, run), null);
 
     private static void Write(string path, byte[] payload, Func<Stream, Stream>? wrap)
     {
@@ -89,53 +78,30 @@ public static class Checkpoint
 
     /// <summary>Restores <paramref name="trainer"/> from <paramref name="path"/>: all or nothing.</summary>
     /// <exception cref="CheckpointException">The file is corrupt, truncated, of another format version, or was written
-    /// by a different model, optimizer, data set or run configuration; the trainer is unchanged.</exception>
+    /// by another run (its fingerprint differs: the message names the field); the trainer is unchanged.</exception>
     /// <exception cref="FileNotFoundException">No file at <paramref name="path"/>.</exception>
     public static void Load(string path, Trainer trainer)
     {
-        var r = Open(path, ModelKind);
-        var pending = Parse(r, trainer);
-        pending();
-    }
-
-    /// <summary>Restores the problem run <paramref name="trainer"/> from <paramref name="path"/>: all or nothing.</summary>
-    /// <param name="path">The file.</param>
-    /// <param name="trainer">The problem run, built from the same config.</param>
-    /// <param name="run">The key given to <see cref="Save(string, ProblemTrainer, string)"/> (the job's seed).</param>
-    /// <exception cref="CheckpointException">The file is corrupt, truncated, of another format version or kind, or was
-    /// written by a different problem, optimizer, seed or run configuration; the trainer is unchanged.</exception>
-    /// <exception cref="FileNotFoundException">No file at <paramref name="path"/>.</exception>
-    public static void Load(string path, ProblemTrainer trainer, string run = "")
-    {
-        var r = Open(path, ProblemKind);
-        var pending = Parse(r, trainer, run);
-        pending();
-    }
-
-    /// <summary>Reads and verifies the file; returns a reader positioned after the kind, which must be <paramref name="kind"/>.</summary>
-    private static Reader Open(string path, string kind)
-    {
         byte[] bytes = File.ReadAllBytes(path);
-        var (payload, version) = Verify(bytes, path);
-        var r = new Reader(payload, path);
-        string found = version == 1 ? ModelKind : r.Str();
-        if (found != kind)
-            throw found is ModelKind or ProblemKind
-                ? new CheckpointException($"checkpoint '{path}' is of a {found} run, this run is a {kind} run " +
-                    "(resume with the same config, or start a new run)")
-                : r.Bad($"unknown checkpoint kind '{found}'");
-        return r;
+        var sections = SplitSections(new Reader(Verify(bytes, path), path));
+        var apply = Parse(sections, trainer);
+        apply();
     }
 
-    private static (ReadOnlyMemory<byte> Payload, uint Version) Verify(byte[] bytes, string path)
+    private static ReadOnlyMemory<byte> Verify(byte[] bytes, string path)
     {
         if (bytes.Length < HeaderLength + HashLength || !bytes.AsSpan(0, 16).SequenceEqual(Magic))
             throw new CheckpointException(bytes.Length >= 16 && bytes.AsSpan(0, 16).SequenceEqual(Magic)
                 ? $"checkpoint '{path}' is truncated ({bytes.Length} bytes): delete it and start again, or use an older copy"
                 : $"'{path}' is not a CudaAdam checkpoint (bad magic bytes)");
         uint version = BitConverter.ToUInt32(bytes, 16);
-        if (version is not (1 or FormatVersion))
-            throw new CheckpointException($"checkpoint '{path}' has format version {version}; this build reads versions 1 to {FormatVersion}");
+        if (version is 1 or 2)
+            throw new CheckpointException(
+                $"checkpoint '{path}' has format version {version}, written before checkpoints recorded the whole run (seed, data, " +
+                $"clipping, backend: version {FormatVersion}); this build cannot check that it belongs to this run and does not read it: " +
+                "start the run again, or finish it with the cudaadam build that wrote it");
+        if (version != FormatVersion)
+            throw new CheckpointException($"checkpoint '{path}' has format version {version}; this build reads version {FormatVersion}");
         long length = BitConverter.ToInt64(bytes, 20);
         if (length < 0 || HeaderLength + length + HashLength != bytes.Length)
             throw new CheckpointException(
@@ -144,68 +110,68 @@ public static class Checkpoint
         var expected = SHA256.HashData(bytes.AsSpan(0, HeaderLength + (int)length));
         if (!expected.AsSpan().SequenceEqual(bytes.AsSpan(HeaderLength + (int)length, HashLength)))
             throw new CheckpointException($"checkpoint '{path}' is corrupt: its SHA-256 checksum does not match its content");
-        return (bytes.AsMemory(HeaderLength, (int)length), version);
+        return bytes.AsMemory(HeaderLength, (int)length);
     }
 
     private static byte[] Serialize(Trainer t)
     {
         using var ms = new MemoryStream();
         using var w = new BinaryWriter(ms, Encoding.UTF8, leaveOpen: true);
-        Str(w, ModelKind);
-        Str(w, t.Model.Describe());
-        Str(w, t.Optimizer.Algorithm.Name());
-        Str(w, HyperparameterText(t.BaseHyperparameters));
-        w.Write(t.Train.Count); w.Write(t.Options.BatchSize); w.Write(t.Options.Epochs);
-        Str(w, t.Options.Schedule.ToString());
-        var (step, lossSum, correct, seen, elapsed) = t.Counters;
-        w.Write(step); w.Write(lossSum); w.Write(correct); w.Write(seen); w.Write(elapsed);
-        foreach (var word in t.Sampler.Rng.GetState()) w.Write(word);
-        w.Write(t.DropoutRng is not null);
-        if (t.DropoutRng is not null) foreach (var word in t.DropoutRng.GetState()) w.Write(word);
-        w.Write(t.Sampler.Position);
-        w.Write(t.Sampler.Order.Count);
-        foreach (int i in t.Sampler.Order) w.Write(i);
-        Parameters(w, t.Model.Parameters, t.Optimizer);
+        w.Write(Sections.Length);
+        Section(w, "fingerprint", s =>
+        {
+            s.Write(t.Fingerprint.Count);
+            foreach (var (field, value) in t.Fingerprint) { Str(s, field); Str(s, value); }
+        });
+        Section(w, "parameters", s =>
+        {
+            s.Write(t.Parameters.Count);
+            foreach (var p in t.Parameters) { Str(s, p.Name); Floats(s, p.Data); }
+        });
+        Section(w, "optimizer", s => WriteOptimizerState(s, t.Parameters, t.Optimizer));
+        Section(w, "sampler", s =>
+        {
+            s.Write(t.Sampler is not null);
+            if (t.Sampler is null) return;
+            s.Write(t.Sampler.Position);
+            s.Write(t.Sampler.Order.Count);
+            foreach (int i in t.Sampler.Order) s.Write(i);
+        });
+        Section(w, "generators", s =>
+        {
+            s.Write(t.Objective.Generators.Count);
+            foreach (var (name, rng) in t.Objective.Generators)
+            {
+                Str(s, name);
+                foreach (var word in rng.GetState()) s.Write(word);
+            }
+        });
+        Section(w, "counters", s =>
+        {
+            var (step, lossSum, correct, seen, elapsed) = t.Counters;
+            s.Write(step); s.Write(lossSum); s.Write(correct); s.Write(seen); s.Write(elapsed);
+        });
         w.Flush();
         return ms.ToArray();
     }
 
-    private static byte[] Serialize(ProblemTrainer t, string run)
+    private static void Section(BinaryWriter w, string name, Action<BinaryWriter> write)
     {
         using var ms = new MemoryStream();
-        using var w = new BinaryWriter(ms, Encoding.UTF8, leaveOpen: true);
-        Str(w, ProblemKind);
-        Str(w, t.Problem.Name);
-        Str(w, t.Problem.Description);
-        w.Write(t.Problem.Dimension);
-        Str(w, run);
-        Str(w, t.Optimizer.Algorithm.Name());
-        Str(w, HyperparameterText(t.BaseHyperparameters));
-        Str(w, GradNormText(t.Optimizer));
-        w.Write(t.Options.BatchSize); w.Write(t.Options.Epochs); w.Write(t.StepsPerEpoch);
-        Str(w, t.Options.Schedule.ToString());
-        var (step, lossSum, seen, elapsed) = t.Counters;
-        w.Write(step); w.Write(lossSum); w.Write(seen); w.Write(elapsed);
-        foreach (var word in t.Rng.GetState()) w.Write(word);
-        w.Write(t.Sampler is not null);
-        if (t.Sampler is not null)
-        {
-            w.Write(t.Sampler.Position);
-            w.Write(t.Sampler.Order.Count);
-            foreach (int i in t.Sampler.Order) w.Write(i);
-        }
-        Parameters(w, [t.X], t.Optimizer);
-        w.Flush();
-        return ms.ToArray();
+        using (var s = new BinaryWriter(ms, Encoding.UTF8, leaveOpen: true)) write(s);
+        Str(w, name);
+        w.Write(ms.Length);
+        w.Write(ms.GetBuffer(), 0, (int)ms.Length);
     }
 
-    private static void Parameters(BinaryWriter w, IReadOnlyList<Parameter> ps, Optimizer optimizer)
+    /// <summary>The optimizer section: every parameter's state (the one place that knows how optimizer state is
+    /// stored; it becomes the optimizer's state dict when there is one).</summary>
+    private static void WriteOptimizerState(BinaryWriter w, IReadOnlyList<Parameter> ps, Optimizer optimizer)
     {
         w.Write(ps.Count);
         foreach (var p in ps)
         {
             Str(w, p.Name);
-            Floats(w, p.Data);
             var s = optimizer.State(p);
             w.Write(s is not null);
             if (s is null) continue;
@@ -213,6 +179,64 @@ public static class Checkpoint
             foreach (var buf in new[] { s.M, s.V, s.VMax, s.Aux })
                 if (buf is null) w.Write(-1); else Floats(w, buf);
         }
+    }
+
+    /// <summary>Reads and checks the optimizer section (names, state layouts); returns the action that sets the states
+    /// (which cannot fail).</summary>
+    private static Action ReadOptimizerState(Reader r, IReadOnlyList<Parameter> ps, Optimizer optimizer, long trainerStep)
+    {
+        int count = r.I32();
+        if (count != ps.Count) throw r.Mismatch("optimizer state count", count.ToString(), ps.Count.ToString());
+        var states = new ParamState?[count];
+        for (int i = 0; i < count; i++)
+        {
+            string name = r.Str();
+            if (name != ps[i].Name) throw r.Mismatch($"optimizer state {i}", name, ps[i].Name);
+            if (!r.Bool()) continue;
+            var s = new ParamState { Step = r.I64(), Beta1Power = r.F64(), Beta2Power = r.F64(), MuProduct = r.F64() };
+            s.M = r.FloatsOrNull(); s.V = r.FloatsOrNull(); s.VMax = r.FloatsOrNull(); s.Aux = r.FloatsOrNull();
+            CheckState(r, name, s, trainerStep);
+            states[i] = s;
+        }
+        r.ExpectEnd();
+        // The optimizer checks each state's layout; do it for all before changing any.
+        var probe = new Optimizer(optimizer.Algorithm, optimizer.Groups.Select(g => new ParamGroup(g.Params, g.Hyperparameters)));
+        for (int i = 0; i < count; i++)
+        {
+            if (states[i] is not { } s) continue;
+            try { probe.SetState(ps[i], s); }
+            catch (InvalidOperationException e) { throw r.Bad(e.Message); }
+        }
+        return () =>
+        {
+            for (int i = 0; i < count; i++)
+                if (states[i] is { } s) optimizer.SetState(ps[i], s);
+        };
+    }
+
+    /// <summary>The state must be one an optimizer can have reached: a step count in [0, the trainer's], running
+    /// products β^t in [0, 1] (0 once a product underflows, e.g. 0.9^t past t ≈ 7,000), finite buffers, second moments
+    /// not negative.</summary>
+    private static void CheckState(Reader r, string name, ParamState s, long trainerStep)
+    {
+        if (s.Step < 0 || s.Step > trainerStep)
+            throw r.Invalid($"the optimizer state of '{name}' is at step {s.Step}, outside [0, {trainerStep}] (the run's step)");
+        foreach (var (what, product) in new[] { ("β1^t", s.Beta1Power), ("β2^t", s.Beta2Power), ("Πμ", s.MuProduct) })
+            if (!(product >= 0 && product <= 1))
+                throw r.Invalid(FormattableString.Invariant($"the running product {what} of '{name}' is {product}, outside [0, 1]"));
+        foreach (var (slot, buffer) in new[] { ("M", s.M), ("V", s.V), ("VMax", s.VMax), ("Aux", s.Aux) })
+        {
+            if (buffer is null) continue;
+            CheckFinite(r, $"the optimizer state {slot} of '{name}'", buffer);
+            if (slot is "V" or "VMax" && Array.FindIndex(buffer, v => v < 0) is var i and >= 0)
+                throw r.Invalid(FormattableString.Invariant($"the optimizer state {slot} of '{name}' holds {buffer[i]} at element {i}; a second moment is never negative"));
+        }
+    }
+
+    private static void CheckFinite(Reader r, string what, float[] values)
+    {
+        int i = Array.FindIndex(values, v => !float.IsFinite(v));
+        if (i >= 0) throw r.Invalid(FormattableString.Invariant($"{what} holds {values[i]} at element {i}, which is not finite"));
     }
 
     private static void Str(BinaryWriter w, string s)
@@ -228,153 +252,132 @@ public static class Checkpoint
         w.Write(MemoryMarshal.AsBytes(a.AsSpan()));
     }
 
-    private static string GradNormText(Optimizer o) =>
-        o.MaxGradNorm is { } c ? c.ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "none";
-
-    private static string HyperparameterText(IReadOnlyList<Hyperparameters> hs) => string.Join("\n", hs.Select(h => h.ToString()));
-
-    /// <summary>Reads and checks the whole payload; returns the action that applies it (which cannot fail).</summary>
-    private static Action Parse(Reader r, Trainer t)
+    /// <summary>The payload's sections by name: exactly <see cref="Sections"/>, in order.</summary>
+    private static Dictionary<string, Reader> SplitSections(Reader r)
     {
-        Expect("model", r.Str(), t.Model.Describe());
-        Expect("optimizer", r.Str(), t.Optimizer.Algorithm.Name());
-        Expect("hyperparameters", r.Str(), HyperparameterText(t.BaseHyperparameters));
-        Expect("training set size", r.I32().ToString(), t.Train.Count.ToString());
-        Expect("batch size", r.I32().ToString(), t.Options.BatchSize.ToString());
-        Expect("epochs", r.I32().ToString(), t.Options.Epochs.ToString());
-        Expect("schedule", r.Str(), t.Options.Schedule.ToString());
+        int count = r.I32();
+        if (count != Sections.Length) throw r.Bad($"{count} sections, expected {Sections.Length}");
+        var result = new Dictionary<string, Reader>(StringComparer.Ordinal);
+        foreach (string expected in Sections)
+        {
+            string name = r.Str();
+            if (name != expected) throw r.Bad($"section '{name}' where '{expected}' belongs");
+            result[name] = r.Sub(r.I64());
+        }
+        r.ExpectEnd();
+        return result;
+    }
+
+    /// <summary>Reads and checks every section; returns the action that applies them (which cannot fail).</summary>
+    private static Action Parse(Dictionary<string, Reader> sections, Trainer t)
+    {
+        CheckFingerprint(sections["fingerprint"], t.Fingerprint);
+
+        var r = sections["counters"];
         long step = r.I64();
         double lossSum = r.F64();
         long correct = r.I64(), seen = r.I64();
         double elapsed = r.F64();
-        if (step < 0 || step > t.TotalSteps) throw r.Bad($"step {step} is outside [0, {t.TotalSteps}]");
-        ulong[] shuffle = [r.U64(), r.U64(), r.U64(), r.U64()];
-        bool hasDropout = r.Bool();
-        ulong[]? dropout = hasDropout ? [r.U64(), r.U64(), r.U64(), r.U64()] : null;
-        if (hasDropout != (t.DropoutRng is not null))
-            throw r.Mismatch("model generator (dropout masks / VAE noise)", hasDropout ? "present" : "absent", t.DropoutRng is not null ? "present" : "absent");
-        int position = r.I32();
-        int n = r.I32();
-        if (n != t.Train.Count) throw r.Bad($"sampler holds {n} indices, the training set {t.Train.Count}");
-        var order = new int[n];
-        for (int i = 0; i < n; i++) order[i] = r.I32();
-        try
+        r.ExpectEnd();
+        CheckCounters(r, t, step, lossSum, correct, seen, elapsed);
+
+        r = sections["parameters"];
+        var ps = t.Parameters;
+        int count = r.I32();
+        if (count != ps.Count) throw r.Mismatch("parameter count", count.ToString(), ps.Count.ToString());
+        var values = new float[count][];
+        for (int i = 0; i < count; i++)
         {
-            new MinibatchSampler(t.Train.Count, t.Options.BatchSize, new Rng(0)).Restore(order, position);
-            new Rng(0).SetState(shuffle);
-            if (dropout is not null) new Rng(0).SetState(dropout);
+            string name = r.Str();
+            if (name != ps[i].Name) throw r.Mismatch($"parameter {i}", name, ps[i].Name);
+            values[i] = r.Floats();
+            if (values[i].Length != ps[i].Data.Length)
+                throw r.Mismatch($"size of '{ps[i].Name}'", values[i].Length.ToString(), ps[i].Data.Length.ToString());
+            CheckFinite(r, $"parameter '{name}'", values[i]);
         }
-        catch (ArgumentException e) { throw r.Bad(e.Message); }
+        r.ExpectEnd();
 
-        var applyParameters = ParseParameters(r, t.Model.Parameters, t.Optimizer);
-        return () =>
-        {
-            applyParameters();
-            t.Sampler.Rng.SetState(shuffle);
-            if (dropout is not null) t.DropoutRng!.SetState(dropout);
-            t.Sampler.Restore(order, position);
-            t.RestoreCounters(step, lossSum, correct, seen, elapsed);
-            t.SyncFromHost();   // device path: host -> device
-        };
+        var applyState = ReadOptimizerState(sections["optimizer"], ps, t.Optimizer, step);
 
-        void Expect(string what, string found, string expected)
-        {
-            if (found != expected) throw r.Mismatch(what, found, expected);
-        }
-    }
-
-    /// <summary>Reads and checks a problem run's payload; returns the action that applies it (which cannot fail).</summary>
-    private static Action Parse(Reader r, ProblemTrainer t, string run)
-    {
-        Expect("problem", r.Str(), t.Problem.Name);
-        Expect("problem description", r.Str(), t.Problem.Description);
-        Expect("dimension", r.I32().ToString(), t.Problem.Dimension.ToString());
-        Expect("run (seed)", r.Str(), run);
-        Expect("optimizer", r.Str(), t.Optimizer.Algorithm.Name());
-        Expect("hyperparameters", r.Str(), HyperparameterText(t.BaseHyperparameters));
-        Expect("max gradient norm", r.Str(), GradNormText(t.Optimizer));
-        Expect("batch size", r.I32().ToString(), t.Options.BatchSize.ToString());
-        Expect("epochs", r.I32().ToString(), t.Options.Epochs.ToString());
-        Expect("steps per epoch", r.I32().ToString(), t.StepsPerEpoch.ToString());
-        Expect("schedule", r.Str(), t.Options.Schedule.ToString());
-        long step = r.I64();
-        double lossSum = r.F64();
-        long seen = r.I64();
-        double elapsed = r.F64();
-        if (step < 0 || step > t.TotalSteps) throw r.Bad($"step {step} is outside [0, {t.TotalSteps}]");
-        if (seen < 0 || seen > t.StepsPerEpoch) throw r.Bad($"{seen} steps in the current epoch, which has {t.StepsPerEpoch}");
-        ulong[] rng = [r.U64(), r.U64(), r.U64(), r.U64()];
+        r = sections["sampler"];
         bool hasSampler = r.Bool();
         if (hasSampler != (t.Sampler is not null))
-            throw r.Mismatch("minibatch sampler (finite sum)", hasSampler ? "present" : "absent", t.Sampler is not null ? "present" : "absent");
+            throw r.Mismatch("minibatch sampler", hasSampler ? "present" : "absent", t.Sampler is not null ? "present" : "absent");
         int position = 0;
         int[] order = [];
         if (t.Sampler is not null)
         {
             position = r.I32();
             int n = r.I32();
-            if (n != t.Sampler.Count) throw r.Bad($"sampler holds {n} indices, the problem {t.Sampler.Count}");
+            if (n != t.Sampler.Count) throw r.Bad($"sampler holds {n} indices, the data set {t.Sampler.Count}");
             order = new int[n];
             for (int i = 0; i < n; i++) order[i] = r.I32();
+            try { new MinibatchSampler(t.Sampler.Count, t.Sampler.BatchSize, new Rng(0)).Restore(order, position); }
+            catch (ArgumentException e) { throw r.Bad(e.Message); }
         }
-        try
+        r.ExpectEnd();
+
+        r = sections["generators"];
+        var generators = t.Objective.Generators;
+        int ng = r.I32();
+        if (ng != generators.Count)
+            throw r.Mismatch("generators", ng.ToString(), $"{generators.Count} ({string.Join(", ", generators.Select(g => g.Name))})");
+        var rngStates = new ulong[ng][];
+        for (int i = 0; i < ng; i++)
         {
-            if (t.Sampler is not null) new MinibatchSampler(t.Sampler.Count, t.Options.BatchSize, new Rng(0)).Restore(order, position);
-            new Rng(0).SetState(rng);
+            string name = r.Str();
+            if (name != generators[i].Name) throw r.Mismatch($"generator {i}", name, generators[i].Name);
+            rngStates[i] = [r.U64(), r.U64(), r.U64(), r.U64()];
+            try { new Rng(0).SetState(rngStates[i]); }
+            catch (ArgumentException e) { throw r.Bad(e.Message); }
         }
-        catch (ArgumentException e) { throw r.Bad(e.Message); }
-        var applyParameters = ParseParameters(r, [t.X], t.Optimizer);
+        r.ExpectEnd();
+
+
         return () =>
         {
-            applyParameters();
-            t.Rng.SetState(rng);
+            for (int i = 0; i < count; i++) values[i].CopyTo(ps[i].Data, 0);
+            applyState();
+            for (int i = 0; i < ng; i++) generators[i].Rng.SetState(rngStates[i]);
             t.Sampler?.Restore(order, position);
-            t.RestoreCounters(step, lossSum, seen, elapsed);
+            t.RestoreCounters(step, lossSum, correct, seen, elapsed);
+            t.SyncFromHost();   // device path: host -> device
         };
-
-        void Expect(string what, string found, string expected)
-        {
-            if (found != expected) throw r.Mismatch(what, found, expected);
-        }
     }
 
-    /// <summary>Reads and checks the parameters section (names, sizes, optimizer state layouts); returns the action
-    /// that copies values and states in (which cannot fail). The reader must then be at the end.</summary>
-    private static Action ParseParameters(Reader r, IReadOnlyList<Parameter> ps, Optimizer optimizer)
+    /// <summary>The counters must be ones the trainer can have reached: a step in [0, T]; the epoch's loss sum finite,
+    /// its counts not negative, empty at an epoch boundary (the epoch's record took them), at most the batches of the
+    /// epoch so far otherwise.</summary>
+    private static void CheckCounters(Reader r, Trainer t, long step, double lossSum, long correct, long seen, double elapsed)
     {
-        int count = r.I32();
-        if (count != ps.Count) throw r.Mismatch("parameter count", count.ToString(), ps.Count.ToString());
-        var values = new float[count][];
-        var states = new ParamState?[count];
-        for (int i = 0; i < count; i++)
-        {
-            var p = ps[i];
-            string name = r.Str();
-            if (name != p.Name) throw r.Mismatch($"parameter {i}", name, p.Name);
-            values[i] = r.Floats();
-            if (values[i].Length != p.Data.Length) throw r.Mismatch($"size of '{p.Name}'", values[i].Length.ToString(), p.Data.Length.ToString());
-            if (!r.Bool()) continue;
-            var s = new ParamState { Step = r.I64(), Beta1Power = r.F64(), Beta2Power = r.F64(), MuProduct = r.F64() };
-            s.M = r.FloatsOrNull(); s.V = r.FloatsOrNull(); s.VMax = r.FloatsOrNull(); s.Aux = r.FloatsOrNull();
-            states[i] = s;
-        }
-        if (!r.AtEnd) throw r.Bad("unexpected bytes after the last parameter");
-        // The optimizer checks each state's layout; do it for all before changing any.
-        var probe = new Optimizer(optimizer.Algorithm, optimizer.Groups.Select(g => new ParamGroup(g.Params, g.Hyperparameters)));
-        for (int i = 0; i < count; i++)
-        {
-            if (states[i] is not { } s) continue;
-            try { probe.SetState(ps[i], s); }
-            catch (InvalidOperationException e) { throw r.Bad(e.Message); }
-        }
-        return () =>
-        {
-            for (int i = 0; i < count; i++)
-            {
-                values[i].CopyTo(ps[i].Data, 0);
-                if (states[i] is { } s) optimizer.SetState(ps[i], s);
-            }
-        };
+        if (step < 0 || step > t.TotalSteps) throw r.Invalid($"step {step} is outside [0, {t.TotalSteps}]");
+        if (!double.IsFinite(lossSum)) throw r.Invalid(FormattableString.Invariant($"the epoch's loss sum is {lossSum}, which is not finite"));
+        if (!(double.IsFinite(elapsed) && elapsed >= 0)) throw r.Invalid(FormattableString.Invariant($"the elapsed time is {elapsed} s"));
+        long inEpoch = step % t.StepsPerEpoch;
+        long most = inEpoch * t.Options.BatchSize;
+        if (seen < 0 || seen > most || (inEpoch > 0 && seen == 0))
+            throw r.Invalid($"the epoch's running sums count {seen} samples after {inEpoch} of its steps (at most {most}, at least 1 after a step)");
+        if (correct < 0 || correct > seen) throw r.Invalid($"the epoch's running sums count {correct} correct of {seen} samples");
+    }
+
+    /// <summary>The file's fingerprint must be this run's, field by field; a difference names the first field.</summary>
+    private static void CheckFingerprint(Reader r, IReadOnlyList<(string Field, string Value)> expected)
+    {
+        int n = r.I32();
+        if (n < 0) throw r.Bad($"negative field count {n}");
+        var found = new List<(string Field, string Value)>();
+        for (int i = 0; i < n; i++) found.Add((r.Str(), r.Str()));
+        r.ExpectEnd();
+        string kind = expected[0].Value;
+        string foundKind = found.FirstOrDefault(f => f.Field == "kind").Value ?? "?";
+        if (foundKind != kind)
+            throw new CheckpointException($"checkpoint '{r.Path}' is of a {foundKind} run, this run is a {kind} run " +
+                "(resume with the same config, or start a new run)");
+        var values = found.ToDictionary(f => f.Field, f => f.Value, StringComparer.Ordinal);
+        foreach (var (field, value) in expected)
+            if (!values.TryGetValue(field, out var v) || v != value) throw r.Mismatch(field, v ?? "not recorded", value);
+        foreach (var (field, value) in found)
+            if (!expected.Any(e => e.Field == field)) throw r.Mismatch(field, value, "not recorded");
     }
 
     /// <summary>A bounds-checked reader over the payload; every failure names the file.</summary>
@@ -382,7 +385,21 @@ public static class Checkpoint
     {
         private int _pos;
 
-        public bool AtEnd => _pos == data.Length;
+        public string Path => path;
+
+        public void ExpectEnd()
+        {
+            if (_pos != data.Length) throw Bad($"{data.Length - _pos} unexpected bytes at the end of a section");
+        }
+
+        /// <summary>A reader over the next <paramref name="length"/> bytes (a section), which this one skips.</summary>
+        public Reader Sub(long length)
+        {
+            if (length < 0 || length > data.Length - _pos) throw Bad($"a section of {length} bytes at byte {_pos} runs past the end of the payload");
+            var sub = new Reader(data.Slice(_pos, (int)length), path);
+            _pos += (int)length;
+            return sub;
+        }
 
         private ReadOnlySpan<byte> Take(int n)
         {
@@ -402,8 +419,9 @@ public static class Checkpoint
         public float[] Floats()
         {
             int n = I32();
-            if (n < 0) throw Bad($"negative array length {n}");
-            return MemoryMarshal.Cast<byte, float>(Take(checked(n * 4))).ToArray();
+            // 64-bit: a length past 2^29 floats must be refused as too long, not overflow the byte count.
+            if (n < 0 || 4L * n > data.Length - _pos) throw Bad($"an array of {n} floats at byte {_pos} runs past the end of its section");
+            return MemoryMarshal.Cast<byte, float>(Take(4 * n)).ToArray();
         }
 
         public float[]? FloatsOrNull()
@@ -416,6 +434,10 @@ public static class Checkpoint
 
         public CheckpointException Bad(string what) =>
             new($"checkpoint '{path}' is malformed ({what}) although its checksum matches: it was written by an incompatible build");
+
+        public CheckpointException Invalid(string what) =>
+            new($"checkpoint '{path}' holds a state no run can reach ({what}) although its checksum matches: it was changed, " +
+                "or written by a faulty build; use an older copy, or delete it and start again");
 
         public CheckpointException Mismatch(string what, string found, string expected) =>
             new($"checkpoint '{path}' does not belong to this run: its {what} is '{found}', this run's is '{expected}' " +

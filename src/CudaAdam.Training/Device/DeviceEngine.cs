@@ -1,3 +1,4 @@
+using System.Globalization;
 using CudaAdam.Cuda;
 using CudaAdam.Device;
 using CudaAdam.Training.Data;
@@ -122,7 +123,9 @@ public sealed class DeviceEngine : ITrainEngine
             foreach (var p in g.Params) p.Grad = null;   // the gradients are the device arena's (the backward wrote them)
         var r = _optimizer.Step();
         // A finite loss with a non-finite gradient: the step was skipped; the run must not go on as if it had not been.
-        if (r.Skipped && double.IsFinite(result.Loss)) throw new TrainingDivergedException(step, result.Loss, r.Reason);
+        if (r.Skipped && double.IsFinite(result.Loss))
+            throw new TrainingDivergedException(step, result.Loss, string.Create(CultureInfo.InvariantCulture,
+                $"a gradient is not finite while the minibatch loss is {result.Loss} (the device's fused step skipped the step: {r.Reason})"));
         return result;
     }
 

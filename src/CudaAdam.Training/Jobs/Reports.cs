@@ -170,7 +170,7 @@ internal static class Reports
             var f = r.Final;
             var b = r.Epochs.Where(e => e.Epoch > 0 && !double.IsNaN(e.TestLoss)).DefaultIfEmpty(r.Epochs[0]).MinBy(e => e.TestLoss)!;
             string final = r.DivergedAt is { } step
-                ? FormattableString.Invariant($"**diverged at step {step}** (loss not finite) | | ")
+                ? FormattableString.Invariant($"**diverged at step {step}** ({r.DivergedBecause}) | | ")
                 : string.Create(Inv, $"{f.TrainLoss:G6} | {f.TestLoss:G6} | {f.TestLoss - fStar:G4} | ");
             s.Append(string.Create(Inv,
                 $"| {r.Config.Id} | {TrainJob.DescribeHyperparameters(r.Config)} | {final}{b.TestLoss:G6} ({b.Epoch}) | {f.WallSeconds:F2} |\n"));
@@ -224,7 +224,7 @@ internal static class Reports
                 if (r.DivergedAt is { } step)
                 {
                     s.Append(string.Create(Inv,
-                        $"| {r.Config.Id} | {TrainJob.DescribeHyperparameters(r.Config)} | **diverged at step {step}** (loss not finite) | | | " +
+                        $"| {r.Config.Id} | {TrainJob.DescribeHyperparameters(r.Config)} | **diverged at step {step}** ({r.DivergedBecause}) | | | " +
                         $"{100 * b.TestAccuracy:F2}% ({b.Epoch}) | {f.WallSeconds:F1} |\n"));
                     continue;
                 }
@@ -248,7 +248,7 @@ internal static class Reports
                 var f = r.Final;
                 var b = r.Best;
                 string final = r.DivergedAt is { } step
-                    ? string.Create(Inv, $"**diverged at step {step}** (loss not finite) | ")
+                    ? string.Create(Inv, $"**diverged at step {step}** ({r.DivergedBecause}) | ")
                     : string.Create(Inv, $"{f.TrainLoss:F3} | {f.TestLoss:F3}");
                 s.Append(string.Create(Inv,
                     $"| {r.Config.Id} | {TrainJob.DescribeHyperparameters(r.Config)} | {final} | {b.TestLoss:F3} ({b.Epoch}) | {f.WallSeconds:F1} |\n"));

@@ -18,10 +18,12 @@ namespace CudaAdam.Training.Jobs;
 /// <param name="Steps">One record per step taken.</param>
 /// <param name="Epochs">One record per epoch, epoch 0 before training.</param>
 /// <param name="Warnings">The optimizer's warnings (e.g. β1 ≥ sqrt(β2)).</param>
-/// <param name="DivergedAt">The step at which the minibatch loss was NaN or infinite and the run stopped (its records
-/// end before it; see <see cref="TrainingDivergedException"/>), or null.</param>
+/// <param name="DivergedAt">The step at which the minibatch loss or a gradient was NaN or infinite and the run stopped
+/// (its records end before it; see <see cref="TrainingDivergedException"/>), or null.</param>
+/// <param name="DivergedBecause">What was not finite at <paramref name="DivergedAt"/>
+/// (<see cref="TrainingDivergedException.Reason"/>), or null.</param>
 public sealed record OptimizerRun(OptimizerConfig Config, IReadOnlyList<StepRecord> Steps, IReadOnlyList<EpochRecord> Epochs,
-    IReadOnlyList<string> Warnings, long? DivergedAt = null)
+    IReadOnlyList<string> Warnings, long? DivergedAt = null, string? DivergedBecause = null)
 {
     public EpochRecord Final => Epochs[^1];
     /// <summary>The epoch with the highest test accuracy, or for a model without accuracy (the VAE) the lowest test loss.</summary>
@@ -67,21 +69,28 @@ public static class TrainJob
         if (config.Model.IsProblem)
         {
             string problemFolder = CreateRunFolder(config, now ?? DateTime.UtcNow);
+            using var problemLock = RunFolderLock.Acquire(problemFolder);
             AtomicFile.WriteAllText(Path.Combine(problemFolder, "config.json"), config.ToJson() + "\n");
             return ExecuteProblem(config, problemFolder, new Dictionary<string, (List<StepRecord>, List<EpochRecord>)>(), log, cancel, progress);
         }
         var (train, test) = config.Data.Load();
         string folder = CreateRunFolder(config, now ?? DateTime.UtcNow);
+        using var folderLock = RunFolderLock.Acquire(folder);
         AtomicFile.WriteAllText(Path.Combine(folder, "config.json"), config.ToJson() + "\n");
         return Execute(config, folder, train, test, new Dictionary<string, (List<StepRecord>, List<EpochRecord>)>(), log, cancel, progress);
     }
 
     /// <summary>
     /// Continues the job in <paramref name="folder"/> (made by <see cref="Run"/>): its config.json, the records in its
-    /// CSVs up to each optimizer's last checkpoint, and the checkpoints. Optimizers without a checkpoint start over.
+    /// CSVs up to each optimizer's last checkpoint, and the checkpoints. Optimizers without a checkpoint start over
+    /// (saying so); a checkpoint is never discarded: when the CSVs lack the records before it, the resume is refused.
+    /// The folder is locked for the resume (<see cref="RunFolderLock"/>).
     /// </summary>
-    /// <exception cref="ConfigException">The folder is not a run folder, or its checkpoints were switched off.</exception>
-    /// <exception cref="CheckpointException">A checkpoint is corrupt or does not match the config.</exception>
+    /// <exception cref="ConfigException">The folder is not a run folder, its checkpoints were switched off, or its
+    /// records and checkpoints disagree (the message says how).</exception>
+    /// <exception cref="CheckpointException">A checkpoint is corrupt, does not match the config (the message names the
+    /// field) or holds a state no run can reach.</exception>
+    /// <exception cref="RunFolderLockedException">Another process writes the folder.</exception>
     public static TrainResult Resume(string folder, TextWriter log, CancellationToken cancel = default, ITrainProgress? progress = null)
     {
         folder = Path.GetFullPath(folder);
@@ -91,6 +100,7 @@ public static class TrainJob
         var config = TrainConfig.Load(configPath).Resolve();
         if (!config.Training.Checkpoints)
             throw new ConfigException($"the run in '{folder}' was made with \"checkpoints\": false, so it cannot be resumed; start it again");
+        using var folderLock = RunFolderLock.Acquire(folder);
         if (config.Model.IsProblem)
         {
             log.WriteLine($"resuming {folder}");
@@ -138,7 +148,7 @@ public static class TrainJob
     {
         var inv = CultureInfo.InvariantCulture;
         var problem = config.Problem!.Create(config.Model.Kind);
-        int stepsPerEpoch = ProblemTrainer.StepsPerEpochOf(problem, ProblemOptions(config));
+        int stepsPerEpoch = ProblemObjective.StepsPerEpochOf(problem, Options(config));
         log.WriteLine($"cudaadam train: {config.Name}");
         log.WriteLine($"  problem {problem.Description}");
         log.WriteLine(string.Create(inv,
@@ -147,57 +157,73 @@ public static class TrainJob
 
         var (runs, files, interrupted) = RunEach(config, folder, log,
             (OptimizerConfig oc, int i, IReadOnlyList<OptimizerRun> done, out bool stop) =>
-                RunProblem(config, oc, problem, folder, log, done, previous.GetValueOrDefault(oc.Id), cancel, progress, out stop));
+                RunProblem(config, oc, problem, folder, log, config.Optimizers!.Length - i - 1, done, previous.GetValueOrDefault(oc.Id), cancel,
+                    progress, out stop));
         if (interrupted) return new TrainResult(folder, files, runs, Interrupted: true);
         files.AddRange(Reports.WritePlots(folder, config, runs));
         files.Add(Reports.WriteProblemSummary(folder, config, problem, stepsPerEpoch, runs));
         return new TrainResult(folder, files, runs, Interrupted: false);
     }
 
-    /// <summary>The seed as a problem checkpoint's run key (the generator's state alone does not say which seed began it).</summary>
-    private static string ProblemRunKey(TrainConfig config) => FormattableString.Invariant($"seed {config.Training.Seed}");
+    private static TrainerOptions Options(TrainConfig config) => new()
+    {
+        Epochs = config.Training.Epochs, BatchSize = config.Training.BatchSize, StepsPerEpoch = config.Problem?.StepsPerEpoch,
+        Schedule = config.Schedule.ToSchedule(),
+    };
 
-    /// <summary>One optimizer of a problem run: from x0, or from its checkpoint when <paramref name="previous"/> holds
-    /// records of it (a resume); checkpointed after every epoch and when interrupted.</summary>
+    /// <summary>The trainer options of optimizer <paramref name="oc"/>'s run on <paramref name="backend"/> (cpu,
+    /// emulator or cuda), with what identifies the run besides what the trainer sees (<see cref="TrainerOptions.Run"/>):
+    /// the seed, the data source and limits, the backend, and the hash of every setting of this optimizer's run (the
+    /// config without its name, output folder and the other optimizers). Tests build the same trainer to read a
+    /// run's checkpoint.</summary>
+    internal static TrainerOptions Options(TrainConfig config, OptimizerConfig oc, string backend)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var run = new List<(string Field, string Value)> { ("seed", config.Training.Seed.ToString(inv)) };
+        if (!config.Model.IsProblem)
+        {
+            run.Add(("data source", config.Data.Source));
+            run.Add(("train limit", config.Data.TrainLimit?.ToString(inv) ?? "all"));
+            run.Add(("test limit", config.Data.TestLimit?.ToString(inv) ?? "all"));
+        }
+        run.Add(("backend", backend));
+        run.Add(("config hash", ConfigHash(config, oc)));
+        return Options(config) with { Run = run };
+    }
+
+    private static string ConfigHash(TrainConfig config, OptimizerConfig oc)
+    {
+        var json = System.Text.Json.Nodes.JsonNode.Parse(config.ToJson())!.AsObject();
+        json.Remove("name");
+        json.Remove("output");
+        var mine = json["optimizers"]!.AsArray()[Array.IndexOf(config.Optimizers!, oc)]!.DeepClone();
+        json["optimizers"] = new System.Text.Json.Nodes.JsonArray(mine);
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(json.ToJsonString())))[..16];
+    }
+
+    /// <summary>Where a problem run's optimizer step runs: the config's backend, auto meaning cpu.</summary>
+    internal static string ProblemBackend(TrainConfig config) =>
+        config.Backend.Equals("auto", StringComparison.OrdinalIgnoreCase) ? "cpu" : config.Backend.ToLowerInvariant();
+
+    /// <summary>One optimizer of a problem run: from x0, or from its checkpoint (a resume).</summary>
     private static OptimizerRun RunProblem(TrainConfig config, OptimizerConfig oc, IStochasticProblem problem, string folder, TextWriter log,
-        IReadOnlyList<OptimizerRun> done, (List<StepRecord> Steps, List<EpochRecord> Epochs) previous, CancellationToken cancel,
+        int laterRuns, IReadOnlyList<OptimizerRun> done, (List<StepRecord> Steps, List<EpochRecord> Epochs) previous, CancellationToken cancel,
         ITrainProgress? progress, out bool interrupted)
     {
         // A problem's gradient is computed on the host; the backend is where the optimizer step runs (cpu: the
         // reference; emulator, cuda: the fused kernel). auto means cpu here: a step on a d ≤ 100 vector gains nothing
         // from a GPU.
-        string stepBackend = config.Backend.Equals("auto", StringComparison.OrdinalIgnoreCase) ? "cpu" : config.Backend;
+        string stepBackend = ProblemBackend(config);
         IStepBackend backend;
         try { backend = Backends.Create(stepBackend); }
         catch (Exception e) when (e is ArgumentException or BackendUnavailableException) { throw new ConfigException($"backend: {e.Message}", e); }
         var x = new Parameter("x", problem.InitialPoint());
         using var optimizer = new Optimizer(oc.Algorithm, [new ParamGroup([x], oc.Hyperparameters())], backend);
         optimizer.MaxGradNorm = config.Training.MaxGradNorm;
-        var trainer = new ProblemTrainer(problem, optimizer, x, ProblemOptions(config), Rng.ForStream(config.Training.Seed, 1));
-        string? ckpt = config.Training.Checkpoints
-            ? Path.Combine(Directory.CreateDirectory(Path.Combine(folder, "checkpoints")).FullName, oc.Id + ".ckpt")
-            : null;
-        string runKey = ProblemRunKey(config);
-        var steps = new List<StepRecord>();
-        var epochs = new List<EpochRecord>();
-        if (ckpt is not null && File.Exists(ckpt) && previous.Epochs is { Count: > 0 })
-        {
-            Checkpoint.Load(ckpt, trainer, runKey);
-            RestoreRecords(oc, previous, trainer.Step, trainer.EpochsDone, trainer.TotalSteps, steps, epochs, log);
-        }
-        else epochs.Add(trainer.Initial());
-        int every = Math.Max(1, config.Training.Epochs / 10);
-        return Drive(oc, optimizer, steps, epochs, done, folder, progress, log, out interrupted,
-            (onStep, onEpoch) => trainer.Run(onStep, onEpoch, log, label: $"  {oc.Id,-14} ", progressEvery: every, cancel: cancel),
-            () => trainer.Step, trainer.TotalSteps, () => trainer.Finished,
-            ckpt is null ? null : () => Checkpoint.Save(ckpt, trainer, runKey));
+        var trainer = new Trainer(problem, optimizer, x, Options(config, oc, stepBackend), Rng.ForStream(config.Training.Seed, 1));
+        return RunTrainer(config, oc, trainer, folder, log, laterRuns, Math.Max(1, config.Training.Epochs / 10), done, previous, cancel, progress,
+            out interrupted);
     }
-
-    private static ProblemTrainerOptions ProblemOptions(TrainConfig config) => new()
-    {
-        Epochs = config.Training.Epochs, BatchSize = config.Training.BatchSize, StepsPerEpoch = config.Problem!.StepsPerEpoch,
-        Schedule = config.Schedule.ToSchedule(),
-    };
 
     /// <summary>Builds the model of <paramref name="config"/> with its loss: a <see cref="Classifier"/> (mlp, logreg,
     /// cnn; <see cref="BuildModel"/>) or the VAE's <see cref="VaeObjective"/> (initialization stream 0, training noise
@@ -295,33 +321,14 @@ public static class TrainJob
         // On a device the host optimizer (CPU reference backend) only holds the state copies for checkpoints.
         using var optimizer = new Optimizer(oc.Algorithm, [new ParamGroup(model.Parameters, oc.Hyperparameters())]);
         optimizer.MaxGradNorm = config.Training.MaxGradNorm;
-        var options = new TrainerOptions { Epochs = config.Training.Epochs, BatchSize = config.Training.BatchSize, Schedule = config.Schedule.ToSchedule() };
+        var options = Options(config, oc, device is null ? "cpu" : device.Kind == DeviceKind.Cuda ? "cuda" : "emulator");
         using var engine = device is null ? null
             : model is Classifier classifier
                 ? new DeviceEngine(device, classifier.Model, optimizer, train.Features, train.Classes, Math.Max(options.BatchSize, options.EvalBatchSize),
                     DropoutMask.SeedOf(classifier.Generator ?? Rng.ForStream(config.Training.Seed, 2)))
                 : throw new ConfigException($"backend: the device path trains classifiers only; model '{config.Model.Kind}' runs on \"backend\": \"cpu\"");
         var trainer = new Trainer(model, optimizer, train, test, options, Rng.ForStream(config.Training.Seed, 1), engine);
-        string? ckpt = config.Training.Checkpoints
-            ? Path.Combine(Directory.CreateDirectory(Path.Combine(folder, "checkpoints")).FullName, oc.Id + ".ckpt")
-            : null;
-
-        var steps = new List<StepRecord>();
-        var epochs = new List<EpochRecord>();
-        if (ckpt is not null && File.Exists(ckpt) && previous.Epochs is { Count: > 0 })
-        {
-            Checkpoint.Load(ckpt, trainer);
-            RestoreRecords(oc, previous, trainer.Step, trainer.EpochsDone, trainer.TotalSteps, steps, epochs, log);
-        }
-        else
-        {
-            var (loss0, acc0) = trainer.Evaluate(test);
-            epochs.Add(new EpochRecord(0, 0, double.NaN, double.NaN, loss0, acc0, 0));
-        }
-        return Drive(oc, optimizer, steps, epochs, done, folder, progress, log, out interrupted,
-            (onStep, onEpoch) => trainer.Run(onStep, onEpoch, log, label: $"  {oc.Id,-14} ", laterSteps: laterRuns * trainer.TotalSteps, cancel: cancel),
-            () => trainer.Step, trainer.TotalSteps, () => trainer.Finished,
-            ckpt is null ? null : () => Checkpoint.Save(ckpt, trainer));
+        return RunTrainer(config, oc, trainer, folder, log, laterRuns, 1, done, previous, cancel, progress, out interrupted);
     }
 
     /// <summary>One optimizer's run of a job (<see cref="RunOne"/>, <see cref="RunProblem"/>); <paramref name="interrupted"/>
@@ -353,37 +360,71 @@ public static class TrainJob
     }
 
     /// <summary>On resume: the records of <paramref name="previous"/> up to the checkpoint's step, which must hold every
-    /// step and epoch the checkpoint has done.</summary>
-    /// <exception cref="ConfigException">The CSVs and the checkpoint disagree (the run folder was changed by hand).</exception>
-    private static void RestoreRecords(OptimizerConfig oc, (List<StepRecord> Steps, List<EpochRecord> Epochs) previous, long step,
+    /// step and epoch the checkpoint has done (records beyond it, from a crash between the CSVs and the checkpoint,
+    /// are dropped).</summary>
+    /// <exception cref="ConfigException">The CSVs lack records before the checkpoint (missing, empty, or without this
+    /// optimizer's rows): the run cannot continue from the checkpoint, which is kept; the message says what is missing.</exception>
+    private static void RestoreRecords(OptimizerConfig oc, string folder, (List<StepRecord> Steps, List<EpochRecord> Epochs) previous, long step,
         int epochsDone, long totalSteps, List<StepRecord> steps, List<EpochRecord> epochs, TextWriter log)
     {
         steps.AddRange(previous.Steps.Where(s => s.Step <= step));
         epochs.AddRange(previous.Epochs.Where(e => e.Epoch <= epochsDone));
         if (steps.Count != step || epochs.Count != epochsDone + 1)
             throw new ConfigException(
-                $"{oc.Id}: the checkpoint is at step {step} but steps.csv/epochs.csv hold {steps.Count} steps and " +
-                $"{epochs.Count} epochs of it; the run folder was changed by hand (delete checkpoints/{oc.Id}.ckpt to redo this optimizer)");
+                $"{oc.Id}: checkpoints/{oc.Id}.ckpt is at step {step} of {totalSteps} (epoch {epochsDone}), but " +
+                $"{Lacking("steps.csv", previous.Steps.Count, steps.Count, step, "steps")} and " +
+                $"{Lacking("epochs.csv", previous.Epochs.Count, epochs.Count, epochsDone + 1, "epochs (0 is before training)")}: the records " +
+                $"before the checkpoint are gone, so the run cannot continue from it; the checkpoint is kept. Put the CSVs back " +
+                $"(from a copy), or move checkpoints/{oc.Id}.ckpt away to redo this optimizer from step 0");
         log.WriteLine($"  {oc.Id}: resumed from its checkpoint at step {step} of {totalSteps}");
+
+        string Lacking(string file, int rows, int usable, long needed, string what)
+        {
+            string path = Path.Combine(folder, file);
+            if (!File.Exists(path)) return $"{file} is missing";
+            if (new FileInfo(path).Length == 0) return $"{file} is empty";
+            if (rows == 0) return $"{file} has no rows of '{oc.Id}'";
+            return $"{file} holds {usable} of its {needed} {what}";
+        }
     }
 
     /// <summary>
-    /// Runs one optimizer's trainer (<paramref name="run"/> gets the step and epoch callbacks) with the job's
-    /// bookkeeping: records, progress, the CSVs and then the checkpoint at every epoch end (never a checkpoint ahead of
-    /// its records: a crash in between leaves records beyond it, which a resume drops), a checkpoint when interrupted.
-    /// A run whose loss stops being finite (<see cref="TrainingDivergedException"/>) is not an error of the job: it ends
-    /// there, marked diverged, its last epoch's checkpoint kept, and the job goes on with the next optimizer.
+    /// Runs one optimizer's trainer with the job's bookkeeping: from the start (the epoch-0 record), or from its
+    /// checkpoint with the records up to it (a resume); records, progress, the CSVs and then the checkpoint at every
+    /// epoch end (never a checkpoint ahead of its records: a crash in between leaves records beyond it, which a resume
+    /// drops), a checkpoint when interrupted. A run whose loss stops being finite (<see cref="TrainingDivergedException"/>)
+    /// is not an error of the job: it ends there, marked diverged, its last epoch's checkpoint kept, and the job goes on
+    /// with the next optimizer.
     /// </summary>
-    private static OptimizerRun Drive(OptimizerConfig oc, Optimizer optimizer, List<StepRecord> steps, List<EpochRecord> epochs,
-        IReadOnlyList<OptimizerRun> done, string folder, ITrainProgress? progress, TextWriter log, out bool interrupted,
-        Action<Action<StepRecord>, Action<EpochRecord>> run, Func<long> step, long totalSteps, Func<bool> finished, Action? save)
+    private static OptimizerRun RunTrainer(TrainConfig config, OptimizerConfig oc, Trainer trainer, string folder, TextWriter log,
+        int laterRuns, int progressEvery, IReadOnlyList<OptimizerRun> done, (List<StepRecord> Steps, List<EpochRecord> Epochs) previous,
+        CancellationToken cancel, ITrainProgress? progress, out bool interrupted)
     {
+        string? ckpt = config.Training.Checkpoints
+            ? Path.Combine(Directory.CreateDirectory(Path.Combine(folder, "checkpoints")).FullName, oc.Id + ".ckpt")
+            : null;
+        var steps = new List<StepRecord>();
+        var epochs = new List<EpochRecord>();
+        previous = (previous.Steps ?? [], previous.Epochs ?? []);   // none of this optimizer in the CSVs
+        if (ckpt is not null && File.Exists(ckpt))
+        {
+            Checkpoint.Load(ckpt, trainer);
+            RestoreRecords(oc, folder, previous, trainer.Step, trainer.EpochsDone, trainer.TotalSteps, steps, epochs, log);
+        }
+        else
+        {
+            if (previous.Epochs.Count > 0 || previous.Steps.Count > 0)
+                log.WriteLine($"  {oc.Id}: no checkpoint (the run stopped before its first one was written): starting over from step 0");
+            epochs.Add(trainer.Initial());
+        }
+
+        var optimizer = trainer.Optimizer;
         var current = new OptimizerRun(oc, steps, epochs, optimizer.Warnings);
-        progress?.Begin(oc.Id, step(), totalSteps);
-        long? diverged = null;
+        progress?.Begin(oc.Id, trainer.Step, trainer.TotalSteps);
+        TrainingDivergedException? diverged = null;
         try
         {
-            run(s =>
+            trainer.Run(s =>
             {
                 steps.Add(s);
                 progress?.Advance(oc.Id, s);
@@ -392,19 +433,19 @@ public static class TrainJob
                 epochs.Add(e);
                 progress?.Epoch(oc.Id, e);
                 Reports.WriteCsv(folder, [.. done, current]);
-                save?.Invoke();
-            });
+                if (ckpt is not null) Checkpoint.Save(ckpt, trainer);
+            }, log, label: $"  {oc.Id,-14} ", laterSteps: laterRuns * trainer.TotalSteps, progressEvery: progressEvery, cancel: cancel);
         }
         catch (TrainingDivergedException e)
         {
-            diverged = e.Step;
+            diverged = e;
             log.WriteLine($"  {oc.Id}: {e.Message}");
         }
         progress?.End(oc.Id);
-        interrupted = diverged is null && !finished();
-        if (interrupted) save?.Invoke();
+        interrupted = diverged is null && !trainer.Finished;
+        if (interrupted && ckpt is not null) Checkpoint.Save(ckpt, trainer);
         foreach (var w in optimizer.Warnings) log.WriteLine($"  {oc.Id}: warning: {w}");
-        return current with { Warnings = optimizer.Warnings.ToArray(), DivergedAt = diverged };
+        return current with { Warnings = optimizer.Warnings.ToArray(), DivergedAt = diverged?.Step, DivergedBecause = diverged?.Reason };
     }
 
     private static string CreateRunFolder(TrainConfig config, DateTime now)

@@ -31,7 +31,7 @@ public readonly ref struct Minibatch
 
 /// <summary>
 /// A stochastic optimization problem min_x F(x) over float32 parameters x ∈ ℝ^d, in one interface for the scripts,
-/// the <c>cudaadam reddi</c> command and <c>cudaadam train</c> (<see cref="ProblemTrainer"/>):
+/// the <c>cudaadam reddi</c> command and <c>cudaadam train</c> (<see cref="Trainer"/> over a <see cref="Training.ProblemObjective"/>):
 /// <list type="bullet">
 /// <item>a stochastic gradient g(x; batch) with E[g] = ∇F(x) (the minibatch mean), drawn from a seeded <see cref="Rng"/>
 /// (or, for online sequences, fixed by the step number);</item>

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
+using CudaAdam.Problems;
 using CudaAdam.Training.Data;
 using CudaAdam.Training.Layers;
-using CudaAdam.Training.Tensors;
 
 namespace CudaAdam.Training;
 
@@ -15,50 +15,61 @@ public sealed record StepRecord(long Step, int Epoch, double Lr, double Loss, do
 public sealed record EpochRecord(int Epoch, long Step, double TrainLoss, double TrainAccuracy, double TestLoss, double TestAccuracy,
     double WallSeconds);
 
-/// <summary>What a <see cref="Trainer"/> does: epochs, minibatch size, schedule, evaluation batch size.</summary>
 /// <summary>A training run met a NaN or infinite minibatch loss, or a non-finite gradient with a finite loss (the lr
 /// is too large, typically) at <see cref="Step"/>; that step was not taken (the optimizer skipped it:
-/// <see cref="NonFinitePolicy.Skip"/>), so no parameter or state holds a non-finite value.</summary>
-public sealed class TrainingDivergedException(long step, double loss, string? gradient = null) : Exception(Describe(step, loss, gradient))
+/// <see cref="NonFinitePolicy.Skip"/>), so no parameter or state holds a non-finite value. <see cref="Reason"/> says
+/// which.</summary>
+public sealed class TrainingDivergedException(long step, double loss, string reason)
+    : Exception(string.Create(CultureInfo.InvariantCulture,
+        $"diverged at step {step}: {reason}; the step was not taken (lower the lr, or clip the gradients: training.max_grad_norm)"))
 {
-    private static string Describe(long step, double loss, string? gradient) =>
-        FormattableString.Invariant($"diverged at step {step}: ") +
-        (gradient is null ? FormattableString.Invariant($"the minibatch loss is {loss}") : FormattableString.Invariant($"the loss is {loss} but the step met a {gradient}")) +
-        "; the step was not taken (lower the lr, or clip the gradients: training.max_grad_norm)";
+    public TrainingDivergedException(long step, double loss)
+        : this(step, loss, string.Create(CultureInfo.InvariantCulture, $"the minibatch loss is {loss}")) { }
 
     public long Step { get; } = step;
+    /// <summary>The minibatch loss at the step (finite when a gradient was not).</summary>
     public double Loss { get; } = loss;
+    public string Reason { get; } = reason;
 }
 
+/// <summary>What a <see cref="Trainer"/> does: epochs, minibatch size, steps per epoch of a stream, schedule,
+/// evaluation batch size, and what else identifies the run.</summary>
 public sealed record TrainerOptions
 {
     public int Epochs { get; init; } = 1;
+    /// <summary>B: rows of a model's minibatch, or samples averaged per stochastic gradient of a problem.</summary>
     public int BatchSize { get; init; } = 128;
+    /// <summary>Steps between evaluations for a stream problem (<see cref="IStochasticProblem.DataSize"/> null); a
+    /// finite sum has ⌊n/B⌋ steps per epoch and a model ⌈n/B⌉: leave it null for them.</summary>
+    public int? StepsPerEpoch { get; init; }
     public LrSchedule Schedule { get; init; } = new();
-    /// <summary>Rows per forward pass in <see cref="Trainer.Evaluate"/> (memory only; results do not depend on it
-    /// beyond float rounding of the GEMM).</summary>
+    /// <summary>Rows per forward pass when a model is evaluated (memory only; results do not depend on it beyond
+    /// float rounding of the GEMM).</summary>
     public int EvalBatchSize { get; init; } = 1000;
+    /// <summary>What identifies the run besides what the trainer sees (a job passes its seed, data source, backend and
+    /// config hash): part of the checkpoint's fingerprint, compared field by field on load.</summary>
+    public IReadOnlyList<(string Field, string Value)> Run { get; init; } = [];
 }
 
 /// <summary>
-/// Trains an <see cref="ITrainable"/> — a classifier (a <see cref="Sequential"/> ending in logits, softmax
-/// cross-entropy: <see cref="Classifier"/>) or the VAE (negative ELBO: <see cref="VaeObjective"/>) — with an
-/// <see cref="Optimizer"/> on seeded shuffled minibatches. Per step: the schedule sets every group's lr to
-/// <c>base lr · factor(t, T)</c>, forward (dropout/noise on), loss, backward, <see cref="Optimizer.Step"/>.
-/// Everything that decides the next step — parameters, optimizer state, sampler permutation and position, the
-/// shuffling generator and the model's own generator (dropout masks, VAE noise), the step count and the epoch's
-/// running sums — is in <see cref="Checkpoint"/>, so a resumed run is bitwise identical to an uninterrupted one.
+/// Trains an <see cref="IObjective"/> with an <see cref="Optimizer"/>: a model on data (<see cref="ModelObjective"/>:
+/// a classifier — a <see cref="Sequential"/> ending in logits, softmax cross-entropy — or the VAE, on seeded shuffled
+/// minibatches) or a stochastic problem (<see cref="ProblemObjective"/>). Per step: the schedule sets every group's lr
+/// to <c>base lr · factor(t, T)</c>, the objective gives the loss and gradients of the next minibatch, the optimizer
+/// steps, the objective projects. At an epoch's end: the epoch's mean training loss (and accuracy) and the objective's
+/// evaluation. One records, progress, divergence and checkpoint path for both: everything that decides the next step —
+/// parameters, optimizer state, sampler, generators, the step count and the epoch's running sums — is in a
+/// <see cref="Checkpoint"/>, so a resumed run is bitwise identical to an uninterrupted one.
 /// </summary>
 public sealed class Trainer
 {
     private readonly Hyperparameters[] _baseHyperparameters;
-    private readonly float[] _batchX;
-    private readonly byte[] _batchY;
     // The current epoch's running sums (checkpointed).
     private double _epochLossSum;
     private long _epochCorrect, _epochSeen;
     private double _elapsedBefore;
     private Stopwatch _clock = new();
+    // The device engine's count of skipped steps when last read (a new skip ends the run).
 
     /// <param name="model">Maps [batch, train.Features] to [batch, train.Classes] logits.</param>
     /// <param name="optimizer">Over the model's parameters; its groups' current hyperparameters are the base rates of
@@ -89,48 +100,61 @@ public sealed class Trainer
     /// null for the CPU layers.</param>
     public Trainer(ITrainable model, Optimizer optimizer, Dataset train, Dataset? test, TrainerOptions options, Rng shuffle,
         Device.ITrainEngine? engine = null)
+        : this(new ModelObjective(model, train, test, Validated(options).BatchSize, options.EvalBatchSize, shuffle, engine), optimizer, options)
     {
-        Model = model ?? throw new ArgumentNullException(nameof(model));
+        if (options.StepsPerEpoch is not null)
+            throw new ArgumentException("steps per epoch is for a stream problem; a model's epoch is one pass over its training set");
+    }
+
+    /// <param name="problem">The problem.</param>
+    /// <param name="optimizer">Over exactly <paramref name="x"/>; its groups' hyperparameters are the schedule's base rates.</param>
+    /// <param name="x">The parameter, of length d (start it at <see cref="IStochasticProblem.InitialPoint"/>).</param>
+    /// <param name="options">Epochs, batch size, steps per epoch (streams), schedule.</param>
+    /// <param name="rng">The generator of every random draw (minibatch order, noise).</param>
+    public Trainer(IStochasticProblem problem, Optimizer optimizer, Parameter x, TrainerOptions options, Rng rng)
+        : this(new ProblemObjective(problem, x, Validated(options), rng), optimizer, options)
+    {
+    }
+
+    private Trainer(IObjective objective, Optimizer optimizer, TrainerOptions options)
+    {
+        Objective = objective;
         Optimizer = optimizer ?? throw new ArgumentNullException(nameof(optimizer));
-        Train = train ?? throw new ArgumentNullException(nameof(train));
-        Test = test;
-        Options = options ?? throw new ArgumentNullException(nameof(options));
-        ArgumentNullException.ThrowIfNull(shuffle);
+        Options = options;
+        var own = new HashSet<Parameter>(objective.Parameters, ReferenceEqualityComparer.Instance);
+        var optParams = optimizer.Groups.SelectMany(g => g.Params).ToArray();
+        if (optParams.Length != own.Count || !optParams.All(own.Contains))
+            throw new ArgumentException(objective is ProblemObjective
+                ? "the optimizer must hold exactly the problem's parameter x"
+                : "the optimizer must hold exactly the model's parameters");
+        _baseHyperparameters = optimizer.Groups.Select(g => g.Hyperparameters).ToArray();
+        Engine = (objective as ModelObjective)?.Engine;
+    }
+
+    private static TrainerOptions Validated(TrainerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
         options.Schedule.Validate();
         if (options.Epochs < 1) throw new ArgumentException($"epochs must be >= 1, got {options.Epochs}");
         if (options.BatchSize < 1) throw new ArgumentException($"batch size must be >= 1, got {options.BatchSize}");
-        if (options.EvalBatchSize < 1) throw new ArgumentException($"evaluation batch size must be >= 1, got {options.EvalBatchSize}");
-        if (test is not null && (test.Features != train.Features || test.Classes != train.Classes))
-            throw new ArgumentException($"test set has {test.Features} features/{test.Classes} classes, training set {train.Features}/{train.Classes}");
-        var modelParams = new HashSet<Parameter>(model.Parameters, ReferenceEqualityComparer.Instance);
-        var optParams = optimizer.Groups.SelectMany(g => g.Params).ToArray();
-        if (optParams.Length != modelParams.Count || !optParams.All(modelParams.Contains))
-            throw new ArgumentException("the optimizer must hold exactly the model's parameters");
-        Sampler = new MinibatchSampler(train.Count, options.BatchSize, shuffle);
-        _baseHyperparameters = optimizer.Groups.Select(g => g.Hyperparameters).ToArray();
-        _batchX = new float[options.BatchSize * train.Features];
-        _batchY = new byte[options.BatchSize];
-        if (engine is not null && model is not Classifier)
-            throw new ArgumentException($"the device path (engine) trains classifiers only; {model.LossName} runs on the CPU layers (engine: null)");
-        Engine = engine;
+        return options;
     }
 
-    /// <summary>The device engine the steps run on, or null on the CPU path.</summary>
+    /// <summary>What is trained: a <see cref="ModelObjective"/> or a <see cref="ProblemObjective"/>.</summary>
+    public IObjective Objective { get; }
+    /// <summary>The device engine the steps run on (a model run's), or null on the host path.</summary>
     public Device.ITrainEngine? Engine { get; }
-
-    public ITrainable Model { get; }
     public Optimizer Optimizer { get; }
-    public Dataset Train { get; }
-    public Dataset? Test { get; }
     public TrainerOptions Options { get; }
-    public MinibatchSampler Sampler { get; }
-    /// <summary>The model's own generator (dropout masks, VAE noise), saved in checkpoints; null when it has none.</summary>
-    public Rng? DropoutRng => Model.Generator;
+    /// <summary>The objective's parameters (the optimizer holds exactly these).</summary>
+    public IReadOnlyList<Parameter> Parameters => Objective.Parameters;
+    /// <summary>The objective's minibatch sampler; null for a stream problem.</summary>
+    public MinibatchSampler? Sampler => Objective.Sampler;
     /// <summary>The base hyperparameters of each group (the schedule scales their lr).</summary>
     public IReadOnlyList<Hyperparameters> BaseHyperparameters => _baseHyperparameters;
     /// <summary>Steps taken so far.</summary>
     public long Step { get; private set; }
-    public int StepsPerEpoch => Sampler.BatchesPerEpoch;
+    public int StepsPerEpoch => Objective.StepsPerEpoch;
     public long TotalSteps => (long)Options.Epochs * StepsPerEpoch;
     /// <summary>Whole epochs completed.</summary>
     public int EpochsDone => (int)(Step / StepsPerEpoch);
@@ -139,104 +163,124 @@ public sealed class Trainer
     /// including the time before a resume.</summary>
     public double WallSeconds => _elapsedBefore + _clock.Elapsed.TotalSeconds;
 
-    /// <summary>Takes one optimizer step on the next minibatch.</summary>
-    /// <exception cref="TrainingDivergedException">The minibatch loss is NaN or infinite: the step is not taken (the
-    /// model and optimizer state are those before it); this trainer must not be stepped again.</exception>
+    /// <summary>What identifies the run: the objective's fields, the optimizer and its hyperparameters, the training
+    /// settings, then <see cref="TrainerOptions.Run"/>. Checkpoints store it and refuse a mismatch, naming the field.</summary>
+    public IReadOnlyList<(string Field, string Value)> Fingerprint
+    {
+        get
+        {
+            var inv = CultureInfo.InvariantCulture;
+            return
+            [
+                ("kind", Objective.Kind),
+                .. Objective.Fingerprint,
+                ("optimizer", Optimizer.Algorithm.Name()),
+                ("hyperparameters", string.Join("\n", _baseHyperparameters.Select(h => h.ToString()))),
+                ("max gradient norm", Optimizer.MaxGradNorm is { } c ? c.ToString("R", inv) : "none"),
+                ("batch size", Options.BatchSize.ToString(inv)),
+                ("epochs", Options.Epochs.ToString(inv)),
+                ("steps per epoch", StepsPerEpoch.ToString(inv)),
+                ("schedule", Options.Schedule.ToString()),
+                .. Options.Run,
+            ];
+        }
+    }
+
+    /// <summary>The record before the first step (epoch 0): the objective's evaluation at the initial parameters.</summary>
+    public EpochRecord Initial()
+    {
+        var (loss, accuracy) = Objective.Evaluate();
+        return new EpochRecord(0, 0, double.NaN, double.NaN, loss, accuracy, 0);
+    }
+
+    /// <summary>Takes one optimizer step on the next minibatch; returns its record (the minibatch loss at the
+    /// parameters before the step).</summary>
+    /// <exception cref="TrainingDivergedException">The minibatch loss is NaN or infinite, or the optimizer skipped the
+    /// step for a non-finite gradient (on the device path: the fused step's check skipped it): the step is not taken
+    /// (the parameters and optimizer state are those before it); this trainer must not be stepped again.</exception>
+    /// <exception cref="NonFiniteGradientException">A non-finite gradient under <see cref="NonFinitePolicy.Error"/>
+    /// (nothing changed).</exception>
     public StepRecord TrainStep()
     {
         if (Finished) throw new InvalidOperationException($"training is finished ({TotalSteps} steps)");
         _clock.Start();
         long t = Step + 1;
         double factor = Options.Schedule.Apply(Optimizer, _baseHyperparameters, t, TotalSteps);
-
-        var idx = Sampler.NextBatch();
-        int n = idx.Length, f = Train.Features;
-        Train.Gather(idx, _batchX, _batchY);
+        BatchLoss b;
         if (Engine is not null)
         {
-            var lrs = Optimizer.Groups.Select(g => g.Hyperparameters.Lr).ToArray();
-            var (dloss, dcorrect) = Engine.TrainStep(_batchX, _batchY, n, t, lrs);
-            _clock.Stop();
             // A non-finite loss comes with non-finite gradients, which the fused step's check skips (state unchanged).
-            if (!double.IsFinite(dloss)) throw new TrainingDivergedException(t, dloss);
-            return Record(t, factor, dloss, dcorrect, n);
+            try { b = ((ModelObjective)Objective).StepOnDevice(t, Optimizer.Groups.Select(g => g.Hyperparameters.Lr).ToArray()); }
+            catch (TrainingDivergedException)
+            {
+                _clock.Stop();
+                throw;
+            }
+            StopIfDiverged(t, b.Loss);
+            // The gradients stay on the device; the engine steps an Optimizer over a device-resident backend, whose
+            // check skips a step with a non-finite gradient: DeviceEngine.TrainStep then throws TrainingDivergedException.
         }
-        var x = new Tensor(n == Options.BatchSize ? _batchX : _batchX.AsSpan(0, n * f).ToArray(), n, f);
-        var (loss, correct) = Model.TrainBatch(x, _batchY.AsSpan(0, n));
-        if (!double.IsFinite(loss))
+        else
         {
-            // Diverged: no optimizer step, so the weights and optimizer state stay those of step t - 1 (the gradients
-            // just computed are discarded).
-            _clock.Stop();
-            throw new TrainingDivergedException(t, loss);
+            b = Objective.Gradient(t);
+            // Diverged: no optimizer step, so the parameters and optimizer state stay those of step t - 1 (the
+            // gradients just computed are discarded).
+            StopIfDiverged(t, b.Loss);
+            // The step contract checks the gradients: under the default policy (skip) a non-finite one leaves the
+            // parameters and state untouched and says where it was; the run ends there.
+            var result = Optimizer.Step();
+            if (result.Skipped)
+                Diverged(t, b.Loss, string.Create(CultureInfo.InvariantCulture, $"{result.Reason} while the minibatch loss is {b.Loss}"));
+            Objective.AfterStep();
         }
-        var result = Optimizer.Step();
         _clock.Stop();
-        if (result.Skipped) throw new TrainingDivergedException(t, loss, result.Reason);
-        return Record(t, factor, loss, correct, n);
-    }
-
-    private StepRecord Record(long t, double factor, double loss, long correct, int n)
-    {
         Step = t;
-        _epochLossSum += loss * n;
-        _epochCorrect += correct;
-        _epochSeen += n;
-        return new StepRecord(t, (int)((t - 1) / StepsPerEpoch) + 1, _baseHyperparameters[0].Lr * factor, loss, WallSeconds);
+        _epochLossSum += b.Loss * b.Weight;
+        _epochCorrect += b.Correct;
+        _epochSeen += b.Weight;
+        return new StepRecord(t, (int)((t - 1) / StepsPerEpoch) + 1, _baseHyperparameters[0].Lr * factor, b.Loss, WallSeconds);
     }
 
-    /// <summary>At an epoch boundary: the epoch's record (with a test evaluation) and a reset of the running sums.</summary>
+    private void StopIfDiverged(long t, double loss)
+    {
+        if (!double.IsFinite(loss)) Diverged(t, loss, string.Create(CultureInfo.InvariantCulture, $"the minibatch loss is {loss}"));
+    }
+
+    private void Diverged(long t, double loss, string reason)
+    {
+        _clock.Stop();
+        throw new TrainingDivergedException(t, loss, reason);
+    }
+
+    /// <summary>At an epoch boundary: the epoch's record (with the objective's evaluation) and a reset of the running sums.</summary>
     public EpochRecord EndEpoch()
     {
         if (Step % StepsPerEpoch != 0 || Step == 0) throw new InvalidOperationException($"step {Step} is not at the end of an epoch");
-        var (testLoss, testAcc) = Test is null ? (double.NaN, double.NaN) : Evaluate(Test);
-        double trainAcc = Model.HasAccuracy ? (double)_epochCorrect / _epochSeen : double.NaN;
+        var (testLoss, testAcc) = Objective.Evaluate();
+        double trainAcc = Objective.HasAccuracy ? (double)_epochCorrect / _epochSeen : double.NaN;
         var r = new EpochRecord(EpochsDone, Step, _epochLossSum / _epochSeen, trainAcc, testLoss, testAcc, WallSeconds);
         (_epochLossSum, _epochCorrect, _epochSeen) = (0, 0, 0);
         return r;
     }
 
-    /// <summary>Mean loss and accuracy of the model on <paramref name="data"/>, dropout off (accuracy NaN for a model
-    /// without one).</summary>
-    public (double Loss, double Accuracy) Evaluate(Dataset data)
-    {
-        double lossSum = 0;
-        long correct = 0;
-        Model.BeginEvaluation();
-        for (int start = 0; start < data.Count; start += Options.EvalBatchSize)
-        {
-            int n = Math.Min(Options.EvalBatchSize, data.Count - start);
-            if (Engine is not null)
-            {
-                var (dloss, dc) = Engine.Evaluate(data.Inputs.AsSpan(start * data.Features, n * data.Features), data.Labels.AsSpan(start, n), n);
-                lossSum += dloss * n;
-                correct += dc;
-                continue;
-            }
-            var x = new Tensor(data.Inputs.AsSpan(start * data.Features, n * data.Features).ToArray(), n, data.Features);
-            var (loss, c) = Model.EvaluateBatch(x, data.Labels.AsSpan(start, n));
-            lossSum += loss * n;
-            correct += c;
-        }
-        return (lossSum / data.Count, Model.HasAccuracy ? (double)correct / data.Count : double.NaN);
-    }
-
     /// <summary>
     /// Runs until the last step or until <paramref name="stopAfterStep"/> steps are done (for checkpoint/resume).
     /// Calls <paramref name="onStep"/> after every step and <paramref name="onEpoch"/> at every epoch's end, and writes
-    /// one progress line per epoch to <paramref name="progress"/>: epoch, losses, accuracy, time and ETA.
+    /// one progress line per <paramref name="progressEvery"/> epochs (and the last) to <paramref name="progress"/>:
+    /// epoch, step, the objective's numbers, time and ETA.
     /// </summary>
     /// <param name="onStep">Called after every step.</param>
-    /// <param name="onEpoch">Called at every epoch's end, after the test evaluation.</param>
-    /// <param name="progress">Receives one line per epoch.</param>
+    /// <param name="onEpoch">Called at every epoch's end, after the evaluation.</param>
+    /// <param name="progress">Receives the progress lines.</param>
     /// <param name="label">Prefix of the progress lines.</param>
     /// <param name="stopAfterStep">Stop when this many steps are done (the run can be resumed from a checkpoint).</param>
     /// <param name="laterSteps">Steps of work queued after this run (a job's remaining optimizers), counted in the
     /// ETA at this run's pace.</param>
+    /// <param name="progressEvery">A progress line every this many epochs (and after the last).</param>
     /// <param name="cancel">Checked before every step: when set, the run stops at a step boundary (save a checkpoint
     /// to continue later).</param>
     public void Run(Action<StepRecord>? onStep = null, Action<EpochRecord>? onEpoch = null, TextWriter? progress = null,
-        string label = "", long? stopAfterStep = null, long laterSteps = 0, CancellationToken cancel = default)
+        string label = "", long? stopAfterStep = null, long laterSteps = 0, int progressEvery = 1, CancellationToken cancel = default)
     {
         long stop = Math.Min(TotalSteps, stopAfterStep ?? TotalSteps);
         long startStep = Step;
@@ -248,22 +292,22 @@ public sealed class Trainer
             if (Step % StepsPerEpoch != 0) continue;
             var e = EndEpoch();
             onEpoch?.Invoke(e);
-            if (progress is null) continue;
+            if (progress is null || (e.Epoch % Math.Max(1, progressEvery) != 0 && !Finished)) continue;
             double perStep = (WallSeconds - startWall) / (Step - startStep);
             double eta = perStep * (TotalSteps - Step + laterSteps);
             // ETA (of the whole job when laterSteps is given) from the training steps' time only; evaluation adds a little per epoch.
             progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{label}epoch {e.Epoch}/{Options.Epochs}  step {e.Step}/{TotalSteps}  train loss {e.TrainLoss:F4}  " +
-                $"test loss {e.TestLoss:F4}  {(Model.HasAccuracy ? $"test acc {100 * e.TestAccuracy:F2}%  " : "")}{e.WallSeconds:F1} s  ETA {eta:F1} s"));
+                $"{label}epoch {e.Epoch}/{Options.Epochs}  step {e.Step}/{TotalSteps}  {Objective.Progress(e)}  {e.WallSeconds:F2} s  ETA {eta:F1} s"));
         }
     }
 
-    /// <summary>The trainer's own state for <see cref="Checkpoint"/>.</summary>
+    /// <summary>The trainer's own state for <see cref="Checkpoint"/>: the step count, the epoch's running sums, and the
+    /// wall time so far.</summary>
     internal (long Step, double LossSum, long Correct, long Seen, double Elapsed) Counters =>
         (Step, _epochLossSum, _epochCorrect, _epochSeen, WallSeconds);
 
     /// <summary>Device path: copies parameters and optimizer state to the host model and optimizer (before a checkpoint
-    /// is written). Nothing to do on the CPU path.</summary>
+    /// is written). Nothing to do on the host path.</summary>
     internal void SyncToHost() => Engine?.PullToHost();
 
     /// <summary>Device path: copies the host model and optimizer (just restored from a checkpoint) to the device.</summary>

@@ -34,8 +34,8 @@ public class CheckpointTests
         Assert.That(stepsB.Select(s => (s.Step, s.Lr, s.Loss)), Is.EqualTo(stepsA.Select(s => (s.Step, s.Lr, s.Loss))));
         Assert.That(epochsB.Select(e => (e.Epoch, e.TrainLoss, e.TrainAccuracy, e.TestLoss, e.TestAccuracy)),
             Is.EqualTo(epochsA.Select(e => (e.Epoch, e.TrainLoss, e.TrainAccuracy, e.TestLoss, e.TestAccuracy))));
-        Assert.That(resumed.Sampler.Rng.GetState(), Is.EqualTo(straight.Sampler.Rng.GetState()));
-        Assert.That(resumed.DropoutRng!.GetState(), Is.EqualTo(straight.DropoutRng!.GetState()));
+        Assert.That(resumed.Sampler!.Rng.GetState(), Is.EqualTo(straight.Sampler!.Rng.GetState()));
+        Assert.That(Of(resumed).DropoutRng!.GetState(), Is.EqualTo(Of(straight).DropoutRng!.GetState()));
     }
 
     [Test]
@@ -53,10 +53,10 @@ public class CheckpointTests
 
         var other = Mlp(Algorithm.Adam, hp, seed: 9);
         other.Run(stopAfterStep: 1);
-        var before = (Bits(other), StateBits(other), other.Step, other.Sampler.Rng.GetState());
+        var before = (Bits(other), StateBits(other), other.Step, other.Sampler!.Rng.GetState());
         var e = Assert.Throws<CheckpointException>(() => Checkpoint.Load(path, other));
         Assert.That(e!.Message, Does.Contain("corrupt").And.Contain("SHA-256"));
-        Assert.That((Bits(other), StateBits(other), other.Step, other.Sampler.Rng.GetState()), Is.EqualTo(before));
+        Assert.That((Bits(other), StateBits(other), other.Step, other.Sampler!.Rng.GetState()), Is.EqualTo(before));
     }
 
     [Test]

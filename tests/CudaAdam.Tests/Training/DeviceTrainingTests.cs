@@ -354,7 +354,7 @@ public abstract class DeviceTrainingTests
         using var device = Open();
         using var run = DeviceMlp(device, Algorithm.Adam, Hyperparameters.Defaults(Algorithm.Adam) with { Lr = 3e-3 }, epochs: 3);
         var t = run.Trainer;
-        var (loss0, _) = t.Evaluate(t.Test!);
+        var (loss0, _) = TrainingFixtures.Of(t).Evaluate(TrainingFixtures.Of(t).Test!);
         var epochs = new List<EpochRecord>();
         t.Run(onEpoch: epochs.Add);
         Assert.That(t.Finished);
@@ -405,7 +405,7 @@ public abstract class DeviceTrainingTests
             firstState = TrainingFixtures.StateBits(second.Trainer);
             var (step, lossSum, correct, seen, _) = second.Trainer.Counters;
             counters = (step, lossSum, correct, seen);
-            position = second.Trainer.Sampler.Position;
+            position = second.Trainer.Sampler!.Position;
         }
         using (var reference = DeviceMlp(device, algorithm, hp, epochs: 3))
         {
@@ -414,7 +414,7 @@ public abstract class DeviceTrainingTests
             Assert.That(TrainingFixtures.StateBits(reference.Trainer), Is.EqualTo(firstState), "optimizer state");
             var (step, lossSum, correct, seen, _) = reference.Trainer.Counters;
             Assert.That((step, lossSum, correct, seen), Is.EqualTo(counters), "step and the epoch's running sums");
-            Assert.That(reference.Trainer.Sampler.Position, Is.EqualTo(position), "sampler position");
+            Assert.That(reference.Trainer.Sampler!.Position, Is.EqualTo(position), "sampler position");
         }
     }
 
@@ -743,12 +743,12 @@ public abstract class DeviceTrainingTests
         using var run = DeviceCnn(device, Algorithm.Adam, Hyperparameters.Defaults(Algorithm.Adam) with { Lr = 1e-2 }, epochs: 3);
         var t = run.Trainer;
         // 9 steps on 96 images: the loss on those images falls (the 64 test images need a longer run than ~30 s of emulator).
-        var (loss0, _) = t.Evaluate(t.Train);
+        var (loss0, _) = TrainingFixtures.Of(t).Evaluate(TrainingFixtures.Of(t).Train);
         var epochs = new List<EpochRecord>();
         t.Run(onEpoch: epochs.Add);
         Assert.That(epochs, Has.Count.EqualTo(3));
         Assert.That(epochs[^1].TrainLoss, Is.LessThan(epochs[0].TrainLoss), "training loss falls from epoch 1 to 3");
-        Assert.That(t.Evaluate(t.Train).Loss, Is.LessThan(loss0 - 0.05), "the loss on the training images falls below the initial model's");
+        Assert.That(TrainingFixtures.Of(t).Evaluate(TrainingFixtures.Of(t).Train).Loss, Is.LessThan(loss0 - 0.05), "the loss on the training images falls below the initial model's");
         Assert.That(run.Engine.Backend.DeviceCounters(), Is.EqualTo((t.Step, 0L)), "every step was taken");
     }
 
@@ -783,7 +783,7 @@ public abstract class DeviceTrainingTests
         var (s1, l1, c1, n1, _) = second.Trainer.Counters;
         var (s2, l2, c2, n2, _) = reference.Trainer.Counters;
         Assert.That((s1, l1, c1, n1), Is.EqualTo((s2, l2, c2, n2)), "step and the epoch's running sums");
-        Assert.That(second.Trainer.Sampler.Position, Is.EqualTo(reference.Trainer.Sampler.Position), "sampler position");
+        Assert.That(second.Trainer.Sampler!.Position, Is.EqualTo(reference.Trainer.Sampler!.Position), "sampler position");
     }
 }
 

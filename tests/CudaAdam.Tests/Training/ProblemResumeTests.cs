@@ -5,7 +5,7 @@ using CudaAdam.Training.Jobs;
 
 namespace CudaAdam.Tests.Training;
 
-/// <summary>Checkpoints of problem runs (<see cref="ProblemTrainer"/>, <c>cudaadam train</c> with a problem kind):
+/// <summary>Checkpoints of problem runs (<see cref="Trainer"/> over a <see cref="ProblemObjective"/>, <c>cudaadam train</c> with a problem kind):
 /// an interrupted and resumed run is bitwise the uninterrupted one; a corrupt or mismatched checkpoint is rejected
 /// and left as it was.</summary>
 public class ProblemResumeTests
@@ -56,13 +56,8 @@ public class ProblemResumeTests
         var problem = config.Problem!.Create(config.Model.Kind);
         var x = new Parameter("x", problem.InitialPoint());
         using var opt = new Optimizer(oc.Algorithm, [new ParamGroup([x], oc.Hyperparameters())]);
-        var options = new ProblemTrainerOptions
-        {
-            Epochs = config.Training.Epochs, BatchSize = config.Training.BatchSize, StepsPerEpoch = config.Problem.StepsPerEpoch,
-            Schedule = config.Schedule.ToSchedule(),
-        };
-        var t = new ProblemTrainer(problem, opt, x, options, Rng.ForStream(config.Training.Seed, 1));
-        Checkpoint.Load(Path.Combine(folder, "checkpoints", id + ".ckpt"), t, $"seed {config.Training.Seed}");
+        var t = new Trainer(problem, opt, x, TrainJob.Options(config, oc, TrainJob.ProblemBackend(config)), Rng.ForStream(config.Training.Seed, 1));
+        Checkpoint.Load(Path.Combine(folder, "checkpoints", id + ".ckpt"), t);
         var s = opt.State(x)!;
         return (x.Data, s.M!, s.V ?? s.M!, t.Step);
     }
@@ -120,17 +115,17 @@ public class ProblemResumeTests
     /// <summary>The trainer alone: cancelled after k steps (mid-epoch), saved, loaded into a trainer with another
     /// seed and start (all must come from the file), finished: records, x, state and generator bitwise equal.</summary>
     [Test]
-    public void ProblemTrainer_CancelledAfterKSteps_SavedAndLoaded_FinishesBitwiseLikeAnUninterruptedOne()
+    public void ProblemRun_CancelledAfterKSteps_SavedAndLoaded_FinishesBitwiseLikeAnUninterruptedOne()
     {
         using var dir = new TempDirectory();
         var p = new QuadraticDeep();
-        (ProblemTrainer T, Parameter X, Optimizer O) Make(ulong seed)
+        (Trainer T, Parameter X, Optimizer O) Make(ulong seed)
         {
             var x = new Parameter("x", p.InitialPoint());
             if (seed != 1) x.Data.AsSpan().Fill(0.5f);
             var o = new Optimizer(Algorithm.AdamW, [x], Hyperparameters.Defaults(Algorithm.AdamW) with { Lr = 0.01 });
-            var options = new ProblemTrainerOptions { Epochs = 3, BatchSize = 100, Schedule = new LrSchedule { Kind = "cosine", Warmup = 2 } };
-            return (new ProblemTrainer(p, o, x, options, new Rng(seed)), x, o);
+            var options = new TrainerOptions { Epochs = 3, BatchSize = 100, Schedule = new LrSchedule { Kind = "cosine", Warmup = 2 }, Run = [("seed", "1")] };
+            return (new Trainer(p, o, x, options, new Rng(seed)), x, o);
         }
         var a = Make(1);
         var stepsA = new List<StepRecord>();
@@ -144,10 +139,10 @@ public class ProblemResumeTests
         b.T.Run(s => { stepsB.Add(s); if (s.Step == 13) cts.Cancel(); }, epochsB.Add, cancel: cts.Token);
         Assert.That(b.T.Step, Is.EqualTo(13), "10 steps per epoch: stopped inside epoch 2");
         string path = dir.File("q.ckpt");
-        Checkpoint.Save(path, b.T, "seed 1");
+        Checkpoint.Save(path, b.T);
 
         var c = Make(7);
-        Checkpoint.Load(path, c.T, "seed 1");
+        Checkpoint.Load(path, c.T);
         Assert.That((c.T.Step, c.T.WallSeconds), Is.EqualTo((13L, b.T.WallSeconds)));
         c.T.Run(stepsB.Add, epochsB.Add);
 
@@ -156,7 +151,7 @@ public class ProblemResumeTests
         Assert.That((sc.Step, sc.Beta1Power, sc.Beta2Power, Bits(sc.M!), Bits(sc.V!)), Is.EqualTo((sa.Step, sa.Beta1Power, sa.Beta2Power, Bits(sa.M!), Bits(sa.V!))));
         Assert.That(stepsB.Select(s => (s.Step, s.Epoch, s.Lr, s.Loss)), Is.EqualTo(stepsA.Select(s => (s.Step, s.Epoch, s.Lr, s.Loss))));
         Assert.That(epochsB.Select(e => (e.Epoch, e.Step, e.TrainLoss, e.TestLoss)), Is.EqualTo(epochsA.Select(e => (e.Epoch, e.Step, e.TrainLoss, e.TestLoss))));
-        Assert.That(c.T.Rng.GetState(), Is.EqualTo(a.T.Rng.GetState()));
+        Assert.That(((ProblemObjective)c.T.Objective).Rng.GetState(), Is.EqualTo(((ProblemObjective)a.T.Objective).Rng.GetState()));
         foreach (var o in new[] { a.O, b.O, c.O }) o.Dispose();
     }
 
@@ -210,7 +205,7 @@ public class ProblemResumeTests
         File.WriteAllText(configPath, config.Replace("\"seed\": 4", "\"seed\": 5"));
         Assert.That(File.ReadAllText(configPath), Is.Not.EqualTo(config), "the config names the seed");
         var e = Assert.Throws<CheckpointException>(() => TrainJob.Resume(cut.Folder, TextWriter.Null));
-        Assert.That(e!.Message, Does.Contain("does not belong to this run").And.Contain("'seed 4', this run's is 'seed 5'"));
+        Assert.That(e!.Message, Does.Contain("does not belong to this run").And.Contain("its seed is '4', this run's is '5'"));
         Assert.That(File.ReadAllBytes(ckpt), Is.EqualTo(good));
 
         // Another problem (dimension 4 -> 6), another lr.
@@ -231,7 +226,7 @@ public class ProblemResumeTests
         var p = new NoisyRosenbrock(4);
         var x = new Parameter("x", p.InitialPoint());
         using var opt = new Optimizer(Algorithm.Adam, [x], new Hyperparameters());
-        var t = new ProblemTrainer(p, opt, x, new ProblemTrainerOptions { StepsPerEpoch = 5 }, new Rng(1));
+        var t = new Trainer(p, opt, x, new TrainerOptions { BatchSize = 1, StepsPerEpoch = 5 }, new Rng(1));
         e = Assert.Throws<CheckpointException>(() => Checkpoint.Load(modelCkpt, t));
         Assert.That(e!.Message, Does.Contain("is of a model run, this run is a problem run"));
 
@@ -239,39 +234,28 @@ public class ProblemResumeTests
         Assert.That(TrainJob.Resume(cut.Folder, TextWriter.Null).Interrupted, Is.False);
     }
 
-    /// <summary>Format version 2 put the kind first; a version 1 file (a model run, no kind) still loads, and the
-    /// versions after 2 are refused by number.</summary>
-    [Test]
-    public void VersionOneModelCheckpoint_StillLoads_AndALaterVersionIsRefused()
+    /// <summary>Format 3 records the whole run in a fingerprint; a file of versions 1 and 2 cannot show that it belongs
+    /// to this run, so it is refused with a message that says why and what to do, as is a later version.</summary>
+    [TestCase(1u)]
+    [TestCase(2u)]
+    [TestCase(4u)]
+    public void CheckpointOfAnotherFormatVersion_IsRefused_SayingWhy(uint version)
     {
         using var dir = new TempDirectory();
-        var hp = Hyperparameters.Defaults(Algorithm.Adam);
-        var t = TrainingFixtures.Mlp(Algorithm.Adam, hp);
+        var t = TrainingFixtures.Mlp(Algorithm.Adam, Hyperparameters.Defaults(Algorithm.Adam));
         t.Run(stopAfterStep: 3);
-        string path = dir.File("v2.ckpt");
+        string path = dir.File("c.ckpt");
         Checkpoint.Save(path, t);
-        var v2 = File.ReadAllBytes(path);
-        Assert.That(BitConverter.ToUInt32(v2, 16), Is.EqualTo(2u));
-        const int header = 28, kind = 4 + 5; // i32 length + "model"
-        Assert.That(System.Text.Encoding.UTF8.GetString(v2, header + 4, 5), Is.EqualTo("model"));
-
-        var payload = v2[(header + kind)..^32];
-        var v1 = new byte[header + payload.Length + 32];
-        v2.AsSpan(0, 16).CopyTo(v1);
-        BitConverter.TryWriteBytes(v1.AsSpan(16), 1u);
-        BitConverter.TryWriteBytes(v1.AsSpan(20), (long)payload.Length);
-        payload.CopyTo(v1, header);
-        System.Security.Cryptography.SHA256.HashData(v1.AsSpan(0, header + payload.Length)).CopyTo(v1, header + payload.Length);
-        File.WriteAllBytes(dir.File("v1.ckpt"), v1);
-        var fresh = TrainingFixtures.Mlp(Algorithm.Adam, hp, seed: 8);
-        Checkpoint.Load(dir.File("v1.ckpt"), fresh);
-        Assert.That(fresh.Step, Is.EqualTo(3));
-        Assert.That(fresh.Model.Parameters.Select(p => Bits(p.Data)), Is.EqualTo(t.Model.Parameters.Select(p => Bits(p.Data))));
-
-        var v3 = (byte[])v2.Clone();
-        BitConverter.TryWriteBytes(v3.AsSpan(16), 3u);
-        File.WriteAllBytes(dir.File("v3.ckpt"), v3);
-        var e = Assert.Throws<CheckpointException>(() => Checkpoint.Load(dir.File("v3.ckpt"), fresh));
-        Assert.That(e!.Message, Does.Contain("format version 3; this build reads versions 1 to 2"));
+        var bytes = File.ReadAllBytes(path);
+        Assert.That(BitConverter.ToUInt32(bytes, 16), Is.EqualTo(3u));
+        BitConverter.TryWriteBytes(bytes.AsSpan(16), version);
+        System.Security.Cryptography.SHA256.HashData(bytes.AsSpan(0, bytes.Length - 32)).CopyTo(bytes, bytes.Length - 32);
+        File.WriteAllBytes(path, bytes);
+        var fresh = TrainingFixtures.Mlp(Algorithm.Adam, Hyperparameters.Defaults(Algorithm.Adam), seed: 8);
+        var e = Assert.Throws<CheckpointException>(() => Checkpoint.Load(path, fresh))!;
+        Assert.That(e.Message, version < 3
+            ? Does.Contain($"has format version {version}, written before checkpoints recorded the whole run").And.Contain("start the run again")
+            : Does.Contain("has format version 4; this build reads version 3"));
+        Assert.That(fresh.Step, Is.Zero);
     }
 }

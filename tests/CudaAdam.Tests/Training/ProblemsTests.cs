@@ -4,7 +4,7 @@ using CudaAdam.Training.Jobs;
 
 namespace CudaAdam.Tests.Training;
 
-/// <summary>The stochastic problems (<see cref="IStochasticProblem"/>), <see cref="ProblemTrainer"/> and their
+/// <summary>The stochastic problems (<see cref="IStochasticProblem"/>), <see cref="Trainer"/> over them and their
 /// <c>cudaadam train</c> configs.</summary>
 public class ProblemsTests
 {
@@ -253,13 +253,13 @@ public class ProblemsTests
     }
 
     [Test]
-    public void ProblemTrainer_SameSeedSameRun_OtherSeedOtherRun_AndAdamDescends()
+    public void ProblemRun_SameSeedSameRun_OtherSeedOtherRun_AndAdamDescends()
     {
         (double[] Losses, float[] X) Run(IStochasticProblem p, ulong seed, int batch, int? stepsPerEpoch)
         {
             var x = new Parameter("x", p.InitialPoint());
             using var opt = new Optimizer(Algorithm.Adam, [x], new Hyperparameters { Lr = 0.01 });
-            var t = new ProblemTrainer(p, opt, x, new ProblemTrainerOptions { Epochs = 5, BatchSize = batch, StepsPerEpoch = stepsPerEpoch }, new Rng(seed));
+            var t = new Trainer(p, opt, x, new TrainerOptions { Epochs = 5, BatchSize = batch, StepsPerEpoch = stepsPerEpoch }, new Rng(seed));
             var losses = new List<double>();
             t.Run(s => losses.Add(s.Loss));
             Assert.That(t.Step, Is.EqualTo(t.TotalSteps));
@@ -279,30 +279,30 @@ public class ProblemsTests
     }
 
     [Test]
-    public void ProblemTrainer_ProjectsReddiOntoTheInterval()
+    public void ProblemRun_ProjectsReddiOntoTheInterval()
     {
         var p = ReddiOnline.Online();
         var x = new Parameter("x", p.InitialPoint());
         using var opt = new Optimizer(Algorithm.Sgd, [x], new Hyperparameters { Lr = 1 });
-        var t = new ProblemTrainer(p, opt, x, new ProblemTrainerOptions { Epochs = 3, StepsPerEpoch = 101 }, new Rng(1));
+        var t = new Trainer(p, opt, x, new TrainerOptions { Epochs = 3, BatchSize = 1, StepsPerEpoch = 101 }, new Rng(1));
         t.Run(_ => Assert.That(x.Data[0], Is.InRange(-1f, 1f)));
         Assert.That(t.Step, Is.EqualTo(303));
     }
 
     [Test]
-    public void ProblemTrainer_RejectsStepsPerEpochForAFiniteSumAndTheirAbsenceForAStream()
+    public void ProblemRun_RejectsStepsPerEpochForAFiniteSumAndTheirAbsenceForAStream()
     {
         var z = new ZhangFiniteSum(10);
         var x = new Parameter("x", z.InitialPoint());
         using var opt = new Optimizer(Algorithm.Adam, [x], new Hyperparameters());
-        Assert.That(() => new ProblemTrainer(z, opt, x, new ProblemTrainerOptions { StepsPerEpoch = 5 }, new Rng(1)),
+        Assert.That(() => new Trainer(z, opt, x, new TrainerOptions { StepsPerEpoch = 5 }, new Rng(1)),
             Throws.ArgumentException.With.Message.Contains("finite sum"));
-        Assert.That(() => new ProblemTrainer(z, opt, x, new ProblemTrainerOptions { BatchSize = 11 }, new Rng(1)),
+        Assert.That(() => new Trainer(z, opt, x, new TrainerOptions { BatchSize = 11 }, new Rng(1)),
             Throws.ArgumentException.With.Message.Contains("exceeds"));
         var r = new NoisyRosenbrock(2);
         var y = new Parameter("y", r.InitialPoint());
         using var opt2 = new Optimizer(Algorithm.Adam, [y], new Hyperparameters());
-        Assert.That(() => new ProblemTrainer(r, opt2, y, new ProblemTrainerOptions(), new Rng(1)),
+        Assert.That(() => new Trainer(r, opt2, y, new TrainerOptions(), new Rng(1)),
             Throws.ArgumentException.With.Message.Contains("stream"));
     }
 

@@ -53,7 +53,7 @@ public class TrainCommandTests
         var opt = new Optimizer(adam.Algorithm, model.Parameters, adam.Hyperparameters());
         var (train, test) = resolved.Data.Load();
         var trainer = new Trainer(model, opt, train, test,
-            new TrainerOptions { Epochs = 2, BatchSize = 50, Schedule = resolved.Schedule.ToSchedule() }, new Rng(0), dropout);
+            TrainJob.Options(resolved, adam, "cpu"), new Rng(0), dropout);
         Checkpoint.Load(Path.Combine(folder, "checkpoints", "adam.ckpt"), trainer);
         Assert.That(trainer.Finished, Is.True);
         Assert.That(opt.State(model.Parameters[0])!.Step, Is.EqualTo(8));

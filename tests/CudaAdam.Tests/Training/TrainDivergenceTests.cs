@@ -45,13 +45,13 @@ public class TrainDivergenceTests
         {
             while (true)
             {
-                before = trainer.Model.Parameters.Select(p => p.Data.ToArray()).ToArray();
+                before = trainer.Parameters.Select(p => p.Data.ToArray()).ToArray();
                 trainer.TrainStep();
             }
         })!;
         Assert.That(e.Step, Is.EqualTo(trainer.Step + 1));
         Assert.That(double.IsFinite(e.Loss), Is.False);
-        Assert.That(trainer.Model.Parameters.Select(p => p.Data.ToArray()), Is.EqualTo(before), "weights as before the step");
+        Assert.That(trainer.Parameters.Select(p => p.Data.ToArray()), Is.EqualTo(before), "weights as before the step");
     }
 
     [Test]

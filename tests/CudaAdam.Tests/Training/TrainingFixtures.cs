@@ -34,10 +34,13 @@ internal static class TrainingFixtures
         yield return new TestCaseData(Algorithm.Sgd, new Hyperparameters { Lr = 0.05, Momentum = 0.9, Nesterov = true }).SetArgDisplayNames("sgd-nesterov");
     }
 
-    public static byte[] Bits(Trainer t) =>
-        t.Model.Parameters.SelectMany(p => p.Data).SelectMany(BitConverter.GetBytes).ToArray();
+    /// <summary>A model run's objective (its model, data sets, generators, evaluation).</summary>
+    public static ModelObjective Of(Trainer t) => (ModelObjective)t.Objective;
 
-    public static byte[] StateBits(Trainer t) => t.Model.Parameters.SelectMany(p =>
+    public static byte[] Bits(Trainer t) =>
+        t.Parameters.SelectMany(p => p.Data).SelectMany(BitConverter.GetBytes).ToArray();
+
+    public static byte[] StateBits(Trainer t) => t.Parameters.SelectMany(p =>
     {
         var s = t.Optimizer.State(p);
         if (s is null) return Array.Empty<byte>();

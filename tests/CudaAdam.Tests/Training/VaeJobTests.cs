@@ -81,7 +81,7 @@ public class VaeJobTests
         Checkpoint.Save(ckpt, first);
         var resumed = Make(out var o3);
         Checkpoint.Load(ckpt, resumed);
-        Assert.That(resumed.DropoutRng!.GetState(), Is.EqualTo(first.DropoutRng!.GetState()), "the noise generator is in the checkpoint");
+        Assert.That(TrainingFixtures.Of(resumed).DropoutRng!.GetState(), Is.EqualTo(TrainingFixtures.Of(first).DropoutRng!.GetState()), "the noise generator is in the checkpoint");
         var epochsResumed = new List<EpochRecord>();
         resumed.Run(onEpoch: epochsResumed.Add);
 
@@ -93,7 +93,7 @@ public class VaeJobTests
         // Without restoring the noise the run differs (the check above can fail).
         var noNoise = Make(out var o4);
         Checkpoint.Load(ckpt, noNoise);
-        noNoise.DropoutRng!.SetState(new Rng(99).GetState());
+        TrainingFixtures.Of(noNoise).DropoutRng!.SetState(new Rng(99).GetState());
         noNoise.Run();
         Assert.That(TrainingFixtures.Bits(noNoise), Is.Not.EqualTo(TrainingFixtures.Bits(straight)));
         foreach (var o in new[] { o1, o2, o3, o4 }) o.Dispose();
@@ -133,12 +133,12 @@ public class VaeJobTests
         var model = (VaeObjective)TrainJob.BuildTrainable(config, CudaAdam.Training.Tensors.Gemm.Default);
         using var opt = new Optimizer(Algorithm.Adam, model.Parameters, Hyperparameters.Defaults(Algorithm.Adam));
         var t = new Trainer(model, opt, train, test, new TrainerOptions { Epochs = 1, BatchSize = 50 }, new Rng(1));
-        var a = t.Evaluate(test);
-        var b = t.Evaluate(test);
+        var a = TrainingFixtures.Of(t).Evaluate(test);
+        var b = TrainingFixtures.Of(t).Evaluate(test);
         Assert.That(b.Loss, Is.EqualTo(a.Loss), "the evaluation noise restarts");
         Assert.That(double.IsNaN(a.Accuracy));
         t.TrainStep();
-        Assert.That(t.Evaluate(test).Loss, Is.Not.EqualTo(a.Loss));
+        Assert.That(TrainingFixtures.Of(t).Evaluate(test).Loss, Is.Not.EqualTo(a.Loss));
         Assert.That(model.Vae.Latent, Is.EqualTo(4));
     }
 
