@@ -12,6 +12,7 @@ namespace CudaAdam.Cli.Commands;
 public sealed class TrainCommand : ICommand
 {
     public string Name => "train";
+    public bool HandlesInterrupts => true;
     public string Summary => "train an MLP, CNN, logistic regression or VAE on Fashion-MNIST with several optimizers; CSV, plots, summary";
 
     public string Usage =>
@@ -62,10 +63,12 @@ public sealed class TrainCommand : ICommand
             catch (ConfigException e) { throw new UsageException(e.Message, e); }
         }
 
-        // Ctrl+C stops at the next step, checkpoints, and says how to resume.
+        // Ctrl+C (SIGINT) and SIGTERM stop at the next step, checkpoint, and say how to resume.
         using var cts = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); };
         Console.CancelKeyPress += onCancel;
+        using var onTerm = System.Runtime.InteropServices.PosixSignalRegistration.Create(
+            System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; cts.Cancel(); });
         TrainResult result;
         try
         {

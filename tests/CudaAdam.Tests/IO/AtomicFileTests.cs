@@ -64,7 +64,7 @@ public class AtomicFileTests
     {
         string path = _dir.File("sub");
         Directory.CreateDirectory(path);
-        Assert.Throws<IOException>(() => AtomicFile.WriteAllBytes(path, [1]));
+        Assert.Throws<PathRefusedException>(() => AtomicFile.WriteAllBytes(path, [1]));
         Assert.That(Directory.Exists(path), Is.True);
         Assert.That(_dir.FileNames(), Is.Empty);
     }
