@@ -115,7 +115,13 @@ public static class Checkpoint
     /// <summary>Reads and verifies the file; returns a reader positioned after the kind, which must be <paramref name="kind"/>.</summary>
     private static Reader Open(string path, string kind)
     {
-        byte[] bytes = File.ReadAllBytes(path);
+        // A regular file only, opened without blocking: a FIFO, /dev/zero or a directory is refused at once.
+        byte[] bytes;
+        try { bytes = SafeFile.ReadAllBytes(path); }
+        catch (Exception e) when (e is PathRefusedException or InsufficientMemoryException or UnauthorizedAccessException)
+        {
+            throw new CheckpointException($"checkpoint {e.Message}", e);
+        }
         var (payload, version) = Verify(bytes, path);
         var r = new Reader(payload, path);
         string found = version == 1 ? ModelKind : r.Str();
@@ -403,7 +409,9 @@ public static class Checkpoint
         {
             int n = I32();
             if (n < 0) throw Bad($"negative array length {n}");
-            return MemoryMarshal.Cast<byte, float>(Take(checked(n * 4))).ToArray();
+            long bytes = 4L * n;   // 64-bit: n > 2^29 - 1 would overflow an int
+            if (bytes > data.Length - _pos) throw Bad($"an array of {n} floats at byte {_pos} runs past the end of the payload");
+            return MemoryMarshal.Cast<byte, float>(Take((int)bytes)).ToArray();
         }
 
         public float[]? FloatsOrNull()

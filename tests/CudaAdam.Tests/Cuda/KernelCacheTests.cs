@@ -73,10 +73,11 @@ public class KernelCacheTests
     {
         var key1 = new string('a', 64);
         var key2 = new string('b', 64);
-        var data = KernelCache.Serialize(key1, [1, 2, 3], isCubin: true);
+        var ptx = "//\n.version 7.8\n.target sm_80\n.address_size 64\n\0"u8.ToArray();
+        var data = KernelCache.Serialize(key1, ptx, isCubin: false);
         Assert.That(KernelCache.Verify(data, key1, out var image, out bool cubin), Is.True);
-        Assert.That(image, Is.EqualTo(new byte[] { 1, 2, 3 }));
-        Assert.That(cubin, Is.True);
+        Assert.That(image, Is.EqualTo(ptx));
+        Assert.That(cubin, Is.False);
         Assert.That(KernelCache.Verify(data, key2, out _, out _), Is.False);
         var extended = data.Append((byte)0).ToArray();
         Assert.That(KernelCache.Verify(extended, key1, out _, out _), Is.False, "trailing bytes are damage too");
