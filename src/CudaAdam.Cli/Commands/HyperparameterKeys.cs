@@ -71,7 +71,7 @@ internal static class HyperparameterKeys
                 .AddJsonStream(new MemoryStream(bytes))
                 .Build();
         }
-        catch (Exception e) when (e is InvalidDataException or FormatException or IOException)
+        catch (Exception e) when (e is InvalidDataException or FormatException or IOException or System.Text.Json.JsonException)
         {
             string detail = e.InnerException?.Message ?? e.Message;
             throw new UsageException($"config file '{path}' is not a valid JSON object: {detail}", e);
