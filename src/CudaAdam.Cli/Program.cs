@@ -69,8 +69,16 @@ public static class Program
             stdout.Write(command.Usage);
             return ExitCodes.Ok;
         }
-        // The one error boundary: whatever a user (or the machine: a full disk, a missing permission) caused is one
-        // line and exit 2; anything else is a bug, said as such in one line with the path of a log of the stack trace.
+        return Invoke(command, rest, stdout, stderr, verbose);
+    }
+
+    /// <summary>
+    /// The one error boundary: whatever a user (or the machine: a full disk, a missing permission) caused is one
+    /// line and exit 2; anything else is a bug, said as such in one line with the path of a log of the stack trace
+    /// (exit 70); <paramref name="verbose"/> (<c>--verbose</c>) prints the stack trace too.
+    /// </summary>
+    internal static int Invoke(ICommand command, IReadOnlyList<string> rest, TextWriter stdout, TextWriter stderr, bool verbose)
+    {
         _running = command;
         try
         {
@@ -84,7 +92,7 @@ public static class Program
         }
         catch (Exception e)
         {
-            string log = CrashLog(command.Name, args, e);
+            string log = CrashLog(command.Name, rest, e);
             stderr.WriteLine($"cudaadam {command.Name}: internal error (a bug in cudaadam, not in your input): {e.GetType().Name}: " +
                              $"{OneLine(e.Message)}; {log}");
             if (verbose) stderr.WriteLine(e.ToString());
@@ -116,7 +124,7 @@ public static class Program
         string path = Path.Combine(Path.GetTempPath(), $"cudaadam-crash-{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Environment.ProcessId}.log");
         try
         {
-            File.WriteAllText(path, $"cudaadam {command} {string.Join(" ", args.Skip(1))}\n{DateTime.UtcNow:O}\n" +
+            File.WriteAllText(path, $"cudaadam {command} {string.Join(" ", args)}\n{DateTime.UtcNow:O}\n" +
                                     $"{System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription} on " +
                                     $"{System.Runtime.InteropServices.RuntimeInformation.OSDescription}\n\n{e}\n");
             return $"the stack trace is in {path} (--verbose prints it); please report it";

@@ -14,7 +14,11 @@ public static class CliProcess
         public override string ToString() => $"exit {Code}{(TimedOut ? " (TIMED OUT, killed)" : "")} after {Elapsed.TotalSeconds:0.0} s\n--- stdout\n{Out}--- stderr\n{Err}";
     }
 
-    public static string Dll => Path.Combine(AppContext.BaseDirectory, "CudaAdam.Cli.dll");
+    /// <summary>The CLI under test: the build beside the test assembly, or <c>$CUDAADAM_TEST_CLI</c> (to run the suite
+    /// against another build, e.g. main's, and see which cases it fails).</summary>
+    public static string Dll => Environment.GetEnvironmentVariable("CUDAADAM_TEST_CLI") is { Length: > 0 } other
+        ? other
+        : Path.Combine(AppContext.BaseDirectory, "CudaAdam.Cli.dll");
 
     /// <summary>Starts the CLI in <paramref name="workingDirectory"/>; the caller waits and kills.</summary>
     public static Process Start(string workingDirectory, IReadOnlyDictionary<string, string>? env, params string[] args)
