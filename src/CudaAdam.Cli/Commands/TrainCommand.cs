@@ -61,6 +61,10 @@ public sealed class TrainCommand : ICommand
                 config.Resolve();
             }
             catch (ConfigException e) { throw new UsageException(e.Message, e); }
+            // Run folders go below a directory: a file, FIFO or device there is said now, in one line.
+            var where = CudaAdam.IO.FileProbe.Stat(config.Output);
+            if (where.Kind is not (CudaAdam.IO.FileKind.Missing or CudaAdam.IO.FileKind.Directory))
+                throw new UsageException($"--output '{config.Output}' is {where.Describe()}; give a directory for the run folders");
         }
 
         // Ctrl+C (SIGINT) and SIGTERM stop at the next step, checkpoint, and say how to resume.

@@ -409,6 +409,15 @@ public class AdversarialTests
         AssertRefused(Cli(command, option, value), option);
     }
 
+    [TestCase("file", "regular file"), TestCase("fifo", "FIFO"), TestCase("device", "character device")]
+    public void TrainOutputThatIsNotADirectoryIsOneLine(string kind, string mention)
+    {
+        File.WriteAllText(_dir.File("c.json"), """{ "optimizers": [{ "name": "adam" }], "backend": "cpu", "data": { "source": "embedded" } }""");
+        string target = kind switch { "file" => _dir.File("old.npy"), "fifo" => Fifo("o"), _ => Device("o") };
+        var before = Take(target);
+        AssertRefused(Cli("train", "c.json", "--output", target), mention, (target, before));
+    }
+
     // ---------------------------------------------------------------- checkpoints
 
     private string TinyRun()
