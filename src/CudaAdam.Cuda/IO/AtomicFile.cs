@@ -112,8 +112,12 @@ public static partial class AtomicFile
                 break;
             case FileKind.Regular:
                 if (!FileProbe.MayWrite(target, facts))
-                    throw new PathRefusedException($"'{path}' is read-only (mode {Convert.ToString(facts.Mode & 0x1FF, 8).PadLeft(4, '0')}); " +
-                                                   "CudaAdam does not replace it: make it writable (chmod u+w) or choose another name");
+                {
+                    string mode = Convert.ToString(facts.Mode & 0x1FF, 8).PadLeft(4, '0');
+                    throw new PathRefusedException((facts.Mode & 0x92) == 0
+                        ? $"'{path}' is read-only (mode {mode}); CudaAdam does not replace it: make it writable (chmod u+w) or choose another name"
+                        : $"'{path}' is not writable by you (mode {mode}, read-only for you); CudaAdam does not replace it: choose another name");
+                }
                 break;
             case FileKind.Directory:
                 throw new PathRefusedException($"cannot write '{path}': it is a directory; give a file name");

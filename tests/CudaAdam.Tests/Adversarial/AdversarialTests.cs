@@ -418,6 +418,42 @@ public class AdversarialTests
         AssertRefused(Cli("train", "c.json", "--output", target), mention, (target, before));
     }
 
+    /// <summary>As the user 'nobody' (root cannot be refused a permission): an unreadable input, an unwritable
+    /// folder, a file it may not write although the folder is writable (the rename would replace it: refused).</summary>
+    [TestCase("unreadable-params", "permission denied")]
+    [TestCase("unreadable-config", "permission denied")]
+    [TestCase("unwritable-folder", "not writable")]
+    [TestCase("not-writable-by-you", "not writable by you")]
+    [TestCase("unreadable-train-config", "permission denied")]
+    [TestCase("unwritable-train-output", "denied")]
+    public void PermissionsAreOneLine(string kind, string mention)
+    {
+        if (!IsRoot) Assert.Ignore("switching to the user nobody needs root (CI runs as root)");
+        File.SetUnixFileMode(D, (UnixFileMode)0x1ED);   // 0755: nobody may read, not write
+        File.WriteAllText(_dir.File("hp.json"), """{ "lr": 0.01 }""");
+        File.WriteAllText(_dir.File("c.json"), """{ "optimizers": [{ "name": "adam" }], "backend": "cpu", "data": { "source": "embedded" } }""");
+        string[] args;
+        string watched = _dir.File("old.npy");
+        switch (kind)
+        {
+            case "unreadable-params": File.SetUnixFileMode(_dir.File("x0.npy"), UnixFileMode.None); watched = _dir.File("x0.npy"); args = Replay("x0.npy", "g.npy", "/tmp/never.npy"); break;
+            case "unreadable-config": File.SetUnixFileMode(_dir.File("hp.json"), UnixFileMode.None); watched = _dir.File("hp.json"); args = Replay("x0.npy", "g.npy", "/tmp/never.npy", "--config", "hp.json"); break;
+            case "unwritable-folder": args = Replay("x0.npy", "g.npy", "new.npy"); break;
+            case "not-writable-by-you":
+                // The folder is writable by everyone (sticky off), the file only by root: a rename would replace it.
+                File.SetUnixFileMode(D, (UnixFileMode)0x1FF);
+                args = Replay("x0.npy", "g.npy", "old.npy");
+                break;
+            case "unreadable-train-config": File.SetUnixFileMode(_dir.File("c.json"), UnixFileMode.None); watched = _dir.File("c.json"); args = ["train", "c.json", "--output", "/tmp"]; break;
+            default: args = ["train", "c.json", "--output", D]; watched = _dir.File("c.json"); break;
+        }
+        var before = Take(watched);
+        CliProcess.AsNobody = true;
+        try { AssertRefused(Cli(args), mention, (watched, before)); }
+        finally { CliProcess.AsNobody = false; }
+        Assert.That(File.Exists("/tmp/never.npy"), Is.False);
+    }
+
     // ---------------------------------------------------------------- checkpoints
 
     private string TinyRun()

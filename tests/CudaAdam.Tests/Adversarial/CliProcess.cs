@@ -20,10 +20,14 @@ public static class CliProcess
         ? other
         : Path.Combine(AppContext.BaseDirectory, "CudaAdam.Cli.dll");
 
+    /// <summary>Set to run the CLI as the user 'nobody' (uid 65534, through setpriv; root only): unreadable inputs and
+    /// unwritable folders exist for it, not for root.</summary>
+    [ThreadStatic] public static bool AsNobody;
+
     /// <summary>Starts the CLI in <paramref name="workingDirectory"/>; the caller waits and kills.</summary>
     public static Process Start(string workingDirectory, IReadOnlyDictionary<string, string>? env, params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet")
+        var psi = new ProcessStartInfo(AsNobody ? "setpriv" : "dotnet")
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
@@ -31,6 +35,11 @@ public static class CliProcess
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        if (AsNobody)
+        {
+            foreach (var a in new[] { "--reuid=65534", "--regid=65534", "--clear-groups", "dotnet" }) psi.ArgumentList.Add(a);
+            psi.Environment["HOME"] = "/tmp";
+        }
         psi.ArgumentList.Add(Dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
