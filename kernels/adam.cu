@@ -1,4 +1,4 @@
-// adam.cu — fused multi-tensor steps of the Adam family: Adam / AdamW / AMSGrad (adam_step), AdaMax, NAdam, RAdam.
+// adam.cu — fused multi-tensor steps of the Adam family: Adam / AdamW / AMSGrad (adam_step), AdaMax, NAdam, RAdam, Yogi.
 // Plus the non-finite gradient check that every optimizer kernel pairs with (grad_nonfinite_check).
 //
 // Each kernel is ONE launch for all tensors of a step (the chunk table, common.cuh: ca_foreach). The element math
@@ -106,6 +106,23 @@ static __device__ __forceinline__ void ca_radam_op(CaElem& e, const CaTensor& t)
 extern "C" __global__ void radam_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                       const int* skip_flag, int epoch, const float* clip) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) { ca_radam_op(e, t); });
+}
+
+/// Yogi (Zaheer et al. 2018, Algorithm 2): g ← g + λx;  m ← β1 m + (1−β1) g;  v ← v − (1−β2)·sign(v − g²)·g²;
+///   x ← x − γ·(m/(sqrt(v) + ε)).  No bias correction; v starts at initial_accumulator_value (the state's initial value).
+/// Reference: src/CudaAdam/Reference/Yogi.cs (YogiReference.Step).
+extern "C" __global__ void yogi_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+                                     const int* skip_flag, int epoch, const float* clip) {
+    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
+        const float* s = t.s;
+        float g = e.g;
+        float x = e.p;
+        if (t.flags & CA_WEIGHT_DECAY) g = g + s[CA_S_WD] * x;
+        e.m = e.m * s[CA_S_BETA1] + s[CA_S_ONE_MINUS_BETA1] * g;
+        float g2 = g * g;
+        e.v = e.v - s[CA_S_ONE_MINUS_BETA2] * ca_sign(e.v - g2) * g2;
+        e.p = x - s[CA_S_YOGI_LR] * (e.m / (sqrtf(e.v) + s[CA_S_EPS]));
+    });
 }
 
 // ---- Diagnostics-enabled variants (issue 6): the same step, bitwise (the same op, loads and stores: ca_foreach_diag in

@@ -6,13 +6,13 @@
 
 #define CA_SCALARS 14
 
-#define CA_S_BETA1                        0  // (float)beta1  [adam adamw adamax nadam radam signadam]
-#define CA_S_BETA2                        1  // (float)beta2  [adam adamw adamax nadam radam signadam]
-#define CA_S_EPS                          2  // (float)eps  [adam adamw adamax nadam radam signadam]
-#define CA_S_WD                           3  // (float)weight_decay  [adam adamw adamax nadam radam signadam]
-#define CA_S_ONE_MINUS_BETA1              4  // (float)(1 - beta1)  [adam adamw adamax nadam radam signadam]
-#define CA_S_ONE_MINUS_BETA2              5  // (float)(1 - beta2)  [adam adamw adamax nadam radam signadam]
-#define CA_S_DECAY                        6  // (float)(1 - lr * weight_decay): decoupled weight decay  [adam adamw adamax nadam radam signadam]
+#define CA_S_BETA1                        0  // (float)beta1  [adam adamw adamax nadam radam signadam yogi]
+#define CA_S_BETA2                        1  // (float)beta2  [adam adamw adamax nadam radam signadam yogi]
+#define CA_S_EPS                          2  // (float)eps  [adam adamw adamax nadam radam signadam yogi]
+#define CA_S_WD                           3  // (float)weight_decay  [adam adamw adamax nadam radam signadam yogi]
+#define CA_S_ONE_MINUS_BETA1              4  // (float)(1 - beta1)  [adam adamw adamax nadam radam signadam yogi]
+#define CA_S_ONE_MINUS_BETA2              5  // (float)(1 - beta2)  [adam adamw adamax nadam radam signadam yogi]
+#define CA_S_DECAY                        6  // (float)(1 - lr * weight_decay): decoupled weight decay  [adam adamw adamax nadam radam signadam yogi]
 #define CA_S_BC2_SQRT                     7  // (float)sqrt(1 - beta2^t)  [adam adamw signadam]
 #define CA_S_STEP_SIZE                    8  // (float)(lr / (1 - beta1^t))  [adam adamw signadam]
 #define CA_S_BC1                          9  // (float)(1 - beta1^t)  [adam adamw signadam]
@@ -43,3 +43,4 @@
 #define CA_S_LION_BETA2                   4  // (float)beta2  [lion]
 #define CA_S_LION_ONE_MINUS_BETA2         5  // (float)(1 - beta2)  [lion]
 #define CA_S_LION_DECAY                   6  // (float)(1 - lr * weight_decay)  [lion]
+#define CA_S_YOGI_LR                      7  // (float)lr  [yogi]

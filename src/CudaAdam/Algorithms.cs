@@ -37,6 +37,9 @@ public enum Algorithm
     /// Bitwise equal to <see cref="Adam"/>; exposes u for diagnostics.
     /// </summary>
     SignAdam,
+    /// <summary>Zaheer et al. (2018), "Adaptive Methods for Nonconvex Optimization": Adam with an additive second
+    /// moment v ← v − (1−β2)·sign(v − g²)·g². Not in torch.optim.</summary>
+    Yogi,
 }
 
 /// <summary>The command-line and config names of <see cref="Algorithm"/> (torch.optim's class names in lower case),
@@ -67,7 +70,7 @@ public static class AlgorithmNames
 /// The descriptor of every algorithm (<see cref="AlgorithmInfo"/>), one row each. Adding an algorithm costs its kernel
 /// (<c>kernels/&lt;family&gt;.cu</c>), its reference (<c>Reference/&lt;Name&gt;.cs</c>), and in this file its
 /// <see cref="Algorithm"/> member and its row; <c>kernels/scalars.gen.cuh</c> is then regenerated from the rows
-/// (<c>cudaadam kernels --write-scalar-header</c>; a test fails while it is stale).
+/// (<c>./build.sh gen</c>; a test fails while it is stale).
 /// </summary>
 public static class Algorithms
 {
@@ -396,6 +399,24 @@ public static class Algorithms
                 ("beta-0.5-0.6", d => d with { Beta1 = 0.5, Beta2 = 0.6, Eps = 1e-3, Lr = 0.1 }),
                 ("no-bias-correction", d => d with { BiasCorrection = false }),
                 ("no-bias-correction-amsgrad-b1-0-b2-0.9999", d => d with { BiasCorrection = false, Amsgrad = true, Beta1 = 0, Beta2 = 0.9999, WeightDecay = 0.01 }),
+            ],
+        },
+        new()
+        {
+            Algorithm = Algorithm.Yogi, Name = "yogi",
+            Source = "Zaheer, Reddi, Sachan, Kale & Kumar (2018), Adaptive Methods for Nonconvex Optimization, NeurIPS, Algorithm 2",
+            Equations = "g ← g + λx;  m ← β1 m + (1−β1) g;  v ← v − (1−β2)·sign(v − g²)·g²;  x ← x − γ·m/(sqrt(v) + ε). " +
+                        "Convention: no bias correction; v starts at initial_accumulator_value (1e-6); ε = 1e-3 outside the sqrt. Not in torch.optim.",
+            Defaults = Hp(h => h with { Lr = 1e-2, Eps = 1e-3, InitialAccumulatorValue = 1e-6 }), UsesBetas = true,
+            Validate = h => Require(double.IsFinite(h.InitialAccumulatorValue) && h.InitialAccumulatorValue >= 0,
+                $"Invalid initial_accumulator_value value: {h.InitialAccumulatorValue} (must be >= 0)"),
+            State = [ExpAvg, new("exp_avg_sq", StateBuffer.V, Initial: h => (float)h.InitialAccumulatorValue)],
+            Reference = YogiReference.Step, Kernel = ("adam", "yogi_step"),
+            Scalars = [.. AdamFamily, S("CA_S_YOGI_LR", "(float)lr", (h, _) => h.Lr)], ClockLrScalar = "CA_S_YOGI_LR",
+            ConformanceSets =
+            [
+                ("wd-maximize", d => d with { WeightDecay = 0.1, Maximize = true }),
+                ("v0-zero-beta-0.5-0.6", d => d with { InitialAccumulatorValue = 0, Beta1 = 0.5, Beta2 = 0.6, Lr = 0.1 }),
             ],
         },
     ];

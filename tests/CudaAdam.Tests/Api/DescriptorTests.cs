@@ -17,7 +17,7 @@ public class DescriptorTests
     {
         string committed = File.ReadAllText(Repo("kernels", "scalars.gen.cuh"));
         Assert.That(committed, Is.EqualTo(KernelScalarHeader.Generate()),
-            "kernels/scalars.gen.cuh is stale: run ./build.sh cli kernels --write-scalar-header kernels/scalars.gen.cuh");
+            "kernels/scalars.gen.cuh is stale: run ./build.sh gen");
     }
 
     [Test]
