@@ -53,6 +53,8 @@ internal sealed class Arguments
                 var known = values.Concat(flagSet).Order(StringComparer.Ordinal).Select(k => "--" + k);
                 throw new UsageException($"unknown option --{name}; known options: {string.Join(" ", known)}");
             }
+            if (value.Length == 0)
+                throw new UsageException($"option --{name} has an empty value" + (name is "params" or "grads" or "out" or "trajectory" or "config" or "resume" or "output" or "torch" ? "; give a path" : ""));
             if (!result._values.TryAdd(name, value))
                 throw new UsageException($"option --{name} is given twice");
         }

@@ -122,6 +122,13 @@ public sealed class CheckCommand : ICommand
         if (parameters < 1) throw new UsageException("--bench: the number of parameters must be at least 1");
         if (tensors < 1 || tensors > parameters || tensors > int.MaxValue)
             throw new UsageException($"--bench-tensors: {tensors} must be between 1 and the number of parameters");
+        // The emulator's device memory is this machine's memory: p, g, m, v of float32 (16 bytes a parameter).
+        // Refused up front with the number needed, instead of the runtime's "Out of memory." abort.
+        if (backend == "emulator")
+        {
+            try { IO.MemoryBudget.Require(IO.MemoryBudget.Product(parameters, 16), $"--bench {parameters:N0} (p, g, m, v of float32 on the emulator)"); }
+            catch (InsufficientMemoryException e) { throw new UsageException(e.Message + "; give fewer parameters", e); }
+        }
         Cuda.IDevice device;
         try { device = DeviceBackends.OpenDevice(backend); }
         catch (BackendUnavailableException e) { throw new UsageException(e.Message, e); }

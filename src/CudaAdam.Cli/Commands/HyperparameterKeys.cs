@@ -56,17 +56,22 @@ internal static class HyperparameterKeys
     /// given twice (as kebab and snake), or a nested value.</exception>
     public static Dictionary<string, string> ReadConfig(string path, IReadOnlyCollection<string> knownKeys)
     {
-        string full = Path.GetFullPath(path);
-        if (!File.Exists(full)) throw new UsageException($"config file '{path}' not found");
+        if (path.Length == 0) throw new UsageException("--config: the path is empty; give a file");
+        byte[] bytes;
+        try { bytes = CudaAdam.IO.SafeFile.ReadAllBytes(path, 16L << 20); }   // a regular file, never a FIFO or a device
+        catch (FileNotFoundException) { throw new UsageException($"config file '{path}' not found"); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InsufficientMemoryException)
+        {
+            throw new UsageException($"config file {e.Message}", e);
+        }
         IConfigurationRoot root;
         try
         {
             root = new ConfigurationBuilder()
-                .SetBasePath(Path.GetDirectoryName(full)!)
-                .AddJsonFile(Path.GetFileName(full), optional: false, reloadOnChange: false)
+                .AddJsonStream(new MemoryStream(bytes))
                 .Build();
         }
-        catch (Exception e) when (e is InvalidDataException or FormatException or IOException)
+        catch (Exception e) when (e is InvalidDataException or FormatException or IOException or System.Text.Json.JsonException)
         {
             string detail = e.InnerException?.Message ?? e.Message;
             throw new UsageException($"config file '{path}' is not a valid JSON object: {detail}", e);

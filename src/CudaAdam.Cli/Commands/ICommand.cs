@@ -12,6 +12,9 @@ public interface ICommand
     /// <summary>Runs the command on the arguments after its name; returns the exit code (<see cref="ExitCodes"/>).
     /// A <see cref="UsageException"/> escaping it is printed as one line and exits with <see cref="ExitCodes.Usage"/>.</summary>
     int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr);
+    /// <summary>Whether the command handles SIGINT and SIGTERM itself (train: checkpoint and stop); otherwise the CLI
+    /// removes the temporary files being written and lets the signal end the process.</summary>
+    bool HandlesInterrupts => false;
 }
 
 /// <summary>The exit codes of every command.</summary>
@@ -22,6 +25,8 @@ public static class ExitCodes
     public const int Failure = 1;
     /// <summary>Bad usage or bad input: unknown command or option, missing value, unreadable input file, invalid value.</summary>
     public const int Usage = 2;
+    /// <summary>An internal error: a bug in cudaadam. One line on stderr with the path of a log of the stack trace.</summary>
+    public const int Internal = 70;
 }
 
 /// <summary>Bad usage or bad input; its message is printed as <c>cudaadam COMMAND: MESSAGE</c>.</summary>

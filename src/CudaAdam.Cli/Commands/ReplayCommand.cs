@@ -88,14 +88,33 @@ public sealed class ReplayCommand : ICommand
 
         string paramsPath = parsed.Require("params"), gradsPath = parsed.Require("grads"), outPath = parsed.Require("out");
         string? trajectoryPath = parsed.Get("trajectory");
+        // Outputs first, before any work: a refused output (a device, a FIFO, a read-only file, one of the inputs) is
+        // said at once and nothing is touched.
+        CheckOutput(outPath, "--out");
+        if (trajectoryPath is not null) CheckOutput(trajectoryPath, "--trajectory");
+        try
+        {
+            SafeFile.RefuseOverlap(
+                [("--params", paramsPath), ("--grads", gradsPath), ("--config", parsed.Get("config") ?? "")],
+                [("--out", outPath), ("--trajectory", trajectoryPath ?? "")]);
+        }
+        catch (IOException e) { throw new UsageException(e.Message, e); }
         float[] x0 = ReadInput(paramsPath, 1, "--params").Data;
         var grads = ReadInput(gradsPath, 2, "--grads");
         int steps = grads.Shape[0], n = grads.Shape[1];
         if (n != x0.Length)
             throw new UsageException($"--params '{paramsPath}' has n = {x0.Length} elements but --grads '{gradsPath}' has rows of " +
                                      $"{n} (shape {Npy.FormatShape(grads.Shape)}); grads must be [T, {x0.Length}]");
-        CheckOutputDirectory(outPath, "--out");
-        if (trajectoryPath is not null) CheckOutputDirectory(trajectoryPath, "--trajectory");
+        if (trajectoryPath is not null)
+        {
+            long elements = MemoryBudget.Product(steps + 1L, n);
+            try
+            {
+                MemoryBudget.RequireArray(elements, $"--trajectory [{steps + 1}, {n}]");
+                MemoryBudget.Require(MemoryBudget.Product(elements, 4), $"--trajectory [{steps + 1}, {n}]");
+            }
+            catch (InsufficientMemoryException e) { throw new UsageException(e.Message + "; write fewer steps or omit --trajectory", e); }
+        }
 
         IStepBackend backend;
         try { backend = Backends.Create(backendName); }
@@ -103,13 +122,14 @@ public sealed class ReplayCommand : ICommand
 
         foreach (var w in warnings) stderr.WriteLine($"cudaadam replay: warning: {w}");
         var x = new Parameter("x", (float[])x0.Clone());
-        float[]? trajectory = trajectoryPath is null ? null : new float[checked((steps + 1) * n)];
+        float[]? trajectory = trajectoryPath is null ? null : new float[(steps + 1L) * n];
         if (trajectory is not null) x0.CopyTo(trajectory.AsSpan());
         long skipped = 0;
         string? firstSkip = null;
         using (var opt = new Optimizer(algorithm, [x], hp, backend) { MaxGradNorm = maxGradNorm, NonFinite = nonFinite })
         {
-            for (int t = 0; t < steps; t++)
+            // n = 0: every step is the identity on an empty vector; a (2^30, 0) grads file must not loop 2^30 times.
+            for (int t = 0; t < steps && n > 0; t++)
             {
                 x.Grad = grads.Row(t).ToArray();
                 StepResult r;
@@ -124,7 +144,7 @@ public sealed class ReplayCommand : ICommand
                     return ExitCodes.Failure;
                 }
                 if (r.Skipped && skipped++ == 0) firstSkip = $"step {t + 1}: {r.Reason}";
-                if (trajectory is not null) x.Data.CopyTo(trajectory.AsSpan((t + 1) * n));
+                if (trajectory is not null) x.Data.CopyTo(trajectory.AsSpan(checked((t + 1) * n)));
             }
         }
         if (skipped > 0)
@@ -138,8 +158,9 @@ public sealed class ReplayCommand : ICommand
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            stderr.WriteLine($"cudaadam replay: cannot write the output: {e.Message}");
-            return ExitCodes.Failure;
+            // A full disk, a read-only file system, a folder made unwritable meanwhile: one line, nothing replaced.
+            stderr.WriteLine($"cudaadam replay: {e.Message}");
+            return ExitCodes.Usage;
         }
         string also = trajectoryPath is null ? "" : $" and trajectory {trajectoryPath} [{steps + 1}, {n}]";
         string skips = skipped == 0 ? "" : $", {skipped} skipped (non-finite gradient; first at {firstSkip})";
@@ -149,21 +170,20 @@ public sealed class ReplayCommand : ICommand
 
     private static NpyArray ReadInput(string path, int rank, string option)
     {
+        if (path.Length == 0) throw new UsageException($"{option}: the path is empty; give a file");
         try { return Npy.Read(path, rank); }
         catch (FileNotFoundException) { throw new UsageException($"{option} '{path}': no such file"); }
-        catch (NpyFormatException e) { throw new UsageException($"{option} {e.Message}", e); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InsufficientMemoryException)
         {
-            throw new UsageException($"{option} '{path}': cannot read it: {e.Message}", e);
+            // NpyFormatException, PathRefusedException (a FIFO, a device), permission denied, too big: all name the path.
+            throw new UsageException($"{option} {e.Message}", e);
         }
     }
 
-    private static void CheckOutputDirectory(string path, string option)
+    private static void CheckOutput(string path, string option)
     {
-        string dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        if (!Directory.Exists(dir))
-            throw new UsageException($"{option} '{path}': the directory '{dir}' does not exist (create it first)");
-        if (Directory.Exists(path))
-            throw new UsageException($"{option} '{path}' is a directory; give a file name");
+        if (path.Length == 0) throw new UsageException($"{option}: the path is empty; give a file name");
+        try { AtomicFile.CheckTarget(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new UsageException($"{option}: {e.Message}", e); }
     }
 }

@@ -10,6 +10,7 @@ public sealed class RunCommand : ICommand
     private readonly TrainCommand _train = new();
 
     public string Name => "run";
+    public bool HandlesInterrupts => true;
     public string Summary => "the main job: `train` on its embedded default (MLP on Fashion-MNIST, six optimizers, report)";
     public string Usage => "usage: cudaadam run [config.json] [--output DIR]   (the same as `cudaadam train`)\n\n" + _train.Usage;
 

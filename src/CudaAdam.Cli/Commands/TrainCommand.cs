@@ -12,6 +12,7 @@ namespace CudaAdam.Cli.Commands;
 public sealed class TrainCommand : ICommand
 {
     public string Name => "train";
+    public bool HandlesInterrupts => true;
     public string Summary => "train an MLP, CNN, logistic regression or VAE on Fashion-MNIST with several optimizers; CSV, plots, summary";
 
     public string Usage =>
@@ -60,12 +61,18 @@ public sealed class TrainCommand : ICommand
                 config.Resolve();
             }
             catch (ConfigException e) { throw new UsageException(e.Message, e); }
+            // Run folders go below a directory: a file, FIFO or device there is said now, in one line.
+            var where = CudaAdam.IO.FileProbe.Stat(config.Output);
+            if (where.Kind is not (CudaAdam.IO.FileKind.Missing or CudaAdam.IO.FileKind.Directory))
+                throw new UsageException($"--output '{config.Output}' is {where.Describe()}; give a directory for the run folders");
         }
 
-        // Ctrl+C stops at the next step, checkpoints, and says how to resume.
+        // Ctrl+C (SIGINT) and SIGTERM stop at the next step, checkpoint, and say how to resume.
         using var cts = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); };
         Console.CancelKeyPress += onCancel;
+        using var onTerm = System.Runtime.InteropServices.PosixSignalRegistration.Create(
+            System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; cts.Cancel(); });
         TrainResult result;
         try
         {

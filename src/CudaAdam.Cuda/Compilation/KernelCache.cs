@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
+using CudaAdam.IO;
 
 namespace CudaAdam.Cuda.Compilation;
 
@@ -28,10 +29,15 @@ public sealed record KernelCacheStatistics(int MemoryHits, int DiskHits, int Com
 /// name). Any change to one of them is a different key, so stale entries are never used (they are just left behind).
 /// <para>
 /// File format (one file per key, <c>&lt;key&gt;.kernel</c>): magic "CAKC", int32 format version, byte kind
-/// (0 PTX, 1 cubin), 3 zero bytes, int64 payload length, 32-byte key, 32-byte SHA-256 of the payload, payload.
-/// A file whose magic, version, key, length or hash does not match is removed and the source recompiled; it is never
-/// loaded. Files are written to a temporary name in the same directory and renamed into place (atomic on POSIX), so
-/// concurrent processes see either nothing or a whole file.
+/// (0 PTX, 1 cubin), 3 zero bytes, int64 payload length, 32-byte key, 32-byte SHA-256 of (the key, the kind and the
+/// payload), payload.
+/// Every disk hit is checked whole: magic, version, key, length, the hash over the key and the payload, and that the
+/// payload is what NVRTC makes (PTX: text with <c>.version</c> and <c>.target</c> directives; cubin: an ELF file for
+/// the CUDA machine). A file that fails any check (a crafted entry with the right key and junk, a FIFO, a device, a
+/// directory, anything over 256 MiB) is a miss: it is removed, the source recompiled and the entry written anew; it is
+/// never loaded, and reading it never blocks. Files are written with <see cref="AtomicFile"/> (a temporary name in the
+/// same directory, renamed into place), so concurrent processes see either nothing or a whole file. When the directory
+/// cannot be written, that is said once (<see cref="Warn"/>) and the cache goes on in memory only.
 /// </para>
 /// Directory: <c>$CUDAADAM_CACHE_DIR</c>, else <c>$XDG_CACHE_HOME/cudaadam/kernels</c>, else
 /// <c>~/.cache/cudaadam/kernels</c>. Thread-safe.
@@ -39,7 +45,9 @@ public sealed record KernelCacheStatistics(int MemoryHits, int DiskHits, int Com
 public sealed class KernelCache
 {
     /// <summary>Bump when the key derivation or the file layout changes.</summary>
-    public const int FormatVersion = 1;
+    public const int FormatVersion = 2;
+    /// <summary>The largest cache file read (a compiled kernel file is a few MiB at most).</summary>
+    private const long MaxFileBytes = 256L << 20;
     private const string Extension = ".kernel";
     private static readonly byte[] Magic = "CAKC"u8.ToArray();
     private const int HeaderBytes = 4 + 4 + 4 + 8 + 32 + 32;
@@ -49,6 +57,7 @@ public sealed class KernelCache
     private readonly Func<(int Major, int Minor)> _nvrtcVersion;
     private int _memoryHits, _diskHits, _compiles, _corrupt;
     private string? _lastWriteError;
+    private bool _writesDisabled;
 
     /// <summary>A cache on <paramref name="directory"/>; null disables the disk level (memory only).</summary>
     public KernelCache(string? directory) : this(directory, () => NvrtcCompiler.Version)
@@ -65,6 +74,9 @@ public sealed class KernelCache
     public static KernelCache Shared { get; } = new(DefaultDirectory());
 
     public string? Directory { get; }
+
+    /// <summary>Says, once per cache, that the disk level cannot be written (default: a warning line on stderr).</summary>
+    public Action<string> Warn { get; set; } = m => Console.Error.WriteLine($"cudaadam: warning: {m}");
 
     /// <summary><c>$CUDAADAM_CACHE_DIR</c> (made absolute), <c>$XDG_CACHE_HOME/cudaadam/kernels</c> (when absolute, as
     /// the XDG spec asks) or <c>~/.cache/cudaadam/kernels</c>; null (memory only: <see cref="Shared"/> writes nothing)
@@ -115,7 +127,7 @@ public sealed class KernelCache
         lock (_gate)
         {
             _compiles++;
-            if (Directory is not null) TryWrite(key, compiled.Image, compiled.IsCubin);
+            if (Directory is not null && !_writesDisabled) TryWrite(key, compiled.Image, compiled.IsCubin);
             var result = new KernelImage(key, source.FileName, target.Arch, compiled.Image, compiled.IsCubin, CacheOutcome.Compiled, clock.Elapsed);
             _memory[key] = result;
             return result;
@@ -176,26 +188,24 @@ public sealed class KernelCache
         image = [];
         isCubin = false;
         var path = PathFor(key);
-        byte[] data;
+        byte[]? data = null;
         try
         {
-            if (!File.Exists(path)) return false;
-            data = File.ReadAllBytes(path);
+            if (FileProbe.Stat(path, followLinks: false).Kind == FileKind.Missing) return false;
+            // A regular file of at most 256 MiB, opened without blocking: a FIFO, /dev/zero or a link to it is refused
+            // at once (then removed below like any other damaged entry).
+            data = SafeFile.ReadAllBytes(path, MaxFileBytes);
         }
-        catch (IOException)
-        {
-            return false;
-        }
-        catch (UnauthorizedAccessException)
-        {
-            return false;
-        }
+        catch (PathRefusedException) { }
+        catch (InsufficientMemoryException) { }
+        catch (IOException) { return false; }
+        catch (UnauthorizedAccessException) { return false; }
 
-        if (Verify(data, key, out image, out isCubin)) return true;
+        if (data is not null && Verify(data, key, out image, out isCubin)) return true;
         _corrupt++;
         try
         {
-            File.Delete(path);
+            File.Delete(path);   // unlinks the entry (a link to /dev/zero: the link, never the device)
         }
         catch (IOException)
         {
@@ -221,7 +231,8 @@ public sealed class KernelCache
         if (length < 0 || length != data.Length - HeaderBytes) return false;
         if (!span.Slice(20, 32).SequenceEqual(Convert.FromHexString(key))) return false;
         var payload = span[HeaderBytes..];
-        if (!SHA256.HashData(payload).AsSpan().SequenceEqual(span.Slice(52, 32))) return false;
+        if (!Digest(span[20..52], kind, payload).AsSpan().SequenceEqual(span.Slice(52, 32))) return false;
+        if (!(kind == 1 ? LooksLikeCubin(payload) : LooksLikePtx(payload))) return false;
         image = payload.ToArray();
         isCubin = kind == 1;
         return true;
@@ -236,35 +247,50 @@ public sealed class KernelCache
         span[8] = isCubin ? (byte)1 : (byte)0;
         BinaryPrimitives.WriteInt64LittleEndian(span[12..], image.Length);
         Convert.FromHexString(key).CopyTo(span[20..]);
-        SHA256.HashData(image).CopyTo(span[52..]);
+        Digest(span[20..52], span[8], image).CopyTo(span[52..]);
         image.CopyTo(span[HeaderBytes..]);
         return data;
     }
 
+    /// <summary>SHA-256 over the key, the kind and the payload: a payload moved under another key does not verify.</summary>
+    private static byte[] Digest(ReadOnlySpan<byte> key, byte kind, ReadOnlySpan<byte> payload)
+    {
+        using var h = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        h.AppendData("cudaadam-kernel-cache-payload/2"u8);
+        h.AppendData(key);
+        h.AppendData([kind]);
+        h.AppendData(payload);
+        return h.GetHashAndReset();
+    }
+
+    /// <summary>PTX as NVRTC writes it: printable ASCII text (one trailing NUL allowed) with .version and .target.</summary>
+    internal static bool LooksLikePtx(ReadOnlySpan<byte> payload)
+    {
+        if (payload.Length > 0 && payload[^1] == 0) payload = payload[..^1];
+        foreach (byte b in payload)
+            if (b is not ((>= 0x20 and < 0x7F) or (byte)'\n' or (byte)'\t' or (byte)'\r')) return false;
+        return payload.IndexOf("\n.version "u8) >= 0 && payload.IndexOf("\n.target "u8) >= 0;
+    }
+
+    /// <summary>A cubin: an ELF file (64-bit, little-endian) whose machine is EM_CUDA (190).</summary>
+    internal static bool LooksLikeCubin(ReadOnlySpan<byte> payload) =>
+        payload.Length >= 64 && payload[0] == 0x7F && payload[1..4].SequenceEqual("ELF"u8) && payload[4] == 2 && payload[5] == 1 &&
+        BinaryPrimitives.ReadUInt16LittleEndian(payload[18..]) == 190;
+
     private void TryWrite(string key, byte[] image, bool isCubin)
     {
         var path = PathFor(key);
-        var temp = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
         try
         {
             System.IO.Directory.CreateDirectory(Directory!);
-            using (var f = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-                f.Write(Serialize(key, image, isCubin));
-                f.Flush(flushToDisk: true);
-            }
-            File.Move(temp, path, overwrite: true);
+            AtomicFile.WriteAllBytes(path, Serialize(key, image, isCubin));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            // Said once; the run goes on with the memory level only.
             _lastWriteError = $"could not write the kernel cache file {path}: {e.Message} (set CUDAADAM_CACHE_DIR to a writable directory)";
-            try
-            {
-                File.Delete(temp);
-            }
-            catch (IOException)
-            {
-            }
+            _writesDisabled = true;
+            Warn($"{_lastWriteError}; kernels are compiled without the disk cache in this run");
         }
     }
 }

@@ -38,7 +38,7 @@ public sealed class CsvTable
     {
         var dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
-        System.IO.File.WriteAllText(path, _text.ToString());
+        CudaAdam.IO.AtomicFile.WriteAllText(path, _text.ToString());
     }
 
     public override string ToString() => _text.ToString();

@@ -133,7 +133,7 @@ public sealed class Report
     public string Save(TimeSpan elapsed)
     {
         var path = Options.File("report.md");
-        System.IO.File.WriteAllText(path, Render(elapsed));
+        CudaAdam.IO.AtomicFile.WriteAllText(path, Render(elapsed));
         return path;
     }
 

@@ -82,7 +82,13 @@ public static class Checkpoint
     /// <exception cref="FileNotFoundException">No file at <paramref name="path"/>.</exception>
     public static void Load(string path, Trainer trainer)
     {
-        byte[] bytes = File.ReadAllBytes(path);
+        // A regular file only, opened without blocking: a FIFO, /dev/zero or a directory is refused at once.
+        byte[] bytes;
+        try { bytes = SafeFile.ReadAllBytes(path); }
+        catch (Exception e) when (e is PathRefusedException or InsufficientMemoryException or UnauthorizedAccessException)
+        {
+            throw new CheckpointException($"checkpoint {e.Message}", e);
+        }
         var sections = SplitSections(new Reader(Verify(bytes, path), path));
         var apply = Parse(sections, trainer);
         apply();

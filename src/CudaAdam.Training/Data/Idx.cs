@@ -57,7 +57,7 @@ public static class Idx
     /// <summary><see cref="Read(Stream, string)"/> on a file.</summary>
     public static (int[] Dims, byte[] Data) ReadFile(string path)
     {
-        using var f = File.OpenRead(path);
+        using var f = CudaAdam.IO.SafeFile.OpenRead(path);   // a regular file, never a FIFO or a device
         return Read(f, path);
     }
 }

@@ -45,7 +45,7 @@ internal static class Reports
         {
             string path = Path.Combine(folder, file);
             if (!File.Exists(path)) return;
-            var lines = File.ReadAllLines(path);
+            var lines = SafeFile.ReadAllText(path, 1L << 30).ReplaceLineEndings("\n").TrimEnd('\n').Split('\n');
             for (int i = 1; i < lines.Length; i++)
             {
                 var f = lines[i].Split(',');

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using CudaAdam.IO;
 using CudaAdam.Problems;
 using CudaAdam.Training.Data;
 using Microsoft.Extensions.Configuration;
@@ -48,10 +49,18 @@ public sealed class TrainConfig
     /// <exception cref="ConfigException">Missing file, bad JSON, unknown key, bad value.</exception>
     public static TrainConfig Load(string path)
     {
-        string full = Path.GetFullPath(path);
-        if (!File.Exists(full)) throw new ConfigException($"config file '{path}' not found");
-        using var s = File.OpenRead(full);
-        return Load(s, $"config file '{path}'");
+        if (path.Length == 0) throw new ConfigException("the config path is empty; give a file");
+        try
+        {
+            // A regular file only, opened without blocking (a FIFO or a device is refused at once), at most 16 MiB.
+            using var s = new MemoryStream(SafeFile.ReadAllBytes(path, 16L << 20));
+            return Load(s, $"config file '{path}'");
+        }
+        catch (FileNotFoundException) { throw new ConfigException($"config file '{path}' not found"); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InsufficientMemoryException)
+        {
+            throw new ConfigException($"config file {e.Message}", e);
+        }
     }
 
     /// <summary>The embedded default config (the job <c>cudaadam train</c> runs without an argument).</summary>
@@ -82,6 +91,53 @@ public sealed class TrainConfig
         return config;
     }
 
+    /// <summary>
+    /// Refuses, up front and with the number needed, a model or problem this machine cannot hold: a layer with more
+    /// weights than one array holds, or an estimate of the memory a run needs (parameters, gradients and up to four
+    /// state buffers in float32, plus the activations of one batch) above the memory available.
+    /// </summary>
+    private void CheckSizes()
+    {
+        const long Floats = 6 * 4L;   // parameter, gradient, m, v, vmax/aux, the shared initialization
+        if (Model.IsProblem)
+        {
+            if (Problem!.Dimension is int d)
+            {
+                // float32 x and its state, and the problem's own double vectors (curvatures, noise).
+                long needed = MemoryBudget.Product(d, Floats + 2 * 8L);
+                try { MemoryBudget.Require(needed, $"problem.dimension {d:N0}"); }
+                catch (InsufficientMemoryException e) { throw new ConfigException(e.Message, e); }
+            }
+            return;
+        }
+        int[] widths = Model.Kind switch
+        {
+            "mlp" => [784, .. Model.Hidden!, 10],
+            "vae" => [784, Model.Hidden![0], 2 * Model.Latent!.Value, Model.Latent.Value, Model.Hidden[0], 784],
+            _ => [],
+        };
+        if (widths.Length == 0) return;
+        long parameters = 0, units = 0;
+        for (int i = 1; i < widths.Length; i++)
+        {
+            long weights = MemoryBudget.Product(widths[i - 1], widths[i]);
+            if (weights > Array.MaxLength)
+                throw new ConfigException($"model.hidden [{string.Join(", ", Model.Hidden!)}]: the {Model.Kind}'s layer {widths[i - 1]}->{widths[i]} has " +
+                                          $"{weights:N0} weights, more than one array holds ({Array.MaxLength:N0}); use smaller widths");
+            parameters += weights + widths[i];
+            units += widths[i];
+        }
+        long batch = Math.Min(Training.BatchSize, 70_000);   // a batch never exceeds the data set
+        long activations = MemoryBudget.Product(MemoryBudget.Product(batch, units + 784), 3 * 4L);
+        if (MemoryBudget.Product(batch, widths.Max()) > Array.MaxLength)
+            throw new ConfigException($"training.batch_size {Training.BatchSize:N0} with model.hidden [{string.Join(", ", Model.Hidden!)}]: one batch of " +
+                                      $"activations has more elements than one array holds ({Array.MaxLength:N0}); use a smaller batch or smaller widths");
+        long need = MemoryBudget.Product(parameters, Floats);
+        need = need > long.MaxValue - activations ? long.MaxValue : need + activations;
+        try { MemoryBudget.Require(need, $"model.hidden [{string.Join(", ", Model.Hidden!)}] ({parameters:N0} parameters, batch {batch:N0})"); }
+        catch (InsufficientMemoryException e) { throw new ConfigException(e.Message + "; use smaller widths", e); }
+    }
+
     /// <summary>Fills defaults and checks every value; returns this.</summary>
     /// <exception cref="ConfigException">Names the setting and what it must be.</exception>
     public TrainConfig Resolve()
@@ -96,6 +152,7 @@ public sealed class TrainConfig
             throw new ConfigException($"problem: model.kind '{Model.Kind}' is a Fashion-MNIST model; the \"problem\" section belongs to the problem kinds ({string.Join(", ", ProblemConfig.Kinds)})");
         Data.Resolve();
         Training.Resolve();
+        CheckSizes();   // before anything of that size is allocated (Problem.Create below builds the problem)
         if (Model.IsProblem && Problem!.Create(Model.Kind).DataSize is int n && Training.BatchSize > n)
             throw new ConfigException($"training.batch_size: {Training.BatchSize} exceeds the {n} samples of {Model.Kind} (B = 1 is the paper's setting)");
         try { Schedule.ToSchedule().Validate(); }

@@ -216,8 +216,8 @@ public static class GpuBenchmark
     {
         Directory.CreateDirectory(directory);
         string md = Path.Combine(directory, "report.md"), json = Path.Combine(directory, "report.json");
-        File.WriteAllText(md, Markdown(report));
-        File.WriteAllText(json, JsonSerializer.Serialize(report, JsonOptions));
+        IO.AtomicFile.WriteAllText(md, Markdown(report));
+        IO.AtomicFile.WriteAllText(json, JsonSerializer.Serialize(report, JsonOptions));
         return (md, json);
     }
 
@@ -343,7 +343,7 @@ public static class GpuBenchmark
         public static TorchResults Read(string path)
         {
             var t = new TorchResults();
-            using var doc = JsonDocument.Parse(File.ReadAllText(path));
+            using var doc = JsonDocument.Parse(IO.SafeFile.ReadAllText(path));
             foreach (var row in doc.RootElement.GetProperty("rows").EnumerateArray())
             {
                 string shape = row.GetProperty("shape").GetString()!, precision = row.GetProperty("precision").GetString()!;

@@ -60,12 +60,12 @@ public static class Npy
     /// <summary>Reads a float32 .npy file of rank 1 or 2 (or exactly <paramref name="rank"/> when given).</summary>
     /// <exception cref="NpyFormatException">The file is not a float32 C-order .npy of the expected rank, or is truncated.</exception>
     /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="PathRefusedException">Not a regular file (a FIFO, a device, a directory) or an empty path.</exception>
     public static NpyArray Read(string path, int? rank = null)
     {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"'{path}': no such file", path);
-        using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        ArgumentNullException.ThrowIfNull(path);
+        // Regular files only, opened without blocking: a FIFO or a device is refused at once (SafeFile).
+        using var fs = SafeFile.OpenRead(path);
         return Read(fs, path, rank);
     }
 
@@ -94,22 +94,42 @@ public static class Npy
             throw new NpyFormatException($"'{name}': expected a {want}-D array, got shape {FormatShape(shape)} " +
                                          (want == 1 ? "(pass a vector, e.g. arr.reshape(-1))" : "(pass a [T, n] matrix: one gradient row per step)"));
         long count = 1;
-        foreach (int d in shape) count *= d;
+        foreach (int d in shape) count *= d;   // each d < 2^31 and rank <= 2: no overflow in 64 bits
         if (count > Array.MaxLength)
-            throw new NpyFormatException($"'{name}': shape {FormatShape(shape)} has {count} elements, more than one .NET array holds ({Array.MaxLength})");
+            throw new NpyFormatException($"'{name}': shape {FormatShape(shape)} has {count:N0} elements, more than one .NET array holds ({Array.MaxLength:N0})");
+        long dataBytes = 4 * count;   // 64-bit: more than 2^29 - 1 floats is more than int.MaxValue bytes
+        // The declared size against the file's length, before allocating anything.
+        if (stream.CanSeek)
+        {
+            long left = stream.Length - stream.Position;
+            if (left < dataBytes)
+                throw new NpyFormatException($"'{name}': truncated data: shape {FormatShape(shape)} of float32 needs {dataBytes:N0} bytes, " +
+                                             $"the file has {left:N0} (was it written completely?)");
+            if (left > dataBytes)
+                throw new NpyFormatException($"'{name}': the file is longer than shape {FormatShape(shape)} of float32 needs " +
+                                             $"({dataBytes:N0} data bytes, the file has {left:N0}); it is corrupt or not what its header says");
+        }
+        MemoryBudget.Require(dataBytes, $"'{name}' (shape {FormatShape(shape)} of float32)");
 
         var data = new float[count];
-        var bytes = MemoryMarshal.AsBytes(data.AsSpan());
-        int read = ReadFully(stream, bytes);
-        if (read != bytes.Length)
-            throw new NpyFormatException($"'{name}': truncated data: shape {FormatShape(shape)} of float32 needs {bytes.Length} bytes, " +
-                                         $"the file has {read} (was it written completely?)");
+        long read = 0;
+        const int Chunk = 1 << 26;   // floats per read: spans of bytes are int-sized
+        for (long off = 0; off < count; off += Chunk)
+        {
+            int n = (int)Math.Min(Chunk, count - off);
+            var bytes = MemoryMarshal.AsBytes(data.AsSpan((int)off, n));
+            int chunkRead = ReadFully(stream, bytes);
+            read += chunkRead;
+            if (chunkRead != bytes.Length)
+                throw new NpyFormatException($"'{name}': truncated data: shape {FormatShape(shape)} of float32 needs {dataBytes:N0} bytes, " +
+                                             $"the file has {read:N0} (was it written completely?)");
+            if (!BitConverter.IsLittleEndian)
+                for (int i = 0; i < n; i++)
+                    data[off + i] = BinaryPrimitives.ReadSingleLittleEndian(bytes.Slice(4 * i, 4));
+        }
         if (stream.ReadByte() != -1)
             throw new NpyFormatException($"'{name}': the file is longer than shape {FormatShape(shape)} of float32 needs " +
-                                         $"({bytes.Length} data bytes); it is corrupt or not what its header says");
-        if (!BitConverter.IsLittleEndian)
-            for (int i = 0; i < data.Length; i++)
-                data[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes.Slice(4 * i, 4));
+                                         $"({dataBytes:N0} data bytes); it is corrupt or not what its header says");
         return new NpyArray(data, shape);
     }
 
@@ -158,7 +178,11 @@ public static class Npy
         }
         stream.Write(header);
         if (BitConverter.IsLittleEndian)
-            stream.Write(MemoryMarshal.AsBytes(data));
+        {
+            const int Chunk = 1 << 26;   // floats per write: spans of bytes are int-sized (2^29 - 1 floats at most)
+            for (int off = 0; off < data.Length; off += Chunk)
+                stream.Write(MemoryMarshal.AsBytes(data.Slice(off, Math.Min(Chunk, data.Length - off))));
+        }
         else
         {
             Span<byte> b = stackalloc byte[4];

@@ -68,15 +68,93 @@ public class KernelCacheTests
         Assert.That(image, Is.EqualTo(good.Image));
     }
 
+    /// <summary>A crafted entry: the right key in the header, a junk payload with its hash recomputed (by the old rule,
+    /// SHA-256 of the payload, and by the file's own rule): never a disk hit; removed, recompiled and written anew.</summary>
+    [TestCase("serialized-junk"), TestCase("sha-of-payload-junk"), TestCase("ptx-of-another-kernel-bad-text")]
+    public void CraftedEntryWithTheRightKeyIsAMissAndIsReplaced(string craft)
+    {
+        Requirements.Nvrtc();
+        var good = new KernelCache(_dir).GetOrCompile(Source, CompileTarget.Default);
+        var path = new KernelCache(_dir).PathFor(good.Key);
+        var junk = new byte[4096];
+        new Random(7).NextBytes(junk);
+        byte[] file = craft switch
+        {
+            "serialized-junk" => KernelCache.Serialize(good.Key, junk, isCubin: false),
+            "sha-of-payload-junk" => OldStyle(good.Key, junk),
+            _ => KernelCache.Serialize(good.Key, [.. "//\n.version 7.8\n.target sm_80\n"u8, 0x01, 0x02], isCubin: false),
+        };
+        File.WriteAllBytes(path, file);
+
+        var cache = new KernelCache(_dir);
+        var again = cache.GetOrCompile(Source, CompileTarget.Default);
+        Assert.That(again.Outcome, Is.EqualTo(CacheOutcome.Compiled), "a crafted entry is never served");
+        Assert.That(again.Image, Is.EqualTo(good.Image));
+        Assert.That(cache.Statistics.CorruptFilesRemoved, Is.EqualTo(1));
+        Assert.That(KernelCache.Verify(File.ReadAllBytes(path), good.Key, out var image, out _), Is.True, "the entry is replaced by the real one");
+        Assert.That(image, Is.EqualTo(good.Image));
+    }
+
+    /// <summary>The version-1 layout: magic, version, kind, length, key, SHA-256(payload), payload (made by hand).</summary>
+    private static byte[] OldStyle(string key, byte[] payload)
+    {
+        var data = KernelCache.Serialize(key, payload, isCubin: false);
+        System.Security.Cryptography.SHA256.HashData(payload).CopyTo(data, 52);
+        return data;
+    }
+
+    /// <summary>A FIFO, a link to /dev/zero or a directory where a cache entry should be: no hang, no OOM, a miss; the
+    /// entry is replaced by a regular file (the link is removed, never the device).</summary>
+    [TestCase("fifo"), TestCase("dev-zero-link"), TestCase("directory")]
+    public void SpecialFileAsACacheEntryNeitherHangsNorLoads(string kind)
+    {
+        Requirements.Nvrtc();
+        var good = new KernelCache(_dir).GetOrCompile(Source, CompileTarget.Default);
+        var path = new KernelCache(_dir).PathFor(good.Key);
+        File.Delete(path);
+        switch (kind)
+        {
+            case "fifo":
+                using (var p = System.Diagnostics.Process.Start("mkfifo", path)) p.WaitForExit();
+                break;
+            case "dev-zero-link": File.CreateSymbolicLink(path, "/dev/zero"); break;
+            default: Directory.CreateDirectory(path); break;
+        }
+        var cache = new KernelCache(_dir);
+        var task = Task.Run(() => cache.GetOrCompile(Source, CompileTarget.Default));
+        Assert.That(task.Wait(TimeSpan.FromSeconds(60)), Is.True, "reading the entry must not block");
+        Assert.That(task.Result.Outcome, Is.EqualTo(CacheOutcome.Compiled));
+        Assert.That(task.Result.Image, Is.EqualTo(good.Image));
+        if (kind != "directory")
+            Assert.That(KernelCache.Verify(File.ReadAllBytes(path), good.Key, out _, out _), Is.True, "replaced by a real entry");
+        Assert.That(new FileInfo("/dev/zero").Exists || Directory.Exists("/dev"), Is.True);
+    }
+
+    [Test]
+    public void UnwritableDirectoryIsSaidOnceAndTheRunGoesOnUncached()
+    {
+        Requirements.Nvrtc();
+        var file = Path.Combine(_dir, "a-file");
+        File.WriteAllText(file, "x");
+        var warnings = new List<string>();
+        var cache = new KernelCache(Path.Combine(file, "sub")) { Warn = warnings.Add };
+        var a = cache.GetOrCompile(Source, CompileTarget.Default);
+        var b = cache.GetOrCompile(Source, CompileTarget.Parse("compute_86"));
+        Assert.That(new[] { a.Outcome, b.Outcome }, Is.All.EqualTo(CacheOutcome.Compiled));
+        Assert.That(warnings, Has.Count.EqualTo(1), "said once, not once per kernel");
+        Assert.That(warnings[0], Does.Contain("CUDAADAM_CACHE_DIR").And.Contain("without the disk cache"));
+    }
+
     [Test]
     public void VerifyRejectsAFileOfAnotherKey()
     {
         var key1 = new string('a', 64);
         var key2 = new string('b', 64);
-        var data = KernelCache.Serialize(key1, [1, 2, 3], isCubin: true);
+        var ptx = "//\n.version 7.8\n.target sm_80\n.address_size 64\n\0"u8.ToArray();
+        var data = KernelCache.Serialize(key1, ptx, isCubin: false);
         Assert.That(KernelCache.Verify(data, key1, out var image, out bool cubin), Is.True);
-        Assert.That(image, Is.EqualTo(new byte[] { 1, 2, 3 }));
-        Assert.That(cubin, Is.True);
+        Assert.That(image, Is.EqualTo(ptx));
+        Assert.That(cubin, Is.False);
         Assert.That(KernelCache.Verify(data, key2, out _, out _), Is.False);
         var extended = data.Append((byte)0).ToArray();
         Assert.That(KernelCache.Verify(extended, key1, out _, out _), Is.False, "trailing bytes are damage too");

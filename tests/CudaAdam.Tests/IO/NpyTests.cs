@@ -229,4 +229,22 @@ public class NpyTests
     [Test]
     public void WriteRejectsShapeThatDoesNotMatchTheData() =>
         Assert.Throws<ArgumentException>(() => Npy.Write(_dir.File("x.npy"), new float[5], 2, 3));
+
+    /// <summary>More than 2^29 − 1 floats (over int.MaxValue bytes): written and read back through the 64-bit path.
+    /// Explicit: 2 GiB on disk and twice that in memory; run by hand (<c>--filter Name~MoreThan2To29</c>).</summary>
+    [Test, Explicit("2 GiB file, 4 GiB of memory"), Category("Large")]
+    public void MoreThan2To29FloatsRoundTrip()
+    {
+        using var dir = new TempDirectory();
+        int n = (1 << 29) + 17;
+        var data = new float[n];
+        data[0] = 1; data[n / 2] = 2; data[^1] = 3;
+        Npy.Write(dir.File("big.npy"), data);
+        Assert.That(new FileInfo(dir.File("big.npy")).Length, Is.EqualTo(128 + 4L * n));
+        data = null!;
+        GC.Collect();
+        var back = Npy.Read1D(dir.File("big.npy"));
+        Assert.That(back, Has.Length.EqualTo(n));
+        Assert.That((back[0], back[n / 2], back[^1]), Is.EqualTo((1f, 2f, 3f)));
+    }
 }
