@@ -75,6 +75,20 @@ public sealed class ParamState
         return s;
     }
 
+    /// <summary>Which slots <see cref="Create"/> makes for <paramref name="algorithm"/> (each of the parameter's length),
+    /// without allocating them: what <see cref="Optimizer"/> checks a state against on every step.</summary>
+    internal static (bool M, bool V, bool VMax, bool Aux) Layout(Algorithm algorithm, Hyperparameters hp) => algorithm switch
+    {
+        Algorithm.Adam or Algorithm.AdamW or Algorithm.NAdam or Algorithm.RAdam or Algorithm.SignAdam => (true, true, hp.Amsgrad, false),
+        Algorithm.AdaMax => (true, true, false, false),
+        Algorithm.Signum or Algorithm.Lion => (true, false, false, false),
+        Algorithm.Sgd or Algorithm.SignSgd => (false, false, false, false),
+        Algorithm.AdaGrad => (false, true, false, false),
+        Algorithm.RmsProp => (hp.Momentum > 0, true, false, hp.Centered),
+        Algorithm.AdaDelta => (false, true, false, true),
+        _ => throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, null),
+    };
+
     /// <summary>A deep copy (checkpoints, tests).</summary>
     public ParamState Clone() => new()
     {
