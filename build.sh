@@ -6,6 +6,7 @@
 #   ./build.sh test    run the NUnit suite (runs setup first when something is missing)
 #   ./build.sh run     the main job on its embedded default config (runs setup first when needed)
 #   ./build.sh bench   the benchmarks that run on this machine
+#   ./build.sh gen     regenerate kernels/scalars.gen.cuh from the algorithm descriptors (after adding or changing a row)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
@@ -106,5 +107,7 @@ case "$cmd" in
   run)   needs_setup && setup; build; cli run "$@" ;;
   bench) needs_setup && setup; build; cli bench "$@" ;;
   cli)   cli "$@" ;;
-  *) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  gen)   dotnet build src/CudaAdam.Cli/CudaAdam.Cli.csproj -c "$CONFIG" --nologo -v q -clp:ErrorsOnly
+         cli kernels --write-scalar-header kernels/scalars.gen.cuh ;;
+  *) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -1,4 +1,4 @@
-// adam.cu — fused multi-tensor steps of the Adam family: Adam / AdamW / AMSGrad (adam_step), AdaMax, NAdam, RAdam.
+// adam.cu — fused multi-tensor steps of the Adam family: Adam / AdamW / AMSGrad (adam_step), AdaMax, NAdam, RAdam, Yogi.
 // Plus the non-finite gradient check that every optimizer kernel pairs with (grad_nonfinite_check).
 //
 // Each kernel is ONE launch for all tensors of a step (the chunk table, common.cuh: ca_foreach). The element math
@@ -8,19 +8,8 @@
 #include "common.cuh"
 #include "diagnostics.cuh"   // ca_foreach_diag: the *_step_diag variants
 
-// ---- Adam / AdamW / AMSGrad (Reference/Adam.cs: AdamReference.Update) and AdaMax, NAdam, RAdam share these slots.
-// Adam / AdamW (and SignAdam, sign.cu):
-// AdaMax:
-#define CA_S_ADAMAX_NEG_CLR 8   // (float)-(lr / (1 - beta1^t))
-// NAdam:
-#define CA_S_NADAM_BC2 7        // (float)(1 - beta2^t)
-#define CA_S_NADAM_COEF_G 8     // (float)-NAdamGradStep = -(lr (1 - mu_t) / (1 - prod_{i<=t} mu_i))
-#define CA_S_NADAM_COEF_M 9     // (float)-NAdamMomentumStep = -(lr mu_{t+1} / (1 - prod_{i<=t+1} mu_i))
-// RAdam:
-#define CA_S_RADAM_BC1 7        // (float)(1 - beta1^t)
-#define CA_S_RADAM_LR 8         // (float)lr
-#define CA_S_RADAM_BC2_SQRT 9   // (float)sqrt(1 - beta2^t)
-#define CA_S_RADAM_RECT 10      // (float)r_t  (used when CA_RECTIFIED)
+// Scalar slots: the CA_S_* of scalars.gen.cuh (generated from src/CudaAdam/Algorithms.cs; Adam, AdamW, AMSGrad,
+// AdaMax, NAdam, RAdam share slots 0-6, read by ca_adam_moments in common.cuh).
 
 /// Phase one of a checked step (see ca_check_nonfinite in common.cuh): writes `epoch` into *flag when an active
 /// tensor's gradient times inv_scale is not finite. Launched with the step's grid (one block per chunk) just before
@@ -56,6 +45,7 @@ static __device__ __forceinline__ void ca_adam_op(CaElem& e, const CaTensor& t) 
 /// Adam (Kingma & Ba 2015) with torch.optim.Adam's conventions; AdamW (CA_DECOUPLED); AMSGrad (CA_AMSGRAD).
 ///   g ← g + λx (coupled, unless decoupled: x ← x(1−γλ));  m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) g²;
 ///   v̄ ← max(v̄, v) (amsgrad);  x ← x − (γ/(1−β1^t)) · m / (sqrt(v̄)/sqrt(1−β2^t) + ε)
+/// Reference: src/CudaAdam/Reference/Adam.cs (AdamReference.Step), src/CudaAdam/Reference/Adam.cs (AdamWReference.Step).
 extern "C" __global__ void adam_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                      const int* skip_flag, int epoch, const float* clip) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) { ca_adam_op(e, t); });
@@ -63,6 +53,7 @@ extern "C" __global__ void adam_step(const CaTensor* tensors, const CaChunk* chu
 
 /// AdaMax (Kingma & Ba 2015, §7.1; torch.optim.Adamax): g ← g + λx;  m ← β1 m + (1−β1) g;
 ///   u ← max(β2 u, |g| + ε);  x ← x + (−γ/(1−β1^t)) · m / u  (product first, then the division).   (u is the state slot v, torch's exp_inf.)
+/// Reference: src/CudaAdam/Reference/AdaMax.cs (AdaMaxReference.Step).
 extern "C" __global__ void adamax_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                        const int* skip_flag, int epoch, const float* clip) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
@@ -89,6 +80,7 @@ static __device__ __forceinline__ void ca_nadam_op(CaElem& e, const CaTensor& t)
 /// NAdam (Dozat 2016; torch.optim.NAdam): g ← g + λx (or x ← x(1−γλ) when decoupled);  m, v as Adam;
 ///   d ← sqrt(v/(1−β2^t)) + ε;  x ← x + (cg·g)/d;  x ← x + (cm·m)/d   (two roundings, as torch's two addcdiv_)
 ///   with cg = −γ(1−μ_t)/(1−Πμ_{≤t}), cm = −γ μ_{t+1}/(1−Πμ_{≤t+1}).
+/// Reference: src/CudaAdam/Reference/NAdam.cs (NAdamReference.Step).
 extern "C" __global__ void nadam_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                       const int* skip_flag, int epoch, const float* clip) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) { ca_nadam_op(e, t); });
@@ -110,9 +102,27 @@ static __device__ __forceinline__ void ca_radam_op(CaElem& e, const CaTensor& t)
 
 /// RAdam (Liu et al. 2020; torch.optim.RAdam): g ← g + λx (or decoupled);  m, v as Adam;  m̂ ← m/(1−β1^t);
 ///   rectified (ρ_t > 5): x ← x − m̂·γ·((1/(sqrt(v)+ε))·sqrt(1−β2^t))·r_t;  else x ← x − m̂·γ.
+/// Reference: src/CudaAdam/Reference/RAdam.cs (RAdamReference.Step).
 extern "C" __global__ void radam_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                       const int* skip_flag, int epoch, const float* clip) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) { ca_radam_op(e, t); });
+}
+
+/// Yogi (Zaheer et al. 2018, Algorithm 2): g ← g + λx;  m ← β1 m + (1−β1) g;  v ← v − (1−β2)·sign(v − g²)·g²;
+///   x ← x − γ·(m/(sqrt(v) + ε)).  No bias correction; v starts at initial_accumulator_value (the state's initial value).
+/// Reference: src/CudaAdam/Reference/Yogi.cs (YogiReference.Step).
+extern "C" __global__ void yogi_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+                                     const int* skip_flag, int epoch, const float* clip) {
+    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
+        const float* s = t.s;
+        float g = e.g;
+        float x = e.p;
+        if (t.flags & CA_WEIGHT_DECAY) g = g + s[CA_S_WD] * x;
+        e.m = e.m * s[CA_S_BETA1] + s[CA_S_ONE_MINUS_BETA1] * g;
+        float g2 = g * g;
+        e.v = e.v - s[CA_S_ONE_MINUS_BETA2] * ca_sign(e.v - g2) * g2;
+        e.p = x - s[CA_S_YOGI_LR] * (e.m / (sqrtf(e.v) + s[CA_S_EPS]));
+    });
 }
 
 // ---- Diagnostics-enabled variants (issue 6): the same step, bitwise (the same op, loads and stores: ca_foreach_diag in

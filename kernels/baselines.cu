@@ -4,22 +4,11 @@
 // no FMA).
 #include "common.cuh"
 
-#define CA_S_B_WD 0             // (float)weight_decay (coupled L2)
-#define CA_S_B_LR 1             // (float)lr  (AdaGrad: (float)clr = lr / (1 + (t-1) lr_decay))
-#define CA_S_B_EPS 2            // (float)eps
-// SGD:
-#define CA_S_SGD_MOMENTUM 3     // (float)momentum
-#define CA_S_SGD_ONE_MINUS_DAMPENING 4 // (float)(1 - dampening)
-// RMSProp:
-#define CA_S_RMS_ALPHA 3        // (float)alpha
-#define CA_S_RMS_ONE_MINUS_ALPHA 4 // (float)(1 - alpha)
-#define CA_S_RMS_MOMENTUM 5     // (float)momentum
-// AdaDelta:
-#define CA_S_ADADELTA_RHO 3     // (float)rho
-#define CA_S_ADADELTA_ONE_MINUS_RHO 4 // (float)(1 - rho)
+// Scalar slots: CA_S_B_*, CA_S_SGD_*, CA_S_RMS_*, CA_S_ADADELTA_* of scalars.gen.cuh (src/CudaAdam/Algorithms.cs).
 
 /// SGD (torch.optim.SGD): d ← g + λx;  with momentum μ: b ← d on the first step (CA_FIRST_STEP), else
 ///   b ← μ b + (1−τ) d;  d ← d + μ b (Nesterov) or d ← b;  x ← x − γ d.   (b is the state slot m.)
+/// Reference: src/CudaAdam/Reference/Sgd.cs (SgdReference.Step).
 extern "C" __global__ void sgd_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                     const int* skip_flag, int epoch, const float* clip) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
@@ -39,6 +28,7 @@ extern "C" __global__ void sgd_step(const CaTensor* tensors, const CaChunk* chun
 
 /// AdaGrad (Duchi et al. 2011; torch.optim.Adagrad): g ← g + λx;  S ← S + g²;  x ← x − clr · g/(sqrt(S) + ε),
 ///   clr = γ / (1 + (t−1)·lr_decay); the update is x + ((−clr)·g)/std, product first as the reference.   (S is the state slot v, torch's sum.)
+/// Reference: src/CudaAdam/Reference/AdaGrad.cs (AdaGradReference.Step).
 extern "C" __global__ void adagrad_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                         const int* skip_flag, int epoch, const float* clip) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
@@ -55,6 +45,7 @@ extern "C" __global__ void adagrad_step(const CaTensor* tensors, const CaChunk* 
 /// RMSProp (Tieleman & Hinton 2012; centered: Graves 2013; torch.optim.RMSprop): g ← g + λx;
 ///   v ← α v + (1−α) g²;  centered: ḡ ← α ḡ + (1−α) g, a ← sqrt(v − ḡ²) + ε, else a ← sqrt(v) + ε;
 ///   momentum μ > 0: b ← μ b + g/a, x ← x − γ b;  else x ← x − γ g/a.   (v, ḡ, b = slots v, aux, m.)
+/// Reference: src/CudaAdam/Reference/RmsProp.cs (RmsPropReference.Step).
 extern "C" __global__ void rmsprop_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                         const int* skip_flag, int epoch, const float* clip) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
@@ -81,6 +72,7 @@ extern "C" __global__ void rmsprop_step(const CaTensor* tensors, const CaChunk* 
 
 /// AdaDelta (Zeiler 2012; torch.optim.Adadelta): g ← g + λx;  v ← ρ v + (1−ρ) g²;
 ///   δ ← sqrt(u + ε) / sqrt(v + ε) · g;  u ← ρ u + (1−ρ) δ²;  x ← x − γ δ.   (v, u = slots v, aux.)
+/// Reference: src/CudaAdam/Reference/AdaDelta.cs (AdaDeltaReference.Step).
 extern "C" __global__ void adadelta_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                          const int* skip_flag, int epoch, const float* clip) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {

@@ -13,19 +13,21 @@
 // Math.Pow, so the host refuses NAdam in the graph-capturable mode.
 #include "common.cuh"
 
-// What a tensor's clock writes (CaClock::kind), one per kernel family's slot layout (kernels/adam.cu, sign.cu,
-// baselines.cu). Mirrored by DeviceOptimizer.ClockKind in C#.
+// What a tensor's clock writes (CaClock::kind), one per kernel family's slot layout (the CA_S_* slots of
+// scalars.gen.cuh). An algorithm's kind is its descriptor's ClockKind (src/CudaAdam/Algorithms.cs).
 #define CA_CLOCK_ADAM 1      // Adam, AdamW, SignAdam: s6 decay, s7 sqrt(bc2), s8 lr/bc1, s9 bc1
 #define CA_CLOCK_ADAMAX 2    // AdaMax: s6 decay, s8 -(lr/bc1)
 #define CA_CLOCK_RADAM 3     // RAdam: s6 decay, s7 bc1, s8 lr, s9 sqrt(bc2), s10 r_t, CA_RECTIFIED
-#define CA_CLOCK_SIGN 4      // signSGD, Signum: s1 lr
-#define CA_CLOCK_LION 5      // Lion: s1 lr, s6 decay
-#define CA_CLOCK_PLAIN 6     // RMSProp, AdaDelta: s1 lr
-#define CA_CLOCK_SGD 7       // SGD: s1 lr, CA_FIRST_STEP on step 1 when it has momentum
-#define CA_CLOCK_ADAGRAD 8   // AdaGrad: s1 clr = lr / (1 + (t-1) lr_decay)
+#define CA_CLOCK_LR 4        // only the lr is step-dependent: s[(kind >> 16) & 0xff] = lr (signSGD, Signum, RMSProp, AdaDelta, Yogi)
+#define CA_CLOCK_LION 5      // Lion: lr, decay
+#define CA_CLOCK_SGD 7       // SGD: lr, CA_FIRST_STEP on step 1 when it has momentum
+#define CA_CLOCK_ADAGRAD 8   // AdaGrad: clr = lr / (1 + (t-1) lr_decay)
 // OR-ed into CaClock::kind: bias correction off (Hyperparameters.BiasCorrection = false; Adam, AdamW, SignAdam,
 // AdaMax): 1 - beta1^t and 1 - beta2^t are exactly 1, as in StepScalars.Advance; the running products still advance.
 #define CA_CLOCK_NO_BIAS_CORRECTION 0x100
+// Bits 16-23 of CaClock::kind: the slot CA_CLOCK_LR writes the lr into (the descriptor's ClockKind).
+#define CA_CLOCK_KIND(k) ((k) & 0xff)
+#define CA_CLOCK_LR_SLOT(k) (((k) >> 16) & 0xff)
 
 /// The clock of one tensor (64 bytes, mirrored by CaClock in src/CudaAdam/Device/DeviceOptimizer.cs).
 struct CaClock {
@@ -61,16 +63,16 @@ extern "C" __global__ void step_clock(CaTensor* tensors, CaClock* clocks, int co
     const bool corrected = (c.kind & CA_CLOCK_NO_BIAS_CORRECTION) == 0;
     const double bc1 = corrected ? 1 - c.beta1_power : 1.0, bc2 = corrected ? 1 - c.beta2_power : 1.0;
     const double decay = 1 - lr * c.weight_decay;
-    switch (c.kind & ~CA_CLOCK_NO_BIAS_CORRECTION) {
+    switch (CA_CLOCK_KIND(c.kind)) {
         case CA_CLOCK_ADAM:
-            t.s[6] = (float)decay;
-            t.s[7] = (float)sqrt(bc2);
-            t.s[8] = (float)(lr / bc1);
-            t.s[9] = (float)bc1;
+            t.s[CA_S_DECAY] = (float)decay;
+            t.s[CA_S_BC2_SQRT] = (float)sqrt(bc2);
+            t.s[CA_S_STEP_SIZE] = (float)(lr / bc1);
+            t.s[CA_S_BC1] = (float)bc1;
             break;
         case CA_CLOCK_ADAMAX:
-            t.s[6] = (float)decay;
-            t.s[8] = (float)-(lr / bc1);
+            t.s[CA_S_DECAY] = (float)decay;
+            t.s[CA_S_ADAMAX_NEG_CLR] = (float)-(lr / bc1);
             break;
         case CA_CLOCK_RADAM: {
             const double rho_inf = 2 / (1 - c.beta2) - 1;
@@ -78,28 +80,27 @@ extern "C" __global__ void step_clock(CaTensor* tensors, CaClock* clocks, int co
             const bool rectified = rho_t > 5;
             double rect = 0;
             if (rectified) rect = sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t));
-            t.s[6] = (float)decay;
-            t.s[7] = (float)bc1;
-            t.s[8] = (float)lr;
-            t.s[9] = (float)sqrt(bc2);
-            t.s[10] = (float)rect;
+            t.s[CA_S_DECAY] = (float)decay;
+            t.s[CA_S_RADAM_BC1] = (float)bc1;
+            t.s[CA_S_RADAM_LR] = (float)lr;
+            t.s[CA_S_RADAM_BC2_SQRT] = (float)sqrt(bc2);
+            t.s[CA_S_RADAM_RECT] = (float)rect;
             t.flags = rectified ? (t.flags | CA_RECTIFIED) : (t.flags & ~CA_RECTIFIED);
             break;
         }
-        case CA_CLOCK_SIGN:
-        case CA_CLOCK_PLAIN:
-            t.s[1] = (float)lr;
+        case CA_CLOCK_LR:
+            t.s[CA_CLOCK_LR_SLOT(c.kind)] = (float)lr;
             break;
         case CA_CLOCK_LION:
-            t.s[1] = (float)lr;
-            t.s[6] = (float)decay;
+            t.s[CA_S_SIGN_LR] = (float)lr;
+            t.s[CA_S_LION_DECAY] = (float)decay;
             break;
         case CA_CLOCK_SGD:
-            t.s[1] = (float)lr;
+            t.s[CA_S_B_LR] = (float)lr;
             t.flags = (step == 1 && (t.flags & CA_MOMENTUM)) ? (t.flags | CA_FIRST_STEP) : (t.flags & ~CA_FIRST_STEP);
             break;
         case CA_CLOCK_ADAGRAD:
-            t.s[1] = (float)(lr / (1 + (double)(step - 1) * c.lr_decay));
+            t.s[CA_S_B_LR] = (float)(lr / (1 + (double)(step - 1) * c.lr_decay));
             break;
     }
     clocks[i] = c;

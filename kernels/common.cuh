@@ -39,10 +39,10 @@ __device__ __forceinline__ cudaadam_index cudaadam_grid_stride() {
 // static_asserts below and KernelTablesTests on the C# side pin sizes, offsets and flag values).
 // ---------------------------------------------------------------------------------------------------------
 
-/// Number of per-tensor float scalars. Their meaning is per algorithm (see the CA_S_* indices of each kernel
-/// file); the host packs them in src/CudaAdam/Device/KernelScalars.cs, rounding to float exactly where the C#
-/// reference writes (float).
-#define CA_SCALARS 14
+/// CA_SCALARS, the number of per-tensor float scalars, and every CA_S_* slot index: generated from the algorithm
+/// descriptors (src/CudaAdam/Algorithms.cs), which name each slot once for C# and CUDA. The host packs them in
+/// src/CudaAdam/Device/KernelScalars.cs, rounding to float exactly where the C# reference writes (float).
+#include "scalars.gen.cuh"
 
 // Per-tensor flags (CaTensor::flags).
 #define CA_ACTIVE      1u   // the tensor has a gradient this step; inactive tensors are not touched at all
@@ -422,17 +422,7 @@ static __device__ __forceinline__ void ca_grad_clip_finalize(const double* parti
 // ---- The Adam family's shared slots and moment update: adam.cu (adam_step, adamax_step, nadam_step, radam_step) and
 // sign.cu (signadam_step). Slots are packed by src/CudaAdam/Device/KernelScalars.cs; the lines below are
 // Reference/Adam.cs (AdamReference.Update), NAdam.cs and RAdam.cs, in the same float32 order.
-#define CA_S_BETA1 0            // (float)beta1
-#define CA_S_BETA2 1            // (float)beta2
-#define CA_S_EPS 2              // (float)eps
-#define CA_S_WD 3               // (float)weight_decay
-#define CA_S_ONE_MINUS_BETA1 4  // (float)(1 - beta1)
-#define CA_S_ONE_MINUS_BETA2 5  // (float)(1 - beta2)
-#define CA_S_DECAY 6            // (float)(1 - lr * weight_decay)   decoupled weight decay
 // Adam / AdamW / AMSGrad / SignAdam / AdaMax:
-#define CA_S_BC2_SQRT 7         // (float)sqrt(1 - beta2^t)
-#define CA_S_STEP_SIZE 8        // (float)(lr / (1 - beta1^t))
-#define CA_S_BC1 9              // (float)(1 - beta1^t)
 
 /// Weight decay, then the two moments:  x ← x(1−γλ) (decoupled) or g ← g + λx (coupled);
 ///   m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) g².  Returns g after weight decay; x is updated in place.

@@ -5,19 +5,10 @@
 #include "common.cuh"
 #include "diagnostics.cuh"   // ca_foreach_diag: signadam_step_diag
 
-// signSGD / Signum / Lion slots.
-#define CA_S_SIGN_WD 0          // (float)weight_decay  (signSGD, Signum: coupled L2)
-#define CA_S_SIGN_LR 1          // (float)lr
-#define CA_S_SIGN_MOMENTUM 2    // Signum: (float)momentum
-#define CA_S_SIGN_ONE_MINUS_MOMENTUM 3 // Signum: (float)(1 - momentum)
-#define CA_S_LION_BETA1 2       // (float)beta1
-#define CA_S_LION_ONE_MINUS_BETA1 3 // (float)(1 - beta1)
-#define CA_S_LION_BETA2 4       // (float)beta2
-#define CA_S_LION_ONE_MINUS_BETA2 5 // (float)(1 - beta2)
-#define CA_S_LION_DECAY 6       // (float)(1 - lr * weight_decay)
-// SignAdam uses Adam's slots (common.cuh).
+// Scalar slots: CA_S_SIGN_*, CA_S_LION_* of scalars.gen.cuh (src/CudaAdam/Algorithms.cs); SignAdam uses Adam's.
 
 /// signSGD (Bernstein et al. 2018): x ← x − γ · sign(g + λx).
+/// Reference: src/CudaAdam/Reference/SignSgd.cs (SignSgdReference.Step).
 extern "C" __global__ void signsgd_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                         const int* skip_flag, int epoch, const float* clip) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
@@ -30,6 +21,7 @@ extern "C" __global__ void signsgd_step(const CaTensor* tensors, const CaChunk* 
 }
 
 /// Signum (Bernstein et al. 2018): g ← g + λx;  m ← β m + (1−β) g;  x ← x − γ · sign(m)   (β = momentum).
+/// Reference: src/CudaAdam/Reference/Signum.cs (SignumReference.Step).
 extern "C" __global__ void signum_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                        const int* skip_flag, int epoch, const float* clip) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
@@ -43,6 +35,7 @@ extern "C" __global__ void signum_step(const CaTensor* tensors, const CaChunk* c
 }
 
 /// Lion (Chen et al. 2023): c ← β1 m + (1−β1) g;  x ← x(1 − γλ) − γ · sign(c);  m ← β2 m + (1−β2) g.
+/// Reference: src/CudaAdam/Reference/Lion.cs (LionReference.Step).
 extern "C" __global__ void lion_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                      const int* skip_flag, int epoch, const float* clip) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
@@ -66,6 +59,7 @@ static __device__ __forceinline__ void ca_signadam_op(CaElem& e, const CaTensor&
 /// Adam as sign-like descent (arXiv 2507.05966): m, v, v̄, denom exactly as adam_step, then
 ///   u' ← |m| / denom;  x ← x − (γ/(1−β1^t)) · (u' · sign(m)),
 /// bitwise equal to adam_step because (|m|/d)·sign(m) = m/d in IEEE arithmetic (signed zeros included).
+/// Reference: src/CudaAdam/Reference/Adam.cs (SignAdamReference.Step).
 extern "C" __global__ void signadam_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
                                          const int* skip_flag, int epoch, const float* clip) {
     ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) { ca_signadam_op(e, t); });

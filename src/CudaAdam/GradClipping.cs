@@ -1,21 +1,6 @@
 namespace CudaAdam;
 
 /// <summary>
-/// A backend that can clip the gradients of a step by their global 2-norm before stepping, fused into the step
-/// (the gradients in memory are not rewritten): <c>torch.nn.utils.clip_grad_norm_(params, max_norm)</c> then
-/// <c>optimizer.step()</c>. Set through <see cref="Optimizer.MaxGradNorm"/> or the backend's own options.
-/// </summary>
-public interface IClippingStepBackend
-{
-    /// <summary>The clipping threshold, or null for no clipping (default).</summary>
-    double? MaxGradNorm { get; set; }
-    /// <summary>The total 2-norm of the (unscaled) gradients of the last clipped step; NaN before one.</summary>
-    double LastGradNorm { get; }
-    /// <summary>The coefficient the gradients of the last clipped step were multiplied by (≤ 1; 1 when not clipped).</summary>
-    float LastClipCoefficient { get; }
-}
-
-/// <summary>
 /// Global-norm gradient clipping, the reference every backend is checked against
 /// (torch.nn.utils.clip_grad_norm_ semantics, norm_type 2):
 /// <code>
@@ -27,7 +12,8 @@ public interface IClippingStepBackend
 /// Convention notes: torch computes the norm of the per-tensor norms in the gradients' dtype (float32 on the GPU) and
 /// the coefficient in float32; we accumulate in double, so the norm can differ from torch's by float32 rounding, and
 /// large finite gradients whose squares overflow float32 (torch: inf norm) give a finite norm here. A non-finite
-/// norm (a non-finite gradient) makes the device backends skip the step (GradScaler semantics); the kernels' sum
+/// norm (a non-finite gradient) refuses the step under the skip and error policies and gives coefficient 1 under
+/// propagate (<see cref="NonFinitePolicy"/>), on every backend; the kernels' sum
 /// uses another order (block partials, then a fixed tree: <c>kernels/common.cuh</c>), so compare norms with a
 /// tolerance, coefficients derived from the same norm bit for bit.
 /// </summary>
@@ -52,7 +38,7 @@ public static class GradClipping
     }
 
     /// <summary>min(1, maxNorm / (norm + 1e-6)) computed in double and rounded to float; 1 for a non-finite norm
-    /// (the device backends skip such a step).</summary>
+    /// (which only <see cref="NonFinitePolicy.Propagate"/> steps with).</summary>
     public static float Coefficient(double norm, double maxNorm)
     {
         if (!double.IsFinite(norm)) return 1f;

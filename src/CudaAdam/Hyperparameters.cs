@@ -60,33 +60,18 @@ public sealed record Hyperparameters
     /// only the scalars of <see cref="StepScalars.Advance"/> change: 1 − β1^t and 1 − β2^t become exactly 1.</remarks>
     public bool BiasCorrection { get; init; } = true;
 
-    /// <summary>Whether <paramref name="algorithm"/> reads <see cref="BiasCorrection"/>.</summary>
-    public static bool HasBiasCorrectionSwitch(Algorithm algorithm) =>
-        algorithm is Algorithm.Adam or Algorithm.AdamW or Algorithm.SignAdam or Algorithm.AdaMax;
+    /// <summary>Whether <paramref name="algorithm"/> reads <see cref="BiasCorrection"/> (its descriptor says).</summary>
+    public static bool HasBiasCorrectionSwitch(Algorithm algorithm) => algorithm.Info().BiasCorrectionSwitch;
 
-    /// <summary>torch.optim's defaults for <paramref name="algorithm"/> (for SGD, whose lr torch 1.13 requires, 1e-3 as in torch 2.x).</summary>
-    public static Hyperparameters Defaults(Algorithm algorithm) => algorithm switch
-    {
-        Algorithm.Adam or Algorithm.SignAdam or Algorithm.RAdam => new(),
-        Algorithm.AdamW => new() { WeightDecay = 1e-2 },
-        Algorithm.AdaMax or Algorithm.NAdam => new() { Lr = 2e-3 },
-        Algorithm.Sgd => new() { Lr = 1e-3 },
-        Algorithm.AdaGrad => new() { Lr = 1e-2, Eps = 1e-10 },
-        Algorithm.RmsProp => new() { Lr = 1e-2 },
-        Algorithm.AdaDelta => new() { Lr = 1.0, Eps = 1e-6 },
-        Algorithm.SignSgd => new() { Lr = 1e-3 },
-        Algorithm.Signum => new() { Lr = 1e-3, Momentum = 0.9 },
-        Algorithm.Lion => new() { Lr = 1e-4, Beta1 = 0.9, Beta2 = 0.99 },
-        _ => throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, null),
-    };
+    /// <summary>torch.optim's defaults for <paramref name="algorithm"/> (its descriptor's <see cref="AlgorithmInfo.Defaults"/>;
+    /// for SGD, whose lr torch 1.13 requires, 1e-3 as in torch 2.x).</summary>
+    public static Hyperparameters Defaults(Algorithm algorithm) => algorithm.Info().Defaults;
 
     /// <summary>Whether <paramref name="algorithm"/> reads β1/β2 (the Adam family and Lion).</summary>
-    public static bool UsesBetas(Algorithm algorithm) => algorithm is Algorithm.Adam or Algorithm.AdamW
-        or Algorithm.AdaMax or Algorithm.NAdam or Algorithm.RAdam or Algorithm.SignAdam or Algorithm.Lion;
+    public static bool UsesBetas(Algorithm algorithm) => algorithm.Info().UsesBetas;
 
     /// <summary>Whether <paramref name="algorithm"/> has the Adam-style second moment v_t = β2 v + (1−β2) g².</summary>
-    public static bool HasSecondMoment(Algorithm algorithm) => algorithm is Algorithm.Adam or Algorithm.AdamW
-        or Algorithm.NAdam or Algorithm.RAdam or Algorithm.SignAdam;
+    public static bool HasSecondMoment(Algorithm algorithm) => algorithm.Info().HasSecondMoment;
 
     /// <summary>
     /// Checks every value <paramref name="algorithm"/> reads and throws with a message that names the value, what
@@ -114,44 +99,20 @@ public sealed record Hyperparameters
                              "R = (1-beta1)/(sqrt(1-beta2)*sqrt(1-beta1^2/beta2)) is infinite, so |m|/sqrt(v) is unbounded " +
                              "and the convergence analysis of arXiv 2507.05966 does not apply");
         }
-        if (algorithm is not (Algorithm.Sgd or Algorithm.SignSgd or Algorithm.Signum or Algorithm.Lion))
+        var info = algorithm.Info();
+        if (info.UsesEps)
             Require(Finite(Eps) && Eps > 0, $"Invalid epsilon value: {Eps} (eps must be a finite number > 0)");
-        switch (algorithm)
-        {
-            case Algorithm.Sgd:
-                Require(Finite(Momentum) && Momentum >= 0, $"Invalid momentum value: {Momentum} (must be >= 0)");
-                Require(Finite(Dampening), $"Invalid dampening value: {Dampening}");
-                Require(!Nesterov || (Momentum > 0 && Dampening == 0),
-                    $"Nesterov momentum requires a momentum > 0 and zero dampening (got momentum = {Momentum}, dampening = {Dampening})");
-                break;
-            case Algorithm.Signum:
-                Require(Momentum >= 0 && Momentum < 1, $"Invalid momentum value: {Momentum} (Signum's momentum must be in [0, 1))");
-                break;
-            case Algorithm.RmsProp:
-                Require(Finite(Momentum) && Momentum >= 0, $"Invalid momentum value: {Momentum} (must be >= 0)");
-                Require(Finite(Alpha) && Alpha >= 0, $"Invalid alpha value: {Alpha} (must be >= 0)");
-                break;
-            case Algorithm.AdaDelta:
-                Require(Rho >= 0 && Rho <= 1, $"Invalid rho value: {Rho} (must be in [0, 1])");
-                break;
-            case Algorithm.AdaGrad:
-                Require(Finite(LrDecay) && LrDecay >= 0, $"Invalid lr_decay value: {LrDecay} (must be >= 0)");
-                Require(Finite(InitialAccumulatorValue) && InitialAccumulatorValue >= 0,
-                    $"Invalid initial_accumulator_value value: {InitialAccumulatorValue} (must be >= 0)");
-                break;
-            case Algorithm.NAdam:
-                Require(Finite(MomentumDecay) && MomentumDecay >= 0, $"Invalid momentum_decay value: {MomentumDecay} (must be >= 0)");
-                break;
-        }
-        if (Amsgrad && algorithm is not (Algorithm.Adam or Algorithm.AdamW or Algorithm.SignAdam))
-            throw new ArgumentException($"amsgrad is defined for adam, adamw and signadam, not {algorithm.Name()}");
-        if (!BiasCorrection && !HasBiasCorrectionSwitch(algorithm))
-            throw new ArgumentException($"bias_correction = false is an option of adam, adamw, signadam and adamax, not {algorithm.Name()} " +
-                                        (algorithm is Algorithm.NAdam or Algorithm.RAdam
+        info.Validate?.Invoke(this);
+        string Having(Func<AlgorithmInfo, bool> option) => string.Join(", ", Algorithms.All.Where(option).Select(i => i.Name));
+        if (Amsgrad && !info.AmsgradOption)
+            throw new ArgumentException($"amsgrad is defined for {Having(i => i.AmsgradOption)}, not {info.Name}");
+        if (!BiasCorrection && !info.BiasCorrectionSwitch)
+            throw new ArgumentException($"bias_correction = false is an option of {Having(i => i.BiasCorrectionSwitch)}, not {info.Name} " +
+                                        (info.HasSecondMoment
                                             ? "(its step schedule is built on the corrected moments; use adam with bias_correction = false)"
                                             : "(it has no bias correction to switch off)"));
-        if (DecoupledWeightDecay && algorithm is not (Algorithm.NAdam or Algorithm.RAdam))
-            throw new ArgumentException($"decoupled_weight_decay is an option of nadam and radam, not {algorithm.Name()} " +
+        if (DecoupledWeightDecay && !info.DecoupledOption)
+            throw new ArgumentException($"decoupled_weight_decay is an option of {Having(i => i.DecoupledOption)}, not {info.Name} " +
                                         "(use adamw for Adam with decoupled weight decay)");
         return warnings;
     }

@@ -42,51 +42,16 @@ public sealed class ParamGroup
 public readonly record struct StepItem(Parameter Param, ParamState State, Hyperparameters Hyperparameters, StepScalars Scalars);
 
 /// <summary>Where the element-wise math of a step runs: the CPU reference, the host emulator of the kernels, or a GPU.
-/// A backend receives every parameter of a step at once, so that it can do one launch per step.</summary>
+/// A backend receives every parameter of a step at once, so that it can do one launch per step, and honours the
+/// <see cref="StepContract"/> (unscale, clipping, non-finite policy) exactly as the reference does: same inputs,
+/// same bits, same <see cref="BackendStepOutcome"/>.</summary>
 public interface IStepBackend : IDisposable
 {
     string Name { get; }
-    void Step(Algorithm algorithm, IReadOnlyList<StepItem> items);
-}
 
-/// <summary>The CPU reference backend: <see cref="Reference.Reference.Step"/> on each parameter. With
-/// <see cref="MaxGradNorm"/> the gradients are clipped by <see cref="GradClipping"/> first (on copies; a non-finite
-/// norm gives coefficient 1 and the non-finite values go through, as without clipping).</summary>
-public sealed class CpuReferenceBackend : IStepBackend, IClippingStepBackend
-{
-    private double? _maxGradNorm;
-
-    public string Name => "cpu";
-
-    public double? MaxGradNorm
-    {
-        get => _maxGradNorm;
-        set { GradClipping.Validate(value); _maxGradNorm = value; }
-    }
-
-    public double LastGradNorm { get; private set; } = double.NaN;
-
-    public float LastClipCoefficient { get; private set; } = 1f;
-
-    public void Step(Algorithm algorithm, IReadOnlyList<StepItem> items)
-    {
-        if (_maxGradNorm is { } maxNorm)
-        {
-            LastGradNorm = GradClipping.TotalNorm(items.Select(it => it.Param.Grad!));
-            LastClipCoefficient = GradClipping.Coefficient(LastGradNorm, maxNorm);
-            foreach (var it in items)
-            {
-                var g = new float[it.Param.Grad!.Length];
-                for (int i = 0; i < g.Length; i++) g[i] = it.Param.Grad[i] * LastClipCoefficient;
-                Reference.Reference.Step(algorithm, it.Param.Data, g, it.State, it.Hyperparameters, it.Scalars);
-            }
-            return;
-        }
-        foreach (var it in items)
-            Reference.Reference.Step(algorithm, it.Param.Data, it.Param.Grad, it.State, it.Hyperparameters, it.Scalars);
-    }
-
-    public void Dispose() { }
+    /// <summary>Steps every item. On a refused step (<see cref="BackendStepOutcome.NonFinite"/>) no parameter and no
+    /// state buffer may have changed; <see cref="Optimizer"/> rolls back the counters.</summary>
+    BackendStepOutcome Step(Algorithm algorithm, IReadOnlyList<StepItem> items, StepContract contract);
 }
 
 /// <summary>
@@ -107,6 +72,8 @@ public sealed class Optimizer : IDisposable
     private readonly List<string> _warnings = [];
     // The hyperparameters each group last passed validation with (a schedule changes them every step: keep one each).
     private readonly Dictionary<ParamGroup, Hyperparameters> _validated = new(ReferenceEqualityComparer.Instance);
+    private float _invScale = 1f;
+    private double? _maxGradNorm;
 
     public Optimizer(Algorithm algorithm, IEnumerable<ParamGroup> groups, IStepBackend? backend = null)
     {
@@ -131,29 +98,47 @@ public sealed class Optimizer : IDisposable
     public IReadOnlyList<ParamGroup> Groups { get; }
     /// <summary>The backend's name: cpu, emulator or cuda.</summary>
     public string BackendName => _backend.Name;
-    /// <summary>Steps the backend skipped because a gradient was not finite (<see cref="Device.ISkippingStepBackend"/>).</summary>
-    public long SkippedSteps { get; private set; }
+
+    /// <summary>What a non-finite gradient does (<see cref="NonFinitePolicy"/>); <see cref="NonFinitePolicy.Skip"/> by
+    /// default: the step is skipped, loudly (<see cref="StepResult.Skipped"/>, <see cref="SkippedSteps"/>).</summary>
+    public NonFinitePolicy NonFinite { get; set; } = NonFinitePolicy.Skip;
+
+    /// <summary>Gradients are multiplied by this in float32 before anything else (mixed-precision loss scaling:
+    /// 1/scale). 1 (default) is exact. The product is what the non-finite check and clipping see.</summary>
+    /// <exception cref="ArgumentException">Not a finite number &gt; 0.</exception>
+    public float InvScale
+    {
+        get => _invScale;
+        set => _invScale = float.IsFinite(value) && value > 0
+            ? value
+            : throw new ArgumentException($"Invalid inv_scale: {value} (must be a finite number > 0)");
+    }
+
     /// <summary>
     /// Global-norm gradient clipping fused into the step (torch.nn.utils.clip_grad_norm_ semantics, see
-    /// <see cref="GradClipping"/>), or null for none. Stored in the backend, which must implement
-    /// <see cref="IClippingStepBackend"/> (cpu, emulator and cuda do).
+    /// <see cref="GradClipping"/>), or null for none (default).
     /// </summary>
-    /// <exception cref="NotSupportedException">The backend cannot clip.</exception>
     /// <exception cref="ArgumentException">Not a finite number &gt; 0.</exception>
     public double? MaxGradNorm
     {
-        get => (_backend as IClippingStepBackend)?.MaxGradNorm;
-        set
-        {
-            GradClipping.Validate(value);
-            if (_backend is IClippingStepBackend c) c.MaxGradNorm = value;
-            else if (value is not null)
-                throw new NotSupportedException($"backend '{_backend.Name}' does not clip gradients (use cpu, emulator or cuda)");
-        }
+        get => _maxGradNorm;
+        set { GradClipping.Validate(value); _maxGradNorm = value; }
     }
 
+    /// <summary>The step contract the next <see cref="Step"/> hands the backend.</summary>
+    public StepContract Contract => new(_invScale, _maxGradNorm, NonFinite);
+
+    /// <summary>Steps taken (a skipped step does not count); <see cref="StepResult.Step"/> of the last result.</summary>
+    public long StepCount { get; private set; }
+
+    /// <summary>Steps skipped because a gradient was not finite (<see cref="NonFinitePolicy.Skip"/>).</summary>
+    public long SkippedSteps { get; private set; }
+
+    /// <summary>The result of the last <see cref="Step"/>, or null before the first.</summary>
+    public StepResult? LastResult { get; private set; }
+
     /// <summary>The total gradient norm of the last clipped step (NaN when none or not clipping).</summary>
-    public double LastGradNorm => (_backend as IClippingStepBackend)?.LastGradNorm ?? double.NaN;
+    public double LastGradNorm => LastResult?.GradNorm ?? double.NaN;
 
     /// <summary>Warnings from validation (β1 ≥ sqrt(β2), ...), each once.</summary>
     public IReadOnlyList<string> Warnings => _warnings;
@@ -170,11 +155,14 @@ public sealed class Optimizer : IDisposable
         _state[p] = state;
     }
 
-    /// <summary>Takes one step for every parameter that has a gradient.</summary>
-    /// <remarks>All-or-nothing: every group, gradient and state is checked before any state advances, and if the
-    /// backend fails, the step counters and running products are restored, so a failed step can be retried.</remarks>
+    /// <summary>Takes one step for every parameter that has a gradient, under <see cref="Contract"/>.</summary>
+    /// <returns>What happened: the step count, whether it was skipped and why, the gradient norm and clip coefficient.</returns>
+    /// <remarks>All-or-nothing: every group, gradient and state is checked before any state advances; if the backend
+    /// fails or refuses the step (a non-finite gradient), the step counters and running products are restored and no
+    /// state created for this step is kept, as if Step had not been called (torch's GradScaler).</remarks>
     /// <exception cref="ArgumentException">A gradient's length differs from its parameter's, or hyperparameters are invalid.</exception>
-    public void Step()
+    /// <exception cref="NonFiniteGradientException">Under <see cref="NonFinitePolicy.Error"/>, a non-finite gradient; nothing changed.</exception>
+    public StepResult Step()
     {
         var work = new List<(Parameter P, Hyperparameters Hp, ParamState? State)>();
         foreach (var group in Groups)
@@ -201,31 +189,57 @@ public sealed class Optimizer : IDisposable
             counters.Add((s, s.Step, s.Beta1Power, s.Beta2Power, s.MuProduct));
             items.Add(new StepItem(p, s, hp, StepScalars.Advance(Algorithm, hp, s)));
         }
+        var contract = Contract;
+        BackendStepOutcome outcome;
         try
         {
-            _backend.Step(Algorithm, items);
+            outcome = _backend.Step(Algorithm, items, contract);
         }
         catch
         {
             Restore();
             throw;
         }
-        // A backend that met a non-finite gradient changed nothing (Device.ISkippingStepBackend): undo the counters
-        // too, and keep no state created for this step, as if Step had not been called (torch's GradScaler).
-        if (_backend is Device.ISkippingStepBackend { LastStepSkipped: true })
+        if (outcome.NonFinite)
         {
             Restore();
+            string reason = NonFiniteReason(items, contract, outcome.GradNorm);
+            if (contract.NonFinite == NonFinitePolicy.Error)
+                throw new NonFiniteGradientException(
+                    $"step {StepCount + 1}: {reason}; nothing was changed (non_finite = error; use skip to skip such steps, propagate to let the values through)");
             SkippedSteps++;
-            return;
+            LastResult = new StepResult(StepCount, true, reason, outcome.GradNorm, outcome.ClipCoefficient, items.Count);
+            return LastResult.Value;
         }
         foreach (var it in items) _state[it.Param] = it.State;
-        return;
+        StepCount++;
+        LastResult = new StepResult(StepCount, false, null, outcome.GradNorm, outcome.ClipCoefficient, items.Count);
+        return LastResult.Value;
 
         void Restore()
         {
             foreach (var (s, step, b1, b2, mu) in counters)
                 (s.Step, s.Beta1Power, s.Beta2Power, s.MuProduct) = (step, b1, b2, mu);
         }
+    }
+
+    /// <summary>Names the first non-finite unscaled gradient value (parameter, index, value): the same words whichever
+    /// backend refused the step, since the gradients are the caller's host arrays.</summary>
+    private static string NonFiniteReason(IReadOnlyList<StepItem> items, StepContract contract, double norm)
+    {
+        foreach (var it in items)
+        {
+            var g = it.Param.Grad!;
+            for (int i = 0; i < g.Length; i++)
+            {
+                float x = g[i] * contract.InvScale;
+                if (float.IsFinite(x)) continue;
+                string scaled = contract.InvScale == 1f ? "" : FormattableString.Invariant($" ({g[i]:R} times inv_scale {contract.InvScale:R})");
+                string value = float.IsNaN(x) ? "NaN" : x > 0 ? "+inf" : "-inf";
+                return FormattableString.Invariant($"non-finite gradient: {it.Param.Name}[{i}] = {value}{scaled}");
+            }
+        }
+        return FormattableString.Invariant($"non-finite gradient norm {norm:R}");
     }
 
     private void ValidateGroup(ParamGroup g)
@@ -239,8 +253,20 @@ public sealed class Optimizer : IDisposable
 
     private void CheckState(Parameter p, ParamState s, Hyperparameters hp)
     {
-        // The layout ParamState.Create would make, without allocating it (this runs on every step).
-        var (m, v, vmax, aux) = ParamState.Layout(Algorithm, hp);
+        // The layout ParamState.Create makes (the descriptor's slots kept with these hyperparameters, less those torch
+        // creates on the first step), without allocating the buffers: this runs on every step.
+        bool m = false, v = false, vmax = false, aux = false;
+        foreach (var slot in Algorithm.Info().StateWith(hp))
+        {
+            if (slot.OnFirstStep) continue;
+            switch (slot.Buffer)
+            {
+                case StateBuffer.M: m = true; break;
+                case StateBuffer.V: v = true; break;
+                case StateBuffer.VMax: vmax = true; break;
+                default: aux = true; break;
+            }
+        }
         int n = p.Data.Length;
         Check(m ? n : null, s.M, "M"); Check(v ? n : null, s.V, "V"); Check(vmax ? n : null, s.VMax, "VMax"); Check(aux ? n : null, s.Aux, "Aux");
         return;

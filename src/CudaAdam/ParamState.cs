@@ -36,58 +36,38 @@ public sealed class ParamState
     /// <summary>NAdam's Π_{i≤t} μ_i.</summary>
     public double MuProduct { get; set; } = 1.0;
 
-    /// <summary>The state of a parameter of <paramref name="length"/> elements before its first step, as torch.optim creates it.</summary>
+    /// <summary>The state of a parameter of <paramref name="length"/> elements before its first step, as torch.optim
+    /// creates it: one buffer per slot of the algorithm's descriptor (<see cref="AlgorithmInfo.State"/>) kept with these
+    /// hyperparameters, filled with its initial value (0 unless the slot says); a slot torch creates on the first step
+    /// stays null.</summary>
     public static ParamState Create(Algorithm algorithm, Hyperparameters hp, int length)
     {
         var s = new ParamState();
-        float[] Zeros() => new float[length];
-        switch (algorithm)
+        foreach (var slot in algorithm.Info().StateWith(hp))
         {
-            case Algorithm.Adam or Algorithm.AdamW or Algorithm.NAdam or Algorithm.RAdam or Algorithm.SignAdam:
-                s.M = Zeros(); s.V = Zeros();
-                if (hp.Amsgrad) s.VMax = Zeros();
-                break;
-            case Algorithm.AdaMax:
-                s.M = Zeros(); s.V = Zeros();
-                break;
-            case Algorithm.Signum or Algorithm.Lion:
-                s.M = Zeros();
-                break;
-            case Algorithm.Sgd:
-                break; // torch creates momentum_buffer on the first step, as a copy of the gradient
-            case Algorithm.AdaGrad:
-                s.V = new float[length];
-                Array.Fill(s.V, (float)hp.InitialAccumulatorValue);
-                break;
-            case Algorithm.RmsProp:
-                s.V = Zeros();
-                if (hp.Momentum > 0) s.M = Zeros();
-                if (hp.Centered) s.Aux = Zeros();
-                break;
-            case Algorithm.AdaDelta:
-                s.V = Zeros(); s.Aux = Zeros();
-                break;
-            case Algorithm.SignSgd:
-                break;
-            default:
-                throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, null);
+            if (slot.OnFirstStep) continue;
+            var buffer = new float[length];
+            if (slot.Initial?.Invoke(hp) is { } init and not 0f) Array.Fill(buffer, init);
+            s[slot.Buffer] = buffer;
         }
         return s;
     }
 
-    /// <summary>Which slots <see cref="Create"/> makes for <paramref name="algorithm"/> (each of the parameter's length),
-    /// without allocating them: what <see cref="Optimizer"/> checks a state against on every step.</summary>
-    internal static (bool M, bool V, bool VMax, bool Aux) Layout(Algorithm algorithm, Hyperparameters hp) => algorithm switch
+    /// <summary>The buffer in <paramref name="b"/>.</summary>
+    public float[]? this[StateBuffer b]
     {
-        Algorithm.Adam or Algorithm.AdamW or Algorithm.NAdam or Algorithm.RAdam or Algorithm.SignAdam => (true, true, hp.Amsgrad, false),
-        Algorithm.AdaMax => (true, true, false, false),
-        Algorithm.Signum or Algorithm.Lion => (true, false, false, false),
-        Algorithm.Sgd or Algorithm.SignSgd => (false, false, false, false),
-        Algorithm.AdaGrad => (false, true, false, false),
-        Algorithm.RmsProp => (hp.Momentum > 0, true, false, hp.Centered),
-        Algorithm.AdaDelta => (false, true, false, true),
-        _ => throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, null),
-    };
+        get => b switch { StateBuffer.M => M, StateBuffer.V => V, StateBuffer.VMax => VMax, _ => Aux };
+        set
+        {
+            switch (b)
+            {
+                case StateBuffer.M: M = value; break;
+                case StateBuffer.V: V = value; break;
+                case StateBuffer.VMax: VMax = value; break;
+                default: Aux = value; break;
+            }
+        }
+    }
 
     /// <summary>A deep copy (checkpoints, tests).</summary>
     public ParamState Clone() => new()
@@ -97,17 +77,6 @@ public sealed class ParamState
     };
 
     /// <summary>The buffer torch.optim calls <paramref name="torchName"/> for <paramref name="algorithm"/>, or null.</summary>
-    public float[]? ByTorchName(Algorithm algorithm, string torchName) => (algorithm, torchName) switch
-    {
-        (_, "exp_avg") => M,
-        (Algorithm.AdaMax, "exp_inf") => V,
-        (_, "exp_avg_sq") => V,
-        (_, "max_exp_avg_sq") => VMax,
-        (_, "momentum_buffer") => M,
-        (Algorithm.AdaGrad, "sum") => V,
-        (_, "square_avg") => V,
-        (Algorithm.RmsProp, "grad_avg") => Aux,
-        (Algorithm.AdaDelta, "acc_delta") => Aux,
-        _ => null,
-    };
+    public float[]? ByTorchName(Algorithm algorithm, string torchName) =>
+        algorithm.Info().State.FirstOrDefault(slot => slot.TorchName == torchName) is { } slot ? this[slot.Buffer] : null;
 }

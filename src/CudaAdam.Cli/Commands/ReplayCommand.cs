@@ -14,12 +14,13 @@ public sealed class ReplayCommand : ICommand
     public string Summary => "run an optimizer on recorded gradients (init.npy, grads.npy) and write the result as .npy";
 
     private static readonly string[] FileOptions = ["params", "grads", "out", "trajectory", "config"];
-    private static readonly string[] SettingOptions = ["optimizer", "backend"];
+    private static readonly string[] SettingOptions = ["optimizer", "backend", "nonfinite"];
     private static readonly string[] ClipOptions = ["max_grad_norm"];
 
     public string Usage =>
         "usage: cudaadam replay --optimizer NAME --params init.npy --grads grads.npy --out final.npy\n" +
         "                       [--trajectory traj.npy] [--backend NAME] [--config hp.json] [--max-grad-norm X]\n" +
+        "                       [--nonfinite skip|propagate|error]\n" +
         "                       [hyperparameters]\n\n" +
         "Takes T optimizer steps from x0 = init.npy (float32 [n]) with the gradients grads.npy (float32 [T, n],\n" +
         "row t is the gradient of step t+1) and writes x_T to --out (float32 [n]); --trajectory writes x_0..x_T\n" +
@@ -28,6 +29,8 @@ public sealed class ReplayCommand : ICommand
         $"  --backend NAME     {string.Join(" ", Backends.Names)} (default cpu)\n" +
         "  --max-grad-norm X  clip each step's gradient by its global 2-norm first (torch.nn.utils.clip_grad_norm_:\n" +
         "                     coefficient min(1, X / (norm + 1e-6)), fused into the step; norm accumulated in double)\n" +
+        "  --nonfinite P      what a step with a NaN or inf gradient does: skip (default: nothing changes, the step is\n" +
+        "                     counted and reported), propagate (torch.optim: the values go through), error (exit 2)\n" +
         "  --config FILE      a JSON object with the same keys (snake or kebab case) plus \"optimizer\" and \"backend\";\n" +
         "                     flags override it; an unknown key is an error\n\n" +
         "hyperparameters (torch.optim's keywords in kebab case; defaults are torch's for the optimizer):\n" +
@@ -61,6 +64,12 @@ public sealed class ReplayCommand : ICommand
         try { algorithm = AlgorithmNames.Parse(optimizerSetting.Value); }
         catch (ArgumentException e) { throw new UsageException(e.Message, e); }
         string backendName = settings.TryGetValue("backend", out var b) ? b.Value : "cpu";
+        var nonFinite = NonFinitePolicy.Skip;
+        if (settings.TryGetValue("nonfinite", out var nf))
+        {
+            try { nonFinite = NonFinitePolicies.Parse(nf.Value); }
+            catch (ArgumentException e) { throw new UsageException($"{nf.Source}: {e.Message}", e); }
+        }
 
         var hp = Hyperparameters.Defaults(algorithm);
         foreach (var key in HyperparameterKeys.All)
@@ -96,22 +105,31 @@ public sealed class ReplayCommand : ICommand
         var x = new Parameter("x", (float[])x0.Clone());
         float[]? trajectory = trajectoryPath is null ? null : new float[checked((steps + 1) * n)];
         if (trajectory is not null) x0.CopyTo(trajectory.AsSpan());
-        using (var opt = new Optimizer(algorithm, [x], hp, backend))
+        long skipped = 0;
+        string? firstSkip = null;
+        using (var opt = new Optimizer(algorithm, [x], hp, backend) { MaxGradNorm = maxGradNorm, NonFinite = nonFinite })
         {
-            try { opt.MaxGradNorm = maxGradNorm; }
-            catch (NotSupportedException e) { throw new UsageException($"--max-grad-norm: {e.Message}", e); }
             for (int t = 0; t < steps; t++)
             {
                 x.Grad = grads.Row(t).ToArray();
-                try { opt.Step(); }
+                StepResult r;
+                try { r = opt.Step(); }
+                catch (NonFiniteGradientException e)
+                {
+                    throw new UsageException($"gradient row {t} (step {t + 1}) of --grads '{gradsPath}': {e.Message}; no output written", e);
+                }
                 catch (NotImplementedException e)
                 {
                     stderr.WriteLine($"cudaadam replay: {algorithm.Name()} is not implemented on backend '{backend.Name}' yet ({e.Message})");
                     return ExitCodes.Failure;
                 }
+                if (r.Skipped && skipped++ == 0) firstSkip = $"step {t + 1}: {r.Reason}";
                 if (trajectory is not null) x.Data.CopyTo(trajectory.AsSpan((t + 1) * n));
             }
         }
+        if (skipped > 0)
+            stderr.WriteLine($"cudaadam replay: warning: {skipped} of {steps} steps skipped (non-finite gradients; first at {firstSkip}); " +
+                             "--nonfinite propagate lets the values through as torch.optim does, --nonfinite error stops at the first");
 
         try
         {
@@ -124,7 +142,8 @@ public sealed class ReplayCommand : ICommand
             return ExitCodes.Failure;
         }
         string also = trajectoryPath is null ? "" : $" and trajectory {trajectoryPath} [{steps + 1}, {n}]";
-        stdout.WriteLine($"replay: {algorithm.Name()}, T = {steps} steps, n = {n}, backend {backend.Name} -> wrote {outPath}{also}");
+        string skips = skipped == 0 ? "" : $", {skipped} skipped (non-finite gradient; first at {firstSkip})";
+        stdout.WriteLine($"replay: {algorithm.Name()}, T = {steps} steps{skips}, n = {n}, backend {backend.Name} -> wrote {outPath}{also}");
         return ExitCodes.Ok;
     }
 

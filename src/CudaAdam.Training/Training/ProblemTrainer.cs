@@ -126,7 +126,13 @@ public sealed class ProblemTrainer
             throw new TrainingDivergedException(t, loss);
         }
         X.Grad = _grad;
-        Optimizer.Step();
+        var result = Optimizer.Step();
+        if (result.Skipped)
+        {
+            // A finite loss with a non-finite gradient (overflow): the optimizer skipped the step, x stays that of t - 1.
+            _clock.Stop();
+            throw new TrainingDivergedException(t, loss, result.Reason);
+        }
         Problem.Project(X.Data);
         _clock.Stop();
         Step = t;

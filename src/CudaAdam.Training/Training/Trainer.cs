@@ -16,12 +16,16 @@ public sealed record EpochRecord(int Epoch, long Step, double TrainLoss, double 
     double WallSeconds);
 
 /// <summary>What a <see cref="Trainer"/> does: epochs, minibatch size, schedule, evaluation batch size.</summary>
-/// <summary>A training run met a NaN or infinite minibatch loss (the lr is too large, typically) at
-/// <see cref="Step"/>; that step was not taken.</summary>
-public sealed class TrainingDivergedException(long step, double loss)
-    : Exception(string.Create(CultureInfo.InvariantCulture,
-        $"diverged at step {step}: the minibatch loss is {loss}; the step was not taken (lower the lr, or clip the gradients: training.max_grad_norm)"))
+/// <summary>A training run met a NaN or infinite minibatch loss, or a non-finite gradient with a finite loss (the lr
+/// is too large, typically) at <see cref="Step"/>; that step was not taken (the optimizer skipped it:
+/// <see cref="NonFinitePolicy.Skip"/>), so no parameter or state holds a non-finite value.</summary>
+public sealed class TrainingDivergedException(long step, double loss, string? gradient = null) : Exception(Describe(step, loss, gradient))
 {
+    private static string Describe(long step, double loss, string? gradient) =>
+        FormattableString.Invariant($"diverged at step {step}: ") +
+        (gradient is null ? FormattableString.Invariant($"the minibatch loss is {loss}") : FormattableString.Invariant($"the loss is {loss} but the step met a {gradient}")) +
+        "; the step was not taken (lower the lr, or clip the gradients: training.max_grad_norm)";
+
     public long Step { get; } = step;
     public double Loss { get; } = loss;
 }
@@ -166,8 +170,9 @@ public sealed class Trainer
             _clock.Stop();
             throw new TrainingDivergedException(t, loss);
         }
-        Optimizer.Step();
+        var result = Optimizer.Step();
         _clock.Stop();
+        if (result.Skipped) throw new TrainingDivergedException(t, loss, result.Reason);
         return Record(t, factor, loss, correct, n);
     }
 

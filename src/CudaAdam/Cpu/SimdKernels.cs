@@ -323,3 +323,25 @@ internal ref struct LionKernel(in StepConstants c) : IStepKernel
         TO.Store(TO.Add(TO.Mul(m, TO.Splat(_c.Beta2)), TO.Mul(TO.Splat(_c.OneMinusBeta2), g)), ref M, i);
     }
 }
+
+/// <summary>Mirrors <see cref="Reference.YogiReference"/>.</summary>
+internal ref struct YogiKernel(in StepConstants c) : IStepKernel
+{
+    public ref float P, G, M, V;
+    private readonly StepConstants _c = c;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly void At<TV, TO>(nuint i) where TV : struct where TO : IVecOps<TV>
+    {
+        TV g = SimdKernels.Grad<TV, TO>(ref G, i, _c);
+        TV x = TO.Load(ref P, i);
+        if (_c.WeightDecayNonZero) g = TO.Add(g, TO.Mul(TO.Splat(_c.Wd), x));
+        TV m = TO.Add(TO.Mul(TO.Load(ref M, i), TO.Splat(_c.Beta1)), TO.Mul(TO.Splat(_c.OneMinusBeta1), g));
+        TO.Store(m, ref M, i);
+        TV g2 = TO.Mul(g, g);
+        TV v0 = TO.Load(ref V, i);
+        TV v = TO.Sub(v0, TO.Mul(TO.Mul(TO.Splat(_c.OneMinusBeta2), VecMath.Sign<TV, TO>(TO.Sub(v0, g2))), g2));
+        TO.Store(v, ref V, i);
+        TO.Store(TO.Sub(x, TO.Mul(TO.Splat(_c.Lr), TO.Div(m, TO.Add(TO.Sqrt(v), TO.Splat(_c.Eps))))), ref P, i);
+    }
+}

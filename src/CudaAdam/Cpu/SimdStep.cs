@@ -72,6 +72,13 @@ public static class SimdStep
                 SimdKernels.Run(ref k, (nuint)n);
                 break;
             }
+            case Algorithm.Yogi:
+            {
+                Need(m.Length, "M"); Need(v.Length, "V");
+                var k = new YogiKernel(c) { P = ref p, G = ref g, M = ref Ref(m), V = ref Ref(v) };
+                SimdKernels.Run(ref k, (nuint)n);
+                break;
+            }
             case Algorithm.AdaMax:
             {
                 Need(m.Length, "M"); Need(v.Length, "V");
@@ -194,6 +201,32 @@ public static class SimdStep
         return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
     }
 
+    /// <summary>Whether every <c>g · invScale</c> (float32; g itself when null) is finite, as
+    /// <see cref="float.IsFinite"/> of each product.</summary>
+    public static bool AllFinite(ReadOnlySpan<float> grad, float? invScale)
+    {
+        int n = grad.Length, i = 0;
+        bool unscale = invScale.HasValue;
+        float s = invScale ?? 1f;
+        ref float g = ref MemoryMarshal.GetReference(grad);
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var scale = Vector256.Create(s);
+            var exponent = Vector256.Create(0x7f800000);
+            var bad = Vector256<int>.Zero;
+            for (; n - i >= 8; i += 8)
+            {
+                var x = Vector256.LoadUnsafe(ref g, (nuint)i);
+                if (unscale) x *= scale;
+                bad |= Vector256.Equals(x.AsInt32() & exponent, exponent);   // all exponent bits set: ±inf or NaN
+            }
+            if (bad != Vector256<int>.Zero) return false;
+        }
+        for (; i < n; i++)
+            if (!float.IsFinite(unscale ? Unsafe.Add(ref g, i) * s : Unsafe.Add(ref g, i))) return false;
+        return true;
+    }
+
     /// <summary>The sum of <paramref name="partials"/> by a fixed pairwise tree (halves, left first).</summary>
     public static double TreeSum(ReadOnlySpan<double> partials) => partials.Length switch
     {
@@ -230,8 +263,10 @@ public sealed class SimdStepper : IChunkJob
     private int[] _chunkStart = [0];   // _chunkStart[t] = the first chunk of tensor t; [count] = all chunks
     private double[] _partials = [];
     private int _count;
-    private bool _norm;
+    private enum Mode { Step, Norm, Finite }
+    private Mode _mode;
     private float? _normInvScale;
+    private int _nonFinite;
 
     private readonly int _chunkElements, _minParallelElements;
 
@@ -259,7 +294,7 @@ public sealed class SimdStepper : IChunkJob
     public void Step(Algorithm algorithm, IReadOnlyList<StepItem> items, GradTransform transform = default)
     {
         long total = Load(items, algorithm, transform, withConstants: true);
-        _norm = false;
+        _mode = Mode.Step;
         Dispatch(total);
     }
 
@@ -270,10 +305,21 @@ public sealed class SimdStepper : IChunkJob
         long total = Load(items, default, default, withConstants: false);
         int chunks = _chunkStart[_count];
         if (_partials.Length < chunks) _partials = new double[Math.Max(chunks, _partials.Length * 2)];
-        _norm = true;
+        _mode = Mode.Norm;
         _normInvScale = invScale;
         Dispatch(total);
         return Math.Sqrt(SimdStep.TreeSum(_partials.AsSpan(0, chunks)));
+    }
+
+    /// <summary>Whether every <c>g · invScale</c> (float32 products; g itself when null) of every item is finite.</summary>
+    public bool AllFinite(IReadOnlyList<StepItem> items, float? invScale = null)
+    {
+        long total = Load(items, default, default, withConstants: false);
+        _mode = Mode.Finite;
+        _normInvScale = invScale;
+        _nonFinite = 0;
+        Dispatch(total);
+        return _nonFinite == 0;
     }
 
     private long Load(IReadOnlyList<StepItem> items, Algorithm algorithm, GradTransform transform, bool withConstants)
@@ -326,7 +372,7 @@ public sealed class SimdStepper : IChunkJob
         bool bad = c.Algorithm switch
         {
             Algorithm.Adam or Algorithm.AdamW or Algorithm.SignAdam => Short(s.M) || Short(s.V) || (c.HasVMax && Short(s.VMax)),
-            Algorithm.AdaMax or Algorithm.NAdam or Algorithm.RAdam => Short(s.M) || Short(s.V),
+            Algorithm.AdaMax or Algorithm.NAdam or Algorithm.RAdam or Algorithm.Yogi => Short(s.M) || Short(s.V),
             Algorithm.Sgd => c.UseMomentum && Short(s.M),
             Algorithm.AdaGrad => Short(s.V),
             Algorithm.RmsProp => Short(s.V) || (c.Centered && Short(s.Aux)) || (c.UseMomentum && Short(s.M)),
@@ -360,9 +406,15 @@ public sealed class SimdStepper : IChunkJob
         ref var e = ref _entries[lo];
         int start = (chunk - _chunkStart[lo]) * _chunkElements;
         int count = Math.Min(_chunkElements, e.P.Length - start);
-        if (_norm)
+        if (_mode == Mode.Norm)
         {
             _partials[chunk] = SimdStep.SumOfSquares(e.G.AsSpan(start, count), _normInvScale);
+            return;
+        }
+        if (_mode == Mode.Finite)
+        {
+            if (Volatile.Read(ref _nonFinite) == 0 && !SimdStep.AllFinite(e.G.AsSpan(start, count), _normInvScale))
+                Interlocked.Exchange(ref _nonFinite, 1);
             return;
         }
         var s = e.S;

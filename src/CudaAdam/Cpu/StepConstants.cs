@@ -2,9 +2,9 @@ namespace CudaAdam.Cpu;
 
 /// <summary>
 /// What happens to a gradient before the algorithm sees it, as the backends do it (both optional, in this order,
-/// each one float32 multiplication): <c>g · inv_scale</c> (loss-scale unscale, <see cref="Device.CheckedReferenceBackend"/>),
+/// each one float32 multiplication): <c>g · inv_scale</c> (loss-scale unscale),
 /// then <c>· clip_coefficient</c> (<see cref="GradClipping"/>). Null leaves the gradient as it is (no multiplication,
-/// as <see cref="CpuReferenceBackend"/> without clipping).
+/// as <see cref="CpuReferenceBackend"/> with inv_scale 1 and no clipping).
 /// </summary>
 public readonly record struct GradTransform(float? InvScale = null, float? ClipCoefficient = null)
 {
@@ -97,6 +97,12 @@ public readonly struct StepConstants
                     OneMinusBeta1 = (float)(1 - hp.Beta1), OneMinusBeta2 = (float)(1 - hp.Beta2),
                     Bc2Sqrt = (float)k.BiasCorrection2Sqrt, StepSize = (float)k.StepSize, NegStepSize = -(float)k.StepSize,
                     Bc1 = (float)k.BiasCorrection1,
+                };
+            case Algorithm.Yogi:   // YogiReference
+                return c with
+                {
+                    Beta1 = (float)hp.Beta1, Lr = (float)hp.Lr,
+                    OneMinusBeta1 = (float)(1 - hp.Beta1), OneMinusBeta2 = (float)(1 - hp.Beta2),
                 };
             case Algorithm.AdaMax:   // AdaMaxReference
                 return c with

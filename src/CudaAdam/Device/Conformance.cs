@@ -20,7 +20,12 @@ public sealed record EdgeCase(string Name, string Description)
     /// <summary>Largest |gradient| magnitude order used by the generator (10^MaxExponent).</summary>
     public int MaxExponent { get; init; } = 1;
     public DeviceBackendOptions Options { get; init; } = new();
-    /// <summary>How many of the steps a correct backend must skip (non-finite gradients); checked on both sides.</summary>
+    /// <summary>Global-norm clipping threshold of both optimizers (<see cref="Optimizer.MaxGradNorm"/>), or null.</summary>
+    public double? MaxGradNorm { get; init; }
+    /// <summary>The non-finite policy of both optimizers (<see cref="Optimizer.NonFinite"/>).</summary>
+    public NonFinitePolicy NonFinite { get; init; } = NonFinitePolicy.Skip;
+    /// <summary>How many of the steps a correct backend must refuse (skip, or throw under
+    /// <see cref="NonFinitePolicy.Error"/>) because of non-finite gradients; checked on both sides.</summary>
     public int ExpectedSkips { get; init; }
 }
 
@@ -51,9 +56,10 @@ public sealed record ConformanceResult(ConformanceCase Case, long Compared, long
 /// Used by the NUnit suite (emulator, and GPU under [Category("Gpu")]) and by <c>cudaadam check</c>.
 /// </summary>
 /// <remarks>
-/// Both sides run the same <see cref="Optimizer"/> on identical inputs: the reference through
-/// <see cref="CheckedReferenceBackend"/> (Reference.Step with the same unscale and skip rule), the device through
-/// <see cref="DeviceBackend"/>. After EVERY step every parameter and every state buffer is compared bit for bit;
+/// Both sides run the same <see cref="Optimizer"/> with the same <see cref="StepContract"/> on identical inputs: the
+/// reference through <see cref="CpuReferenceBackend"/>, the device through <see cref="DeviceBackend"/>. After EVERY
+/// step every parameter and every state buffer is compared bit for bit, and so are the step results (skipped, reason,
+/// step count; the gradient norm within 1e-11 relative) and any NonFiniteGradientException's message;
 /// two NaNs count as equal whatever their payload (the GPU's canonical NaN is 0x7fffffff, x86's 0xffc00000), and
 /// +0 vs −0 counts as a difference (1 ulp). Step counters and skipped steps must agree too.
 /// Gradients are seeded by the case name (FNV-1a), normal-ish with magnitudes 10^-3 … 10^MaxExponent, ~3% exact
@@ -118,12 +124,26 @@ public static class Conformance
         },
         new("clip", "global-norm gradient clipping (max_norm 1): norm partials + finalize + step; the reference steps with the device's coefficient, the norms agree within 1e-11 relative")
         {
-            Lengths = [1037, 64, 0, 5], Steps = 5, Options = new DeviceBackendOptions { MaxGradNorm = 1.0, ChunkSize = 512 },
+            Lengths = [1037, 64, 0, 5], Steps = 5, MaxGradNorm = 1.0, Options = new DeviceBackendOptions { ChunkSize = 512 },
         },
         new("clip-unscale-non-finite", "clipping of unscaled gradients (inv_scale = 1/1024) with a NaN at step 3: that step is skipped")
         {
             Lengths = [300, 41], Steps = 4, InvScale = 1f / 1024, MaxExponent = 4, Poison = [(3, 0, 17, float.NaN)], ExpectedSkips = 1,
-            Options = new DeviceBackendOptions { MaxGradNorm = 0.5 },
+            MaxGradNorm = 0.5,
+        },
+        new("non-finite-propagate", "non_finite = propagate (torch.optim's behaviour): NaN and ±inf go through the step into the parameters and state, identically")
+        {
+            Lengths = [50, 77], Steps = 5, NonFinite = NonFinitePolicy.Propagate,
+            Poison = [(2, 1, 5, float.NaN), (4, 0, 49, float.PositiveInfinity), (4, 1, 0, float.NegativeInfinity)],
+        },
+        new("non-finite-error", "non_finite = error: a step with a NaN or inf gradient throws and changes nothing; the next step goes on")
+        {
+            Lengths = [50, 77], Steps = 5, NonFinite = NonFinitePolicy.Error,
+            Poison = [(2, 1, 5, float.NaN), (4, 0, 49, float.NegativeInfinity)], ExpectedSkips = 2,
+        },
+        new("clip-non-finite-propagate", "clipping under propagate: a NaN makes the norm non-finite, the coefficient is 1 and the values go through")
+        {
+            Lengths = [300, 41], Steps = 4, MaxGradNorm = 0.5, NonFinite = NonFinitePolicy.Propagate, Poison = [(3, 0, 17, float.NaN)],
         },
         new("many-steps", "200 steps (bias corrections, RAdam's rectification switch, NAdam's schedule)") { Lengths = [257, 3], Steps = 200 },
         new("bf16", "bfloat16 parameters, fp32 state, no master weights, round to nearest even")
@@ -160,7 +180,7 @@ public static class Conformance
     ];
 
     /// <summary>The edges run with the non-default hyperparameter sets.</summary>
-    private static readonly string[] CoreEdges = ["single-odd", "skipped-grad", "misaligned", "non-finite", "many-steps"];
+    private static readonly string[] CoreEdges = ["single-odd", "skipped-grad", "misaligned", "non-finite", "non-finite-propagate", "many-steps"];
 
     private static int[] ManyLengths(int count, int max, int seed)
     {
@@ -172,65 +192,12 @@ public static class Conformance
 
     // ---- the hyperparameter sets ----------------------------------------------------------------------------
 
-    /// <summary>Named hyperparameter sets per algorithm; the first is torch's defaults.</summary>
+    /// <summary>Named hyperparameter sets per algorithm (its descriptor's <see cref="AlgorithmInfo.ConformanceSets"/>);
+    /// the first is torch's defaults.</summary>
     public static IReadOnlyList<(string Name, Hyperparameters Hp)> HyperparameterSets(Algorithm a)
     {
-        var d = Hyperparameters.Defaults(a);
-        var sets = new List<(string, Hyperparameters)> { ("default", d) };
-        switch (a)
-        {
-            case Algorithm.Adam:
-            case Algorithm.SignAdam:
-                sets.Add(("wd-maximize", d with { WeightDecay = 0.1, Maximize = true }));
-                sets.Add(("amsgrad-wd", d with { Amsgrad = true, WeightDecay = 0.01, Lr = 0.01 }));
-                sets.Add(("beta-0.5-0.6", d with { Beta1 = 0.5, Beta2 = 0.6, Eps = 1e-3, Lr = 0.1 }));
-                // Bias correction off (Kingma & Ba Fig. 4): the scalars 1 − β^t are exactly 1.
-                sets.Add(("no-bias-correction", d with { BiasCorrection = false }));
-                sets.Add(("no-bias-correction-amsgrad-b1-0-b2-0.9999", d with { BiasCorrection = false, Amsgrad = true, Beta1 = 0, Beta2 = 0.9999, WeightDecay = 0.01 }));
-                break;
-            case Algorithm.AdamW:
-                sets.Add(("amsgrad", d with { Amsgrad = true }));
-                sets.Add(("wd0-maximize", d with { WeightDecay = 0, Maximize = true, Lr = 0.05 }));
-                sets.Add(("no-bias-correction", d with { BiasCorrection = false }));
-                break;
-            case Algorithm.AdaMax:
-                sets.Add(("wd-maximize", d with { WeightDecay = 0.1, Maximize = true }));
-                sets.Add(("no-bias-correction", d with { BiasCorrection = false }));
-                break;
-            case Algorithm.NAdam:
-                sets.Add(("wd", d with { WeightDecay = 0.05 }));
-                sets.Add(("decoupled-wd", d with { WeightDecay = 0.05, DecoupledWeightDecay = true }));
-                break;
-            case Algorithm.RAdam:
-                sets.Add(("wd", d with { WeightDecay = 0.05 }));
-                sets.Add(("decoupled-wd-beta2-0.9", d with { WeightDecay = 0.05, DecoupledWeightDecay = true, Beta2 = 0.9 }));
-                break;
-            case Algorithm.Sgd:
-                sets.Add(("momentum", d with { Momentum = 0.9, Lr = 0.01 }));
-                sets.Add(("momentum-dampening-wd", d with { Momentum = 0.8, Dampening = 0.1, WeightDecay = 1e-3 }));
-                sets.Add(("nesterov-maximize", d with { Momentum = 0.9, Nesterov = true, Maximize = true }));
-                break;
-            case Algorithm.AdaGrad:
-                sets.Add(("lr-decay-wd-init", d with { LrDecay = 0.01, WeightDecay = 0.01, InitialAccumulatorValue = 0.1 }));
-                break;
-            case Algorithm.RmsProp:
-                sets.Add(("momentum", d with { Momentum = 0.9, Lr = 1e-3 }));
-                sets.Add(("centered-momentum-wd", d with { Centered = true, Momentum = 0.5, WeightDecay = 0.01, Lr = 1e-3 }));
-                break;
-            case Algorithm.AdaDelta:
-                sets.Add(("wd-maximize", d with { WeightDecay = 0.1, Maximize = true, Rho = 0.95 }));
-                break;
-            case Algorithm.SignSgd:
-                sets.Add(("wd", d with { WeightDecay = 0.1 }));
-                break;
-            case Algorithm.Signum:
-                sets.Add(("wd-maximize", d with { WeightDecay = 0.1, Maximize = true }));
-                break;
-            case Algorithm.Lion:
-                sets.Add(("wd", d with { WeightDecay = 0.1, Lr = 1e-3 }));
-                break;
-        }
-        return sets;
+        var info = a.Info();
+        return [("default", info.Defaults), .. info.ConformanceSets.Select(set => (set.Name, set.Tweak(info.Defaults)))];
     }
 
     private static IReadOnlyList<ConformanceCase> BuildCases()
@@ -269,7 +236,7 @@ public static class Conformance
     /// case's options) on identical inputs, comparing everything after every step. Exceptions from the backend are
     /// reported in <see cref="ConformanceResult.Error"/>.
     /// </summary>
-    public static ConformanceResult Run(ConformanceCase c, Func<DeviceBackendOptions, DeviceBackend> makeBackend)
+    public static ConformanceResult Run(ConformanceCase c, Func<DeviceBackendOptions, IStepBackend> makeBackend)
     {
         var e = c.Edge;
         var rng = new Random(Seed(c.Name));
@@ -283,15 +250,17 @@ public static class Conformance
             refParams[t] = new Parameter($"p{t}", data);
             devParams[t] = new Parameter($"p{t}", (float[])data.Clone());
         }
-        var reference = new CheckedReferenceBackend { InvScale = e.InvScale, Precision = e.Options.Precision, MaxGradNorm = e.Options.MaxGradNorm };
+        var reference = new CpuReferenceBackend { Precision = e.Options.Precision };
         long compared = 0, mismatches = 0, maxUlp = 0;
         string? first = null;
         try
         {
             using var device = makeBackend(e.Options);
-            device.InvScale = e.InvScale;
-            using var refOpt = new Optimizer(c.Algorithm, refParams, c.Hyperparameters, reference);
-            using var devOpt = new Optimizer(c.Algorithm, devParams, c.Hyperparameters, device);
+            using var refOpt = new Optimizer(c.Algorithm, refParams, c.Hyperparameters, reference)
+                { InvScale = e.InvScale, MaxGradNorm = e.MaxGradNorm, NonFinite = e.NonFinite };
+            using var devOpt = new Optimizer(c.Algorithm, devParams, c.Hyperparameters, device)
+                { InvScale = e.InvScale, MaxGradNorm = e.MaxGradNorm, NonFinite = e.NonFinite };
+            long refusedRef = 0, refusedDev = 0;
             var magnitudes = new double[n];
             for (int t = 0; t < n; t++) magnitudes[t] = Math.Pow(10, rng.Next(-3, e.MaxExponent + 1));
             for (int step = 1; step <= e.Steps; step++)
@@ -315,32 +284,27 @@ public static class Conformance
                     devParams[t].Grad = (float[])g.Clone();
                 }
                 var before = e.Options.Diagnostics ? devParams.Select(p => (float[])p.Data.Clone()).ToArray() : null;
-                if (e.Options.MaxGradNorm is null)
+                // Clipping: the device's norm (block partials, a tree) and the reference's (sequential) differ by double
+                // rounding; the step is compared given the device's coefficient, the norm with a tolerance.
+                var (dr, dError) = StepOnce(devOpt, ref refusedDev);
+                reference.FixedClipCoefficient = e.MaxGradNorm is null ? null : dr?.ClipCoefficient;
+                var (rr, rError) = StepOnce(refOpt, ref refusedRef);
+                if (rError != dError) Note(step, -1, "error", $"reference {rError ?? "none"}, device {dError ?? "none"}");
+                if (rr is { } r && dr is { } d)
                 {
-                    refOpt.Step();
-                    devOpt.Step();
+                    if (r.Skipped != d.Skipped || r.Reason != d.Reason || r.Step != d.Step || r.Parameters != d.Parameters)
+                        Note(step, -1, "step result", $"reference {r}, device {d}");
+                    bool sameNorm = double.IsNaN(r.GradNorm) ? double.IsNaN(d.GradNorm) : Math.Abs(r.GradNorm - d.GradNorm) <= 1e-11 * Math.Abs(r.GradNorm);
+                    if (!d.Skipped && !sameNorm)
+                        Note(step, -1, "gradient norm", string.Create(CultureInfo.InvariantCulture, $"device {d.GradNorm:R}, reference {r.GradNorm:R}"));
                 }
-                else
-                {
-                    // Clipping: the device's norm (block partials, a tree) and the reference's (sequential) differ by
-                    // double rounding; the step is compared given the device's coefficient, the norm with a tolerance.
-                    devOpt.Step();
-                    reference.FixedClipCoefficient = device.LastClipCoefficient;
-                    refOpt.Step();
-                    double rn = reference.LastGradNorm, dn = device.LastGradNorm;
-                    if (!device.LastStepSkipped && !(Math.Abs(rn - dn) <= 1e-11 * Math.Abs(rn)))
-                    {
-                        mismatches++;
-                        first ??= string.Create(CultureInfo.InvariantCulture, $"step {step}: gradient norm {dn:R} on the device, {rn:R} in the reference");
-                    }
-                }
-                if (before is not null) CompareDiagnostics(step, before, devOpt, device);
+                if (before is not null) CompareDiagnostics(step, before, devOpt, device, dr is null || dr.Value.Skipped);
                 for (int t = 0; t < n; t++)
                 {
                     var rs = refOpt.State(refParams[t]);
                     var ds = devOpt.State(devParams[t]);
                     Compare(step, t, "param", refParams[t].Data, devParams[t].Data);
-                    CompareBits(step, t, reference.LowPrecisionCopy(refParams[t]), device.LowPrecisionCopy(devParams[t]));
+                    CompareBits(step, t, reference.LowPrecisionCopy(refParams[t]), (device as DeviceBackend)?.LowPrecisionCopy(devParams[t]));
                     if (rs is null != ds is null) Note(step, t, "state", "exists on one side only");
                     if (rs is null || ds is null) continue;
                     if (rs.Step != ds.Step) Note(step, t, "step", $"reference {rs.Step}, device {ds.Step}");
@@ -350,7 +314,7 @@ public static class Conformance
                     Compare(step, t, "Aux", rs.Aux, ds.Aux);
                 }
             }
-            return new ConformanceResult(c, compared, mismatches, maxUlp, refOpt.SkippedSteps, devOpt.SkippedSteps, first, null);
+            return new ConformanceResult(c, compared, mismatches, maxUlp, refusedRef, refusedDev, first, null);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -359,10 +323,26 @@ public static class Conformance
 
         // The fused record against SignDiagnostics over the device's own before/after values (the step itself is
         // compared bitwise with the reference below). Exact: counts, max bits, histogram; sums: 1e-12 relative.
-        void CompareDiagnostics(int step, float[][] before, Optimizer devOpt, DeviceBackend device)
+        // One step under the case's policy: the result, or the message of the NonFiniteGradientException (error policy).
+        static (StepResult? Result, string? Error) StepOnce(Optimizer opt, ref long refused)
         {
-            var report = device.LastDiagnostics;
-            if (device.LastStepSkipped)
+            try
+            {
+                var r = opt.Step();
+                if (r.Skipped) refused++;
+                return (r, null);
+            }
+            catch (NonFiniteGradientException ex)
+            {
+                refused++;
+                return (null, ex.Message);
+            }
+        }
+
+        void CompareDiagnostics(int step, float[][] before, Optimizer devOpt, IStepBackend device, bool skipped)
+        {
+            var report = (device as DeviceBackend)?.LastDiagnostics;
+            if (skipped)
             {
                 if (report is not null) Note(step, -1, "diagnostics", "a skipped step has a report");
                 return;

@@ -3,17 +3,6 @@ using CudaAdam.Diagnostics;
 
 namespace CudaAdam.Device;
 
-/// <summary>
-/// A backend that can refuse a whole step: when it meets a non-finite (unscaled) gradient it leaves every parameter
-/// and its state untouched and says so here; <see cref="Optimizer.Step"/> then rolls back the step counters it had
-/// advanced (torch's GradScaler skipping <c>optimizer.step()</c>).
-/// </summary>
-public interface ISkippingStepBackend
-{
-    /// <summary>Whether the last <see cref="IStepBackend.Step"/> was skipped because of a non-finite gradient.</summary>
-    bool LastStepSkipped { get; }
-}
-
 /// <summary>Device addresses of one tensor's copies in a <see cref="DeviceBackend"/>'s arenas (0 for a slot it does not have).</summary>
 public readonly record struct DeviceTensorView(nint P, nint G, nint M, nint V, long Length);
 
@@ -30,12 +19,6 @@ public sealed record DeviceBackendOptions
     public int Alignment { get; init; } = 64;
     /// <summary>Elements of padding before the first tensor (tests: 1 misaligns every tensor).</summary>
     public int BaseOffset { get; init; }
-    /// <summary>Run the non-finite gradient check (one extra launch per step) and skip steps that fail it.</summary>
-    public bool CheckNonFinite { get; init; } = true;
-    /// <summary>Global-norm gradient clipping threshold (<see cref="GradClipping"/>), or null (default) for none. When
-    /// set, <c>grad_norm_partial</c> replaces the non-finite check (it checks too, whatever
-    /// <see cref="CheckNonFinite"/> says) and <c>grad_clip_finalize</c> is the one extra launch.</summary>
-    public double? MaxGradNorm { get; init; }
     /// <summary>16-bit parameters, master weights, stochastic rounding (<see cref="PrecisionOptions"/>); fp32 by default.</summary>
     public PrecisionOptions Precision { get; init; } = PrecisionOptions.Fp32;
     /// <summary>Start with <see cref="DeviceBackend.Diagnostics"/> on: every step runs the diagnostics-enabled kernel and
@@ -49,7 +32,6 @@ public sealed record DeviceBackendOptions
         if (ChunkSize < 1) throw new ArgumentException($"ChunkSize {ChunkSize} must be >= 1");
         if (Alignment < 1) throw new ArgumentException($"Alignment {Alignment} must be >= 1 element");
         if (BaseOffset < 0) throw new ArgumentException($"BaseOffset {BaseOffset} must be >= 0");
-        GradClipping.Validate(MaxGradNorm);
         ArgumentNullException.ThrowIfNull(Precision);
         Precision.Validate();
     }
@@ -58,10 +40,10 @@ public sealed record DeviceBackendOptions
 /// <summary>
 /// <see cref="IStepBackend"/> over any <see cref="IDevice"/> (the CUDA device or the host emulator): every step is
 /// ONE launch of the algorithm's fused kernel (<c>kernels/adam.cu</c>, <c>sign.cu</c>, <c>baselines.cu</c>) over all
-/// tensors, plus, when <see cref="DeviceBackendOptions.CheckNonFinite"/> is on (default), ONE launch of
-/// <c>grad_nonfinite_check</c> before it. With gradient clipping (<see cref="MaxGradNorm"/>): <c>grad_norm_partial</c>
-/// (check + per-chunk sums of squares), <c>grad_clip_finalize</c> (total norm, coefficient), then the step, which
-/// multiplies the unscaled gradient by the coefficient in registers.
+/// tensors, plus, under the skip and error policies (<see cref="StepContract.Checks"/>), ONE launch of
+/// <c>grad_nonfinite_check</c> before it. With gradient clipping (<see cref="StepContract.MaxGradNorm"/>):
+/// <c>grad_norm_partial</c> (check + per-chunk sums of squares), <c>grad_clip_finalize</c> (total norm, coefficient),
+/// then the step, which multiplies the unscaled gradient by the coefficient in registers.
 /// </summary>
 /// <remarks>
 /// <para>Memory: one device arena per slot (p, g, m, v, vmax, aux); each tensor has a fixed offset in them
@@ -75,12 +57,14 @@ public sealed record DeviceBackendOptions
 /// more than the kernel's own 28 bytes/parameter (Adam) of device traffic: fine for the emulator and for testing,
 /// the bottleneck on a real GPU. A device-resident mode (state kept on the device, host copies on demand) is the next
 /// step and needs no kernel change.</para>
-/// <para>Non-finite gradients (torch GradScaler semantics): when any gradient of the step times
-/// <see cref="InvScale"/> is ±inf or NaN, nothing changes (params and every state bit), <see cref="LastStepSkipped"/>
-/// is true and <see cref="Optimizer"/> rolls back its step counters. Two phases: <c>grad_nonfinite_check</c> writes
-/// the step's epoch into a device flag; the step kernel reads it first and returns when it matches.</para>
+/// <para>Non-finite gradients (<see cref="NonFinitePolicy"/>): under skip and error, when any gradient of the step
+/// times inv_scale is ±inf or NaN, nothing changes (params and every state bit) and the outcome says
+/// <see cref="BackendStepOutcome.NonFinite"/>; <see cref="Optimizer"/> rolls back its step counters. Two phases:
+/// <c>grad_nonfinite_check</c> writes the step's epoch into a device flag; the step kernel reads it first and returns
+/// when it matches. Under propagate the step kernel gets no flag (clipping's finalize still runs, and writes
+/// coefficient 1 for a non-finite norm), so the values go through as in the reference.</para>
 /// </remarks>
-public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend, IClippingStepBackend
+public sealed class DeviceBackend : IStepBackend
 {
     private const int SlotP = 0, SlotG = 1, SlotM = 2, SlotV = 3, SlotVMax = 4, SlotAux = 5, SlotCount = 6;
 
@@ -101,7 +85,6 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend, IClippin
     private DeviceBuffer<int>? _flag;
     private DeviceBuffer<double>? _partials, _norm;
     private DeviceBuffer<float>? _coef;
-    private double? _maxGradNorm;
     private Kernel? _normKernel, _finalizeKernel;
     private CaTensor[] _hostTable = [];
     private int _chunkCount;
@@ -123,7 +106,6 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend, IClippin
         _options = options ?? new DeviceBackendOptions();
         _options.Validate();
         _ownsDevice = ownsDevice;
-        _maxGradNorm = _options.MaxGradNorm;
         Diagnostics = _options.Diagnostics;
         ChunkTable.CheckLayout();
         for (int i = 0; i < SlotCount; i++) _staging[i] = [];
@@ -136,26 +118,6 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend, IClippin
 
     public DeviceBackendOptions Options => _options;
 
-    /// <summary>Gradients are multiplied by this before anything else (mixed-precision loss scaling: 1/scale).
-    /// 1 (default) is exact. The product is what the non-finite check sees.</summary>
-    public float InvScale { get; set; } = 1f;
-
-    /// <inheritdoc/>
-    public bool LastStepSkipped { get; private set; }
-
-    /// <inheritdoc/>
-    public double? MaxGradNorm
-    {
-        get => _maxGradNorm;
-        set { GradClipping.Validate(value); _maxGradNorm = value; }
-    }
-
-    /// <inheritdoc/>
-    public double LastGradNorm { get; private set; } = double.NaN;
-
-    /// <inheritdoc/>
-    public float LastClipCoefficient { get; private set; } = 1f;
-
     /// <summary>
     /// Sign diagnostics fused into the step (issue 6): the step runs the algorithm's diagnostics-enabled kernel
     /// (<c>adam_step_diag</c>, <c>signadam_step_diag</c>, ...; <c>kernels/diagnostics.cuh</c>), bitwise the same step,
@@ -163,7 +125,7 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend, IClippin
     /// <see cref="LastDiagnostics"/>. Adam, AdamW, AMSGrad, SignAdam, NAdam, RAdam; another algorithm's
     /// <see cref="Step"/> throws <see cref="NotSupportedException"/> while this is on. Can change between steps.
     /// </summary>
-    /// <remarks>g in the statistics is the gradient as the step's moments saw it: times <see cref="InvScale"/> and the
+    /// <remarks>g in the statistics is the gradient as the step's moments saw it: times inv_scale and the
     /// clip coefficient, negated when maximizing (before coupled weight decay) — with InvScale = 1 and no clipping,
     /// the caller's g (negated when maximizing), as in the reference. ‖update‖∞ is of the fp32 value (16-bit parameters:
     /// the change before rounding to 16 bits).</remarks>
@@ -190,10 +152,9 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend, IClippin
     private bool LowPrecisionParams => _options.Precision.Format != ParamFormat.Fp32;
     private bool HasFp32Params => !LowPrecisionParams || _options.Precision.MasterWeights;
 
-    public void Step(Algorithm algorithm, IReadOnlyList<StepItem> items)
+    public BackendStepOutcome Step(Algorithm algorithm, IReadOnlyList<StepItem> items, StepContract contract)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        LastStepSkipped = false;
         LaunchesLastStep = 0;
         _lastStepped.Clear();
         LastDiagnostics = null;
@@ -204,7 +165,8 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend, IClippin
         bool diagnostics = Diagnostics;
         var diagKernelName = diagnostics ? FusedSignDiagnostics.RequireKernelOf(algorithm) : default;
         _algorithm = algorithm;
-        if (items.Count == 0) return;
+        bool clipping = contract.MaxGradNorm is not null;
+        if (items.Count == 0) return new BackendStepOutcome(false, clipping ? 0 : double.NaN, 1f);
 
         // 1. Layout: place new tensors, notice changed slot sets.
         var slotsOf = new uint[items.Count];
@@ -272,12 +234,9 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend, IClippin
         if (_lpArena is { Length: > 0 } && !HasFp32Params) _device.CopyToDevice<ushort>(_lpStaging, _lpArena);
         _device.CopyToDevice<CaTensor>(_hostTable, _tensorTable!);
         bool skipped = false;
-        bool clipping = _maxGradNorm is not null;
-        if (clipping)
-        {
-            LastGradNorm = 0;   // no chunk: an empty sum
-            LastClipCoefficient = 1f;
-        }
+        double norm = clipping ? 0 : double.NaN;   // no chunk: an empty sum
+        float coefficient = 1f;
+        float invScale = contract.InvScale;
         if (_chunkCount > 0)
         {
             var (family, name) = KernelScalars.KernelOf(algorithm);
@@ -290,6 +249,7 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend, IClippin
                 _epoch = 0;
             }
             _epoch++;
+            // The flag the check (or the norm partials) writes, and the one the step kernel reads: none under propagate.
             nint flagPointer = 0, clipPointer = 0;
             if (clipping)
             {
@@ -299,22 +259,23 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend, IClippin
                 var finalize = _finalizeKernel ??= _device.GetKernel(ff, fn);
                 flagPointer = _flag!.Pointer;
                 clipPointer = _coef!.Pointer;
-                _args.Clear().Add(_tensorTable!).Add(_chunkTable!).Add(InvScale).Add(flagPointer).Add(_epoch).Add(_partials!);
+                _args.Clear().Add(_tensorTable!).Add(_chunkTable!).Add(invScale).Add(flagPointer).Add(_epoch).Add(_partials!);
                 _device.Launch(partialKernel, (uint)_chunkCount, (uint)_options.BlockSize, _args);
-                _args.Clear().Add(_partials!).Add(_chunkCount).Add(_maxGradNorm!.Value).Add(_norm!).Add(_coef!).Add(flagPointer).Add(_epoch);
+                _args.Clear().Add(_partials!).Add(_chunkCount).Add(contract.MaxGradNorm!.Value).Add(_norm!).Add(_coef!).Add(flagPointer).Add(_epoch);
                 _device.Launch(finalize, 1, KernelScalars.FinalizeThreads, _args);
                 LaunchesLastStep += 2;
             }
-            else if (_options.CheckNonFinite)
+            else if (contract.Checks)
             {
                 var (cf, cn) = KernelScalars.NonFiniteCheck;
                 var check = _checkKernel ??= _device.GetKernel(cf, cn);
                 flagPointer = _flag!.Pointer;
-                _args.Clear().Add(_tensorTable!).Add(_chunkTable!).Add(InvScale).Add(flagPointer).Add(_epoch);
+                _args.Clear().Add(_tensorTable!).Add(_chunkTable!).Add(invScale).Add(flagPointer).Add(_epoch);
                 _device.Launch(check, (uint)_chunkCount, (uint)_options.BlockSize, _args);
                 LaunchesLastStep++;
             }
-            _args.Clear().Add(_tensorTable!).Add(_chunkTable!).Add(InvScale).Add(flagPointer).Add(_epoch).Add(clipPointer);
+            if (!contract.Checks) flagPointer = 0;
+            _args.Clear().Add(_tensorTable!).Add(_chunkTable!).Add(invScale).Add(flagPointer).Add(_epoch).Add(clipPointer);
             if (diagnostics)
             {
                 _diag ??= new FusedSignDiagnostics(_device);
@@ -333,19 +294,15 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend, IClippin
             }
             if (clipping)
             {
-                Span<double> norm = stackalloc double[1];
+                Span<double> normOut = stackalloc double[1];
                 Span<float> coef = stackalloc float[1];
-                _device.CopyToHost(_norm!, norm);
+                _device.CopyToHost(_norm!, normOut);
                 _device.CopyToHost(_coef!, coef);
-                LastGradNorm = norm[0];
-                LastClipCoefficient = coef[0];
+                norm = normOut[0];
+                coefficient = coef[0];
             }
         }
-        if (skipped)
-        {
-            LastStepSkipped = true;
-            return;
-        }
+        if (skipped) return BackendStepOutcome.Refused(norm);
         for (int s = 0; s < SlotCount; s++)
             if (s != SlotG && _arenas[s] is { Length: > 0 } arena) _device.CopyToHost(arena, _staging[s]);
         if (_lpArena is { Length: > 0 } lp) _device.CopyToHost(lp, _lpStaging);
@@ -371,6 +328,7 @@ public sealed class DeviceBackend : IStepBackend, ISkippingStepBackend, IClippin
         }
         foreach (var it in items) _lastStepped.Add(it.Param);
         if (diagnostics) ReadDiagnostics(items);
+        return new BackendStepOutcome(false, norm, coefficient);
     }
 
     /// <summary>Decodes the fused record of the step just taken (not skipped) into <see cref="LastDiagnostics"/>.</summary>

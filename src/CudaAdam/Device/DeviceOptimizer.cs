@@ -81,8 +81,6 @@ public struct CaClock
 /// </remarks>
 public sealed class DeviceOptimizer : IDisposable
 {
-    private const int ClockAdam = 1, ClockAdaMax = 2, ClockRAdam = 3, ClockSign = 4, ClockLion = 5, ClockPlain = 6,
-        ClockSgd = 7, ClockAdaGrad = 8;
     /// <summary><c>CA_CLOCK_NO_BIAS_CORRECTION</c> of kernels/clock.cu, OR-ed into the kind: bias correction off.</summary>
     private const int ClockNoBiasCorrection = 0x100;
     private const int Epoch = 1;
@@ -125,10 +123,11 @@ public sealed class DeviceOptimizer : IDisposable
         _options.Validate();
         ChunkTable.CheckLayout();
         if (Unsafe.SizeOf<CaClock>() != 64) throw new InvalidOperationException("CaClock must be 64 bytes (kernels/clock.cu)");
-        if (algorithm == Algorithm.NAdam)
-            throw new NotSupportedException("NAdam cannot run in the graph-capturable mode: its momentum schedule " +
-                                            "mu_t = beta1 (1 - 0.96^(t psi) / 2) needs pow, which the GPU does not round like the host " +
-                                            "(so the device clock could not be bitwise the host's); use DeviceBackend for NAdam");
+        if (algorithm.Info().Clock == 0)
+            throw new NotSupportedException($"{algorithm.Name()} cannot run in the graph-capturable mode: it has no device clock " +
+                                            "(kernels/clock.cu; NAdam's momentum schedule mu_t = beta1 (1 - 0.96^(t psi) / 2) needs pow, " +
+                                            "which the GPU does not round like the host, so the clock could not be bitwise the host's); " +
+                                            $"use DeviceBackend for {algorithm.Name()}");
         if (_options.Diagnostics) FusedSignDiagnostics.RequireKernelOf(algorithm);   // before any allocation
         Algorithm = algorithm;
         var groupList = groups.ToArray();
@@ -151,8 +150,8 @@ public sealed class DeviceOptimizer : IDisposable
             _offsets[i] = offset;
             offset += _params[i].Data.Length;
             var hp = _groupHp[_groupOf[i]];
-            states[i] = ParamState.Create(algorithm, hp, 0);   // which slots exist (length 0: no host memory for 256M elements)
-            if (algorithm == Algorithm.Sgd && hp.Momentum != 0) states[i].M = [];
+            states[i] = new ParamState();   // which slots exist (length 0: no host memory for 256M elements)
+            foreach (var slot in algorithm.Info().StateWith(hp)) states[i][slot.Buffer] = [];
             _hasM |= states[i].M is not null;
             _hasV |= states[i].V is not null;
             _hasVMax |= states[i].VMax is not null;
@@ -182,12 +181,13 @@ public sealed class DeviceOptimizer : IDisposable
                 for (int j = 0; j < bits.Length; j++) bits[j] = LowPrecision.RoundNearest(data[j], precision.Format);
                 _device.CopyToDevice<ushort>(bits, _lp!, _offsets[i]);
             }
-            if (algorithm == Algorithm.AdaGrad && _groupHp[_groupOf[i]].InitialAccumulatorValue is var init and not 0)
-            {
-                var v = new float[data.Length];
-                Array.Fill(v, (float)init);   // ParamState.Create's value
-                _device.CopyToDevice<float>(v, _v!, _offsets[i]);
-            }
+            foreach (var slot in algorithm.Info().StateWith(_groupHp[_groupOf[i]]))
+                if (slot.Initial?.Invoke(_groupHp[_groupOf[i]]) is { } init and not 0f)
+                {
+                    var v = new float[data.Length];
+                    Array.Fill(v, init);   // ParamState.Create's value
+                    _device.CopyToDevice<float>(v, Arena(slot.Buffer)!, _offsets[i]);
+                }
         }
 
         // Tensor table (scalars packed for step 1; the clock rewrites the step-dependent ones), chunk table, clocks.
@@ -525,18 +525,14 @@ public sealed class DeviceOptimizer : IDisposable
     private int IndexOf(Parameter p) =>
         _index.TryGetValue(p, out int i) ? i : throw new ArgumentException($"parameter '{p.Name}' is not in this optimizer");
 
-    private static int ClockKind(Algorithm a) => a switch
+    private DeviceBuffer<float>? Arena(StateBuffer b) => b switch
     {
-        Algorithm.Adam or Algorithm.AdamW or Algorithm.SignAdam => ClockAdam,
-        Algorithm.AdaMax => ClockAdaMax,
-        Algorithm.RAdam => ClockRAdam,
-        Algorithm.SignSgd or Algorithm.Signum => ClockSign,
-        Algorithm.Lion => ClockLion,
-        Algorithm.RmsProp or Algorithm.AdaDelta => ClockPlain,
-        Algorithm.Sgd => ClockSgd,
-        Algorithm.AdaGrad => ClockAdaGrad,
-        _ => throw new NotSupportedException($"{a.Name()} has no device clock"),
+        StateBuffer.M => _m, StateBuffer.V => _v, StateBuffer.VMax => _vmax, _ => _aux,
     };
+
+    /// <summary>The descriptor's <see cref="AlgorithmInfo.Clock"/> (the <c>CA_CLOCK_*</c> of kernels/clock.cu).</summary>
+    private static int ClockKind(Algorithm a) =>
+        a.Info().Clock is var kind and not 0 ? kind : throw new NotSupportedException($"{a.Name()} has no device clock");
 
     private DeviceBuffer<T> Zeroed<T>(long n) where T : unmanaged
     {

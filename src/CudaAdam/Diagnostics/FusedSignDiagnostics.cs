@@ -26,14 +26,7 @@ internal sealed class FusedSignDiagnostics : IDisposable
     }
 
     /// <summary>The diagnostics-enabled kernel of <paramref name="algorithm"/>, or null when it has none.</summary>
-    public static (string Family, string Name)? KernelOf(Algorithm algorithm) => algorithm switch
-    {
-        Algorithm.Adam or Algorithm.AdamW => ("adam", "adam_step_diag"),
-        Algorithm.NAdam => ("adam", "nadam_step_diag"),
-        Algorithm.RAdam => ("adam", "radam_step_diag"),
-        Algorithm.SignAdam => ("sign", "signadam_step_diag"),
-        _ => null,
-    };
+    public static (string Family, string Name)? KernelOf(Algorithm algorithm) => algorithm.Info().DiagnosticsKernel;
 
     /// <summary>The kernel, or an exception that says which algorithms have one.</summary>
     public static (string Family, string Name) RequireKernelOf(Algorithm algorithm) =>

@@ -16,11 +16,11 @@ namespace CudaAdam.Diagnostics;
 /// <c>fused: false</c>) from the separate pass <c>kernels/diagnostics.cu</c> on that backend's device, reading x, g, m and v in place from the
 /// backend's device copies (<see cref="DeviceBackend.TryGetDeviceTensor"/>); only x_{t−1}, kept on the host by
 /// <see cref="BeforeStep"/>, is uploaded. The two device paths agree with the reference (exact counts, max and
-/// histogram; double sums to ~1e−12) as long as <see cref="DeviceBackend.InvScale"/> is 1 and there is no clipping.
+/// histogram; double sums to ~1e−12) as long as <see cref="Optimizer.InvScale"/> is 1 and there is no clipping.
 /// For the Adam family (the algorithms with
 /// an Adam second moment: Adam, AdamW, SignAdam, NAdam, RAdam); u is on the uncorrected moments, see <see cref="SignStats"/>.
 /// g is the gradient as set on the parameter (CPU reference, separate pass) or as the moments saw it, g·InvScale·clip
-/// coefficient (fused); with <see cref="DeviceBackend.InvScale"/> = 1 and no clipping the two are the same. Either way
+/// coefficient (fused); with <see cref="Optimizer.InvScale"/> = 1 and no clipping the two are the same. Either way
 /// it is before coupled weight decay (Adam's weight_decay: the moments saw g + λx), and sign agreement does not depend
 /// on the positive factors.
 /// </remarks>

@@ -14,6 +14,7 @@ namespace CudaAdam.Reference;
 /// Convention warnings: ε is INSIDE both square roots (as in the paper), unlike the Adam family. torch adds a
 /// learning rate γ (default 1.0) that the paper does not have. The default ε is 1e-6.
 /// Float32 order as torch: <c>Δ = (sqrt(a+ε)/sqrt(s+ε))·g</c>.
+/// <para>Kernel: <c>kernels/baselines.cu</c>, <c>adadelta_step</c> (its descriptor: <see cref="Algorithms"/>).</para>
 /// </summary>
 public static class AdaDeltaReference
 {

@@ -12,6 +12,7 @@ namespace CudaAdam.Reference;
 /// </code>
 /// Convention warnings: ε is OUTSIDE the sqrt (torch; Duchi et al. add δ likewise). Default ε = 1e-10, not 1e-8.
 /// Float32 order as torch: <c>x + ((−γ_t)·g)/(sqrt(s)+ε)</c> (addcdiv).
+/// <para>Kernel: <c>kernels/baselines.cu</c>, <c>adagrad_step</c> (its descriptor: <see cref="Algorithms"/>).</para>
 /// </summary>
 public static class AdaGradReference
 {

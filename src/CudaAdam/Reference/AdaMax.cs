@@ -14,6 +14,7 @@ namespace CudaAdam.Reference;
 /// u_t = max(β2·u, |g|) followed by a division would suggest; with ε = 0 and a zero gradient history the
 /// division is 0/0. There is no bias correction of u. Float32 operation order as torch:
 /// <c>x + ((−γ/(1−β1^t))·m)/u</c> (addcdiv).
+/// <para>Kernel: <c>kernels/adam.cu</c>, <c>adamax_step</c> (its descriptor: <see cref="Algorithms"/>).</para>
 /// </summary>
 public static class AdaMaxReference
 {

@@ -17,6 +17,7 @@ namespace CudaAdam.Reference;
 /// Convention warnings: ε is added OUTSIDE the sqrt and AFTER bias correction of v (torch; the paper writes
 /// m̂/(sqrt(v̂)+ε), which is the same thing). Weight decay here is L2, not AdamW's decoupled decay.
 /// AMSGrad, as in torch.optim, keeps the maximum of the UNcorrected v and divides it by sqrt(1−β2^t).
+/// <para>Kernel: <c>kernels/adam.cu</c>, <c>adam_step</c> (its descriptor: <see cref="Algorithms"/>).</para>
 /// </summary>
 public static class AdamReference
 {
@@ -72,6 +73,7 @@ public static class AdamReference
 /// </code>
 /// Convention warning: torch multiplies by (1 − lr·weight_decay), so the decay scales with lr; the paper's
 /// schedule multiplier η_t is folded into lr. AdamW's default weight_decay is 1e-2.
+/// <para>Kernel: <c>kernels/adam.cu</c>, <c>adam_step</c> (its descriptor: <see cref="Algorithms"/>).</para>
 /// </summary>
 public static class AdamWReference
 {
@@ -89,6 +91,7 @@ public static class AdamWReference
 /// (amsgrad too). In IEEE arithmetic (|m|/d)·sign(m) = m/d, so this step is bitwise equal to Adam's;
 /// what it adds is u, handed back for diagnostics. sign(±0) = ±0 (<see cref="Reference.Sign"/>).
 /// Under β1 &lt; sqrt(β2) the paper bounds |m|/sqrt(v) (uncorrected) by R = <see cref="Hyperparameters.SignBound"/>.
+/// <para>Kernel: <c>kernels/sign.cu</c>, <c>signadam_step</c> (its descriptor: <see cref="Algorithms"/>).</para>
 /// </summary>
 public static class SignAdamReference
 {

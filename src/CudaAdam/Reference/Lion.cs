@@ -12,6 +12,7 @@ namespace CudaAdam.Reference;
 /// Convention warnings: two betas with different roles (defaults β1 = 0.9, β2 = 0.99); the decay multiplies the
 /// old x before the sign step (order: x·(1−γλ), then − γ·sign(c)); the paper suggests γ 3–10× smaller and λ 3–10×
 /// larger than AdamW's. sign(±0) = ±0 (<see cref="Reference.Sign"/>).
+/// <para>Kernel: <c>kernels/sign.cu</c>, <c>lion_step</c> (its descriptor: <see cref="Algorithms"/>).</para>
 /// </summary>
 public static class LionReference
 {

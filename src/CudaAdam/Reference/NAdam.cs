@@ -19,6 +19,7 @@ namespace CudaAdam.Reference;
 /// fixed in pytorch/pytorch#92699, so compare against torch 1.13 with <c>foreach=True</c>. torch 1.13 keeps
 /// Π_t in a float32 tensor; here (as every backend) it is a float64 running product (<see cref="StepScalars"/>).
 /// Float32 order: d = sqrt(v / bc2) + ε; x ← x + (−c1·g)/d, then x ← x + (−c2·m)/d (two addcdiv, in that order).
+/// <para>Kernel: <c>kernels/adam.cu</c>, <c>nadam_step</c> (its descriptor: <see cref="Algorithms"/>).</para>
 /// </summary>
 public static class NAdamReference
 {

@@ -19,6 +19,7 @@ namespace CudaAdam.Reference;
 /// correction sqrt(1−β2^t) is applied (torch), unlike Adam. Float32 order as torch:
 /// <c>a = (1/(sqrt(v)+ε))·sqrt(bc2)</c> (a Python float divided by a tensor is reciprocal-then-multiply),
 /// <c>x ← x − ((m̂·γ)·a)·r_t</c>.
+/// <para>Kernel: <c>kernels/adam.cu</c>, <c>radam_step</c> (its descriptor: <see cref="Algorithms"/>).</para>
 /// </summary>
 public static class RAdamReference
 {

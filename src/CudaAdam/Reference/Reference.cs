@@ -12,29 +12,13 @@ namespace CudaAdam.Reference;
 /// </remarks>
 public static class Reference
 {
-    /// <summary>One step of <paramref name="algorithm"/> on one parameter.</summary>
+    /// <summary>One step of <paramref name="algorithm"/> on one parameter: its descriptor's <see cref="AlgorithmInfo.Reference"/>.</summary>
     public static void Step(Algorithm algorithm, Span<float> param, ReadOnlySpan<float> grad, ParamState state,
         Hyperparameters hp, in StepScalars k)
     {
         if (param.Length != grad.Length)
             throw new ArgumentException($"param has {param.Length} elements but grad has {grad.Length}");
-        switch (algorithm)
-        {
-            case Algorithm.Adam: AdamReference.Step(param, grad, state, hp, k); break;
-            case Algorithm.AdamW: AdamWReference.Step(param, grad, state, hp, k); break;
-            case Algorithm.SignAdam: SignAdamReference.Step(param, grad, state, hp, k); break;
-            case Algorithm.AdaMax: AdaMaxReference.Step(param, grad, state, hp, k); break;
-            case Algorithm.NAdam: NAdamReference.Step(param, grad, state, hp, k); break;
-            case Algorithm.RAdam: RAdamReference.Step(param, grad, state, hp, k); break;
-            case Algorithm.Sgd: SgdReference.Step(param, grad, state, hp, k); break;
-            case Algorithm.AdaGrad: AdaGradReference.Step(param, grad, state, hp, k); break;
-            case Algorithm.RmsProp: RmsPropReference.Step(param, grad, state, hp, k); break;
-            case Algorithm.AdaDelta: AdaDeltaReference.Step(param, grad, state, hp, k); break;
-            case Algorithm.SignSgd: SignSgdReference.Step(param, grad, state, hp, k); break;
-            case Algorithm.Signum: SignumReference.Step(param, grad, state, hp, k); break;
-            case Algorithm.Lion: LionReference.Step(param, grad, state, hp, k); break;
-            default: throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, null);
-        }
+        algorithm.Info().Reference(param, grad, state, hp, k);
     }
 
     /// <summary>sign(x) that keeps the sign of zero: +1, −1, +0 or −0 (NaN stays NaN), so that

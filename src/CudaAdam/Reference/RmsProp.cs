@@ -14,6 +14,7 @@ namespace CudaAdam.Reference;
 /// </code>
 /// Convention warnings: ε is OUTSIDE the sqrt (torch; TensorFlow/Keras put it inside). No bias correction, so the
 /// first steps are large (s starts at 0). The momentum buffer holds the normalized step g/d, not the gradient.
+/// <para>Kernel: <c>kernels/baselines.cu</c>, <c>rmsprop_step</c> (its descriptor: <see cref="Algorithms"/>).</para>
 /// </summary>
 public static class RmsPropReference
 {

@@ -15,6 +15,7 @@ namespace CudaAdam.Reference;
 /// Convention warnings: this is torch's "heavy ball" form with the learning rate OUTSIDE the buffer (Sutskever et al.
 /// put it inside, which differs when γ changes). The buffer is created at the first step with momentum, as a copy of
 /// the (decayed) gradient, in <see cref="ParamState.M"/>; dampening τ therefore does not act on the first step.
+/// <para>Kernel: <c>kernels/baselines.cu</c>, <c>sgd_step</c> (its descriptor: <see cref="Algorithms"/>).</para>
 /// </summary>
 public static class SgdReference
 {

@@ -10,6 +10,7 @@ namespace CudaAdam.Reference;
 /// </code>
 /// Convention warnings: sign(±0) = ±0 (<see cref="Reference.Sign"/>), so a zero gradient leaves x unchanged
 /// (the paper's sign(0) is arbitrary). Because weight decay sits inside the sign, a large λ·x dominates g.
+/// <para>Kernel: <c>kernels/sign.cu</c>, <c>signsgd_step</c> (its descriptor: <see cref="Algorithms"/>).</para>
 /// </summary>
 public static class SignSgdReference
 {

@@ -12,6 +12,7 @@ namespace CudaAdam.Reference;
 /// Convention warnings: the momentum is an exponential moving average (the paper's form), not torch SGD's
 /// heavy-ball sum; under sign() the scale does not matter but the first step is sign((1−β)·g) = sign(g).
 /// sign(±0) = ±0 (<see cref="Reference.Sign"/>). With β = 0 this is <see cref="SignSgdReference"/>.
+/// <para>Kernel: <c>kernels/sign.cu</c>, <c>signum_step</c> (its descriptor: <see cref="Algorithms"/>).</para>
 /// </summary>
 public static class SignumReference
 {

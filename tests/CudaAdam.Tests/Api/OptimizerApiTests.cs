@@ -105,7 +105,7 @@ public class OptimizerApiTests
     {
         var p = new Parameter("weights", new float[4]) { Grad = new float[3] };
         using var opt = new Optimizer(Algorithm.Adam, [p]);
-        var ex = Assert.Throws<ArgumentException>(opt.Step);
+        var ex = Assert.Throws<ArgumentException>(() => opt.Step());
         Assert.That(ex!.Message, Does.Contain("weights").And.Contain("4").And.Contain("3"));
         Assert.That(opt.State(p), Is.Null, "a failed step creates no state");
     }
@@ -169,7 +169,7 @@ public class OptimizerApiTests
         }
         // An invalid value set mid-run is caught at the next step.
         group.Hyperparameters = group.Hyperparameters with { Lr = -1 };
-        Assert.Throws<ArgumentException>(opt.Step);
+        Assert.Throws<ArgumentException>(() => opt.Step());
     }
 
     [Test]

@@ -6,7 +6,8 @@ public class OptimizerAtomicityTests
     private sealed class FailingBackend : IStepBackend
     {
         public string Name => "failing";
-        public void Step(Algorithm algorithm, IReadOnlyList<StepItem> items) => throw new InvalidOperationException("device lost");
+        public BackendStepOutcome Step(Algorithm algorithm, IReadOnlyList<StepItem> items, StepContract contract) =>
+            throw new InvalidOperationException("device lost");
         public void Dispose() { }
     }
 

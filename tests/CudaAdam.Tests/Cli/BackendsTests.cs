@@ -5,7 +5,7 @@ public class BackendsTests
     private sealed class FakeBackend : IStepBackend
     {
         public string Name => "fake";
-        public void Step(Algorithm algorithm, IReadOnlyList<StepItem> items) { }
+        public BackendStepOutcome Step(Algorithm algorithm, IReadOnlyList<StepItem> items, StepContract contract) => BackendStepOutcome.Taken;
         public void Dispose() { }
     }
 

@@ -51,6 +51,37 @@ public class ReplayTests
         return x.Data;
     }
 
+    /// <summary>A NaN in row 3 (step 4): skip (default) says so in the summary and on stderr; propagate lets it through;
+    /// error writes nothing and exits 2 naming the row. cpu and emulator say the same words.</summary>
+    [TestCase("cpu")]
+    [TestCase("emulator")]
+    public void ANonFiniteGradientIsNeverHidden(string backend)
+    {
+        if (backend == "emulator") Kernels.KernelDevices.OpenOrIgnore("emulator").Dispose();
+        _g[3 * N + 2] = float.NaN;
+        Npy.Write(_grads, _g, T, N);
+        var skip = CliRunner.Invoke([.. Base(), "--backend", backend]);
+        Assert.That(skip.Code, Is.EqualTo(0), skip.ToString());
+        Assert.That(skip.Out, Does.Contain($"T = {T} steps, 1 skipped (non-finite gradient; first at step 4: non-finite gradient: x[2] = NaN)"));
+        Assert.That(skip.Err, Does.Contain("warning: 1 of 6 steps skipped"));
+        Assert.That(Npy.Read1D(_out).All(float.IsFinite), Is.True);
+
+        var propagate = CliRunner.Invoke([.. Base(), "--backend", backend, "--nonfinite", "propagate"]);
+        Assert.That(propagate.Code, Is.EqualTo(0), propagate.ToString());
+        Assert.That(propagate.Out, Does.Contain($"T = {T} steps, n = {N}"));
+        Assert.That(float.IsNaN(Npy.Read1D(_out)[2]), Is.True, "torch.optim's behaviour: the NaN went through");
+
+        File.Delete(_out);
+        var error = CliRunner.Invoke([.. Base(), "--backend", backend, "--nonfinite", "error"]);
+        AssertOneErrorLine(error, "gradient row 3 (step 4)");
+        Assert.That(error.Err, Does.Contain("non-finite gradient: x[2] = NaN").And.Contain("no output written"));
+        Assert.That(File.Exists(_out), Is.False);
+    }
+
+    [Test]
+    public void AnUnknownNonFinitePolicyIsOneLine() =>
+        AssertOneErrorLine(CliRunner.Invoke([.. Base(), "--nonfinite", "ignore"]), "--nonfinite: unknown non-finite policy 'ignore'; use skip (default), propagate or error");
+
     [Test]
     public void OneAdamStepIsTheClosedForm()
     {
@@ -242,7 +273,7 @@ public class ReplayTests
         string config = _dir.File("hp.json");
         File.WriteAllText(config, """{ "optimizer": "adam", "learning_rate": 0.1 }""");
         AssertOneErrorLine(CliRunner.Invoke("replay", "--config", config, "--params", _init, "--grads", _grads, "--out", _out),
-            "unknown key 'learning_rate'; known keys: optimizer, backend, lr,");
+            "unknown key 'learning_rate'; known keys: optimizer, backend, nonfinite, lr,");
     }
 
     [TestCase("""{ "optimizer": "adam", "lr": }""", "is not a valid JSON object")]

@@ -21,6 +21,9 @@ public class ReplayTorchParityTests
     private const double Atol = 1e-6, Rtol = 1e-5;
     private const int N = 33, T = 25;
 
+    /// <summary>Our flag (torch has no such switch: it always propagates); stripped from the torch side.</summary>
+    private static readonly string[] Propagate = ["--nonfinite", "propagate"];
+
     private static readonly (string Optimizer, string[] Flags)[] Table =
     [
         ("adam", []),
@@ -47,7 +50,14 @@ public class ReplayTorchParityTests
         ("rmsprop", ["--alpha", "0.9", "--maximize", "--lr", "0.001"]),
         ("adadelta", []),
         ("adadelta", ["--lr", "0.5", "--rho", "0.95", "--weight-decay", "0.01", "--maximize"]),
+        // torch.optim lets non-finite values through; so does --nonfinite propagate (the gradients of these cases carry
+        // a NaN at step 4 and a +inf at step 9: the NaN/inf positions of the trajectories must agree, the rest within tolerance).
+        ("adam", [.. Propagate, "--weight-decay", "0.01"]),
+        ("sgd", [.. Propagate, "--lr", "0.01", "--momentum", "0.9"]),
+        ("rmsprop", [.. Propagate, "--centered"]),
     ];
+
+    private static bool Poisoned(int i) => Table[i].Flags.Contains("--nonfinite");
 
     public static IEnumerable<TestCaseData> Cases() => Table.Select((c, i) =>
         new TestCaseData(c.Optimizer, c.Flags, i).SetArgDisplayNames(c.Optimizer, c.Flags.Length == 0 ? "defaults" : string.Join(" ", c.Flags)));
@@ -84,9 +94,14 @@ public class ReplayTorchParityTests
             // Gradients of mixed scale (1e-3 .. 10), with exact zeros and one coordinate always zero.
             float[] g = Enumerable.Range(0, T * N).Select(j =>
                 j % N == 0 || j % 11 == 0 ? 0f : (float)((rng.NextDouble() * 2 - 1) * Math.Pow(10, rng.Next(-3, 2)))).ToArray();
+            if (Poisoned(i))
+            {
+                g[3 * N + 5] = float.NaN;
+                g[8 * N + 7] = float.PositiveInfinity;
+            }
             Npy.Write(CaseFile(i, "init"), x0);
             Npy.Write(CaseFile(i, "grads"), g, T, N);
-            string[] args = [.. Common(i), "--out", CaseFile(i, "torch"), "--trajectory", CaseFile(i, "torch-traj")];
+            string[] args = [.. Common(i).Where((a, k) => !IsPropagateFlag(Common(i), k)), "--out", CaseFile(i, "torch"), "--trajectory", CaseFile(i, "torch-traj")];
             lines.Add(System.Text.Json.JsonSerializer.Serialize(args));
         }
         string batch = _dir.File("batch.jsonl");
@@ -97,6 +112,9 @@ public class ReplayTorchParityTests
 
     [OneTimeTearDown]
     public void Cleanup() => _dir?.Dispose();
+
+    private static bool IsPropagateFlag(string[] args, int k) =>
+        args[k] == "--nonfinite" || (k > 0 && args[k - 1] == "--nonfinite");
 
     private string[] Common(int i) =>
         ["--optimizer", Table[i].Optimizer, "--params", CaseFile(i, "init"), "--grads", CaseFile(i, "grads"), .. Table[i].Flags];
@@ -111,6 +129,7 @@ public class ReplayTorchParityTests
 
         float[] a = Npy.Read(oursTraj).Data, b = Npy.Read(CaseFile(index, "torch-traj")).Data;
         Assert.That(a.Length, Is.EqualTo(b.Length));
+        if (Poisoned(index)) Assert.That(a.Count(float.IsNaN), Is.GreaterThan(0), "the poisoned steps went through (else this proves nothing)");
         int worst = -1;
         double worstExcess = 0, maxAbs = 0;
         for (int i = 0; i < a.Length; i++)

@@ -8,7 +8,8 @@ namespace CudaAdam.Tests.Cpu;
 /// The fast CPU step (<see cref="SimdStep"/>, <see cref="SimdStepper"/>, <see cref="CpuSimdBackend"/>) against the
 /// scalar reference, BITWISE: every fp32 conformance case at 1 and 2 threads, adversarial values (±0, NaNs with
 /// payloads, ±inf, subnormals, float.MaxValue) at every vector width over lengths 0 … 67 and misaligned spans, the
-/// clipping norm's independence of the thread count, and zero allocation per step.
+/// clipping norm's independence of the thread count, the step contract (unscale, clipping, non-finite refusal), and zero
+/// allocation per step.
 /// </summary>
 [NonParallelizable] // SimdKernels.MaxLanes is process-wide
 public class SimdStepTests
@@ -26,9 +27,9 @@ public class SimdStepTests
     [TestCaseSource(nameof(ConformanceCases))]
     public void ConformanceCaseIsBitwiseTheReference(string name, int threads)
     {
-        var (compared, mismatch) = RunConformance(Conformance.Find(name), threads);
-        Assert.That(mismatch, Is.Null, name);
-        Assert.That(compared, Is.GreaterThan(0), "values were compared");
+        var r = RunConformance(Conformance.Find(name), threads);
+        Assert.That(r.Passed, r.Describe());
+        Assert.That(r.Compared, Is.GreaterThan(0), "values were compared");
     }
 
     [Test]
@@ -38,15 +39,15 @@ public class SimdStepTests
             "nadam/decoupled-wd/many-steps", "radam/wd/many-steps", "sgd/nesterov-maximize/skipped-grad",
             "rmsprop/centered-momentum-wd/single-odd", "adadelta/wd-maximize/single-odd", "lion/wd/single-odd",
             "signum/wd-maximize/single-odd", "signsgd/wd/single-odd", "adagrad/lr-decay-wd-init/single-odd",
-            "signadam/wd-maximize/non-finite", "adam/default/clip"];
+            "signadam/wd-maximize/non-finite", "adam/default/clip", "yogi/default/odd-lengths"];
         int before = SimdKernels.MaxLanes;
         try
         {
             SimdKernels.MaxLanes = lanes;
             foreach (var name in names)
             {
-                var (_, mismatch) = RunConformance(Conformance.Find(name), threads: 2);
-                Assert.That(mismatch, Is.Null, $"{name} at {lanes} lanes");
+                var r = RunConformance(Conformance.Find(name), threads: 2);
+                Assert.That(r.Passed, $"{lanes} lanes: {r.Describe()}");
             }
         }
         finally
@@ -55,122 +56,13 @@ public class SimdStepTests
         }
     }
 
-    /// <summary>
-    /// One case of the registry: the reference behind <see cref="CheckedReferenceBackend"/> (its unscale, skip and
-    /// clipping rules) and the fast step behind <see cref="CheckedSimdBackend"/> (the same rules) on identical
-    /// inputs, every parameter and state slot compared bit for bit (any NaN equals any NaN, see Diff) after every step. With clipping
-    /// the reference steps with the fast path's coefficient and the norms agree within 1e-12 relative (the fast
-    /// norm sums by a tree, the reference sequentially).
-    /// </summary>
-    private static (long Compared, string? Mismatch) RunConformance(ConformanceCase c, int threads)
-    {
-        var e = c.Edge;
-        var rng = new Random(Fnv(c.Name));
-        int n = e.Lengths.Length;
-        var refParams = new Parameter[n];
-        var fastParams = new Parameter[n];
-        for (int t = 0; t < n; t++)
-        {
-            var data = new float[e.Lengths[t]];
-            for (int i = 0; i < data.Length; i++) data[i] = (float)(Gaussian(rng) * 0.5);
-            refParams[t] = new Parameter($"p{t}", data);
-            fastParams[t] = new Parameter($"p{t}", (float[])data.Clone());
-        }
-        var reference = new CheckedReferenceBackend { InvScale = e.InvScale, MaxGradNorm = e.Options.MaxGradNorm };
-        // Small chunks and no serial threshold: the small tensors of the registry split and run on every thread.
-        var fast = new CheckedSimdBackend(new SimdStepper(threads, chunkElements: 64, minParallelElements: 0))
-        {
-            InvScale = e.InvScale, MaxGradNorm = e.Options.MaxGradNorm,
-        };
-        using var refOpt = new Optimizer(c.Algorithm, refParams, c.Hyperparameters, reference);
-        using var fastOpt = new Optimizer(c.Algorithm, fastParams, c.Hyperparameters, fast);
-        var magnitudes = new double[n];
-        for (int t = 0; t < n; t++) magnitudes[t] = Math.Pow(10, rng.Next(-3, e.MaxExponent + 1));
-        long compared = 0;
-        for (int step = 1; step <= e.Steps; step++)
-        {
-            for (int t = 0; t < n; t++)
-            {
-                if (e.HasGrad is { } has && !has(step, t))
-                {
-                    refParams[t].Grad = fastParams[t].Grad = null;
-                    continue;
-                }
-                var g = new float[e.Lengths[t]];
-                for (int i = 0; i < g.Length; i++)
-                {
-                    double u = rng.NextDouble();
-                    g[i] = u < 0.03 ? 0f : u < 0.04 ? -0f : (float)(Gaussian(rng) * magnitudes[t]);
-                }
-                foreach (var (ps, pt, pi, pv) in e.Poison)
-                    if (ps == step && pt == t && pi < g.Length) g[pi] = pv;
-                refParams[t].Grad = g;
-                fastParams[t].Grad = (float[])g.Clone();
-            }
-            fastOpt.Step();
-            if (e.Options.MaxGradNorm is not null)
-            {
-                reference.FixedClipCoefficient = fast.LastClipCoefficient;
-                refOpt.Step();
-                double rn = reference.LastGradNorm, fn = fast.LastGradNorm;
-                if (!fast.LastStepSkipped && !(Math.Abs(rn - fn) <= 1e-12 * Math.Abs(rn)))
-                    return (compared, $"step {step}: norm {fn:R} fast, {rn:R} reference");
-            }
-            else
-            {
-                refOpt.Step();
-            }
-            if (refOpt.SkippedSteps != fastOpt.SkippedSteps)
-                return (compared, $"step {step}: skipped {fastOpt.SkippedSteps} fast, {refOpt.SkippedSteps} reference");
-            for (int t = 0; t < n; t++)
-            {
-                var rs = refOpt.State(refParams[t]);
-                var fs = fastOpt.State(fastParams[t]);
-                string? why = Diff("param", refParams[t].Data, fastParams[t].Data, ref compared)
-                              ?? (rs is null != fs is null ? "state exists on one side only" : null)
-                              ?? (rs is null || fs is null ? null
-                                  : rs.Step != fs.Step ? $"step count {fs.Step} fast, {rs.Step} reference"
-                                  : Diff("M", rs.M, fs.M, ref compared) ?? Diff("V", rs.V, fs.V, ref compared)
-                                    ?? Diff("VMax", rs.VMax, fs.VMax, ref compared) ?? Diff("Aux", rs.Aux, fs.Aux, ref compared));
-                if (why is not null) return (compared, $"step {step}, tensor {t}: {why}");
-            }
-        }
-        if (refOpt.SkippedSteps != e.ExpectedSkips) return (compared, $"reference skipped {refOpt.SkippedSteps}, expected {e.ExpectedSkips}");
-        return (compared, null);
-    }
-
-    /// <summary>The fast step with <see cref="CheckedReferenceBackend"/>'s rules around it (a test double until the
-    /// one step engine carries them): gradients times InvScale, a non-finite unscaled gradient or norm skips the
-    /// whole step, clipping by the fast norm.</summary>
-    private sealed class CheckedSimdBackend(SimdStepper stepper) : IStepBackend, ISkippingStepBackend, IClippingStepBackend
-    {
-        public string Name => "cpu-checked";
-        public float InvScale { get; init; } = 1f;
-        public bool LastStepSkipped { get; private set; }
-        public double? MaxGradNorm { get; set; }
-        public double LastGradNorm { get; private set; } = double.NaN;
-        public float LastClipCoefficient { get; private set; } = 1f;
-
-        public void Step(Algorithm algorithm, IReadOnlyList<StepItem> items)
-        {
-            LastStepSkipped = items.Any(it => it.Param.Grad!.Any(g => !float.IsFinite(g * InvScale)));
-            if (LastStepSkipped) return;
-            float? coefficient = null;
-            if (MaxGradNorm is { } max)
-            {
-                LastGradNorm = stepper.TotalNorm(items, InvScale);
-                if (!double.IsFinite(LastGradNorm))
-                {
-                    LastStepSkipped = true;
-                    return;
-                }
-                coefficient = LastClipCoefficient = GradClipping.Coefficient(LastGradNorm, max);
-            }
-            stepper.Step(algorithm, items, new GradTransform(InvScale, coefficient));
-        }
-
-        public void Dispose() { }
-    }
+    /// <summary>One case of the registry through <see cref="Conformance.Run"/>: the reference
+    /// (<see cref="CpuReferenceBackend"/>) and the fast backend under the same <see cref="StepContract"/> on identical
+    /// inputs, every parameter and state slot compared bit for bit after every step (any NaN equals any NaN), the
+    /// step results alike, the norms within 1e-11 relative. Small chunks and no serial threshold, so that the
+    /// registry's small tensors split and run on every thread.</summary>
+    private static ConformanceResult RunConformance(ConformanceCase c, int threads) =>
+        Conformance.Run(c, _ => new CpuSimdBackend(new SimdStepper(threads, chunkElements: 64, minParallelElements: 0)));
 
     // ---- adversarial values, every width, every tail, misaligned ----------------------------------------------
 
@@ -308,40 +200,49 @@ public class SimdStepTests
     }
 
     [Test]
-    public void TheBackendClipsAsTheReferenceBackendGivenTheSameCoefficient()
+    public void TheBackendClipsAndUnscalesAsTheReferenceBackendGivenTheSameCoefficient()
     {
         var rng = new Random(11);
         var fastItems = MakeItems(Algorithm.AdamW, [70_001, 3, 40_000], rng);
         var refItems = fastItems.Select(it => it with { Param = new Parameter(it.Param.Name, (float[])it.Param.Data.Clone()) { Grad = it.Param.Grad }, State = it.State.Clone() }).ToList();
-        using var fast = new CpuSimdBackend(2) { MaxGradNorm = 0.5 };
-        fast.Step(Algorithm.AdamW, fastItems);
-        var reference = new CheckedReferenceBackend { MaxGradNorm = 0.5, FixedClipCoefficient = fast.LastClipCoefficient };
-        reference.Step(Algorithm.AdamW, refItems);
-        Assert.That(fast.LastClipCoefficient, Is.LessThan(1f), "the gradients were clipped");
-        Assert.That(Math.Abs(fast.LastGradNorm - reference.LastGradNorm), Is.LessThanOrEqualTo(1e-12 * reference.LastGradNorm));
+        var contract = new StepContract(0.3f, 0.5, NonFinitePolicy.Skip);
+        using var fast = new CpuSimdBackend(2);
+        var outcome = fast.Step(Algorithm.AdamW, fastItems, contract);
+        var reference = new CpuReferenceBackend { FixedClipCoefficient = outcome.ClipCoefficient };
+        var refOutcome = reference.Step(Algorithm.AdamW, refItems, contract);
+        Assert.That(outcome.NonFinite, Is.False);
+        Assert.That(outcome.ClipCoefficient, Is.LessThan(1f), "the gradients were clipped");
+        Assert.That(Math.Abs(outcome.GradNorm - refOutcome.GradNorm), Is.LessThanOrEqualTo(1e-12 * refOutcome.GradNorm));
         for (int t = 0; t < fastItems.Count; t++)
         {
             long compared = 0;
             Assert.That(Diff("param", refItems[t].Param.Data, fastItems[t].Param.Data, ref compared), Is.Null);
             Assert.That(Diff("V", refItems[t].State.V, fastItems[t].State.V, ref compared), Is.Null);
         }
+        fastItems[1].Param.Grad![2] = float.PositiveInfinity;
+        var before = fastItems[0].Param.Data.ToArray();
+        Assert.That(fast.Step(Algorithm.AdamW, fastItems, contract).NonFinite, Is.True, "a non-finite gradient refuses the step");
+        Assert.That(fastItems[0].Param.Data, Is.EqualTo(before), "and nothing changed");
     }
 
     [TestCase(Algorithm.Adam, false)]
     [TestCase(Algorithm.AdamW, true)]
     [TestCase(Algorithm.Lion, false)]
     [TestCase(Algorithm.Sgd, true)]
+    [TestCase(Algorithm.Yogi, false)]
     public void NoAllocationPerStepAfterTheFirst(Algorithm algorithm, bool clip)
     {
         var rng = new Random(3);
         var hp = algorithm == Algorithm.Sgd ? Hyperparameters.Defaults(algorithm) with { Momentum = 0.9 } : Hyperparameters.Defaults(algorithm);
         var items = MakeItems(algorithm, [300_000, 5, 70_000], rng, hp);
-        using var backend = new CpuSimdBackend(2) { MaxGradNorm = clip ? 1.0 : null };
-        backend.Step(algorithm, items);   // first: state buffers (SGD), tables, JIT
-        backend.Step(algorithm, items);
+        using var backend = new CpuSimdBackend(2);
+        // Clipping with an unscale and the non-finite check: every pass of the contract.
+        var contract = clip ? new StepContract(1f / 1024, 1.0, NonFinitePolicy.Skip) : StepContract.Default;
+        backend.Step(algorithm, items, contract);   // first: state buffers (SGD), tables, JIT
+        backend.Step(algorithm, items, contract);
         long before = GC.GetTotalAllocatedBytes(precise: true);
         long beforeThread = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 5; i++) backend.Step(algorithm, items);
+        for (int i = 0; i < 5; i++) backend.Step(algorithm, items, contract);
         long thread = GC.GetAllocatedBytesForCurrentThread() - beforeThread;
         long total = GC.GetTotalAllocatedBytes(precise: true) - before;
         Assert.That(thread, Is.EqualTo(0), "bytes allocated on the calling thread in 5 steps");
@@ -362,18 +263,6 @@ public class SimdStepTests
         // CheckState used to build a fresh ParamState (8 MB of M and V here) every step; what is left is the
         // Optimizer's per-step lists, independent of the parameter's size.
         Assert.That(perStep, Is.LessThan(4096), "bytes per Optimizer.Step of a 1M-parameter Adam");
-    }
-
-    [Test]
-    public void LayoutIsTheLayoutOfCreate()
-    {
-        foreach (var a in AlgorithmNames.All)
-            foreach (var (name, hp) in Conformance.HyperparameterSets(a))
-            {
-                var s = ParamState.Create(a, hp, 3);
-                Assert.That(ParamState.Layout(a, hp), Is.EqualTo((s.M is not null, s.V is not null, s.VMax is not null, s.Aux is not null)),
-                    $"{a.Name()}/{name}");
-            }
     }
 
     [Test]

@@ -245,13 +245,12 @@ public class FusedSignDiagnosticsTests
         using var device = KernelDevices.OpenOrIgnore("emulator");
         var hp = Hyperparameters.Defaults(Algorithm.Adam);
         var w = new Parameter("w", Enumerable.Range(0, 3001).Select(i => MathF.Cos(i)).ToArray());
-        var backend = new DeviceBackend(device, new DeviceBackendOptions { Diagnostics = true, MaxGradNorm = 1.0, ChunkSize = 512 }) { InvScale = 0.5f };
-        using var opt = new Optimizer(Algorithm.Adam, [w], hp, backend);
+        var backend = new DeviceBackend(device, new DeviceBackendOptions { Diagnostics = true, ChunkSize = 512 });
+        using var opt = new Optimizer(Algorithm.Adam, [w], hp, backend) { MaxGradNorm = 1.0, InvScale = 0.5f };
         var g = Enumerable.Range(0, 3001).Select(i => MathF.Sin(i * 0.37f) * 3f).ToArray();
         w.Grad = g;
         var before = (float[])w.Data.Clone();
-        opt.Step();
-        float coef = backend.LastClipCoefficient;
+        float coef = opt.Step().ClipCoefficient;
         Assert.That(coef, Is.LessThan(0.5f), "the gradient was clipped (else the test proves nothing)");
         var seen = g.Select(x => x * 0.5f * coef).ToArray();   // ca_load: (g * inv_scale) * coef, float32
         var s = opt.State(w)!;
@@ -271,8 +270,7 @@ public class FusedSignDiagnosticsTests
         Assert.That(backend.LastDiagnostics!.Global.Count, Is.EqualTo(5));
         var data = (float[])w.Data.Clone();
         w.Grad = [1f, float.NaN, 0.5f, 0f, 2f];
-        opt.Step();
-        Assert.That(backend.LastStepSkipped, Is.True);
+        Assert.That(opt.Step().Skipped, Is.True);
         Assert.That(backend.LastDiagnostics, Is.Null, "a skipped step measures nothing");
         Assert.That(w.Data, Is.EqualTo(data));
         w.Grad = [1f, 1f, 0.5f, 0f, 2f];

@@ -110,8 +110,8 @@ public class KernelTablesTests
 
     private static uint Define(string name)
     {
-        var m = Regex.Match(CommonHeader, $@"#define\s+{name}\s+(\d+)u?\b");
-        Assert.That(m.Success, $"#define {name} not found in common.cuh");
+        var m = Regex.Match(CommonHeader + KernelSources.Files["scalars.gen.cuh"], $@"#define\s+{name}\s+(\d+)u?\b");
+        Assert.That(m.Success, $"#define {name} not found in common.cuh nor scalars.gen.cuh");
         return uint.Parse(m.Groups[1].Value);
     }
 }

@@ -1,0 +1,46 @@
+// scalars.gen.cuh — GENERATED from the algorithm descriptors (src/CudaAdam/Algorithms.cs) by
+// src/CudaAdam/Device/KernelScalarHeader.cs: do not edit. Regenerate with
+//   cudaadam kernels --write-scalar-header kernels/scalars.gen.cuh
+// The index of each float32 scalar in CaTensor::s[], as KernelScalars.Pack fills it (the reference's (float) casts).
+#pragma once
+
+#define CA_SCALARS 14
+
+#define CA_S_BETA1                        0  // (float)beta1  [adam adamw adamax nadam radam signadam yogi]
+#define CA_S_BETA2                        1  // (float)beta2  [adam adamw adamax nadam radam signadam yogi]
+#define CA_S_EPS                          2  // (float)eps  [adam adamw adamax nadam radam signadam yogi]
+#define CA_S_WD                           3  // (float)weight_decay  [adam adamw adamax nadam radam signadam yogi]
+#define CA_S_ONE_MINUS_BETA1              4  // (float)(1 - beta1)  [adam adamw adamax nadam radam signadam yogi]
+#define CA_S_ONE_MINUS_BETA2              5  // (float)(1 - beta2)  [adam adamw adamax nadam radam signadam yogi]
+#define CA_S_DECAY                        6  // (float)(1 - lr * weight_decay): decoupled weight decay  [adam adamw adamax nadam radam signadam yogi]
+#define CA_S_BC2_SQRT                     7  // (float)sqrt(1 - beta2^t)  [adam adamw signadam]
+#define CA_S_STEP_SIZE                    8  // (float)(lr / (1 - beta1^t))  [adam adamw signadam]
+#define CA_S_BC1                          9  // (float)(1 - beta1^t)  [adam adamw signadam]
+#define CA_S_ADAMAX_NEG_CLR               8  // (float)-(lr / (1 - beta1^t))  [adamax]
+#define CA_S_NADAM_BC2                    7  // (float)(1 - beta2^t)  [nadam]
+#define CA_S_NADAM_COEF_G                 8  // (float)-(lr (1 - mu_t) / (1 - prod_{i<=t} mu_i))  [nadam]
+#define CA_S_NADAM_COEF_M                 9  // (float)-(lr mu_{t+1} / (1 - prod_{i<=t+1} mu_i))  [nadam]
+#define CA_S_RADAM_BC1                    7  // (float)(1 - beta1^t)  [radam]
+#define CA_S_RADAM_LR                     8  // (float)lr  [radam]
+#define CA_S_RADAM_BC2_SQRT               9  // (float)sqrt(1 - beta2^t)  [radam]
+#define CA_S_RADAM_RECT                  10  // (float)r_t (used when CA_RECTIFIED)  [radam]
+#define CA_S_B_WD                         0  // (float)weight_decay (coupled L2)  [sgd adagrad rmsprop adadelta]
+#define CA_S_B_LR                         1  // (float)lr  (AdaGrad: (float)clr = lr / (1 + (t-1) lr_decay))  [sgd adagrad rmsprop adadelta]
+#define CA_S_B_EPS                        2  // (float)eps  [sgd adagrad rmsprop adadelta]
+#define CA_S_SGD_MOMENTUM                 3  // (float)momentum  [sgd]
+#define CA_S_SGD_ONE_MINUS_DAMPENING      4  // (float)(1 - dampening)  [sgd]
+#define CA_S_RMS_ALPHA                    3  // (float)alpha  [rmsprop]
+#define CA_S_RMS_ONE_MINUS_ALPHA          4  // (float)(1 - alpha)  [rmsprop]
+#define CA_S_RMS_MOMENTUM                 5  // (float)momentum  [rmsprop]
+#define CA_S_ADADELTA_RHO                 3  // (float)rho  [adadelta]
+#define CA_S_ADADELTA_ONE_MINUS_RHO       4  // (float)(1 - rho)  [adadelta]
+#define CA_S_SIGN_WD                      0  // (float)weight_decay (signSGD, Signum: coupled L2)  [signsgd signum lion]
+#define CA_S_SIGN_LR                      1  // (float)lr  [signsgd signum lion]
+#define CA_S_SIGN_MOMENTUM                2  // Signum: (float)momentum  [signum]
+#define CA_S_SIGN_ONE_MINUS_MOMENTUM      3  // Signum: (float)(1 - momentum)  [signum]
+#define CA_S_LION_BETA1                   2  // (float)beta1  [lion]
+#define CA_S_LION_ONE_MINUS_BETA1         3  // (float)(1 - beta1)  [lion]
+#define CA_S_LION_BETA2                   4  // (float)beta2  [lion]
+#define CA_S_LION_ONE_MINUS_BETA2         5  // (float)(1 - beta2)  [lion]
+#define CA_S_LION_DECAY                   6  // (float)(1 - lr * weight_decay)  [lion]
+#define CA_S_YOGI_LR                      7  // (float)lr  [yogi]

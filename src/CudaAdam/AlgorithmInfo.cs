@@ -1,0 +1,102 @@
+namespace CudaAdam;
+
+/// <summary>A state buffer of <see cref="ParamState"/>: where it lives.</summary>
+public enum StateBuffer { M, V, VMax, Aux }
+
+/// <summary>
+/// One state buffer an algorithm keeps, under torch.optim's name (<c>exp_avg</c>, <c>exp_avg_sq</c>, ...).
+/// </summary>
+/// <param name="TorchName">torch.optim's <c>state[p]</c> key.</param>
+/// <param name="Buffer">Which <see cref="ParamState"/> buffer holds it.</param>
+/// <param name="When">Whether it exists with these hyperparameters (null: always).</param>
+/// <param name="Initial">Its value before the first step (null: 0).</param>
+/// <param name="OnFirstStep">torch creates it on the first step (SGD's momentum_buffer, a copy of the gradient), so
+/// <see cref="ParamState.Create"/> leaves it null and the step allocates it.</param>
+public sealed record StateSlot(string TorchName, StateBuffer Buffer, Func<Hyperparameters, bool>? When = null,
+    Func<Hyperparameters, float>? Initial = null, bool OnFirstStep = false)
+{
+    /// <summary>Whether the buffer exists (or will, after the first step) with <paramref name="hp"/>.</summary>
+    public bool Kept(Hyperparameters hp) => When?.Invoke(hp) ?? true;
+}
+
+/// <summary>
+/// One float32 scalar slot of a kernel's tensor-table entry (<c>CaTensor::s[]</c>). <see cref="Define"/> is the
+/// <c>#define</c> the kernels read it by, generated into <c>kernels/scalars.gen.cuh</c> from the descriptors
+/// (<see cref="Device.KernelScalarHeader"/>) so that C# and CUDA name each slot once; <see cref="Value"/> is the double
+/// expression the reference rounds with <c>(float)</c>, so the kernel multiplies by the reference's very bits.
+/// </summary>
+public sealed record KernelScalar(string Define, string Doc, Func<Hyperparameters, StepScalars, double> Value);
+
+/// <summary>One step of the CPU reference on one parameter (<c>src/CudaAdam/Reference/*.cs</c>).</summary>
+public delegate void ReferenceStep(Span<float> param, ReadOnlySpan<float> grad, ParamState state, Hyperparameters hp, in StepScalars k);
+
+/// <summary>
+/// Everything CudaAdam knows about one algorithm, in one place (torch's <c>OptimizerInfo</c>, optax's <c>alias.py</c>):
+/// names, source, equations, defaults, which hyperparameters it reads and their extra validation, its state slots,
+/// its CPU reference, its kernels and their scalar-slot layout, its graph clock, and its conformance sets. Every
+/// other part (CLI, configs, state, kernels' scalar header, conformance registry, device clock, docs) reads this
+/// instead of switching on the algorithm. The rows are <see cref="Algorithms"/>.
+/// </summary>
+public sealed record AlgorithmInfo
+{
+    public required Algorithm Algorithm { get; init; }
+    /// <summary>The lower-case name used by the CLI, configs, kernels and golden files.</summary>
+    public required string Name { get; init; }
+    /// <summary>The torch.optim class with the same semantics, or null when torch.optim has none.</summary>
+    public string? TorchClass { get; init; }
+    /// <summary>Where the algorithm comes from (paper, torch class).</summary>
+    public required string Source { get; init; }
+    /// <summary>The update equations and convention warnings, as <c>help</c> and the README show them.</summary>
+    public required string Equations { get; init; }
+    /// <summary>torch.optim's defaults (or the paper's, without a torch class).</summary>
+    public required Hyperparameters Defaults { get; init; }
+    /// <summary>Reads β1/β2 (the Adam family and Lion): they must be in [0, 1).</summary>
+    public bool UsesBetas { get; init; }
+    /// <summary>Has the Adam-style second moment v ← β2 v + (1−β2) g², so that the sign-like descent bound R applies
+    /// (a warning when β1 ≥ sqrt(β2)).</summary>
+    public bool HasSecondMoment { get; init; }
+    /// <summary>Reads ε (must then be finite and &gt; 0).</summary>
+    public bool UsesEps { get; init; } = true;
+    /// <summary>Reads <see cref="Hyperparameters.BiasCorrection"/> (false is refused otherwise).</summary>
+    public bool BiasCorrectionSwitch { get; init; }
+    /// <summary>Has the amsgrad option.</summary>
+    public bool AmsgradOption { get; init; }
+    /// <summary>Has torch's <c>decoupled_weight_decay</c> option (NAdam, RAdam).</summary>
+    public bool DecoupledOption { get; init; }
+    /// <summary>Weight decay is decoupled (x ← x(1−γλ)) with these hyperparameters.</summary>
+    public Func<Hyperparameters, bool> Decoupled { get; init; } = _ => false;
+    /// <summary>Algorithm-specific checks of <see cref="Hyperparameters.Validate"/> (throw <see cref="ArgumentException"/>).</summary>
+    public Action<Hyperparameters>? Validate { get; init; }
+    /// <summary>The state buffers, in torch's order.</summary>
+    public required IReadOnlyList<StateSlot> State { get; init; }
+    /// <summary>The CPU reference step (the oracle).</summary>
+    public required ReferenceStep Reference { get; init; }
+    /// <summary>The fused step kernel: <c>kernels/&lt;Family&gt;.cu</c>, <c>extern "C"</c> name.</summary>
+    public required (string Family, string Name) Kernel { get; init; }
+    /// <summary>The diagnostics-enabled variant of <see cref="Kernel"/> (sign diagnostics fused), or null.</summary>
+    public (string Family, string Name)? DiagnosticsKernel { get; init; }
+    /// <summary>The kernel's scalar slots, in slot order (null: a slot this algorithm leaves unused, 0).</summary>
+    public required IReadOnlyList<KernelScalar?> Scalars { get; init; }
+    /// <summary>The algorithm's own <c>CA_*</c> flags (beyond maximize, weight decay, amsgrad and decoupled, which
+    /// every algorithm gets from the hyperparameters).</summary>
+    public Func<Hyperparameters, StepScalars, uint>? Flags { get; init; }
+    /// <summary>What <c>step_clock</c> (kernels/clock.cu) writes for this algorithm in the graph-capturable mode
+    /// (<c>CA_CLOCK_*</c>), or 0: not graph-capturable (NAdam: its schedule needs pow, which the GPU rounds differently).</summary>
+    public int ClockKind { get; init; }
+    /// <summary>Instead of <see cref="ClockKind"/>: only the lr is step-dependent, and the clock writes it into this scalar
+    /// (<c>CA_CLOCK_LR</c>; signSGD, Signum, RMSProp, AdaDelta), so a new such algorithm needs no clock code.</summary>
+    public string? ClockLrScalar { get; init; }
+
+    /// <summary>The <c>CaClock::kind</c> of this algorithm (without the bias-correction bit): <see cref="ClockKind"/>, or
+    /// <c>CA_CLOCK_LR</c> with the slot of <see cref="ClockLrScalar"/> in bits 16–23; 0 when it has no device clock.</summary>
+    public int Clock => ClockLrScalar is { } lr
+        ? 4 | (Scalars.Select((s, i) => (s, i)).Single(x => x.s?.Define == lr).i << 16)
+        : ClockKind;
+    /// <summary>Named hyperparameter sets the conformance registry runs beside the defaults.</summary>
+    public IReadOnlyList<(string Name, Func<Hyperparameters, Hyperparameters> Tweak)> ConformanceSets { get; init; } = [];
+
+    /// <summary>The state slots kept with <paramref name="hp"/>.</summary>
+    public IEnumerable<StateSlot> StateWith(Hyperparameters hp) => State.Where(s => s.Kept(hp));
+
+    public override string ToString() => Name;
+}

@@ -1,0 +1,446 @@
+using CudaAdam.Reference;
+
+namespace CudaAdam;
+
+/// <summary>
+/// Every optimizer CudaAdam implements. One name everywhere: the kernel (<c>kernels/*.cu</c>), the CPU
+/// reference (<c>Reference/</c>), the CLI (<see cref="AlgorithmNames"/>) and the tests use the same one.
+/// </summary>
+public enum Algorithm
+{
+    /// <summary>Kingma &amp; Ba (2015), Algorithm 1; L2 weight decay coupled into the gradient (torch.optim.Adam).</summary>
+    Adam,
+    /// <summary>Loshchilov &amp; Hutter (2019): Adam with decoupled weight decay (torch.optim.AdamW).</summary>
+    AdamW,
+    /// <summary>Kingma &amp; Ba (2015), Section 7.1: the infinity-norm variant (torch.optim.Adamax).</summary>
+    AdaMax,
+    /// <summary>Dozat (2016): Nesterov-accelerated Adam with a momentum schedule (torch.optim.NAdam).</summary>
+    NAdam,
+    /// <summary>Liu et al. (2020): rectified Adam (torch.optim.RAdam).</summary>
+    RAdam,
+    /// <summary>SGD with momentum, dampening and Nesterov (torch.optim.SGD).</summary>
+    Sgd,
+    /// <summary>Duchi, Hazan &amp; Singer (2011) (torch.optim.Adagrad).</summary>
+    AdaGrad,
+    /// <summary>Tieleman &amp; Hinton (2012), Graves (2013) for <c>centered</c> (torch.optim.RMSprop).</summary>
+    RmsProp,
+    /// <summary>Zeiler (2012) (torch.optim.Adadelta).</summary>
+    AdaDelta,
+    /// <summary>Bernstein et al. (2018): x -= lr * sign(g). Not in torch.optim.</summary>
+    SignSgd,
+    /// <summary>Bernstein et al. (2018): sign descent on momentum. Not in torch.optim.</summary>
+    Signum,
+    /// <summary>Chen et al. (2023), "Symbolic Discovery of Optimization Algorithms". Not in torch.optim.</summary>
+    Lion,
+    /// <summary>
+    /// Adam written as sign-like descent (arXiv 2507.05966): x -= lr * u ∘ sign(m), u = |m̂|/(sqrt(v̂)+eps).
+    /// Bitwise equal to <see cref="Adam"/>; exposes u for diagnostics.
+    /// </summary>
+    SignAdam,
+    /// <summary>Zaheer et al. (2018), "Adaptive Methods for Nonconvex Optimization": Adam with an additive second
+    /// moment v ← v − (1−β2)·sign(v − g²)·g². Not in torch.optim.</summary>
+    Yogi,
+}
+
+/// <summary>The command-line and config names of <see cref="Algorithm"/> (torch.optim's class names in lower case),
+/// read from the descriptors (<see cref="Algorithms"/>).</summary>
+public static class AlgorithmNames
+{
+    /// <summary>All algorithms, in descriptor order.</summary>
+    public static IReadOnlyList<Algorithm> All { get; } = Algorithms.All.Select(i => i.Algorithm).ToArray();
+
+    /// <summary>The lower-case name used by the CLI, configs, kernels and golden files.</summary>
+    public static string Name(this Algorithm a) => a.Info().Name;
+
+    /// <summary>The torch.optim class with the same semantics, or null when torch.optim has none.</summary>
+    public static string? TorchClass(this Algorithm a) => a.Info().TorchClass;
+
+    /// <summary>Parses a name such as <c>adamw</c> (case-insensitive).</summary>
+    /// <exception cref="ArgumentException">The name is unknown; the message lists the known ones.</exception>
+    public static Algorithm Parse(string name)
+    {
+        foreach (var i in Algorithms.All)
+            if (string.Equals(i.Name, name, StringComparison.OrdinalIgnoreCase)) return i.Algorithm;
+        throw new ArgumentException(
+            $"unknown optimizer '{name}'; known optimizers: {string.Join(", ", Algorithms.All.Select(i => i.Name))}");
+    }
+}
+
+/// <summary>
+/// The descriptor of every algorithm (<see cref="AlgorithmInfo"/>), one row each. Adding an algorithm costs its kernel
+/// (<c>kernels/&lt;family&gt;.cu</c>), its reference (<c>Reference/&lt;Name&gt;.cs</c>), and in this file its
+/// <see cref="Algorithm"/> member and its row; <c>kernels/scalars.gen.cuh</c> is then regenerated from the rows
+/// (<c>./build.sh gen</c>; a test fails while it is stale).
+/// </summary>
+public static class Algorithms
+{
+    // ---- the kernel scalar slots the families share (kernels/common.cuh, adam.cu, sign.cu, baselines.cu) -------
+
+    private static KernelScalar S(string define, string doc, Func<Hyperparameters, StepScalars, double> value) => new(define, doc, value);
+
+    /// <summary>Slots 0–6 of the Adam family, read by <c>ca_adam_moments</c> in kernels/common.cuh.</summary>
+    private static readonly KernelScalar[] AdamFamily =
+    [
+        S("CA_S_BETA1", "(float)beta1", (h, _) => h.Beta1),
+        S("CA_S_BETA2", "(float)beta2", (h, _) => h.Beta2),
+        S("CA_S_EPS", "(float)eps", (h, _) => h.Eps),
+        S("CA_S_WD", "(float)weight_decay", (h, _) => h.WeightDecay),
+        S("CA_S_ONE_MINUS_BETA1", "(float)(1 - beta1)", (h, _) => 1 - h.Beta1),
+        S("CA_S_ONE_MINUS_BETA2", "(float)(1 - beta2)", (h, _) => 1 - h.Beta2),
+        S("CA_S_DECAY", "(float)(1 - lr * weight_decay): decoupled weight decay", (h, _) => 1 - h.Lr * h.WeightDecay),
+    ];
+
+    /// <summary>Slots 7–9 of Adam, AdamW, SignAdam (kernels/common.cuh: ca_adam_denom).</summary>
+    private static readonly KernelScalar[] AdamCorrections =
+    [
+        S("CA_S_BC2_SQRT", "(float)sqrt(1 - beta2^t)", (_, k) => k.BiasCorrection2Sqrt),
+        S("CA_S_STEP_SIZE", "(float)(lr / (1 - beta1^t))", (_, k) => k.StepSize),
+        S("CA_S_BC1", "(float)(1 - beta1^t)", (_, k) => k.BiasCorrection1),
+    ];
+
+    private static readonly KernelScalar[] SignFamily =
+    [
+        S("CA_S_SIGN_WD", "(float)weight_decay (signSGD, Signum: coupled L2)", (h, _) => h.WeightDecay),
+        S("CA_S_SIGN_LR", "(float)lr", (h, _) => h.Lr),
+    ];
+
+    private static KernelScalar[] Baselines(Func<Hyperparameters, StepScalars, double>? lr = null) =>
+    [
+        S("CA_S_B_WD", "(float)weight_decay (coupled L2)", (h, _) => h.WeightDecay),
+        S("CA_S_B_LR", "(float)lr  (AdaGrad: (float)clr = lr / (1 + (t-1) lr_decay))", lr ?? ((h, _) => h.Lr)),
+        S("CA_S_B_EPS", "(float)eps", (h, _) => h.Eps),
+    ];
+
+    // The CA_CLOCK_* kinds of kernels/clock.cu.
+    private const int ClockAdam = 1, ClockAdaMax = 2, ClockRAdam = 3, ClockLion = 5, ClockSgd = 7, ClockAdaGrad = 8;
+
+
+    private static readonly StateSlot ExpAvg = new("exp_avg", StateBuffer.M), ExpAvgSq = new("exp_avg_sq", StateBuffer.V),
+        MaxExpAvgSq = new("max_exp_avg_sq", StateBuffer.VMax, h => h.Amsgrad);
+
+    private static void Require(bool ok, string message)
+    {
+        if (!ok) throw new ArgumentException(message);
+    }
+
+    private static Hyperparameters Hp(Func<Hyperparameters, Hyperparameters>? f = null) => f is null ? new() : f(new());
+
+    // ---- the rows -------------------------------------------------------------------------------------------
+
+    /// <summary>Every algorithm, in <see cref="Algorithm"/> order.</summary>
+    public static IReadOnlyList<AlgorithmInfo> All { get; } =
+    [
+        new()
+        {
+            Algorithm = Algorithm.Adam, Name = "adam", TorchClass = "Adam",
+            Source = "Kingma & Ba (2015), Algorithm 1; torch.optim.Adam",
+            Equations = AdamEquations + " Weight decay is L2, COUPLED into g.",
+            Defaults = Hp(), UsesBetas = true, HasSecondMoment = true, BiasCorrectionSwitch = true, AmsgradOption = true,
+            State = [ExpAvg, ExpAvgSq, MaxExpAvgSq], Reference = AdamReference.Step,
+            Kernel = ("adam", "adam_step"), DiagnosticsKernel = ("adam", "adam_step_diag"),
+            Scalars = [.. AdamFamily, .. AdamCorrections], ClockKind = ClockAdam,
+            ConformanceSets =
+            [
+                ("wd-maximize", d => d with { WeightDecay = 0.1, Maximize = true }),
+                ("amsgrad-wd", d => d with { Amsgrad = true, WeightDecay = 0.01, Lr = 0.01 }),
+                ("beta-0.5-0.6", d => d with { Beta1 = 0.5, Beta2 = 0.6, Eps = 1e-3, Lr = 0.1 }),
+                // Bias correction off (Kingma & Ba Fig. 4): the scalars 1 − β^t are exactly 1.
+                ("no-bias-correction", d => d with { BiasCorrection = false }),
+                ("no-bias-correction-amsgrad-b1-0-b2-0.9999", d => d with { BiasCorrection = false, Amsgrad = true, Beta1 = 0, Beta2 = 0.9999, WeightDecay = 0.01 }),
+            ],
+        },
+        new()
+        {
+            Algorithm = Algorithm.AdamW, Name = "adamw", TorchClass = "AdamW",
+            Source = "Loshchilov & Hutter (2019), Decoupled Weight Decay Regularization; torch.optim.AdamW",
+            Equations = "x ← x·(1 − γλ) (weight decay DECOUPLED: never seen by m or v), then the Adam step with λ = 0. " +
+                        "Convention: torch multiplies by (1 − lr·weight_decay), so the decay scales with lr. Default weight_decay 1e-2.",
+            Defaults = Hp(h => h with { WeightDecay = 1e-2 }), UsesBetas = true, HasSecondMoment = true, BiasCorrectionSwitch = true,
+            AmsgradOption = true, Decoupled = _ => true,
+            State = [ExpAvg, ExpAvgSq, MaxExpAvgSq], Reference = AdamWReference.Step,
+            Kernel = ("adam", "adam_step"), DiagnosticsKernel = ("adam", "adam_step_diag"),
+            Scalars = [.. AdamFamily, .. AdamCorrections], ClockKind = ClockAdam,
+            ConformanceSets =
+            [
+                ("amsgrad", d => d with { Amsgrad = true }),
+                ("wd0-maximize", d => d with { WeightDecay = 0, Maximize = true, Lr = 0.05 }),
+                ("no-bias-correction", d => d with { BiasCorrection = false }),
+            ],
+        },
+        new()
+        {
+            Algorithm = Algorithm.AdaMax, Name = "adamax", TorchClass = "Adamax",
+            Source = "Kingma & Ba (2015), Section 7.1; torch.optim.Adamax",
+            Equations = "g ← g + λx;  m ← β1 m + (1−β1) g;  u ← max(β2 u, |g| + ε);  x ← x − (γ/(1−β1^t))·m/u. " +
+                        "Convention: ε is added to |g| inside the max (torch), not to u.",
+            Defaults = Hp(h => h with { Lr = 2e-3 }), UsesBetas = true, BiasCorrectionSwitch = true,
+            State = [ExpAvg, new("exp_inf", StateBuffer.V)], Reference = AdaMaxReference.Step,
+            Kernel = ("adam", "adamax_step"),
+            Scalars = [.. AdamFamily, null, S("CA_S_ADAMAX_NEG_CLR", "(float)-(lr / (1 - beta1^t))", (_, k) => -k.StepSize)],
+            ClockKind = ClockAdaMax,
+            ConformanceSets =
+            [
+                ("wd-maximize", d => d with { WeightDecay = 0.1, Maximize = true }),
+                ("no-bias-correction", d => d with { BiasCorrection = false }),
+            ],
+        },
+        new()
+        {
+            Algorithm = Algorithm.NAdam, Name = "nadam", TorchClass = "NAdam",
+            Source = "Dozat (2016), Incorporating Nesterov Momentum into Adam; torch.optim.NAdam",
+            Equations = "μ_t = β1(1 − ½·0.96^(tψ));  m, v as Adam;  d = sqrt(v/(1−β2^t)) + ε;  " +
+                        "x ← x − γ(1−μ_t)/(1−Πμ_{≤t})·g/d − γμ_{t+1}/(1−Πμ_{≤t+1})·m/d. " +
+                        "Convention: torch 1.13's single-tensor path multiplies μ_t in twice (pytorch/pytorch#92699); we follow the fix.",
+            Defaults = Hp(h => h with { Lr = 2e-3 }), UsesBetas = true, HasSecondMoment = true, DecoupledOption = true,
+            Decoupled = h => h.DecoupledWeightDecay,
+            Validate = h => Require(double.IsFinite(h.MomentumDecay) && h.MomentumDecay >= 0,
+                $"Invalid momentum_decay value: {h.MomentumDecay} (must be >= 0)"),
+            State = [ExpAvg, ExpAvgSq], Reference = NAdamReference.Step,
+            Kernel = ("adam", "nadam_step"), DiagnosticsKernel = ("adam", "nadam_step_diag"),
+            Scalars =
+            [
+                .. AdamFamily,
+                S("CA_S_NADAM_BC2", "(float)(1 - beta2^t)", (_, k) => k.BiasCorrection2),
+                S("CA_S_NADAM_COEF_G", "(float)-(lr (1 - mu_t) / (1 - prod_{i<=t} mu_i))", (_, k) => -k.NAdamGradStep),
+                S("CA_S_NADAM_COEF_M", "(float)-(lr mu_{t+1} / (1 - prod_{i<=t+1} mu_i))", (_, k) => -k.NAdamMomentumStep),
+            ],
+            ConformanceSets =
+            [
+                ("wd", d => d with { WeightDecay = 0.05 }),
+                ("decoupled-wd", d => d with { WeightDecay = 0.05, DecoupledWeightDecay = true }),
+            ],
+        },
+        new()
+        {
+            Algorithm = Algorithm.RAdam, Name = "radam", TorchClass = "RAdam",
+            Source = "Liu et al. (2020), On the Variance of the Adaptive Learning Rate and Beyond; torch.optim.RAdam",
+            Equations = "m, v as Adam;  m̂ = m/(1−β1^t);  ρ_t = ρ∞ − 2tβ2^t/(1−β2^t);  ρ_t > 5: " +
+                        "x ← x − γ·m̂·sqrt(1−β2^t)/(sqrt(v)+ε)·r_t, else x ← x − γ·m̂ (SGD with momentum).",
+            Defaults = Hp(), UsesBetas = true, HasSecondMoment = true, DecoupledOption = true, Decoupled = h => h.DecoupledWeightDecay,
+            State = [ExpAvg, ExpAvgSq], Reference = RAdamReference.Step,
+            Kernel = ("adam", "radam_step"), DiagnosticsKernel = ("adam", "radam_step_diag"),
+            Scalars =
+            [
+                .. AdamFamily,
+                S("CA_S_RADAM_BC1", "(float)(1 - beta1^t)", (_, k) => k.BiasCorrection1),
+                S("CA_S_RADAM_LR", "(float)lr", (h, _) => h.Lr),
+                S("CA_S_RADAM_BC2_SQRT", "(float)sqrt(1 - beta2^t)", (_, k) => k.BiasCorrection2Sqrt),
+                S("CA_S_RADAM_RECT", "(float)r_t (used when CA_RECTIFIED)", (_, k) => k.Rect),
+            ],
+            Flags = (_, k) => k.Rectified ? Device.KernelFlags.Rectified : 0,
+            ClockKind = ClockRAdam,
+            ConformanceSets =
+            [
+                ("wd", d => d with { WeightDecay = 0.05 }),
+                ("decoupled-wd-beta2-0.9", d => d with { WeightDecay = 0.05, DecoupledWeightDecay = true, Beta2 = 0.9 }),
+            ],
+        },
+        new()
+        {
+            Algorithm = Algorithm.Sgd, Name = "sgd", TorchClass = "SGD",
+            Source = "SGD with momentum, dampening and Nesterov (Sutskever et al. 2013); torch.optim.SGD",
+            Equations = "g ← g + λx;  b ← g at the first step, then b ← μb + (1−τ)g;  g ← g + μb (nesterov) or b;  x ← x − γg. " +
+                        "Convention: the buffer is created on the first step as a copy of g (dampening does not act then); lr outside the buffer.",
+            Defaults = Hp(), UsesEps = false,
+            Validate = h =>
+            {
+                Require(double.IsFinite(h.Momentum) && h.Momentum >= 0, $"Invalid momentum value: {h.Momentum} (must be >= 0)");
+                Require(double.IsFinite(h.Dampening), $"Invalid dampening value: {h.Dampening}");
+                Require(!h.Nesterov || (h.Momentum > 0 && h.Dampening == 0),
+                    $"Nesterov momentum requires a momentum > 0 and zero dampening (got momentum = {h.Momentum}, dampening = {h.Dampening})");
+            },
+            State = [new("momentum_buffer", StateBuffer.M, h => h.Momentum != 0, OnFirstStep: true)], Reference = SgdReference.Step,
+            Kernel = ("baselines", "sgd_step"),
+            Scalars =
+            [
+                .. Baselines(),
+                S("CA_S_SGD_MOMENTUM", "(float)momentum", (h, _) => h.Momentum),
+                S("CA_S_SGD_ONE_MINUS_DAMPENING", "(float)(1 - dampening)", (h, _) => 1 - h.Dampening),
+            ],
+            Flags = (h, _) => (h.Momentum != 0 ? Device.KernelFlags.Momentum : 0) | (h.Nesterov ? Device.KernelFlags.Nesterov : 0),
+            ClockKind = ClockSgd,
+            ConformanceSets =
+            [
+                ("momentum", d => d with { Momentum = 0.9, Lr = 0.01 }),
+                ("momentum-dampening-wd", d => d with { Momentum = 0.8, Dampening = 0.1, WeightDecay = 1e-3 }),
+                ("nesterov-maximize", d => d with { Momentum = 0.9, Nesterov = true, Maximize = true }),
+            ],
+        },
+        new()
+        {
+            Algorithm = Algorithm.AdaGrad, Name = "adagrad", TorchClass = "Adagrad",
+            Source = "Duchi, Hazan & Singer (2011); torch.optim.Adagrad",
+            Equations = "g ← g + λx;  clr = γ/(1 + (t−1)·lr_decay);  s ← s + g²;  x ← x − clr·g/(sqrt(s) + ε). " +
+                        "Convention: ε outside the sqrt; s starts at initial_accumulator_value.",
+            Defaults = Hp(h => h with { Lr = 1e-2, Eps = 1e-10 }),
+            Validate = h =>
+            {
+                Require(double.IsFinite(h.LrDecay) && h.LrDecay >= 0, $"Invalid lr_decay value: {h.LrDecay} (must be >= 0)");
+                Require(double.IsFinite(h.InitialAccumulatorValue) && h.InitialAccumulatorValue >= 0,
+                    $"Invalid initial_accumulator_value value: {h.InitialAccumulatorValue} (must be >= 0)");
+            },
+            State = [new("sum", StateBuffer.V, Initial: h => (float)h.InitialAccumulatorValue)], Reference = AdaGradReference.Step,
+            Kernel = ("baselines", "adagrad_step"), Scalars = Baselines((_, k) => k.Clr), ClockKind = ClockAdaGrad,
+            ConformanceSets = [("lr-decay-wd-init", d => d with { LrDecay = 0.01, WeightDecay = 0.01, InitialAccumulatorValue = 0.1 })],
+        },
+        new()
+        {
+            Algorithm = Algorithm.RmsProp, Name = "rmsprop", TorchClass = "RMSprop",
+            Source = "Tieleman & Hinton (2012); Graves (2013) for centered; torch.optim.RMSprop",
+            Equations = "g ← g + λx;  v ← αv + (1−α)g²;  centered: a ← αa + (1−α)g, d = sqrt(v − a²) + ε, else d = sqrt(v) + ε;  " +
+                        "momentum: b ← μb + g/d, x ← x − γb, else x ← x − γg/d. Convention: ε outside the sqrt (torch).",
+            Defaults = Hp(h => h with { Lr = 1e-2 }),
+            Validate = h =>
+            {
+                Require(double.IsFinite(h.Momentum) && h.Momentum >= 0, $"Invalid momentum value: {h.Momentum} (must be >= 0)");
+                Require(double.IsFinite(h.Alpha) && h.Alpha >= 0, $"Invalid alpha value: {h.Alpha} (must be >= 0)");
+            },
+            State =
+            [
+                new("square_avg", StateBuffer.V), new("momentum_buffer", StateBuffer.M, h => h.Momentum > 0),
+                new("grad_avg", StateBuffer.Aux, h => h.Centered),
+            ],
+            Reference = RmsPropReference.Step, Kernel = ("baselines", "rmsprop_step"),
+            Scalars =
+            [
+                .. Baselines(),
+                S("CA_S_RMS_ALPHA", "(float)alpha", (h, _) => h.Alpha),
+                S("CA_S_RMS_ONE_MINUS_ALPHA", "(float)(1 - alpha)", (h, _) => 1 - h.Alpha),
+                S("CA_S_RMS_MOMENTUM", "(float)momentum", (h, _) => h.Momentum),
+            ],
+            Flags = (h, _) => (h.Momentum > 0 ? Device.KernelFlags.Momentum : 0) | (h.Centered ? Device.KernelFlags.Centered : 0),
+            ClockLrScalar = "CA_S_B_LR",
+            ConformanceSets =
+            [
+                ("momentum", d => d with { Momentum = 0.9, Lr = 1e-3 }),
+                ("centered-momentum-wd", d => d with { Centered = true, Momentum = 0.5, WeightDecay = 0.01, Lr = 1e-3 }),
+            ],
+        },
+        new()
+        {
+            Algorithm = Algorithm.AdaDelta, Name = "adadelta", TorchClass = "Adadelta",
+            Source = "Zeiler (2012), ADADELTA; torch.optim.Adadelta",
+            Equations = "g ← g + λx;  v ← ρv + (1−ρ)g²;  Δ = sqrt(u + ε)/sqrt(v + ε)·g;  u ← ρu + (1−ρ)Δ²;  x ← x − γΔ. " +
+                        "Convention: ε INSIDE both square roots (torch).",
+            Defaults = Hp(h => h with { Lr = 1.0, Eps = 1e-6 }),
+            Validate = h => Require(h.Rho >= 0 && h.Rho <= 1, $"Invalid rho value: {h.Rho} (must be in [0, 1])"),
+            State = [new("square_avg", StateBuffer.V), new("acc_delta", StateBuffer.Aux)],
+            Reference = AdaDeltaReference.Step, Kernel = ("baselines", "adadelta_step"),
+            Scalars =
+            [
+                .. Baselines(),
+                S("CA_S_ADADELTA_RHO", "(float)rho", (h, _) => h.Rho),
+                S("CA_S_ADADELTA_ONE_MINUS_RHO", "(float)(1 - rho)", (h, _) => 1 - h.Rho),
+            ],
+            ClockLrScalar = "CA_S_B_LR",
+            ConformanceSets = [("wd-maximize", d => d with { WeightDecay = 0.1, Maximize = true, Rho = 0.95 })],
+        },
+        new()
+        {
+            Algorithm = Algorithm.SignSgd, Name = "signsgd",
+            Source = "Bernstein et al. (2018), signSGD: Compressed Optimisation for Non-Convex Problems",
+            Equations = "g ← g + λx;  x ← x − γ·sign(g). sign(±0) = ±0. Not in torch.optim.",
+            Defaults = Hp(), UsesEps = false, State = [], Reference = SignSgdReference.Step,
+            Kernel = ("sign", "signsgd_step"), Scalars = SignFamily, ClockLrScalar = "CA_S_SIGN_LR",
+            ConformanceSets = [("wd", d => d with { WeightDecay = 0.1 })],
+        },
+        new()
+        {
+            Algorithm = Algorithm.Signum, Name = "signum",
+            Source = "Bernstein et al. (2018): sign descent on momentum",
+            Equations = "g ← g + λx;  m ← μm + (1−μ)g;  x ← x − γ·sign(m). Not in torch.optim.",
+            Defaults = Hp(h => h with { Momentum = 0.9 }), UsesEps = false,
+            Validate = h => Require(h.Momentum >= 0 && h.Momentum < 1, $"Invalid momentum value: {h.Momentum} (Signum's momentum must be in [0, 1))"),
+            State = [new("momentum_buffer", StateBuffer.M)], Reference = SignumReference.Step,
+            Kernel = ("sign", "signum_step"),
+            Scalars =
+            [
+                .. SignFamily,
+                S("CA_S_SIGN_MOMENTUM", "Signum: (float)momentum", (h, _) => h.Momentum),
+                S("CA_S_SIGN_ONE_MINUS_MOMENTUM", "Signum: (float)(1 - momentum)", (h, _) => 1 - h.Momentum),
+            ],
+            ClockLrScalar = "CA_S_SIGN_LR",
+            ConformanceSets = [("wd-maximize", d => d with { WeightDecay = 0.1, Maximize = true })],
+        },
+        new()
+        {
+            Algorithm = Algorithm.Lion, Name = "lion",
+            Source = "Chen et al. (2023), Symbolic Discovery of Optimization Algorithms",
+            Equations = "x ← x·(1 − γλ) (decoupled);  c = β1 m + (1−β1) g;  x ← x − γ·sign(c);  m ← β2 m + (1−β2) g. " +
+                        "Convention: β1 interpolates the update, β2 is the momentum decay (defaults 0.9, 0.99). Not in torch.optim.",
+            Defaults = Hp(h => h with { Lr = 1e-4, Beta1 = 0.9, Beta2 = 0.99 }), UsesBetas = true, UsesEps = false,
+            State = [ExpAvg], Reference = LionReference.Step, Kernel = ("sign", "lion_step"),
+            Scalars =
+            [
+                .. SignFamily,
+                S("CA_S_LION_BETA1", "(float)beta1", (h, _) => h.Beta1),
+                S("CA_S_LION_ONE_MINUS_BETA1", "(float)(1 - beta1)", (h, _) => 1 - h.Beta1),
+                S("CA_S_LION_BETA2", "(float)beta2", (h, _) => h.Beta2),
+                S("CA_S_LION_ONE_MINUS_BETA2", "(float)(1 - beta2)", (h, _) => 1 - h.Beta2),
+                S("CA_S_LION_DECAY", "(float)(1 - lr * weight_decay)", (h, _) => 1 - h.Lr * h.WeightDecay),
+            ],
+            ClockKind = ClockLion,
+            ConformanceSets = [("wd", d => d with { WeightDecay = 0.1, Lr = 1e-3 })],
+        },
+        new()
+        {
+            Algorithm = Algorithm.SignAdam, Name = "signadam",
+            Source = "Adam as sign-like descent: arXiv 2507.05966, Simple Convergence Proof of Adam From a Sign-like Descent Perspective",
+            Equations = "x ← x − γ·u ∘ sign(m̂),  u = |m̂|/(sqrt(v̂) + ε), with m, v, bias correction, ε placement and coupled L2 " +
+                        "exactly as Adam. (|m|/d)·sign(m) = m/d in IEEE arithmetic, so the step is bitwise Adam's; u is exposed for diagnostics.",
+            Defaults = Hp(), UsesBetas = true, HasSecondMoment = true, BiasCorrectionSwitch = true, AmsgradOption = true,
+            State = [ExpAvg, ExpAvgSq, MaxExpAvgSq], Reference = SignAdamReference.Step,
+            Kernel = ("sign", "signadam_step"), DiagnosticsKernel = ("sign", "signadam_step_diag"),
+            Scalars = [.. AdamFamily, .. AdamCorrections], ClockKind = ClockAdam,
+            ConformanceSets =
+            [
+                ("wd-maximize", d => d with { WeightDecay = 0.1, Maximize = true }),
+                ("amsgrad-wd", d => d with { Amsgrad = true, WeightDecay = 0.01, Lr = 0.01 }),
+                ("beta-0.5-0.6", d => d with { Beta1 = 0.5, Beta2 = 0.6, Eps = 1e-3, Lr = 0.1 }),
+                ("no-bias-correction", d => d with { BiasCorrection = false }),
+                ("no-bias-correction-amsgrad-b1-0-b2-0.9999", d => d with { BiasCorrection = false, Amsgrad = true, Beta1 = 0, Beta2 = 0.9999, WeightDecay = 0.01 }),
+            ],
+        },
+        new()
+        {
+            Algorithm = Algorithm.Yogi, Name = "yogi",
+            Source = "Zaheer, Reddi, Sachan, Kale & Kumar (2018), Adaptive Methods for Nonconvex Optimization, NeurIPS, Algorithm 2",
+            Equations = "g ← g + λx;  m ← β1 m + (1−β1) g;  v ← v − (1−β2)·sign(v − g²)·g²;  x ← x − γ·m/(sqrt(v) + ε). " +
+                        "Convention: no bias correction; v starts at initial_accumulator_value (1e-6); ε = 1e-3 outside the sqrt. Not in torch.optim.",
+            Defaults = Hp(h => h with { Lr = 1e-2, Eps = 1e-3, InitialAccumulatorValue = 1e-6 }), UsesBetas = true,
+            Validate = h => Require(double.IsFinite(h.InitialAccumulatorValue) && h.InitialAccumulatorValue >= 0,
+                $"Invalid initial_accumulator_value value: {h.InitialAccumulatorValue} (must be >= 0)"),
+            State = [ExpAvg, new("exp_avg_sq", StateBuffer.V, Initial: h => (float)h.InitialAccumulatorValue)],
+            Reference = YogiReference.Step, Kernel = ("adam", "yogi_step"),
+            Scalars = [.. AdamFamily, S("CA_S_YOGI_LR", "(float)lr", (h, _) => h.Lr)], ClockLrScalar = "CA_S_YOGI_LR",
+            ConformanceSets =
+            [
+                ("wd-maximize", d => d with { WeightDecay = 0.1, Maximize = true }),
+                ("v0-zero-beta-0.5-0.6", d => d with { InitialAccumulatorValue = 0, Beta1 = 0.5, Beta2 = 0.6, Lr = 0.1 }),
+            ],
+        },
+    ];
+
+    private const string AdamEquations =
+        "g ← g + λx;  m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) g²;  v̄ ← max(v̄, v) (amsgrad);  " +
+        "x ← x − (γ/(1−β1^t))·m/(sqrt(v̄)/sqrt(1−β2^t) + ε). Convention: ε OUTSIDE the sqrt, added after bias-correcting v (torch).";
+
+    private static readonly AlgorithmInfo[] ByAlgorithm = BuildIndex();
+
+    private static AlgorithmInfo[] BuildIndex()
+    {
+        var values = Enum.GetValues<Algorithm>();
+        var index = new AlgorithmInfo[values.Length];
+        foreach (var info in All)
+        {
+            if (index[(int)info.Algorithm] is not null) throw new InvalidOperationException($"two descriptors for {info.Algorithm}");
+            index[(int)info.Algorithm] = info;
+        }
+        foreach (var a in values)
+            if (index[(int)a] is null) throw new InvalidOperationException($"Algorithm.{a} has no descriptor row in Algorithms.All");
+        return index;
+    }
+
+    /// <summary>The descriptor of <paramref name="algorithm"/>.</summary>
+    public static AlgorithmInfo Info(this Algorithm algorithm) => ByAlgorithm[(int)algorithm];
+}
