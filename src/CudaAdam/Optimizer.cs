@@ -52,6 +52,28 @@ public interface IStepBackend : IDisposable
     /// <summary>Steps every item. On a refused step (<see cref="BackendStepOutcome.NonFinite"/>) no parameter and no
     /// state buffer may have changed; <see cref="Optimizer"/> rolls back the counters.</summary>
     BackendStepOutcome Step(Algorithm algorithm, IReadOnlyList<StepItem> items, StepContract contract);
+
+    /// <summary>Whether the backend's own memory holds the parameters and state between steps (a device-resident
+    /// <see cref="Device.DeviceBackend"/>): then every parameter steps every time, <see cref="Parameter.Data"/> is current
+    /// only after <see cref="Optimizer.DownloadParameters"/>, and state buffers are read and written through
+    /// <see cref="ReadState"/>/<see cref="WriteState"/>. False for host-resident backends (the default).</summary>
+    bool Resident => false;
+
+    /// <summary>Called once by the <see cref="Optimizer"/> constructor with its parameter set (a resident backend places
+    /// it: one plan per parameter set).</summary>
+    void Attach(Algorithm algorithm, IReadOnlyList<ParamGroup> groups) { }
+
+    /// <summary>Resident backends: fills the state buffers of <paramref name="into"/> from the backend's memory.</summary>
+    void ReadState(Parameter p, ParamState into) => throw new NotSupportedException($"backend '{Name}' keeps no state of its own");
+
+    /// <summary>Resident backends: writes <paramref name="state"/> (buffers and counters) into the backend's memory.</summary>
+    void WriteState(Parameter p, ParamState state) => throw new NotSupportedException($"backend '{Name}' keeps no state of its own");
+
+    /// <summary>Resident backends: copies the parameters into each <see cref="Parameter.Data"/>.</summary>
+    void DownloadParameters() { }
+
+    /// <summary>Resident backends: copies each <see cref="Parameter.Data"/> into the backend's memory (restoring a checkpoint).</summary>
+    void UploadParameters() { }
 }
 
 /// <summary>
@@ -88,6 +110,11 @@ public sealed class Optimizer : IDisposable
                 if (!seen.Add(p))
                     throw new ArgumentException($"parameter '{p.Name}' appears in more than one parameter group");
         }
+        _backend.Attach(Algorithm, Groups);
+        // A resident backend holds the buffers; the optimizer keeps each parameter's counters (which the device clock
+        // advances identically), from step 0: every parameter steps every time.
+        if (_backend.Resident)
+            foreach (var p in seen) _state[p] = new ParamState();
     }
 
     public Optimizer(Algorithm algorithm, IEnumerable<Parameter> parameters, Hyperparameters? hyperparameters = null,
@@ -143,8 +170,18 @@ public sealed class Optimizer : IDisposable
     /// <summary>Warnings from validation (β1 ≥ sqrt(β2), ...), each once.</summary>
     public IReadOnlyList<string> Warnings => _warnings;
 
-    /// <summary>The state of <paramref name="p"/>, or null before its first step.</summary>
-    public ParamState? State(Parameter p) => _state.GetValueOrDefault(p);
+    /// <summary>The state of <paramref name="p"/>, or null before its first step. With a resident backend the buffers
+    /// are read from the device on each call (a copy: writing into it changes nothing; use <see cref="SetState"/>).</summary>
+    public ParamState? State(Parameter p)
+    {
+        var s = _state.GetValueOrDefault(p);
+        if (s is not null && _backend.Resident)
+        {
+            s = s.Clone();
+            _backend.ReadState(p, s);
+        }
+        return s;
+    }
 
     /// <summary>Replaces the state of <paramref name="p"/> (loading a checkpoint). The buffers must fit the parameter.</summary>
     public void SetState(Parameter p, ParamState state)
@@ -152,8 +189,25 @@ public sealed class Optimizer : IDisposable
         var group = Groups.FirstOrDefault(g => g.Params.Contains(p))
                     ?? throw new ArgumentException($"parameter '{p.Name}' is not in this optimizer");
         CheckState(p, state, group.Hyperparameters);
+        if (_backend.Resident)
+        {
+            _backend.WriteState(p, state);
+            _state[p] = new ParamState { Step = state.Step, Beta1Power = state.Beta1Power, Beta2Power = state.Beta2Power, MuProduct = state.MuProduct };
+            return;
+        }
         _state[p] = state;
     }
+
+    /// <summary>With a resident backend (a device-resident <see cref="Device.DeviceBackend"/>): copies the parameters from
+    /// the device into each <see cref="Parameter.Data"/>. Nothing to do for host-resident backends, whose
+    /// <see cref="Parameter.Data"/> is always current.</summary>
+    public void DownloadParameters() => _backend.DownloadParameters();
+
+    /// <summary>With a resident backend: copies each <see cref="Parameter.Data"/> to the device (after loading a checkpoint).</summary>
+    public void UploadParameters() => _backend.UploadParameters();
+
+    /// <summary>Whether the backend holds parameters and state on the device between steps (<see cref="IStepBackend.Resident"/>).</summary>
+    public bool Resident => _backend.Resident;
 
     /// <summary>Takes one step for every parameter that has a gradient, under <see cref="Contract"/>.</summary>
     /// <returns>What happened: the step count, whether it was skipped and why, the gradient norm and clip coefficient.</returns>
@@ -171,12 +225,13 @@ public sealed class Optimizer : IDisposable
             ValidateGroup(group);
             foreach (var p in group.Params)
             {
-                if (p.Grad is null) continue;
-                if (p.Grad.Length != p.Data.Length)
+                // A resident backend steps every parameter: a null host gradient means "the one in the device arena".
+                if (p.Grad is null && !_backend.Resident) continue;
+                if (p.Grad is not null && p.Grad.Length != p.Data.Length)
                     throw new ArgumentException(
                         $"parameter '{p.Name}' has {p.Data.Length} elements but its gradient has {p.Grad.Length}");
                 var s = _state.GetValueOrDefault(p);
-                if (s is not null) CheckState(p, s, hp);
+                if (s is not null && !_backend.Resident) CheckState(p, s, hp);
                 work.Add((p, hp, s));
             }
         }
@@ -229,7 +284,7 @@ public sealed class Optimizer : IDisposable
     {
         foreach (var it in items)
         {
-            var g = it.Param.Grad!;
+            if (it.Param.Grad is not { } g) continue;   // a resident backend's device gradient
             for (int i = 0; i < g.Length; i++)
             {
                 float x = g[i] * contract.InvScale;
@@ -239,7 +294,9 @@ public sealed class Optimizer : IDisposable
                 return FormattableString.Invariant($"non-finite gradient: {it.Param.Name}[{i}] = {value}{scaled}");
             }
         }
-        return FormattableString.Invariant($"non-finite gradient norm {norm:R}");
+        return double.IsNaN(norm) || double.IsFinite(norm)
+            ? "non-finite gradient (in the device gradient arena)"
+            : FormattableString.Invariant($"non-finite gradient norm {norm:R}");
     }
 
     private void ValidateGroup(ParamGroup g)

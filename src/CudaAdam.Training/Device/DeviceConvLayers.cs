@@ -34,7 +34,7 @@ public sealed class DeviceConv2d : IDeviceLayer
     /// <param name="host">The host layer: sizes, padding and the parameters the optimizer holds.</param>
     /// <param name="optimizer">Holds <c>host.Weight</c> and <c>host.Bias</c>.</param>
     /// <param name="gemm">The device GEMM.</param>
-    public DeviceConv2d(Conv2d host, DeviceOptimizer optimizer, IDeviceGemm gemm)
+    public DeviceConv2d(Conv2d host, DeviceBackend optimizer, IDeviceGemm gemm)
     {
         ArgumentNullException.ThrowIfNull(host);
         ArgumentNullException.ThrowIfNull(optimizer);

@@ -32,20 +32,23 @@ public interface ITrainEngine : IDisposable
 
 /// <summary>
 /// The device training path: the host model rebuilt as a <see cref="DeviceSequential"/> whose parameters and
-/// gradients are the arenas of a <see cref="DeviceOptimizer"/> (the fused, graph-capturable step). Per step the
-/// minibatch (inputs and labels) goes to the device, the learning rates are device writes, and two numbers (loss
-/// sum and hits) come back; nothing else crosses. The host model and optimizer only hold copies for checkpoints
+/// gradients are the arenas of a device-resident <see cref="DeviceBackend"/> (<see cref="Residency.Device"/>), stepped
+/// through an <see cref="CudaAdam.Optimizer"/> like every other path (the same step contract and step result). Per step
+/// the minibatch (inputs and labels) goes to the device, the learning rates are device writes, and three numbers (loss
+/// sum, hits, the skip flag) come back; nothing else crosses. The host model and optimizer hold copies for checkpoints
 /// (<see cref="PullToHost"/>, <see cref="PushFromHost"/>).
 /// </summary>
 /// <remarks>Runs the same code on a <see cref="CudaDevice"/> (GEMM on cuBLAS) and on the host emulator (GEMM by the
 /// <c>train_sgemm</c> kernel). On one device kind the run is deterministic, so a run resumed from a checkpoint is
-/// bitwise an uninterrupted one. NAdam is refused (<see cref="DeviceOptimizer"/>).</remarks>
+/// bitwise an uninterrupted one. NAdam is refused (it has no device clock: <see cref="AlgorithmInfo.Clock"/>).</remarks>
 public sealed class DeviceEngine : ITrainEngine
 {
     private readonly IDevice _device;
     private readonly Sequential _model;
     private readonly Optimizer _hostOptimizer;
-    private readonly DeviceOptimizer _optimizer;
+    private readonly Optimizer _optimizer;
+    private readonly DeviceBackend _backend;
+    private readonly ParamGroup[] _groups;
     private readonly IDeviceGemm _gemm;
     private readonly DeviceSequential _net;
     private readonly DeviceSoftmaxCrossEntropy _loss;
@@ -57,7 +60,8 @@ public sealed class DeviceEngine : ITrainEngine
     /// <param name="device">Where to train (not owned: the caller disposes it after this engine).</param>
     /// <param name="model">The host model (mlp, logreg or cnn); its current parameters are uploaded.</param>
     /// <param name="hostOptimizer">The host optimizer over the model's parameters: its algorithm and groups define the
-    /// device optimizer; it holds the state copies for checkpoints and is never stepped.</param>
+    /// device optimizer (and its step contract: clipping, inv_scale, non-finite policy); it holds the state copies for
+    /// checkpoints.</param>
     /// <param name="features">Input features per row.</param>
     /// <param name="classes">Number of classes (the model's output width).</param>
     /// <param name="maxRows">The largest batch (training or evaluation) that will be passed.</param>
@@ -71,13 +75,16 @@ public sealed class DeviceEngine : ITrainEngine
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 1);
         _features = features;
         _classes = classes;
-        _optimizer = new DeviceOptimizer(device, hostOptimizer.Algorithm,
-            hostOptimizer.Groups.Select(g => new ParamGroup(g.Params, g.Hyperparameters)),
-            new DeviceOptimizerOptions { MaxGradNorm = hostOptimizer.MaxGradNorm });
+        _groups = hostOptimizer.Groups.Select(g => new ParamGroup(g.Params, g.Hyperparameters)).ToArray();
+        _backend = new DeviceBackend(device, new DeviceBackendOptions { Residency = Residency.Device });
+        _optimizer = new Optimizer(hostOptimizer.Algorithm, _groups, _backend)
+        {
+            MaxGradNorm = hostOptimizer.MaxGradNorm, InvScale = hostOptimizer.InvScale, NonFinite = hostOptimizer.NonFinite,
+        };
         try
         {
             _gemm = DeviceGemm.For(device);
-            _net = new DeviceSequential(model, _optimizer, _gemm, dropoutSeed);
+            _net = new DeviceSequential(model, _backend, _gemm, dropoutSeed);
             _loss = new DeviceSoftmaxCrossEntropy(device);
             _x = device.Allocate<float>((long)maxRows * features);
             _y = device.Allocate<int>(maxRows);
@@ -94,8 +101,11 @@ public sealed class DeviceEngine : ITrainEngine
     public string Description { get; }
     public IDevice Device => _device;
     public int MaxRows { get; }
-    /// <summary>The device optimizer (its arenas hold the parameters and gradients).</summary>
-    public DeviceOptimizer Optimizer => _optimizer;
+    /// <summary>The optimizer that steps on the device (its device-resident backend's arenas hold the parameters and gradients).</summary>
+    public Optimizer Optimizer => _optimizer;
+
+    /// <summary>The device-resident backend of <see cref="Optimizer"/>.</summary>
+    public DeviceBackend Backend => _backend;
     /// <summary>The device model.</summary>
     public DeviceSequential Network => _net;
 
@@ -107,8 +117,12 @@ public sealed class DeviceEngine : ITrainEngine
         logits.CheckMatrix(rows, _classes, "model output");
         var result = _loss.Compute(logits, _y, withGradient: true);
         _net.Backward(_loss.Gradient!);
-        for (int g = 0; g < lrs.Count; g++) _optimizer.SetLr(g, lrs[g]);
-        _optimizer.Step();
+        for (int g = 0; g < lrs.Count; g++) _groups[g].Hyperparameters = _groups[g].Hyperparameters with { Lr = lrs[g] };
+        foreach (var g in _groups)
+            foreach (var p in g.Params) p.Grad = null;   // the gradients are the device arena's (the backward wrote them)
+        var r = _optimizer.Step();
+        // A finite loss with a non-finite gradient: the step was skipped; the run must not go on as if it had not been.
+        if (r.Skipped && double.IsFinite(result.Loss)) throw new TrainingDivergedException(step, result.Loss, r.Reason);
         return result;
     }
 
@@ -139,10 +153,10 @@ public sealed class DeviceEngine : ITrainEngine
 
     public void PullToHost()
     {
-        _optimizer.Download();
-        foreach (var p in _optimizer.Parameters)
+        _optimizer.DownloadParameters();
+        foreach (var p in _groups.SelectMany(g => g.Params))
         {
-            var s = _optimizer.DownloadState(p);
+            var s = _optimizer.State(p)!;
             // Before its first step the host optimizer has no state for p (as on the CPU path); keep it that way.
             if (s.Step > 0) _hostOptimizer.SetState(p, s);
         }
@@ -150,11 +164,11 @@ public sealed class DeviceEngine : ITrainEngine
 
     public void PushFromHost()
     {
-        _optimizer.Upload();
+        _optimizer.UploadParameters();
         foreach (var group in _hostOptimizer.Groups)
             foreach (var p in group.Params)
-                _optimizer.UploadState(p, _hostOptimizer.State(p)
-                                          ?? ParamState.Create(_hostOptimizer.Algorithm, group.Hyperparameters, p.Data.Length));
+                _optimizer.SetState(p, _hostOptimizer.State(p)
+                                       ?? ParamState.Create(_hostOptimizer.Algorithm, group.Hyperparameters, p.Data.Length));
     }
 
     public void Dispose()

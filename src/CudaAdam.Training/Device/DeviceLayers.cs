@@ -7,7 +7,7 @@ namespace CudaAdam.Training.Device;
 /// <summary>
 /// The device twin of <see cref="ILayer"/>: forward and backward on <see cref="DeviceTensor"/>s [batch, features].
 /// <see cref="Forward"/> keeps what <see cref="Backward"/> needs; <see cref="Backward"/> takes ∂L/∂output, writes
-/// ∂L/∂θ into the <see cref="DeviceOptimizer.Gradients"/> arena at <see cref="DeviceOptimizer.Offset"/> of each
+/// ∂L/∂θ into the <see cref="DeviceBackend.Gradients"/> arena at <see cref="DeviceBackend.Offset"/> of each
 /// parameter (overwriting) and returns ∂L/∂input, or null when its needInputGradient argument is false.
 /// Returned tensors are owned by the layer and overwritten on the next call. Launches are queued on the device's
 /// stream: nothing here synchronizes with the host.
@@ -22,7 +22,7 @@ public interface IDeviceLayer : IDisposable
 
 /// <summary>
 /// <see cref="Linear"/> on the device: <c>y = x Wᵀ + b</c> with W [out, in] and b [out] read from the optimizer's
-/// parameter arena (<see cref="DeviceOptimizer.Values"/>), so the fused step updates what the next forward reads.
+/// parameter arena (<see cref="DeviceBackend.Values"/>), so the fused step updates what the next forward reads.
 /// Forward: <c>train_bias_broadcast</c> then GEMM with beta = 1 (the CPU layer's order). Backward:
 /// <c>∂W = gᵀ x</c> (GEMM straight into the gradient arena), <c>∂b = Σ_rows g</c> (<c>train_bias_grad</c>, bitwise the
 /// CPU loop), <c>∂x = g W</c>.
@@ -39,7 +39,7 @@ public sealed class DeviceLinear : IDeviceLayer
     /// <param name="host">The host layer: its sizes, names and the parameters the optimizer holds.</param>
     /// <param name="optimizer">Holds <c>host.Weight</c> and <c>host.Bias</c>.</param>
     /// <param name="gemm">The device GEMM.</param>
-    public DeviceLinear(Linear host, DeviceOptimizer optimizer, IDeviceGemm gemm)
+    public DeviceLinear(Linear host, DeviceBackend optimizer, IDeviceGemm gemm)
     {
         ArgumentNullException.ThrowIfNull(host);
         ArgumentNullException.ThrowIfNull(optimizer);
@@ -351,7 +351,7 @@ public sealed class DeviceSoftmaxCrossEntropy : IDisposable
 /// <summary>
 /// A host <see cref="Sequential"/> (mlp, logreg or cnn: <see cref="Linear"/>, <see cref="Relu"/>, <see cref="Dropout"/>,
 /// <see cref="Conv2d"/>, <see cref="MaxPool2d"/>, <see cref="Flatten"/>)
-/// rebuilt on the device: its parameters are the <see cref="DeviceOptimizer"/>'s arena and its backward writes the
+/// rebuilt on the device: its parameters are the device-resident <see cref="DeviceBackend"/>'s arena and its backward writes the
 /// optimizer's gradient arena, so a training step moves only the batch in and the loss out.
 /// </summary>
 public sealed class DeviceSequential : IDisposable
@@ -359,7 +359,7 @@ public sealed class DeviceSequential : IDisposable
     private readonly bool[] _needInputGradient;
 
     /// <exception cref="NotSupportedException">A layer has no device implementation (softplus, the vae's).</exception>
-    public DeviceSequential(Sequential model, DeviceOptimizer optimizer, IDeviceGemm gemm, ulong dropoutSeed)
+    public DeviceSequential(Sequential model, DeviceBackend optimizer, IDeviceGemm gemm, ulong dropoutSeed)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(optimizer);

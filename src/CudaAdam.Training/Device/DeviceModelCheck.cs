@@ -85,12 +85,12 @@ public static class DeviceModelCheck
         var (loss, _) = ce.Compute(dlogits, yb, withGradient: true);
         result.Add(new(name, "loss", 1, Worst([(float)cpuLoss], [(float)loss], 0, Rtol)));
         engine.Network.Backward(ce.Gradient!);
-        var grads = new float[engine.Optimizer.Gradients.Length];
-        device.CopyToHost(engine.Optimizer.Gradients, grads.AsSpan());
+        var grads = new float[engine.Backend.Gradients.Length];
+        device.CopyToHost(engine.Backend.Gradients, grads.AsSpan());
         for (int k = 0; k < model.Parameters.Count; k++)
         {
             var p = model.Parameters[k];
-            result.Add(new(name, "∂" + p.Name, p.Data.Length, Worst(cpuGrads[k], grads.AsSpan((int)engine.Optimizer.Offset(p), p.Data.Length))));
+            result.Add(new(name, "∂" + p.Name, p.Data.Length, Worst(cpuGrads[k], grads.AsSpan((int)engine.Backend.Offset(p), p.Data.Length))));
         }
         return result;
     }

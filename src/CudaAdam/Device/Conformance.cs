@@ -1,4 +1,5 @@
 using System.Globalization;
+using CudaAdam.Cuda;
 using CudaAdam.Diagnostics;
 
 namespace CudaAdam.Device;
@@ -28,6 +29,14 @@ public sealed record EdgeCase(string Name, string Description)
     /// <see cref="NonFinitePolicy.Error"/>) because of non-finite gradients; checked on both sides.</summary>
     public int ExpectedSkips { get; init; }
 }
+
+/// <summary>
+/// The implementations every conformance case runs on, beside the CPU reference that is the oracle: the fused kernels
+/// with host-resident truth (<see cref="Residency.Host"/>), with device-resident truth (<see cref="Residency.Device"/>,
+/// the device step clock), and device-resident with the step captured in a CUDA graph (on the emulator the same launches
+/// run uncaptured; on a GPU, graph replays). torch's <c>_test_derived_optimizers</c> flips implementations the same way.
+/// </summary>
+public enum ConformanceEngine { Host, Resident, Graph }
 
 /// <summary>One row of the registry: an algorithm, a named hyperparameter set and an edge case.</summary>
 public sealed record ConformanceCase(Algorithm Algorithm, string HpName, Hyperparameters Hyperparameters, EdgeCase Edge)
@@ -80,6 +89,39 @@ public static class Conformance
     /// <summary>The case called <paramref name="name"/>.</summary>
     public static ConformanceCase Find(string name) => Cases.FirstOrDefault(c => c.Name == name)
         ?? throw new ArgumentException($"no conformance case '{name}' ({Cases.Count} cases; names look like 'adam/default/odd-lengths')");
+
+    /// <summary>Every (case, engine) pair that applies (<see cref="NotApplicable"/>), in a fixed order.</summary>
+    public static IEnumerable<(ConformanceCase Case, ConformanceEngine Engine)> Runs(string? filter = null) =>
+        from c in Select(filter)
+        from e in Enum.GetValues<ConformanceEngine>()
+        where NotApplicable(c, e) is null
+        select (c, e);
+
+    /// <summary>The display name of a run: <c>adam/default/odd-lengths@resident</c> (host runs keep the bare name).</summary>
+    public static string RunName(ConformanceCase c, ConformanceEngine e) => e == ConformanceEngine.Host ? c.Name : $"{c.Name}@{e.ToString().ToLowerInvariant()}";
+
+    /// <summary>The run called <paramref name="name"/> (see <see cref="RunName"/>).</summary>
+    public static (ConformanceCase Case, ConformanceEngine Engine) FindRun(string name)
+    {
+        int at = name.IndexOf('@');
+        var engine = at < 0 ? ConformanceEngine.Host : Enum.Parse<ConformanceEngine>(name[(at + 1)..], ignoreCase: true);
+        return (Find(at < 0 ? name : name[..at]), engine);
+    }
+
+    /// <summary>Why <paramref name="c"/> does not apply to <paramref name="e"/>, or null when it does. The device-resident
+    /// mode steps every tensor every time, clocks the step on the device, and rounds without per-step host keys.</summary>
+    public static string? NotApplicable(ConformanceCase c, ConformanceEngine e)
+    {
+        if (e == ConformanceEngine.Host) return null;
+        if (c.Algorithm.Info().Clock == 0) return $"{c.Algorithm.Name()} has no device clock";
+        if (c.Edge.HasGrad is not null) return "a tensor without a gradient at some step (the device-resident mode steps every tensor)";
+        if (c.Edge.Options.Precision.StochasticRounding) return "stochastic rounding keys are made per step on the host";
+        return null;
+    }
+
+    /// <summary>Runs <paramref name="c"/> on <paramref name="device"/> with engine <paramref name="e"/> against the reference.</summary>
+    public static ConformanceResult Run(ConformanceCase c, IDevice device, ConformanceEngine e) =>
+        Run(c, o => new DeviceBackend(device, e == ConformanceEngine.Host ? o : o with { Residency = Residency.Device, CaptureGraph = e == ConformanceEngine.Graph }));
 
     // ---- the edge cases -------------------------------------------------------------------------------------
 
@@ -289,6 +331,7 @@ public static class Conformance
                 var (dr, dError) = StepOnce(devOpt, ref refusedDev);
                 reference.FixedClipCoefficient = e.MaxGradNorm is null ? null : dr?.ClipCoefficient;
                 var (rr, rError) = StepOnce(refOpt, ref refusedRef);
+                devOpt.DownloadParameters();   // a device-resident engine's truth is on the device (a no-op for host-resident)
                 if (rError != dError) Note(step, -1, "error", $"reference {rError ?? "none"}, device {dError ?? "none"}");
                 if (rr is { } r && dr is { } d)
                 {

@@ -6,9 +6,28 @@ namespace CudaAdam.Device;
 /// <summary>Device addresses of one tensor's copies in a <see cref="DeviceBackend"/>'s arenas (0 for a slot it does not have).</summary>
 public readonly record struct DeviceTensorView(nint P, nint G, nint M, nint V, long Length);
 
+/// <summary>Where the truth of a step lives: the caller's host arrays, or the device (<see cref="DeviceBackendOptions.Residency"/>).</summary>
+public enum Residency
+{
+    /// <summary>The host arrays (<see cref="Parameter.Data"/>, <see cref="Parameter.Grad"/>, the optimizer's state) are
+    /// the truth: each step uploads them and downloads the results. Always correct, and simple; the bus is the bottleneck.</summary>
+    Host,
+    /// <summary>Parameters, gradients and state live on the device between steps (torch's device tensors): a step moves
+    /// nothing but the step contract's small results. Every parameter steps every time; a host gradient, when given, is
+    /// uploaded first, else the device gradient arena is read (device layers write it). Read the parameters back with
+    /// <see cref="Optimizer.DownloadParameters"/>; <see cref="Optimizer.State"/> reads the state from the device.</summary>
+    Device,
+}
+
 /// <summary>Tuning and test knobs of <see cref="DeviceBackend"/>. The defaults are the production settings.</summary>
 public sealed record DeviceBackendOptions
 {
+    /// <summary>Where the truth lives between steps (<see cref="Residency.Host"/> by default).</summary>
+    public Residency Residency { get; init; } = Residency.Host;
+    /// <summary>With <see cref="Residency.Device"/> on a CUDA device: capture the whole step (flag reset, check or clip,
+    /// clock, step) into a CUDA graph on the first step and replay it afterwards (torch's <c>capturable</c>). Elsewhere
+    /// (the emulator) the same launches simply run.</summary>
+    public bool CaptureGraph { get; init; }
     /// <summary>Threads per block of the step kernels.</summary>
     public int BlockSize { get; init; } = 256;
     /// <summary>Elements per chunk (one thread block each). Keep it a multiple of 4 so that chunks of aligned
@@ -34,6 +53,8 @@ public sealed record DeviceBackendOptions
         if (BaseOffset < 0) throw new ArgumentException($"BaseOffset {BaseOffset} must be >= 0");
         ArgumentNullException.ThrowIfNull(Precision);
         Precision.Validate();
+        if (CaptureGraph && Residency != Residency.Device)
+            throw new ArgumentException("CaptureGraph needs Residency.Device: a captured step cannot copy host arrays");
     }
 }
 
@@ -96,6 +117,7 @@ public sealed class DeviceBackend : IStepBackend
     private FusedSignDiagnostics? _diag;
     private Kernel? _diagKernel;
     private readonly Dictionary<Parameter, SignAccumulator> _lastDiag = new(ReferenceEqualityComparer.Instance);
+    private ResidentPlan? _plan;
 
     /// <param name="device">Where the kernels run.</param>
     /// <param name="options">Defaults when null.</param>
@@ -117,6 +139,75 @@ public sealed class DeviceBackend : IStepBackend
     public IDevice Device => _device;
 
     public DeviceBackendOptions Options => _options;
+
+    /// <inheritdoc/>
+    public bool Resident => _options.Residency == Residency.Device;
+
+    /// <summary>With <see cref="Residency.Device"/>: places every parameter of <paramref name="groups"/> on the device
+    /// (values uploaded, state created as <see cref="ParamState.Create"/> does). Called by <see cref="Optimizer"/>.</summary>
+    /// <exception cref="NotSupportedException">The algorithm has no device clock (NAdam), or stochastic rounding.</exception>
+    public void Attach(Algorithm algorithm, IReadOnlyList<ParamGroup> groups)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!Resident) return;
+        if (_plan is not null) throw new InvalidOperationException("this device-resident backend already holds a parameter set; use one backend per optimizer");
+        _plan = new ResidentPlan(_device, algorithm, groups, _options);
+        _algorithm = algorithm;
+    }
+
+    private ResidentPlan Plan => _plan ?? throw new InvalidOperationException(
+        Resident ? "the device-resident backend holds no parameters yet: hand it to an Optimizer first"
+                 : "this is a host-resident backend (Residency.Host): its arenas are staging, not the truth");
+
+    /// <summary>Device-resident: the gradient arena; device layers write parameter p's gradient at <see cref="Offset"/>(p).</summary>
+    public DeviceBuffer<float> Gradients => Plan.Gradients;
+
+    /// <summary>Device-resident: the fp32 parameter arena (the master weights with 16-bit parameters); device layers read
+    /// their weights at <see cref="Offset"/>(p), so the step updates what the next forward pass reads.</summary>
+    public DeviceBuffer<float> Values => Plan.Values;
+
+    /// <summary>Device-resident: where <paramref name="p"/>'s elements start in every arena.</summary>
+    public long Offset(Parameter p) => Plan.Offset(p);
+
+    /// <summary>Device-resident: whether the steps replay a captured CUDA graph (CaptureGraph on a CUDA device).</summary>
+    public bool UsesGraph => Plan.UsesGraph;
+
+    /// <summary>Device-resident: how many times a graph was captured (0 without graphs; again when the contract changed).</summary>
+    public int Captures => Plan.Captures;
+
+    /// <summary>Device-resident: steps taken and skipped, counted by the device clock itself.</summary>
+    public (long Taken, long Skipped) DeviceCounters() => Plan.Counters();
+
+    /// <summary>Benchmarks: queues one device-resident step under <paramref name="contract"/> without reading its outcome
+    /// (no host synchronization, the optimizer's counters do not advance: the device clock's do). Time it with events.</summary>
+    internal void QueueStep(StepContract contract) => Plan.Step(contract);
+
+    /// <summary>Benchmarks: the fused diagnostics of the last queued step (reads the device record).</summary>
+    internal SignDiagnosticsReport? ReadQueuedDiagnostics() => Plan.ReadDiagnostics();
+
+    /// <inheritdoc/>
+    public void ReadState(Parameter p, ParamState into)
+    {
+        // The counters too: the device clock's own, which must equal the optimizer's (the conformance registry checks).
+        var s = Plan.DownloadState(p);
+        (into.M, into.V, into.VMax, into.Aux) = (s.M, s.V, s.VMax, s.Aux);
+        (into.Step, into.Beta1Power, into.Beta2Power) = (s.Step, s.Beta1Power, s.Beta2Power);
+    }
+
+    /// <inheritdoc/>
+    public void WriteState(Parameter p, ParamState state) => Plan.UploadState(p, state);
+
+    /// <inheritdoc/>
+    public void DownloadParameters()
+    {
+        if (Resident) Plan.Download();
+    }
+
+    /// <inheritdoc/>
+    public void UploadParameters()
+    {
+        if (Resident) Plan.Upload();
+    }
 
     /// <summary>
     /// Sign diagnostics fused into the step (issue 6): the step runs the algorithm's diagnostics-enabled kernel
@@ -147,7 +238,7 @@ public sealed class DeviceBackend : IStepBackend
 
     /// <summary>With 16-bit parameters: the 16-bit bits of <paramref name="p"/> after its last step (bf16 or IEEE half per
     /// <see cref="PrecisionOptions.Format"/>); null for fp32 parameters or before the first step.</summary>
-    public ushort[]? LowPrecisionCopy(Parameter p) => _lowp.GetValueOrDefault(p);
+    public ushort[]? LowPrecisionCopy(Parameter p) => _plan is { } plan ? plan.DownloadLowPrecision(p) : _lowp.GetValueOrDefault(p);
 
     private bool LowPrecisionParams => _options.Precision.Format != ParamFormat.Fp32;
     private bool HasFp32Params => !LowPrecisionParams || _options.Precision.MasterWeights;
@@ -155,6 +246,7 @@ public sealed class DeviceBackend : IStepBackend
     public BackendStepOutcome Step(Algorithm algorithm, IReadOnlyList<StepItem> items, StepContract contract)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (Resident) return ResidentStep(algorithm, items, contract);
         LaunchesLastStep = 0;
         _lastStepped.Clear();
         LastDiagnostics = null;
@@ -329,6 +421,33 @@ public sealed class DeviceBackend : IStepBackend
         foreach (var it in items) _lastStepped.Add(it.Param);
         if (diagnostics) ReadDiagnostics(items);
         return new BackendStepOutcome(false, norm, coefficient);
+    }
+
+    /// <summary>The device-resident step: host gradients (when given) uploaded, each group's lr written when it changed,
+    /// one queued step (or graph replay), then the flag (and norm) read back.</summary>
+    private BackendStepOutcome ResidentStep(Algorithm algorithm, IReadOnlyList<StepItem> items, StepContract contract)
+    {
+        var plan = Plan;
+        if (algorithm != _algorithm)
+            throw new InvalidOperationException($"this backend holds a {_algorithm?.Name()} parameter set and cannot step {algorithm.Name()}");
+        if (items.Count != plan.Parameters.Count)
+            throw new InvalidOperationException($"the device-resident mode steps every parameter every time: {items.Count} of {plan.Parameters.Count} handed in");
+        var lrSet = new HashSet<int>();
+        foreach (var it in items)
+        {
+            var frozen = plan.HyperparametersOf(it.Param);
+            if (frozen with { Lr = it.Hyperparameters.Lr } != it.Hyperparameters)
+                throw new NotSupportedException($"parameter '{it.Param.Name}': in the device-resident mode only lr may change between steps " +
+                                                "(the other hyperparameters are packed into the device tables once)");
+            int group = plan.GroupOf(it.Param);
+            if (lrSet.Add(group)) plan.SetLr(group, it.Hyperparameters.Lr);
+            if (it.Param.Grad is { } g) plan.UploadGradient(it.Param, g);
+        }
+        plan.Step(contract);
+        LaunchesLastStep = plan.LaunchesPerStep;
+        var outcome = plan.Outcome();
+        LastDiagnostics = _options.Diagnostics && !outcome.NonFinite ? plan.ReadDiagnostics() : null;
+        return outcome;
     }
 
     /// <summary>Decodes the fused record of the step just taken (not skipped) into <see cref="LastDiagnostics"/>.</summary>
@@ -515,6 +634,7 @@ public sealed class DeviceBackend : IStepBackend
         _coef?.Dispose();
         _diag?.Dispose();
         _args.Dispose();
+        _plan?.Dispose();
         if (_ownsDevice) _device.Dispose();
     }
 

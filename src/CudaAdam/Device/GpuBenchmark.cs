@@ -75,7 +75,7 @@ public sealed record GpuBenchReport(string Date, string Device, string Driver, s
 public sealed record GpuDiagOverhead(string Shape, string Precision, string Mode, double PlainMs, double DiagMs, double Overhead);
 
 /// <summary>
-/// <c>cudaadam bench gpu</c>: the fused AdamW step of <see cref="DeviceOptimizer"/> (device-resident: no host round
+/// <c>cudaadam bench gpu</c>: the fused AdamW step of a device-resident <see cref="DeviceBackend"/> (no host round
 /// trip) on the shapes of <see cref="BenchShape"/>, fp32 and bf16 parameters with fp32 state; per configuration the
 /// median time per step after warm-up, each step timed alone with CUDA events (Stopwatch on the emulator) with the
 /// L2 cache flushed before it (a memset of 4 × L2); effective GB/s with DESIGN.md's accounting; the ratio to the
@@ -87,7 +87,7 @@ public sealed record GpuDiagOverhead(string Shape, string Precision, string Mode
 /// parameters with fp32 gradient and fp32 state read p (2) g (4) m (4) v (4) and write p (2) m (4) v (4): 24 B.
 /// Modes: <c>fused</c> = clock + step (torch's fused AdamW without a GradScaler does the same work); <c>checked</c> =
 /// + the non-finite check (the production default); <c>graph</c> = the checked step as one CUDA graph replay.
-/// <c>+diag</c>: the same with the sign diagnostics fused into the step (<see cref="DeviceOptimizerOptions.Diagnostics"/>:
+/// <c>+diag</c>: the same with the sign diagnostics fused into the step (<see cref="DeviceBackendOptions.Diagnostics"/>:
 /// <c>adam_step_diag</c>, plus the memset of the per-tensor record), same bytes moved; the report's
 /// <see cref="GpuBenchReport.DiagnosticsOverhead"/> puts each next to its plain row.
 /// </remarks>
@@ -139,24 +139,28 @@ public static class GpuBenchmark
                 var precisionOptions = precision == "fp32" ? PrecisionOptions.Fp32 : new PrecisionOptions { Format = ParamFormat.Bf16 };
                 double bytes = precision == "fp32" ? 28 : 24;
                 var ps = MakeParams(shape);
-                var modes = new List<(string Mode, DeviceOptimizerOptions Options)>
+                // fused: no non-finite check (non_finite = propagate); checked: the default skip policy (one extra launch).
+                var resident = new DeviceBackendOptions { Residency = Residency.Device, Precision = precisionOptions };
+                var modes = new List<(string Mode, DeviceBackendOptions Options, NonFinitePolicy Policy)>
                 {
-                    ("fused", new DeviceOptimizerOptions { CheckNonFinite = false, Precision = precisionOptions }),
-                    ("fused+diag", new DeviceOptimizerOptions { CheckNonFinite = false, Precision = precisionOptions, Diagnostics = true }),
-                    ("checked", new DeviceOptimizerOptions { Precision = precisionOptions }),
-                    ("checked+diag", new DeviceOptimizerOptions { Precision = precisionOptions, Diagnostics = true }),
+                    ("fused", resident, NonFinitePolicy.Propagate),
+                    ("fused+diag", resident with { Diagnostics = true }, NonFinitePolicy.Propagate),
+                    ("checked", resident, NonFinitePolicy.Skip),
+                    ("checked+diag", resident with { Diagnostics = true }, NonFinitePolicy.Skip),
                 };
                 if (shape.Tensors >= 100)
                 {
-                    modes.Add(("graph", new DeviceOptimizerOptions { Precision = precisionOptions, CaptureGraph = true }));
-                    modes.Add(("graph+diag", new DeviceOptimizerOptions { Precision = precisionOptions, CaptureGraph = true, Diagnostics = true }));
+                    modes.Add(("graph", resident with { CaptureGraph = true }, NonFinitePolicy.Skip));
+                    modes.Add(("graph+diag", resident with { CaptureGraph = true, Diagnostics = true }, NonFinitePolicy.Skip));
                 }
-                foreach (var (mode, o) in modes)
+                foreach (var (mode, o, policy) in modes)
                 {
-                    using var opt = new DeviceOptimizer(device, Algorithm.AdamW, ps, Hyperparameters.Defaults(Algorithm.AdamW), o);
-                    opt.UploadGradients();
-                    var (median, min) = timer.Median(opt.Step, options.Warmup, options.Reps);
-                    if (o.Diagnostics && opt.ReadDiagnostics() is var report && report?.Global.Count != shape.Elements)
+                    var backend = new DeviceBackend(device, o);
+                    using var opt = new Optimizer(Algorithm.AdamW, ps, Hyperparameters.Defaults(Algorithm.AdamW), backend) { NonFinite = policy };
+                    opt.Step();   // uploads the gradients (and captures the graph); the timed steps are queued only
+                    var contract = opt.Contract;
+                    var (median, min) = timer.Median(() => backend.QueueStep(contract), options.Warmup, options.Reps);
+                    if (o.Diagnostics && backend.ReadQueuedDiagnostics() is var report && report?.Global.Count != shape.Elements)
                         throw new InvalidOperationException($"{shape.Name} {precision} {mode}: the fused diagnostics counted " +
                                                             $"{report?.Global.Count.ToString(CultureInfo.InvariantCulture) ?? "nothing"} of {shape.Elements} elements");
                     double gbps = bytes * shape.Elements / (median * 1e-3) / 1e9;

@@ -8,7 +8,7 @@ namespace CudaAdam.Diagnostics;
 /// <c>radam_step_diag</c> in <c>kernels/adam.cu</c>, <c>signadam_step_diag</c> in <c>kernels/sign.cu</c>; the record and
 /// the loop are <c>kernels/diagnostics.cuh</c>): the histogram edges and the per-tensor stats record
 /// (<see cref="DeviceSignDiagnostics.Stride"/> 64-bit slots per entry of the tensor table). Used by
-/// <see cref="DeviceBackend"/> and <see cref="DeviceOptimizer"/>: zero the record, launch the step kernel with
+/// <see cref="DeviceBackend"/> (host- and device-resident): zero the record, launch the step kernel with
 /// <see cref="Edges"/> and <see cref="Stats"/> as its two extra arguments, read the record back.
 /// </summary>
 internal sealed class FusedSignDiagnostics : IDisposable

@@ -56,7 +56,7 @@ public class SimdStepTests
         }
     }
 
-    /// <summary>One case of the registry through <see cref="Conformance.Run"/>: the reference
+    /// <summary>One case of the registry through <c>Conformance.Run</c>: the reference
     /// (<see cref="CpuReferenceBackend"/>) and the fast backend under the same <see cref="StepContract"/> on identical
     /// inputs, every parameter and state slot compared bit for bit after every step (any NaN equals any NaN), the
     /// step results alike, the norms within 1e-11 relative. Small chunks and no serial threshold, so that the

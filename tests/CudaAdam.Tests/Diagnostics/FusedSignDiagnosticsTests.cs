@@ -291,8 +291,8 @@ public class FusedSignDiagnosticsTests
         backend.Diagnostics = false;
         opt.Step();
         Assert.That(w.Data, Is.Not.EqualTo(new[] { 1f, 2f }), "with diagnostics off it steps");
-        Assert.Throws<NotSupportedException>(() => new DeviceOptimizer(device, Algorithm.Lion, [new Parameter("x", [1f])], null,
-            new DeviceOptimizerOptions { Diagnostics = true }));
+        Assert.Throws<NotSupportedException>(() => new Optimizer(Algorithm.Lion, [new Parameter("x", [1f])], null,
+            new DeviceBackend(device, new DeviceBackendOptions { Diagnostics = true, Residency = Residency.Device })));
     }
 
     [Test]
@@ -328,7 +328,7 @@ public class FusedSignDiagnosticsTests
         Assert.That(backend.LastDiagnostics, Is.Null, "an unmeasured step pays nothing");
     }
 
-    // ---- DeviceOptimizer (device-resident, graph-capturable) -------------------------------------------------------
+    // ---- the device-resident engine (Residency.Device, graph-capturable) --------------------------------------------
 
     [TestCase(false)]
     [TestCase(true)]
@@ -351,11 +351,12 @@ public class FusedSignDiagnosticsTests
         Parameter[] Make() => [new("a", Enumerable.Range(0, 3333).Select(i => MathF.Sin(i)).ToArray()), new("e", []), new("b", Enumerable.Range(0, 65).Select(i => MathF.Cos(i)).ToArray())];
         var ps = Make();
         var qs = Make();
-        var o = new DeviceOptimizerOptions { ChunkSize = 1000, CaptureGraph = captureGraph };
-        using var plain = new DeviceOptimizer(device, Algorithm.AdamW, ps, hp, o);
-        using var diag = new DeviceOptimizer(device, Algorithm.AdamW, qs, hp, o with { Diagnostics = true });
-        Assert.That(diag.ReadDiagnostics(), Is.Null, "no step yet");
-        Assert.Throws<InvalidOperationException>(() => plain.ReadDiagnostics());
+        var o = new DeviceBackendOptions { ChunkSize = 1000, CaptureGraph = captureGraph, Residency = Residency.Device };
+        var plainBackend = new DeviceBackend(device, o);
+        var diagBackend = new DeviceBackend(device, o with { Diagnostics = true });
+        using var plain = new Optimizer(Algorithm.AdamW, ps, hp, plainBackend);
+        using var diag = new Optimizer(Algorithm.AdamW, qs, hp, diagBackend);
+        Assert.That(diagBackend.LastDiagnostics, Is.Null, "no step yet");
         var rng = new Random(8);
         for (int step = 1; step <= 3; step++)
         {
@@ -365,20 +366,18 @@ public class FusedSignDiagnosticsTests
                 ps[k].Grad = Enumerable.Range(0, ps[k].Data.Length).Select(_ => (float)((rng.NextDouble() - 0.5) * Math.Pow(10, -6 * rng.NextDouble()))).ToArray();
                 qs[k].Grad = (float[])ps[k].Grad!.Clone();
             }
-            plain.UploadGradients();
-            diag.UploadGradients();
             plain.Step();
             diag.Step();
-            plain.Synchronize();
-            var report = diag.ReadDiagnostics()!;
-            plain.Download();
-            diag.Download();
+            Assert.That(plainBackend.LastDiagnostics, Is.Null, "diagnostics off: no record");
+            var report = diagBackend.LastDiagnostics!;
+            plain.DownloadParameters();
+            diag.DownloadParameters();
             var inputs = new List<SignTensorInput>();
             for (int k = 0; k < ps.Length; k++)
             {
                 Assert.That(Bits(qs[k].Data), Is.EqualTo(Bits(ps[k].Data)), $"step {step} {qs[k].Name}: params");
-                var sp = plain.DownloadState(ps[k]);
-                var sq = diag.DownloadState(qs[k]);
+                var sp = plain.State(ps[k])!;
+                var sq = diag.State(qs[k])!;
                 Assert.That(Bits(sq.M), Is.EqualTo(Bits(sp.M)));
                 Assert.That(Bits(sq.V), Is.EqualTo(Bits(sp.V)));
                 inputs.Add(new SignTensorInput(qs[k].Name, before[k], qs[k].Data, qs[k].Grad!, sq.M!, sq.V!, (float)hp.Eps, hp.SignBound));
@@ -388,8 +387,7 @@ public class FusedSignDiagnosticsTests
             AssertSameStats(report.Global, reference.Global, $"step {step}: ");
         }
         qs[0].Grad![5] = float.PositiveInfinity;
-        diag.UploadGradients();
-        diag.Step();
-        Assert.That(diag.ReadDiagnostics(), Is.Null, "a skipped step has no report");
+        Assert.That(diag.Step().Skipped, Is.True);
+        Assert.That(diagBackend.LastDiagnostics, Is.Null, "a skipped step has no report");
     }
 }

@@ -4,12 +4,13 @@ using CudaAdam.Device;
 namespace CudaAdam.Tests.Kernels;
 
 /// <summary>
-/// Every case of the conformance registry (<see cref="Conformance"/>): the fused kernels against the CPU reference,
+/// Every case of the conformance registry (<see cref="Conformance"/>) on every engine that applies (host-resident,
+/// device-resident, graph-captured; <see cref="ConformanceEngine"/>): the fused kernels against the CPU reference,
 /// bitwise, after every step, on the host emulator; and the same on the GPU under [Category("Gpu")].
 /// </summary>
 public class ConformanceTests
 {
-    public static IEnumerable<string> CaseNames() => Conformance.Cases.Select(c => c.Name);
+    public static IEnumerable<string> CaseNames() => Conformance.Runs().Select(r => Conformance.RunName(r.Case, r.Engine));
 
     private static IDevice? _emulator;
     private static IDevice? _gpu;
@@ -27,7 +28,8 @@ public class ConformanceTests
     {
         _emulator ??= KernelDevices.OpenOrIgnore("emulator");
         var device = _emulator;
-        var r = Conformance.Run(Conformance.Find(name), o => new DeviceBackend(device, o));
+        var (c, engine) = Conformance.FindRun(name);
+        var r = Conformance.Run(c, device, engine);
         Assert.That(r.Passed, r.Describe());
         Assert.That(r.Compared, Is.GreaterThan(0), "values were compared");
     }
@@ -37,8 +39,20 @@ public class ConformanceTests
     {
         _gpu ??= KernelDevices.OpenOrIgnore("cuda");
         var device = _gpu;
-        var r = Conformance.Run(Conformance.Find(name), o => new DeviceBackend(device, o));
+        var (c, engine) = Conformance.FindRun(name);
+        var r = Conformance.Run(c, device, engine);
         Assert.That(r.Passed, r.Describe());
+    }
+
+    [Test]
+    public void EveryEngineRunsMostCases()
+    {
+        var runs = Conformance.Runs().ToList();
+        int cases = Conformance.Cases.Count;
+        foreach (var e in Enum.GetValues<ConformanceEngine>())
+            Assert.That(runs.Count(r => r.Engine == e), Is.GreaterThan(cases * 3 / 4), $"{e}: most cases apply");
+        Assert.That(Conformance.NotApplicable(Conformance.Find("nadam/default/single-odd"), ConformanceEngine.Resident), Does.Contain("no device clock"));
+        Assert.That(Conformance.NotApplicable(Conformance.Find("adam/default/skipped-grad"), ConformanceEngine.Graph), Does.Contain("steps every tensor"));
     }
 
     /// <summary>The suite can fail: a backend that does not skip non-finite steps is caught.</summary>

@@ -136,7 +136,8 @@ public abstract class DeviceTrainingTests
         try
         {
             var cpu = new Linear("fc", 13, 7, new Rng(3), new ManagedGemm());
-            using var opt = new DeviceOptimizer(device, Algorithm.Adam, cpu.Parameters);
+            using var opt = new DeviceBackend(device, new DeviceBackendOptions { Residency = Residency.Device });
+            using var holder = new Optimizer(Algorithm.Adam, cpu.Parameters, null, opt);
             var gemm = DeviceGemm.For(device);
             using var dev = new DeviceLinear(cpu, opt, gemm);
             var x = Normal(9 * 13, 4);
@@ -287,7 +288,7 @@ public abstract class DeviceTrainingTests
 
         var (_, _) = ce.Compute(net.Forward(input, training: true), yb, withGradient: true);
         net.Backward(ce.Gradient!);
-        var opt = engine.Optimizer;
+        var opt = engine.Backend;
         var grads = new float[opt.Gradients.Length];
         device.CopyToHost(opt.Gradients, grads.AsSpan());
         var values = new float[opt.Values.Length];
@@ -360,7 +361,7 @@ public abstract class DeviceTrainingTests
         Assert.That(epochs, Has.Count.EqualTo(3));
         Assert.That(epochs[^1].TrainLoss, Is.LessThan(epochs[0].TrainLoss), "training loss falls from epoch 1 to 3");
         Assert.That(epochs[^1].TestLoss, Is.LessThan(loss0), "test loss falls below the initial model's");
-        Assert.That(run.Engine.Optimizer.Counters(), Is.EqualTo((t.Step, 0L)), "every step was taken");
+        Assert.That(run.Engine.Backend.DeviceCounters(), Is.EqualTo((t.Step, 0L)), "every step was taken");
     }
 
     public static IEnumerable<TestCaseData> ResumeCases()
@@ -417,8 +418,8 @@ public abstract class DeviceTrainingTests
         }
     }
 
-    /// <summary>DeviceOptimizer.Upload/UploadState (what a checkpoint load does): an optimizer restored from another's
-    /// downloaded parameters and state continues bitwise like it; a state that does not fit is refused.</summary>
+    /// <summary>UploadParameters/SetState on a device-resident optimizer (what a checkpoint load does): an optimizer
+    /// restored from another's downloaded parameters and state continues bitwise like it; a state that does not fit is refused.</summary>
     [TestCase(Algorithm.AdamW, false)]
     [TestCase(Algorithm.Adam, true)]
     [TestCase(Algorithm.Sgd, false)]
@@ -429,36 +430,37 @@ public abstract class DeviceTrainingTests
         Parameter[] Make() => [new Parameter("a", Normal(37, 1)), new Parameter("b", Normal(5, 2))];
         var pa = Make();
         var pb = Make();
-        using var a = new DeviceOptimizer(device, algorithm, pa, hp);
-        using var b = new DeviceOptimizer(device, algorithm, pb, hp);
+        DeviceBackend Resident() => new(device, new DeviceBackendOptions { Residency = Residency.Device });
+        using var a = new Optimizer(algorithm, pa, hp, Resident());
+        using var b = new Optimizer(algorithm, pb, hp, Resident());
         void Grads(Parameter[] ps, int step)
         {
             for (int i = 0; i < ps.Length; i++) ps[i].Grad = Normal(ps[i].Data.Length, (ulong)(100 * step + i));
         }
-        for (int t = 1; t <= 3; t++) { Grads(pa, t); a.UploadGradients(); a.Step(); }
-        a.Download();
+        for (int t = 1; t <= 3; t++) { Grads(pa, t); a.Step(); }
+        a.DownloadParameters();
         for (int i = 0; i < pa.Length; i++)
         {
             pa[i].Data.CopyTo(pb[i].Data, 0);
-            b.UploadState(pb[i], a.DownloadState(pa[i]));
+            b.SetState(pb[i], a.State(pa[i])!);
         }
-        b.Upload();
+        b.UploadParameters();
         for (int t = 4; t <= 5; t++)
         {
-            Grads(pa, t); a.UploadGradients(); a.Step();
-            Grads(pb, t); b.UploadGradients(); b.Step();
+            Grads(pa, t); a.Step();
+            Grads(pb, t); b.Step();
         }
-        a.Download();
-        b.Download();
+        a.DownloadParameters();
+        b.DownloadParameters();
         for (int i = 0; i < pa.Length; i++)
         {
             EmulatorTestSupport.AssertBitwiseEqual(pa[i].Data, pb[i].Data, $"{pa[i].Name} after 5 steps");
-            var (sa, sb) = (a.DownloadState(pa[i]), b.DownloadState(pb[i]));
+            var (sa, sb) = (a.State(pa[i])!, b.State(pb[i])!);
             Assert.That((sb.Step, sb.Beta1Power, sb.Beta2Power), Is.EqualTo((sa.Step, sa.Beta1Power, sa.Beta2Power)));
             Assert.That(sb.M, Is.EqualTo(sa.M));
         }
-        Assert.That(() => b.UploadState(pb[0], new ParamState { M = new float[3] }), Throws.ArgumentException.With.Message.Contains("has 3 elements"));
-        Assert.That(() => b.UploadState(pb[0], new ParamState { Aux = new float[37] }), Throws.ArgumentException.With.Message.Contains("does not keep"));
+        Assert.That(() => b.SetState(pb[0], new ParamState { M = new float[3], V = new float[3] }), Throws.InstanceOf<InvalidOperationException>().With.Message.Contains("3 long"));
+        Assert.That(() => b.SetState(pb[0], new ParamState { Aux = new float[37] }), Throws.InstanceOf<InvalidOperationException>().With.Message.Contains("slot"));
     }
 
     /// <summary>A checkpoint with one flipped byte is rejected and leaves the device run as it was.</summary>
@@ -483,7 +485,7 @@ public abstract class DeviceTrainingTests
         var before = TrainingFixtures.Bits(other.Trainer);
         Assert.That(() => Checkpoint.Load(path, other.Trainer), Throws.TypeOf<CheckpointException>().With.Message.Contains("corrupt"));
         Assert.That(other.Trainer.Step, Is.EqualTo(1));
-        other.Engine.Optimizer.Download();
+        other.Engine.Optimizer.DownloadParameters();
         Assert.That(TrainingFixtures.Bits(other.Trainer), Is.EqualTo(before), "device parameters unchanged");
     }
 
@@ -520,7 +522,8 @@ public abstract class DeviceTrainingTests
         {
             const int batch = 2;
             var cpu = new Conv2d("conv", inC, outC, k, h, w, padding, new Rng(21), new ManagedGemm());
-            using var opt = new DeviceOptimizer(device, Algorithm.Adam, cpu.Parameters);
+            using var opt = new DeviceBackend(device, new DeviceBackendOptions { Residency = Residency.Device });
+            using var holder = new Optimizer(Algorithm.Adam, cpu.Parameters, null, opt);
             var gemm = DeviceGemm.For(device);
             using var dev = new DeviceConv2d(cpu, opt, gemm);
             Assert.That((dev.OutHeight, dev.OutWidth, dev.OutFeatures), Is.EqualTo((cpu.OutHeight, cpu.OutWidth, cpu.OutFeatures)));
@@ -627,7 +630,7 @@ public abstract class DeviceTrainingTests
 
         ce.Compute(net.Forward(input, training: true), yb, withGradient: true);
         net.Backward(ce.Gradient!);
-        var opt = engine.Optimizer;
+        var opt = engine.Backend;
         var grads = new float[opt.Gradients.Length];
         device.CopyToHost(opt.Gradients, grads.AsSpan());
         var values = new float[opt.Values.Length];
@@ -698,12 +701,12 @@ public abstract class DeviceTrainingTests
         var (loss, _) = ce.Compute(dlogits, yb, withGradient: true);
         Assert.That(loss, Is.EqualTo(cpuLoss).Within(1e-5 * Math.Abs(cpuLoss)));
         engine.Network.Backward(ce.Gradient!);
-        var grads = new float[engine.Optimizer.Gradients.Length];
-        device.CopyToHost(engine.Optimizer.Gradients, grads.AsSpan());
+        var grads = new float[engine.Backend.Gradients.Length];
+        device.CopyToHost(engine.Backend.Gradients, grads.AsSpan());
         for (int k = 0; k < model.Parameters.Count; k++)
         {
             var p = model.Parameters[k];
-            AssertClose(cpuGrads[k], grads.AsSpan((int)engine.Optimizer.Offset(p), p.Data.Length).ToArray(), p.Name);
+            AssertClose(cpuGrads[k], grads.AsSpan((int)engine.Backend.Offset(p), p.Data.Length).ToArray(), p.Name);
         }
     }
 
@@ -746,7 +749,7 @@ public abstract class DeviceTrainingTests
         Assert.That(epochs, Has.Count.EqualTo(3));
         Assert.That(epochs[^1].TrainLoss, Is.LessThan(epochs[0].TrainLoss), "training loss falls from epoch 1 to 3");
         Assert.That(t.Evaluate(t.Train).Loss, Is.LessThan(loss0 - 0.05), "the loss on the training images falls below the initial model's");
-        Assert.That(run.Engine.Optimizer.Counters(), Is.EqualTo((t.Step, 0L)), "every step was taken");
+        Assert.That(run.Engine.Backend.DeviceCounters(), Is.EqualTo((t.Step, 0L)), "every step was taken");
     }
 
     /// <summary>The tiny CNN: 5 steps straight vs 2 steps, checkpoint, a fresh trainer loads it, 3 more: parameters,

@@ -6,46 +6,6 @@ using CudaAdam.Diagnostics;
 
 namespace CudaAdam.Device;
 
-/// <summary>Settings of <see cref="DeviceOptimizer"/>. The defaults are the production settings.</summary>
-public sealed record DeviceOptimizerOptions
-{
-    /// <summary>Threads per block of the step kernels.</summary>
-    public int BlockSize { get; init; } = 256;
-    /// <summary>Elements per chunk (one thread block each); a multiple of 4 keeps chunks 16-byte aligned.</summary>
-    public long ChunkSize { get; init; } = 32768;
-    /// <summary>Each tensor starts at a multiple of this many elements in the arenas.</summary>
-    public int Alignment { get; init; } = 64;
-    /// <summary>Skip a step whose unscaled gradient has a non-finite value (one extra launch).</summary>
-    public bool CheckNonFinite { get; init; } = true;
-    /// <summary>Global-norm gradient clipping (<see cref="GradClipping"/>), or null for none.</summary>
-    public double? MaxGradNorm { get; init; }
-    /// <summary>Parameter storage; stochastic rounding is not supported here (its keys are per step, on the host).</summary>
-    public PrecisionOptions Precision { get; init; } = PrecisionOptions.Fp32;
-    /// <summary>On a <see cref="CudaDevice"/>: capture the whole step (flag reset, check or clip, clock, step) into a
-    /// CUDA graph on the first <see cref="DeviceOptimizer.Step"/> and replay it afterwards. Elsewhere (the emulator)
-    /// the same launches simply run.</summary>
-    public bool CaptureGraph { get; init; }
-    /// <summary>Sign diagnostics fused into the step (<see cref="DeviceBackend.Diagnostics"/>): the step kernel is the
-    /// algorithm's diagnostics-enabled variant (Adam, AdamW, AMSGrad, SignAdam, RAdam), bitwise the same step, and
-    /// <see cref="DeviceOptimizer.ReadDiagnostics"/> returns the statistics of the last step. Works with
-    /// <see cref="CaptureGraph"/> (the record's memset and the kernel are captured with the rest).</summary>
-    public bool Diagnostics { get; init; }
-
-    internal void Validate()
-    {
-        if (BlockSize is < 32 or > 1024 || BlockSize % 32 != 0)
-            throw new ArgumentException($"BlockSize {BlockSize} must be a multiple of 32 in [32, 1024]");
-        if (ChunkSize < 1) throw new ArgumentException($"ChunkSize {ChunkSize} must be >= 1");
-        if (Alignment < 1) throw new ArgumentException($"Alignment {Alignment} must be >= 1 element");
-        GradClipping.Validate(MaxGradNorm);
-        ArgumentNullException.ThrowIfNull(Precision);
-        Precision.Validate();
-        if (Precision.StochasticRounding)
-            throw new NotSupportedException("DeviceOptimizer does not support stochastic rounding: its random stream key " +
-                                            "changes every step on the host (LowPrecision.Key); use DeviceBackend");
-    }
-}
-
 /// <summary>The per-tensor device clock: the C# twin of <c>struct CaClock</c> in <c>kernels/clock.cu</c> (64 bytes).</summary>
 [StructLayout(LayoutKind.Sequential, Size = 64)]
 public struct CaClock
@@ -57,36 +17,33 @@ public struct CaClock
 }
 
 /// <summary>
-/// A device-resident optimizer whose whole step can be captured in a CUDA graph: parameters, gradients, state,
-/// the step counters, the running products β1^t, β2^t and the learning rates all live in device memory, so a step
-/// needs no host round trip and its launches take no per-step argument.
+/// The device-resident mode of <see cref="DeviceBackend"/> (<see cref="Residency.Device"/>): parameters, gradients,
+/// state, the step counters, the running products β1^t, β2^t and the learning rates all live in device memory, so a
+/// step needs no host copy of the tensors and its launches take no per-step argument; with
+/// <see cref="DeviceBackendOptions.CaptureGraph"/> on a CUDA device the whole step is captured in a CUDA graph once and
+/// replayed (torch's <c>capturable</c>).
 /// </summary>
 /// <remarks>
 /// <para>One step is: reset the skip flag (a memset), the non-finite check (<c>grad_nonfinite_check</c>) or, with
 /// clipping, <c>grad_norm_partial</c> + <c>grad_clip_finalize</c>; <c>step_clock</c> (kernels/clock.cu: advances the
 /// clocks in double exactly as <see cref="StepScalars.Advance"/> and writes the float scalars exactly as
 /// <see cref="KernelScalars.Pack"/>, unless the step is skipped); the fused step kernel. So a captured, replayed step
-/// is bitwise an uncaptured one, and both are bitwise <see cref="Optimizer"/> over <see cref="DeviceBackend"/>
-/// (and the CPU reference) with the same learning rates: tests/CudaAdam.Tests/Kernels/DeviceOptimizerTests.cs.</para>
-/// <para>What the graph freezes: the set of tensors (all of them step every time: set every gradient), the
-/// hyperparameters other than lr (change lr with <see cref="SetLr"/>, a device write), <see cref="InvScale"/> and
-/// the clipping threshold (changing <see cref="InvScale"/> re-captures the graph on the next step).</para>
-/// <para>Not supported: NAdam (its momentum schedule needs pow, not correctly rounded on the GPU; see clock.cu),
-/// stochastic rounding (per-step keys), and tensors without a gradient in a step.</para>
-/// <para>Gradients: <see cref="UploadGradients"/> copies each <see cref="Parameter.Grad"/> in; a device producer
-/// writes <see cref="Gradients"/> at <see cref="Offset"/> instead. Read results with <see cref="Download"/>.</para>
-/// <para>Device layers (src/CudaAdam.Training/Device/) read their weights in <see cref="Values"/> and write their
-/// gradients into <see cref="Gradients"/>, both at <see cref="Offset"/>; checkpoints go through
-/// <see cref="Download"/>/<see cref="DownloadState"/> and back through <see cref="Upload"/>/<see cref="UploadState"/>.</para>
+/// is bitwise an uncaptured one, and both are bitwise the host-resident engine and the CPU reference with the same
+/// learning rates (the conformance registry runs every applicable case on all of them).</para>
+/// <para>What a graph freezes: the set of tensors (all of them step every time), the hyperparameters other than lr
+/// (lr is a device write, <see cref="SetLr"/>); the step contract (inv_scale, clipping, non-finite policy) is part of
+/// the capture key: changing it re-captures on the next step.</para>
+/// <para>Not supported: an algorithm without a device clock (NAdam: its momentum schedule needs pow, not correctly
+/// rounded on the GPU), stochastic rounding (per-step keys).</para>
 /// </remarks>
-public sealed class DeviceOptimizer : IDisposable
+internal sealed class ResidentPlan : IDisposable
 {
     /// <summary><c>CA_CLOCK_NO_BIAS_CORRECTION</c> of kernels/clock.cu, OR-ed into the kind: bias correction off.</summary>
     private const int ClockNoBiasCorrection = 0x100;
     private const int Epoch = 1;
 
     private readonly IDevice _device;
-    private readonly DeviceOptimizerOptions _options;
+    private readonly DeviceBackendOptions _options;
     private readonly Parameter[] _params;
     private readonly Hyperparameters[] _groupHp;
     private readonly int[] _groupOf;
@@ -101,33 +58,35 @@ public sealed class DeviceOptimizer : IDisposable
     private readonly DeviceBuffer<CaClock> _clocks;
     private readonly DeviceBuffer<double> _lrs, _partials, _norm;
     private readonly DeviceBuffer<float> _coef;
-    private readonly DeviceBuffer<int> _flag;
+    private readonly DeviceBuffer<int> _flag, _scratchFlag;
     private readonly DeviceBuffer<long> _counters;
-    private readonly Kernel _stepKernel, _clockKernel;
-    private readonly Kernel? _checkKernel, _normKernel, _finalizeKernel;
+    private readonly Kernel _stepKernel, _clockKernel, _checkKernel, _normKernel, _finalizeKernel;
     private readonly int _chunkCount;
     private readonly bool _hasM, _hasV, _hasVMax, _hasAux;
     private CudaGraph? _graph;
-    private float _capturedInvScale;
+    private StepContract _captured, _last;
+    private readonly double[] _lr;
     private bool _disposed;
     private readonly FusedSignDiagnostics? _diag;
     private bool _stepped;
 
     /// <summary>Places every parameter of <paramref name="groups"/> on <paramref name="device"/>, uploads its values,
     /// and creates its state as <see cref="ParamState.Create"/> does (zeros; AdaGrad's initial accumulator).</summary>
-    /// <exception cref="NotSupportedException">NAdam, stochastic rounding, or diagnostics for an algorithm without them.</exception>
-    public DeviceOptimizer(IDevice device, Algorithm algorithm, IEnumerable<ParamGroup> groups, DeviceOptimizerOptions? options = null)
+    /// <exception cref="NotSupportedException">No device clock (NAdam), stochastic rounding, or diagnostics for an algorithm without them.</exception>
+    public ResidentPlan(IDevice device, Algorithm algorithm, IReadOnlyList<ParamGroup> groups, DeviceBackendOptions options)
     {
         _device = device ?? throw new ArgumentNullException(nameof(device));
-        _options = options ?? new DeviceOptimizerOptions();
-        _options.Validate();
+        _options = options;
+        if (_options.Precision.StochasticRounding)
+            throw new NotSupportedException("the device-resident mode does not support stochastic rounding: its random stream key " +
+                                            "changes every step on the host (LowPrecision.Key); use Residency.Host");
         ChunkTable.CheckLayout();
         if (Unsafe.SizeOf<CaClock>() != 64) throw new InvalidOperationException("CaClock must be 64 bytes (kernels/clock.cu)");
         if (algorithm.Info().Clock == 0)
             throw new NotSupportedException($"{algorithm.Name()} cannot run in the graph-capturable mode: it has no device clock " +
                                             "(kernels/clock.cu; NAdam's momentum schedule mu_t = beta1 (1 - 0.96^(t psi) / 2) needs pow, " +
                                             "which the GPU does not round like the host, so the clock could not be bitwise the host's); " +
-                                            $"use DeviceBackend for {algorithm.Name()}");
+                                            $"use Residency.Host for {algorithm.Name()}");
         if (_options.Diagnostics) FusedSignDiagnostics.RequireKernelOf(algorithm);   // before any allocation
         Algorithm = algorithm;
         var groupList = groups.ToArray();
@@ -226,12 +185,14 @@ public sealed class DeviceOptimizer : IDisposable
         _clocks = _device.Allocate<CaClock>(clocks.Length);
         _device.CopyToDevice<CaClock>(clocks, _clocks);
         _lrs = _device.Allocate<double>(Math.Max(1, _groupHp.Length));
-        _device.CopyToDevice<double>(_groupHp.Select(h => h.Lr).ToArray(), _lrs);
+        _lr = _groupHp.Select(h => h.Lr).ToArray();
+        _device.CopyToDevice<double>(_lr, _lrs);
         _partials = _device.Allocate<double>(Math.Max(1, chunks.Length));
         _norm = Zeroed<double>(1);
         _coef = _device.Allocate<float>(1);
         _device.CopyToDevice<float>([1f], _coef);
         _flag = Zeroed<int>(1);
+        _scratchFlag = Zeroed<int>(1);
         _counters = Zeroed<long>(2);
 
         var (family, name) = _options.Diagnostics ? FusedSignDiagnostics.RequireKernelOf(algorithm) : KernelScalars.KernelOf(algorithm);
@@ -243,27 +204,23 @@ public sealed class DeviceOptimizer : IDisposable
             _diag.Zero();   // stays zero when there is nothing to launch (only zero-size tensors)
         }
         _clockKernel = _device.GetKernel("clock", "step_clock");
-        if (_options.MaxGradNorm is not null)
-        {
-            _normKernel = _device.GetKernel(KernelScalars.GradNormPartial.Family, KernelScalars.GradNormPartial.Name);
-            _finalizeKernel = _device.GetKernel(KernelScalars.GradClipFinalize.Family, KernelScalars.GradClipFinalize.Name);
-        }
-        else if (_options.CheckNonFinite)
-            _checkKernel = _device.GetKernel(KernelScalars.NonFiniteCheck.Family, KernelScalars.NonFiniteCheck.Name);
+        _normKernel = _device.GetKernel(KernelScalars.GradNormPartial.Family, KernelScalars.GradNormPartial.Name);
+        _finalizeKernel = _device.GetKernel(KernelScalars.GradClipFinalize.Family, KernelScalars.GradClipFinalize.Name);
+        _checkKernel = _device.GetKernel(KernelScalars.NonFiniteCheck.Family, KernelScalars.NonFiniteCheck.Name);
     }
-
-    /// <summary>One group of <paramref name="parameters"/> with <paramref name="hyperparameters"/> (torch's defaults when null).</summary>
-    public DeviceOptimizer(IDevice device, Algorithm algorithm, IEnumerable<Parameter> parameters, Hyperparameters? hyperparameters = null,
-        DeviceOptimizerOptions? options = null)
-        : this(device, algorithm, [new ParamGroup(parameters, hyperparameters ?? Hyperparameters.Defaults(algorithm))], options) { }
 
     public Algorithm Algorithm { get; }
     public IDevice Device => _device;
-    public DeviceOptimizerOptions Options => _options;
     public IReadOnlyList<Parameter> Parameters => _params;
 
-    /// <summary>Gradients are multiplied by this first (loss scaling). A kernel argument: changing it re-captures the graph.</summary>
-    public float InvScale { get; set; } = 1f;
+    /// <summary>Whether <paramref name="p"/> is placed here.</summary>
+    public bool Holds(Parameter p) => _index.ContainsKey(p);
+
+    /// <summary>The hyperparameters the plan was built with for <paramref name="p"/> (all but lr are frozen).</summary>
+    public Hyperparameters HyperparametersOf(Parameter p) => _groupHp[_groupOf[IndexOf(p)]];
+
+    /// <summary>The group index of <paramref name="p"/> (its lr slot).</summary>
+    public int GroupOf(Parameter p) => _groupOf[IndexOf(p)];
 
     /// <summary>Whether the steps run as replays of a captured CUDA graph (CaptureGraph on a CUDA device).</summary>
     public bool UsesGraph => _options.CaptureGraph && _device is CudaDevice;
@@ -272,7 +229,7 @@ public sealed class DeviceOptimizer : IDisposable
     public int Captures { get; private set; }
 
     /// <summary>Kernel launches per step (the memset not counted): check or norm + finalize, clock, step.</summary>
-    public int LaunchesPerStep => (_options.MaxGradNorm is not null ? 2 : _options.CheckNonFinite ? 1 : 0) + 1 + (_chunkCount > 0 ? 1 : 0);
+    public int LaunchesPerStep => (_chunkCount == 0 ? 0 : _last.MaxGradNorm is not null ? 2 : _last.Checks ? 1 : 0) + 1 + (_chunkCount > 0 ? 1 : 0);
 
     /// <summary>The gradient arena: the gradient of parameter p lives at <see cref="Offset"/>(p), p.Data.Length floats.</summary>
     public DeviceBuffer<float> Gradients => _g;
@@ -282,7 +239,7 @@ public sealed class DeviceOptimizer : IDisposable
     /// the next forward pass reads (src/CudaAdam.Training/Device/).</summary>
     /// <exception cref="NotSupportedException">16-bit parameters without master weights (no fp32 arena).</exception>
     public DeviceBuffer<float> Values => _p ?? throw new NotSupportedException(
-        "this DeviceOptimizer keeps 16-bit parameters without fp32 master weights, so it has no fp32 parameter arena; " +
+        "this device-resident backend keeps 16-bit parameters without fp32 master weights, so it has no fp32 parameter arena; " +
         "use PrecisionOptions with MasterWeights = true");
 
     /// <summary>Where <paramref name="p"/>'s elements start in every arena.</summary>
@@ -296,37 +253,34 @@ public sealed class DeviceOptimizer : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(group);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(group, _groupHp.Length);
         if (!double.IsFinite(lr) || lr < 0) throw new ArgumentException($"Invalid learning rate: {lr} (lr must be a finite number >= 0)");
+        if (_lr[group] == lr) return;
+        _lr[group] = lr;
         _device.CopyToDevice<double>([lr], _lrs, group);
     }
 
-    /// <summary>Copies every parameter's <see cref="Parameter.Grad"/> into <see cref="Gradients"/>.</summary>
-    public void UploadGradients()
+    /// <summary>Copies <paramref name="g"/> into <paramref name="p"/>'s place in <see cref="Gradients"/>.</summary>
+    public void UploadGradient(Parameter p, float[] g)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        for (int i = 0; i < _params.Length; i++)
-        {
-            var g = _params[i].Grad ?? throw new InvalidOperationException(
-                $"parameter '{_params[i].Name}' has no gradient: in the device-resident mode every tensor steps every time");
-            if (g.Length != _params[i].Data.Length)
-                throw new ArgumentException($"parameter '{_params[i].Name}' has {_params[i].Data.Length} elements but its gradient has {g.Length}");
-            if (g.Length > 0) _device.CopyToDevice<float>(g, _g, _offsets[i]);
-        }
+        int i = IndexOf(p);
+        if (g.Length > 0) _device.CopyToDevice<float>(g, _g, _offsets[i]);
     }
 
-    /// <summary>Queues one optimizer step (no host synchronization, no host copy). With CaptureGraph on a CUDA device,
-    /// the first call (and the first after <see cref="InvScale"/> changed) captures the step into a graph; every call
-    /// launches the graph.</summary>
-    public void Step()
+    /// <summary>Queues one optimizer step under <paramref name="contract"/> (no host synchronization, no host copy).
+    /// With CaptureGraph on a CUDA device, the first call (and the first after the contract changed) captures the step
+    /// into a graph; every call launches the graph.</summary>
+    public void Step(StepContract contract)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         _stepped = true;
+        _last = contract;
         if (_options.CaptureGraph && _device is CudaDevice cuda)
         {
-            if (_graph is null || _capturedInvScale != InvScale)
+            if (_graph is null || _captured != contract)
             {
                 _graph?.Dispose();
                 _graph = null;
-                _capturedInvScale = InvScale;
+                _captured = contract;
                 _graph = cuda.CaptureGraph(Enqueue);
                 Captures++;
             }
@@ -336,22 +290,42 @@ public sealed class DeviceOptimizer : IDisposable
         Enqueue();
     }
 
+    /// <summary>Waits for the last step and reads what happened: refused (the skip flag), the norm and coefficient.</summary>
+    public BackendStepOutcome Outcome()
+    {
+        _device.Synchronize();
+        Span<int> flag = stackalloc int[1];
+        _device.CopyToHost(_flag, flag);
+        bool refused = _chunkCount > 0 && flag[0] == Epoch;
+        if (_last.MaxGradNorm is null) return new BackendStepOutcome(refused, double.NaN, 1f);
+        if (_chunkCount == 0) return new BackendStepOutcome(false, 0, 1f);
+        Span<double> norm = stackalloc double[1];
+        Span<float> coef = stackalloc float[1];
+        _device.CopyToHost(_norm, norm);
+        _device.CopyToHost(_coef, coef);
+        return new BackendStepOutcome(refused, norm[0], refused ? 1f : coef[0]);
+    }
+
     private void Enqueue()
     {
-        float invScale = InvScale;
+        var contract = _last;
+        float invScale = contract.InvScale;
         _device.Zero(_flag);
         nint clip = 0;
         if (_chunkCount > 0)
         {
-            if (_options.MaxGradNorm is { } maxNorm)
+            if (contract.MaxGradNorm is { } maxNorm)
             {
-                _args.Clear().Add(_tensorTable).Add(_chunkTable).Add(invScale).Add(_flag.Pointer).Add(Epoch).Add(_partials);
-                _device.Launch(_normKernel!, (uint)_chunkCount, (uint)_options.BlockSize, _args);
-                _args.Clear().Add(_partials).Add(_chunkCount).Add(maxNorm).Add(_norm).Add(_coef).Add(_flag.Pointer).Add(Epoch);
-                _device.Launch(_finalizeKernel!, 1, KernelScalars.FinalizeThreads, _args);
+                // Under propagate a non-finite norm must not skip (coefficient 1, the values go through, as the
+                // reference): the partials and the finalize write a scratch flag nobody reads.
+                var flag = contract.Checks ? _flag : _scratchFlag;
+                _args.Clear().Add(_tensorTable).Add(_chunkTable).Add(invScale).Add(flag.Pointer).Add(Epoch).Add(_partials);
+                _device.Launch(_normKernel, (uint)_chunkCount, (uint)_options.BlockSize, _args);
+                _args.Clear().Add(_partials).Add(_chunkCount).Add(maxNorm).Add(_norm).Add(_coef).Add(flag.Pointer).Add(Epoch);
+                _device.Launch(_finalizeKernel, 1, KernelScalars.FinalizeThreads, _args);
                 clip = _coef.Pointer;
             }
-            else if (_checkKernel is not null)
+            else if (contract.Checks)
             {
                 _args.Clear().Add(_tensorTable).Add(_chunkTable).Add(invScale).Add(_flag.Pointer).Add(Epoch);
                 _device.Launch(_checkKernel, (uint)_chunkCount, (uint)_options.BlockSize, _args);
@@ -374,16 +348,16 @@ public sealed class DeviceOptimizer : IDisposable
     }
 
     /// <summary>
-    /// The sign diagnostics of the last step (<see cref="DeviceOptimizerOptions.Diagnostics"/>), per tensor in
+    /// The sign diagnostics of the last step (<see cref="DeviceBackendOptions.Diagnostics"/>), per tensor in
     /// <see cref="Parameters"/> order and global; reads the record from the device (synchronizes). g in the statistics is
-    /// the gradient as the moments saw it (times <see cref="InvScale"/> and the clip coefficient, negated when maximizing).
+    /// the gradient as the moments saw it (times inv_scale and the clip coefficient, negated when maximizing).
     /// </summary>
     /// <returns>null before the first step and when the last step was skipped (a non-finite gradient or norm).</returns>
     /// <exception cref="InvalidOperationException">Diagnostics are off.</exception>
     public SignDiagnosticsReport? ReadDiagnostics()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var diag = _diag ?? throw new InvalidOperationException("diagnostics are off: create the DeviceOptimizer with DeviceOptimizerOptions { Diagnostics = true }");
+        var diag = _diag ?? throw new InvalidOperationException("diagnostics are off: create the DeviceBackend with DeviceBackendOptions { Diagnostics = true }");
         if (!_stepped) return null;
         _device.Synchronize();
         Span<int> flag = stackalloc int[1];
@@ -414,7 +388,7 @@ public sealed class DeviceOptimizer : IDisposable
     /// <summary>The global gradient norm of the last clipped step (NaN without clipping), read from the device.</summary>
     public double LastGradNorm()
     {
-        if (_options.MaxGradNorm is null) return double.NaN;
+        if (_last.MaxGradNorm is null) return double.NaN;
         Span<double> n = stackalloc double[1];
         _device.CopyToHost(_norm, n);
         return n[0];
@@ -445,7 +419,7 @@ public sealed class DeviceOptimizer : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_lp is not null || _p is null)
-            throw new NotSupportedException("DeviceOptimizer.Upload supports fp32 parameters only (16-bit parameters would need re-rounding)");
+            throw new NotSupportedException("uploading parameters to a device-resident backend supports fp32 parameters only (16-bit parameters would need re-rounding)");
         for (int i = 0; i < _params.Length; i++)
             if (_params[i].Data.Length > 0) _device.CopyToDevice<float>(_params[i].Data, _p, _offsets[i]);
     }
@@ -555,7 +529,7 @@ public sealed class DeviceOptimizer : IDisposable
         _disposed = true;
         _graph?.Dispose();
         _diag?.Dispose();
-        foreach (var b in new IDisposable?[] { _p, _g, _m, _v, _vmax, _aux, _lp, _tensorTable, _chunkTable, _clocks, _lrs, _partials, _norm, _coef, _flag, _counters })
+        foreach (var b in new IDisposable?[] { _p, _g, _m, _v, _vmax, _aux, _lp, _tensorTable, _chunkTable, _clocks, _lrs, _partials, _norm, _coef, _flag, _scratchFlag, _counters })
             b?.Dispose();
         _args.Dispose();
     }
