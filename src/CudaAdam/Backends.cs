@@ -4,7 +4,7 @@ namespace CudaAdam;
 public sealed class BackendUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>
-/// The registry of step backends by name: <c>cpu</c> (the reference), and whatever the other parts register.
+/// The registry of step backends by name: <c>cpu</c> (the fast CPU step), <c>reference</c> (the scalar oracle), and whatever the other parts register.
 /// To add a backend, add ONE line to <see cref="Table"/>: <c>new("name", "one-line summary", () =&gt; new MyBackend()),</c>.
 /// A factory that cannot work here throws (any exception, ideally <see cref="BackendUnavailableException"/>
 /// with what to do); <see cref="Create"/> turns that into an error that lists the known backends.
@@ -16,7 +16,8 @@ public static class Backends
 
     private static readonly List<Entry> Table =
     [
-        new("cpu", "the CPU reference (plain scalar C#, the oracle)", () => new CpuReferenceBackend()),
+        new("cpu", "the fast CPU step (SIMD, multi-threaded, bitwise the reference)", () => new Cpu.CpuSimdBackend()),
+        new("reference", "the CPU reference (plain scalar C#, the oracle)", () => new CpuReferenceBackend()),
         new("emulator", "the fused kernels on the host emulator (kernels/*.cu built by g++)", () => Device.DeviceBackends.Create("emulator")),
         new("cuda", "the fused kernels on the GPU (NVRTC, CUDA driver)", () => Device.DeviceBackends.Create("cuda")),
         // new("name", "...", () => new MyBackend()),   <- one line per backend

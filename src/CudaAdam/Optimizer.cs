@@ -310,19 +310,33 @@ public sealed class Optimizer : IDisposable
 
     private void CheckState(Parameter p, ParamState s, Hyperparameters hp)
     {
-        var expected = ParamState.Create(Algorithm, hp, p.Data.Length);
-        Check(expected.M, s.M, "M"); Check(expected.V, s.V, "V"); Check(expected.VMax, s.VMax, "VMax"); Check(expected.Aux, s.Aux, "Aux");
+        // The layout ParamState.Create makes (the descriptor's slots kept with these hyperparameters, less those torch
+        // creates on the first step), without allocating the buffers: this runs on every step.
+        bool m = false, v = false, vmax = false, aux = false;
+        foreach (var slot in Algorithm.Info().StateWith(hp))
+        {
+            if (slot.OnFirstStep) continue;
+            switch (slot.Buffer)
+            {
+                case StateBuffer.M: m = true; break;
+                case StateBuffer.V: v = true; break;
+                case StateBuffer.VMax: vmax = true; break;
+                default: aux = true; break;
+            }
+        }
+        int n = p.Data.Length;
+        Check(m ? n : null, s.M, "M"); Check(v ? n : null, s.V, "V"); Check(vmax ? n : null, s.VMax, "VMax"); Check(aux ? n : null, s.Aux, "Aux");
         return;
 
-        void Check(float[]? want, float[]? have, string slot)
+        void Check(int? want, float[]? have, string slot)
         {
             // SGD creates its momentum buffer on the first step; anything else must match the layout.
             if (want is null && have is null) return;
             if (want is null && Algorithm == Algorithm.Sgd && slot == "M" && have!.Length == p.Data.Length) return;
-            if (want is null || have is null || want.Length != have.Length)
+            if (want is null || have is null || want != have.Length)
                 throw new InvalidOperationException(
                     $"the state of parameter '{p.Name}' does not fit {Algorithm.Name()} with these hyperparameters: slot {slot} " +
-                    $"is {(have is null ? "missing" : $"{have.Length} long")}, expected {(want is null ? "none" : $"{want.Length} elements")} " +
+                    $"is {(have is null ? "missing" : $"{have.Length} long")}, expected {(want is null ? "none" : $"{want} elements")} " +
                     "(amsgrad, momentum or centered changed after the first step, or a checkpoint of another optimizer was loaded)");
         }
     }

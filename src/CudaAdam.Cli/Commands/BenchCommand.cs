@@ -4,6 +4,7 @@ using CudaAdam.Cuda.Compilation;
 using CudaAdam.Cuda.Diagnostics;
 using CudaAdam.Cuda.Driver;
 using CudaAdam.Cuda.Interop;
+using CudaAdam.Cpu;
 using CudaAdam.Device;
 
 namespace CudaAdam.Cli.Commands;
@@ -17,7 +18,7 @@ namespace CudaAdam.Cli.Commands;
 public sealed class BenchCommand : ICommand
 {
     public string Name => "bench";
-    public string Summary => "benchmarks: 'bench gpu' (fused step vs copy bandwidth, markdown + JSON); 'bench' alone: what runs here";
+    public string Summary => "benchmarks: 'bench cpu' (fast CPU step vs triad and torch), 'bench gpu' (fused step vs copy bandwidth); 'bench' alone: what runs here";
 
     public string Usage =>
         "usage: cudaadam bench [--out DIR]\n" +
@@ -33,16 +34,31 @@ public sealed class BenchCommand : ICommand
         "  --warmup N     untimed steps first (default 10; smoke 1)\n" +
         "  --torch FILE   scripts/device/bench_torch.py's JSON: adds torch.optim.AdamW fused/foreach columns and ratios\n" +
         "  --driver TEXT  the driver version to record (nvidia-smi's; the driver API only reports its CUDA version)\n\n" +
-        "bench (no subcommand): the fused step on the host emulator (2^20 parameters, 1 and 1,000 tensors), the kernel\n" +
+        "       cudaadam bench cpu [--out DIR] [--threads N] [--rounds N] [--steps N] [--smoke] [--no-torch] [--torch-script FILE]\n\n" +
+        "bench cpu: in one run, the triad bandwidth (a = b + s*c, the same threads), our fast CPU step (Optimizer.Step on\n" +
+        "the 'cpu' backend) for Adam, AdamW, Lion and SGD-momentum on one 10M tensor and on 100 x 100k, the scalar\n" +
+        "reference for Adam 10M, and torch.optim's single-tensor and foreach=True steps on the same shapes and threads\n" +
+        "when /usr/bin/python3 has torch (tests/oracle/bench_cpu_torch.py); medians of interleaved rounds. Writes\n" +
+        "DIR/cpu-<date>.md and .json (default DIR: bench) and ends with the line\n" +
+        "'cpu adam 10M: <x> GB/s = <r> of triad; torch foreach/ours = <q>; torch single/ours = <s>'.\n" +
+        "  --threads N    threads for ours, the triad and torch (default: CUDAADAM_CPU_THREADS or all cores)\n" +
+        "  --rounds N     interleaved rounds (default 5; smoke 2);  --steps N  timed steps per round (default 3)\n" +
+        "  --smoke        tiny shapes (100k, 10 x 10k): the code path, numbers mean nothing\n\n" +
+        "bench (no subcommand): bench cpu (into bench/, or DIR), the fused step on the host emulator (2^20 parameters, 1 and 1,000 tensors), the kernel\n" +
         "cache cold vs warm (needs NVRTC), and bench gpu into DIR when a GPU is present.\n" +
         "On the GPU machine: scripts/device/pack.sh here, then run scripts/device/run-on-gpu.sh there (carry .device).\n";
 
     public int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
     {
         if (args.Count > 0 && args[0] == "gpu") return Gpu(args.Skip(1).ToArray(), stdout, stderr);
+        if (args.Count > 0 && args[0] == "cpu") return Cpu(args.Skip(1).ToArray(), stdout);
         var parsed = Arguments.Parse(args, ["out"], []);
         string outDir = parsed.Get("out") ?? "bench-out";
         int rc = ExitCodes.Ok;
+
+        stdout.WriteLine("== bench cpu: the fast CPU step vs the triad bandwidth and torch ==");
+        Cpu(parsed.Get("out") is { } cpuOut ? ["--out", cpuOut] : [], stdout);
+        stdout.WriteLine();
 
         stdout.WriteLine("== fused AdamW step on the host emulator (kernel time, device-resident buffers) ==");
         if (DeviceBackends.Unavailable("emulator") is { } emuReason) stdout.WriteLine($"skipped: {emuReason}");
@@ -67,6 +83,41 @@ public sealed class BenchCommand : ICommand
         if (CudaDriver.Unavailable() is { } reason) stdout.WriteLine($"skipped: no GPU here ({reason})");
         else rc = Gpu(["--out", outDir], stdout, stderr);
         return rc;
+    }
+
+    private static int Cpu(string[] args, TextWriter stdout)
+    {
+        var parsed = Arguments.Parse(args, ["out", "threads", "rounds", "steps", "torch-script"], ["smoke", "no-torch"]);
+        bool smoke = parsed.Get("smoke") is { } s && Arguments.ParseBool(s, "--smoke");
+        bool noTorch = parsed.Get("no-torch") is { } nt && Arguments.ParseBool(nt, "--no-torch");
+        int threads = parsed.Get("threads") is { } t ? (int)Math.Clamp(Arguments.ParseCount(t, "--threads"), 1, 1024) : 0;
+        int rounds = parsed.Get("rounds") is { } r ? (int)Math.Clamp(Arguments.ParseCount(r, "--rounds"), 1, 1000) : smoke ? 2 : 5;
+        int steps = parsed.Get("steps") is { } st ? (int)Math.Clamp(Arguments.ParseCount(st, "--steps"), 1, 1000) : 3;
+        string? script = parsed.Get("torch-script");
+        if (script is not null && !File.Exists(script)) throw new UsageException($"--torch-script '{script}': no such file");
+        if (!noTorch) script ??= FindUp(Path.Combine("tests", "oracle", "bench_cpu_torch.py"));
+        if (!noTorch && script is null) stdout.WriteLine("torch: skipped (tests/oracle/bench_cpu_torch.py not found above the current folder)");
+        var options = new CpuBenchOptions
+        {
+            Threads = threads, Rounds = rounds, Steps = steps, Smoke = smoke, TorchScript = noTorch ? null : script,
+            Command = ("cudaadam bench cpu " + string.Join(" ", args)).TrimEnd(),
+        };
+        var report = CpuBenchmark.Run(options, stdout);
+        var (md, json) = CpuBenchmark.Write(report, parsed.Get("out") ?? "bench");
+        stdout.WriteLine();
+        stdout.Write(CpuBenchmark.Markdown(report));
+        stdout.WriteLine($"wrote {md} and {json}");
+        stdout.WriteLine(report.Summary);
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>The first <paramref name="relative"/> in the current folder or above it, or null.</summary>
+    private static string? FindUp(string relative)
+    {
+        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+            for (var d = new DirectoryInfo(start); d is not null; d = d.Parent)
+                if (File.Exists(Path.Combine(d.FullName, relative))) return Path.Combine(d.FullName, relative);
+        return null;
     }
 
     private int Gpu(string[] args, TextWriter stdout, TextWriter stderr)

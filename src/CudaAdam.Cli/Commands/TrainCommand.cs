@@ -31,7 +31,7 @@ public sealed class TrainCommand : ICommand
         "                reddi-stochastic, zhang, rosenbrock, paffine-quadratic, with a \"problem\" section;\n" +
         "                configs/quadratic-deep.json, configs/rosenbrock.json.\n" +
         "  --output DIR  where run folders go (default: the config's \"output\", runs/)\n" +
-        "  --backend B   overrides the config's \"backend\": cpu (CPU layers and reference step), cuda or emulator (layers\n" +
+        "  --backend B   overrides the config's \"backend\": cpu (CPU layers and the fast CPU step), cuda or emulator (layers\n" +
         "                and fused step on the device; mlp, logreg, cnn, not the vae or nadam), auto (cuda when a GPU\n" +
         "                opens, else cpu; the embedded default's)\n" +
         "  --epochs N    overrides \"training\": {\"epochs\"}\n" +

@@ -257,7 +257,7 @@ public static class TrainJob
     }
 
     /// <summary>
-    /// Where the job trains, from <see cref="TrainConfig.Backend"/>: <c>cpu</c> → null (CPU layers, CPU reference step);
+    /// Where the job trains, from <see cref="TrainConfig.Backend"/>: <c>cpu</c> → null (CPU layers, the fast CPU step of <see cref="CudaAdam.Cpu.CpuSimdBackend"/>);
     /// <c>emulator</c> / <c>cuda</c> → that device (layers and fused step on it: <see cref="DeviceEngine"/>);
     /// <c>auto</c> → the GPU when one opens, else null. <paramref name="description"/> names the choice for the log and
     /// the summary.
@@ -272,7 +272,7 @@ public static class TrainJob
                 ? $"optimizer '{nadam.Id}' is nadam, which the device-resident step does not run" : null;
         if (name == "cpu")
         {
-            description = "cpu (CPU layers, CPU reference step)";
+            description = $"cpu (CPU layers, fast CPU step: {new CudaAdam.Cpu.CpuSimdBackend().Description})";
             return null;
         }
         if (name == "auto")
@@ -318,8 +318,10 @@ public static class TrainJob
         CancellationToken cancel, ITrainProgress? progress, out bool interrupted)
     {
         var model = BuildTrainable(config, gemm);
-        // On a device the host optimizer (CPU reference backend) only holds the state copies for checkpoints.
-        using var optimizer = new Optimizer(oc.Algorithm, [new ParamGroup(model.Parameters, oc.Hyperparameters())]);
+        // On the CPU the fast step (bitwise the reference); on a device the host optimizer (CPU reference backend) only
+        // holds the state copies for checkpoints.
+        using var optimizer = new Optimizer(oc.Algorithm, [new ParamGroup(model.Parameters, oc.Hyperparameters())],
+            device is null ? new CudaAdam.Cpu.CpuSimdBackend() : null);
         optimizer.MaxGradNorm = config.Training.MaxGradNorm;
         var options = Options(config, oc, device is null ? "cpu" : device.Kind == DeviceKind.Cuda ? "cuda" : "emulator");
         using var engine = device is null ? null

@@ -127,6 +127,13 @@ public sealed class Conv2d : ILayer
     public Parameter Bias { get; }
     public IReadOnlyList<Parameter> Parameters { get; }
 
+    /// <summary>Whether <see cref="Backward"/> computes ∂L/∂x (a GEMM and a col2im per image). A network's first
+    /// layer needs none, its input being data: <see cref="Training.Classifier"/> turns it off there. Off, Backward
+    /// computes the parameter gradients only and returns an empty tensor.</summary>
+    public bool InputGradient { get; set; } = true;
+
+    private static readonly Tensor NoInputGradient = new([], 0, 0);
+
     private int PatchSize => InChannels * Kernel * Kernel;
     private int OutPixels => OutHeight * OutWidth;
 
@@ -152,7 +159,7 @@ public sealed class Conv2d : ILayer
         var x = _input ?? throw new InvalidOperationException($"{Name}: Backward before Forward");
         gradOutput.CheckMatrix(x.Rows, OutFeatures, $"{Name} ({Describe()}) output gradient");
         int batch = x.Rows, inSize = InChannels * Height * Width, pixels = OutPixels;
-        var dx = _gradIn.Get(batch, inSize);
+        var dx = InputGradient ? _gradIn.Get(batch, inSize) : NoInputGradient;
         Array.Clear(_gradB);
         if (batch == 0) Array.Clear(_gradW);
         for (int n = 0; n < batch; n++)
@@ -167,6 +174,7 @@ public sealed class Conv2d : ILayer
                 foreach (float g in gn.Slice(o * pixels, pixels)) s += g;
                 _gradB[o] += s;
             }
+            if (!InputGradient) continue;
             // ∂cols[C·k·k, OH·OW] = Wᵀ[C·k·k, O] · ∂Y_n[O, OH·OW]
             _gemm.Sgemm(true, false, PatchSize, pixels, OutChannels, 1f, Weight.Data, PatchSize, gn, pixels, 0f, _dcols, pixels);
             Col2Im(_dcols, dx.Data.AsSpan(n * inSize, inSize));

@@ -14,6 +14,7 @@ public sealed class Linear : ILayer
     private readonly float[] _gradW, _gradB;
     private Tensor? _input;
     private Buffer _out, _gradIn;
+    private static readonly Tensor NoInputGradient = new([], 0, 0);
 
     /// <param name="name">Prefix of the parameter names: <c>{name}.weight</c>, <c>{name}.bias</c>.</param>
     /// <param name="inFeatures">Input features.</param>
@@ -50,6 +51,11 @@ public sealed class Linear : ILayer
     public Parameter Bias { get; }
     public IReadOnlyList<Parameter> Parameters { get; }
 
+    /// <summary>Whether <see cref="Backward"/> computes ∂L/∂x (one GEMM, batch·in·out multiply-adds). A network's first
+    /// layer needs none, its input being data: <see cref="Training.Classifier"/> turns it off there. Off, Backward
+    /// computes the parameter gradients only and returns an empty tensor.</summary>
+    public bool InputGradient { get; set; } = true;
+
     public Tensor Forward(Tensor x, bool training)
     {
         x.CheckMatrix(-1, In, $"{Name} (linear {In}->{Out}) input");
@@ -77,6 +83,7 @@ public sealed class Linear : ILayer
         }
         Weight.Grad = _gradW;
         Bias.Grad = _gradB;
+        if (!InputGradient) return NoInputGradient;
         // ∂x[batch, in] = g[batch, out] · W[out, in]
         var dx = _gradIn.Get(batch, In);
         _gemm.Sgemm(false, false, batch, In, Out, 1f, gradOutput.Data, Out, Weight.Data, In, 0f, dx.Data, In);

@@ -47,6 +47,13 @@ public sealed class Classifier : ITrainable
         if (model.Dropouts.Any(d => !ReferenceEquals(d.Rng, dropout)))
             throw new ArgumentException("every dropout layer of the model must draw from the trainer's dropout generator (so checkpoints hold it)");
         Generator = dropout;
+        // The input is data: nothing uses the first layer's input gradient (the MLP's first GEMM of backward, the CNN's
+        // conv1 col2im), so it is not computed.
+        switch (model.Layers.Count > 0 ? model.Layers[0] : null)
+        {
+            case Linear l: l.InputGradient = false; break;
+            case Conv2d c: c.InputGradient = false; break;
+        }
     }
 
     public Sequential Model { get; }

@@ -10,11 +10,12 @@ public class BackendsTests
     }
 
     [Test]
-    public void CpuIsRegisteredAndCreatesTheReference()
+    public void CpuIsTheFastPathAndReferenceTheOracle()
     {
         using var b = Backends.Create("cpu");
-        Assert.That(b, Is.InstanceOf<CpuReferenceBackend>());
-        Assert.That(Backends.Create("CPU"), Is.InstanceOf<CpuReferenceBackend>(), "names are case-insensitive");
+        Assert.That(b, Is.InstanceOf<CudaAdam.Cpu.CpuSimdBackend>());
+        Assert.That(Backends.Create("CPU"), Is.InstanceOf<CudaAdam.Cpu.CpuSimdBackend>(), "names are case-insensitive");
+        Assert.That(Backends.Create("reference"), Is.InstanceOf<CpuReferenceBackend>());
     }
 
     [Test]

@@ -104,6 +104,31 @@ public class BenchCommandTests
     }
 
     [Test]
+    public void CpuSmokeWritesTheReportAndEndsWithTheSummaryLine([Values(false, true)] bool withTorch)
+    {
+        if (withTorch) PythonOracle.RequireModules("torch");
+        using var dir = new TempDirectory();
+        string[] args = ["bench", "cpu", "--smoke", "--rounds", "1", "--steps", "1", "--threads", "2", "--out", dir.Path];
+        var r = CliRunner.Invoke(withTorch ? args : [.. args, "--no-torch"]);
+        Assert.That(r.Code, Is.EqualTo(0), r.ToString());
+        string stem = "cpu-" + DateTime.UtcNow.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+        Assert.That(dir.FileNames(), Is.EquivalentTo(new[] { stem + ".json", stem + ".md" }));
+        string last = r.Out.TrimEnd().Split('\n')[^1];
+        string q = withTorch ? @"\d+\.\d\d" : "n/a";
+        Assert.That(last, Does.Match($@"^cpu adam 100k: \d+\.\d GB/s = \d+\.\d\d of triad; torch foreach/ours = {q}; torch single/ours = {q}$"));
+        using var json = JsonDocument.Parse(File.ReadAllText(dir.File(stem + ".json")));
+        var rows = json.RootElement.GetProperty("rows").EnumerateArray().ToList();
+        Assert.That(rows.Select(x => x.GetProperty("algorithm").GetString()).Distinct(), Is.EqualTo(new[] { "adam", "adamw", "lion", "sgd-momentum" }));
+        Assert.That(rows.Select(x => x.GetProperty("shape").GetString()).Distinct(), Is.EqualTo(new[] { "100k", "10x10k" }));
+        Assert.That(json.RootElement.GetProperty("triad_gb_per_s").GetDouble(), Is.GreaterThan(0));
+        Assert.That(json.RootElement.GetProperty("load_average_start").GetString(), Is.Not.Empty);
+        var lion = rows.First(x => x.GetProperty("algorithm").GetString() == "lion");
+        Assert.That(lion.GetProperty("torch_foreach_ms").ValueKind, Is.EqualTo(JsonValueKind.Null), "torch 1.13 has no Lion");
+        if (withTorch)
+            Assert.That(rows.First().GetProperty("torch_foreach_ms").ValueKind, Is.EqualTo(JsonValueKind.Number));
+    }
+
+    [Test]
     public void FullShapesNeedAGpuAndSaySo()
     {
         var r = CliRunner.Invoke("bench", "gpu", "--backend", "emulator");

@@ -1,0 +1,52 @@
+namespace CudaAdam.Cpu;
+
+/// <summary>
+/// The fast CPU backend (<c>cpu</c>): <see cref="CpuReferenceBackend"/>'s <see cref="StepContract"/> with the element
+/// math of <see cref="SimdStep"/> (vectorized, on <see cref="Threads"/> threads, bitwise the reference's), fp32
+/// parameters. The contract, fused into passes over the caller's arrays (never rewritten, no copies):
+/// <code>
+/// x_i  = g_i · inv_scale                 (float32, inside each pass; no multiplication when inv_scale is 1 and no clipping, as the reference)
+/// skip / error: one pass looks for a non-finite x_i first → refused, nothing changes
+/// clip: ‖x‖ = SimdStepper.TotalNorm (a fixed tree in double: the same for any thread count; it may differ from the
+///       reference's sequential sum by double rounding), coef = GradClipping.Coefficient, x_i · coef inside the step;
+///       a non-finite norm: refused under skip / error, coefficient 1 under propagate
+/// step: SimdStep.Elements(x)
+/// </code>
+/// No allocation per step once the first step has created the state.
+/// </summary>
+public sealed class CpuSimdBackend : IStepBackend
+{
+    private readonly SimdStepper _stepper;
+
+    /// <param name="threads">Threads, the caller's included; 0: <see cref="SimdStepper.DefaultThreads"/>.</param>
+    public CpuSimdBackend(int threads = 0) : this(new SimdStepper(threads)) { }
+
+    internal CpuSimdBackend(SimdStepper stepper) => _stepper = stepper;
+
+    public string Name => "cpu";
+
+    /// <summary>Threads the step runs on.</summary>
+    public int Threads => _stepper.Threads;
+
+    /// <summary>Which CPU path runs, for logs: vector width and threads.</summary>
+    public string Description => $"fused SIMD step, {SimdStep.Describe()}, {Threads} thread{(Threads == 1 ? "" : "s")}";
+
+    public BackendStepOutcome Step(Algorithm algorithm, IReadOnlyList<StepItem> items, StepContract contract)
+    {
+        bool clipping = contract.MaxGradNorm is not null;
+        float? invScale = contract.InvScale == 1f && !clipping ? null : contract.InvScale;
+        if (contract.Checks && !_stepper.AllFinite(items, invScale)) return BackendStepOutcome.Refused();
+        double norm = double.NaN;
+        float? coef = null;
+        if (contract.MaxGradNorm is { } maxNorm)
+        {
+            norm = _stepper.TotalNorm(items, invScale);
+            if (!double.IsFinite(norm) && contract.Checks) return BackendStepOutcome.Refused(norm);
+            coef = GradClipping.Coefficient(norm, maxNorm);
+        }
+        _stepper.Step(algorithm, items, new GradTransform(invScale, coef));
+        return new BackendStepOutcome(false, norm, coef ?? 1f);
+    }
+
+    public void Dispose() { }
+}
