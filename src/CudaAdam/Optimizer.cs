@@ -101,7 +101,7 @@ public sealed class Optimizer : IDisposable
     {
         Algorithm = algorithm;
         Groups = groups.ToArray();
-        _backend = backend ?? new CpuReferenceBackend();
+        _backend = backend ?? new Cpu.CpuSimdBackend();   // "cpu": bitwise the reference, at memory speed
         var seen = new HashSet<Parameter>(ReferenceEqualityComparer.Instance);
         foreach (var g in Groups)
         {

@@ -19,7 +19,8 @@ public sealed class CpuReferenceBackend : IStepBackend
 {
     private readonly Dictionary<Parameter, ushort[]> _lowp = new(ReferenceEqualityComparer.Instance);
 
-    public string Name => "cpu";
+    /// <summary>"reference" (the <c>cpu</c> backend is the SIMD path, bitwise the same).</summary>
+    public string Name => "reference";
 
     /// <summary>Parameter storage, as the device backend's <see cref="DeviceBackendOptions.Precision"/>; fp32 by default.</summary>
     public PrecisionOptions Precision { get; init; } = PrecisionOptions.Fp32;
