@@ -198,6 +198,130 @@ public sealed class Optimizer : IDisposable
         _state[p] = state;
     }
 
+    /// <summary>
+    /// The whole optimizer's state in torch's <c>state_dict()</c> shape (<see cref="OptimizerStateDict"/>): groups with
+    /// their hyperparameters and parameter indices, and each parameter's state under torch's slot names. A deep copy
+    /// (with a resident backend, read from the device).
+    /// </summary>
+    public OptimizerStateDict StateDict()
+    {
+        var info = Algorithm.Info();
+        var groups = new List<ParamGroupState>();
+        var state = new Dictionary<int, ParamStateEntry>();
+        int index = 0;
+        foreach (var g in Groups)
+        {
+            var ids = new List<int>();
+            foreach (var p in g.Params)
+            {
+                if (State(p) is { } s)
+                {
+                    var buffers = new Dictionary<string, float[]>(StringComparer.Ordinal);
+                    foreach (var slot in info.State)
+                        if (s[slot.Buffer] is { } b) buffers[slot.TorchName] = (float[])b.Clone();
+                    state[index] = new ParamStateEntry(s.Step, s.Beta1Power, s.Beta2Power, s.MuProduct, buffers);
+                }
+                ids.Add(index++);
+            }
+            groups.Add(new ParamGroupState(g.Hyperparameters, ids, g.Params.Select(p => p.Name).ToArray(), g.Params.Select(p => p.Data.Length).ToArray()));
+        }
+        return new OptimizerStateDict { Algorithm = info.Name, StepCount = StepCount, SkippedSteps = SkippedSteps, ParamGroups = groups, State = state };
+    }
+
+    /// <summary>Checks that <paramref name="dict"/> fits this optimizer (version, algorithm, groups, every parameter's
+    /// length, every slot its hyperparameters keep, the step count and the running products) without changing anything.</summary>
+    /// <exception cref="ArgumentException">The first thing that does not fit, naming the parameter and the slot.</exception>
+    public void ValidateStateDict(OptimizerStateDict dict) => Prepare(dict);
+
+    /// <summary>Restores <paramref name="dict"/> (from <see cref="StateDict"/>, or a checkpoint): the groups'
+    /// hyperparameters, every parameter's state and the step counters, as torch's <c>load_state_dict</c>. All or
+    /// nothing: everything is validated first (<see cref="ValidateStateDict"/>).</summary>
+    /// <exception cref="ArgumentException">The dict does not fit; nothing changed.</exception>
+    public void LoadStateDict(OptimizerStateDict dict)
+    {
+        var (hps, states) = Prepare(dict);
+        for (int g = 0; g < Groups.Count; g++) Groups[g].Hyperparameters = hps[g];
+        int index = 0;
+        foreach (var g in Groups)
+            foreach (var p in g.Params)
+            {
+                if (states[index++] is { } s) SetState(p, s);
+                else if (_backend.Resident) SetState(p, ParamState.Create(Algorithm, g.Hyperparameters, p.Data.Length));
+                else _state.Remove(p);
+            }
+        (StepCount, SkippedSteps) = (dict.StepCount, dict.SkippedSteps);
+    }
+
+    private (Hyperparameters[] Hps, ParamState?[] States) Prepare(OptimizerStateDict dict)
+    {
+        ArgumentNullException.ThrowIfNull(dict);
+        var info = Algorithm.Info();
+        void Fail(string what) => throw new ArgumentException($"state dict: {what}; nothing was loaded");
+        if (dict.Version != OptimizerStateDict.CurrentVersion) Fail($"version {dict.Version}, this build reads {OptimizerStateDict.CurrentVersion}");
+        if (dict.Algorithm != info.Name) Fail($"it is of {dict.Algorithm}, this optimizer is {info.Name}");
+        if (dict.StepCount < 0 || dict.SkippedSteps < 0) Fail($"negative step counts ({dict.StepCount} taken, {dict.SkippedSteps} skipped)");
+        if (dict.ParamGroups.Count != Groups.Count) Fail($"{dict.ParamGroups.Count} parameter groups, this optimizer has {Groups.Count}");
+        var hps = new Hyperparameters[Groups.Count];
+        int count = Groups.Sum(g => g.Params.Count);
+        var states = new ParamState?[count];
+        var known = new Dictionary<int, (Parameter P, Hyperparameters Hp)>();
+        int index = 0;
+        for (int g = 0; g < Groups.Count; g++)
+        {
+            var dg = dict.ParamGroups[g];
+            hps[g] = dg.Hyperparameters;
+            try { hps[g].Validate(Algorithm); }
+            catch (ArgumentException e) { Fail($"group {g}: {e.Message}"); }
+            if (dg.Params.Count != Groups[g].Params.Count || dg.Names.Count != dg.Params.Count || dg.Lengths.Count != dg.Params.Count)
+                Fail($"group {g} holds {dg.Params.Count} parameters, this optimizer's {Groups[g].Params.Count}");
+            for (int i = 0; i < dg.Params.Count; i++, index++)
+            {
+                var p = Groups[g].Params[i];
+                if (dg.Params[i] != index) Fail($"group {g} parameter {i} has index {dg.Params[i]}, expected {index}");
+                if (dg.Lengths[i] != p.Data.Length)
+                    Fail($"parameter {index} ('{dg.Names[i]}') has {dg.Lengths[i]} elements, this optimizer's '{p.Name}' {p.Data.Length}");
+                known[index] = (p, hps[g]);
+            }
+        }
+        foreach (var (i, e) in dict.State)
+        {
+            if (!known.TryGetValue(i, out var target)) Fail($"state for parameter index {i}, which no group holds (0 … {count - 1})");
+            var (p, hp) = target;
+            string who = $"parameter {i} ('{p.Name}')";
+            if (e.Step < 0) Fail($"{who} is at step {e.Step}");
+            CheckProduct(e.Beta1Power, hp.Beta1, "β1^t");
+            CheckProduct(e.Beta2Power, hp.Beta2, "β2^t");
+            if (!(e.MuProduct >= 0 && e.MuProduct <= 1)) Fail(FormattableString.Invariant($"{who}: the running product Πμ is {e.MuProduct}, outside [0, 1]"));
+            var s = new ParamState { Step = e.Step, Beta1Power = e.Beta1Power, Beta2Power = e.Beta2Power, MuProduct = e.MuProduct };
+            var slots = info.StateWith(hp).ToList();
+            foreach (var name in e.Buffers.Keys)
+                if (slots.All(x => x.TorchName != name))
+                    Fail($"{who}: slot '{name}' is not kept by {info.Name} with these hyperparameters " +
+                         $"(it keeps {(slots.Count == 0 ? "none" : string.Join(", ", slots.Select(x => x.TorchName)))})");
+            foreach (var slot in slots)
+            {
+                if (!e.Buffers.TryGetValue(slot.TorchName, out var values))
+                {
+                    if (slot.OnFirstStep && e.Step == 0) continue;
+                    Fail($"{who}: slot '{slot.TorchName}' is missing");
+                }
+                else if (values.Length != p.Data.Length) Fail($"{who}: slot '{slot.TorchName}' has {values.Length} elements, the parameter {p.Data.Length}");
+                else s[slot.Buffer] = (float[])values.Clone();
+            }
+            states[i] = s;
+
+            // β^t is a running product from 1: 1 at step 0; below 1 after a step with β < 1 (0 only once it underflows).
+            void CheckProduct(double product, double beta, string what)
+            {
+                if (!(product >= 0 && product <= 1)) Fail(FormattableString.Invariant($"{who}: the running product {what} is {product}, outside [0, 1]"));
+                bool missing = e.Step == 0 ? product != 1
+                    : beta > 0 && beta < 1 && (product == 1 || (product == 0 && Math.Pow(beta, e.Step) > 1e-300));
+                if (missing) Fail(FormattableString.Invariant($"{who}: the running product {what} is {product} at step {e.Step} (missing or not this run's)"));
+            }
+        }
+        return (hps, states);
+    }
+
     /// <summary>With a resident backend (a device-resident <see cref="Device.DeviceBackend"/>): copies the parameters from
     /// the device into each <see cref="Parameter.Data"/>. Nothing to do for host-resident backends, whose
     /// <see cref="Parameter.Data"/> is always current.</summary>

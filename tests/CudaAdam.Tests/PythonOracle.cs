@@ -22,10 +22,10 @@ public static class PythonOracle
     public static void RequireModules(params string[] modules)
     {
         if (!File.Exists(Python))
-            Assert.Ignore($"{Python} not found: install Debian's python3 with {string.Join(", ", modules)} (./build.sh setup)");
+            Prerequisite.Missing($"{Python} not found: install Debian's python3 with {string.Join(", ", modules)} (./build.sh setup)");
         var (code, _, err) = Run(["-c", "import " + string.Join(", ", modules)], TimeSpan.FromSeconds(60));
         if (code != 0)
-            Assert.Ignore($"{Python} cannot import {string.Join(", ", modules)} ({err.Trim().Split('\n').LastOrDefault()}); " +
+            Prerequisite.Missing($"{Python} cannot import {string.Join(", ", modules)} ({err.Trim().Split('\n').LastOrDefault()}); " +
                           "install python3-numpy and python3-torch with ./build.sh setup (apt, as root)");
     }
 

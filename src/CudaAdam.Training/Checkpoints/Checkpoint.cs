@@ -134,7 +134,7 @@ public static class Checkpoint
             s.Write(t.Parameters.Count);
             foreach (var p in t.Parameters) { Str(s, p.Name); Floats(s, p.Data); }
         });
-        Section(w, "optimizer", s => WriteOptimizerState(s, t.Parameters, t.Optimizer));
+        Section(w, "optimizer", s => WriteOptimizerState(s, t.Optimizer));
         Section(w, "sampler", s =>
         {
             s.Write(t.Sampler is not null);
@@ -170,73 +170,39 @@ public static class Checkpoint
         w.Write(ms.GetBuffer(), 0, (int)ms.Length);
     }
 
-    /// <summary>The optimizer section: every parameter's state (the one place that knows how optimizer state is
-    /// stored; it becomes the optimizer's state dict when there is one).</summary>
-    private static void WriteOptimizerState(BinaryWriter w, IReadOnlyList<Parameter> ps, Optimizer optimizer)
-    {
-        w.Write(ps.Count);
-        foreach (var p in ps)
-        {
-            Str(w, p.Name);
-            var s = optimizer.State(p);
-            w.Write(s is not null);
-            if (s is null) continue;
-            w.Write(s.Step); w.Write(s.Beta1Power); w.Write(s.Beta2Power); w.Write(s.MuProduct);
-            foreach (var buf in new[] { s.M, s.V, s.VMax, s.Aux })
-                if (buf is null) w.Write(-1); else Floats(w, buf);
-        }
-    }
+    /// <summary>The optimizer section: the optimizer's state dict (<see cref="Optimizer.StateDict"/>, torch's shape,
+    /// its own versioned binary form).</summary>
+    private static void WriteOptimizerState(BinaryWriter w, Optimizer optimizer) => optimizer.StateDict().Write(w);
 
-    /// <summary>Reads and checks the optimizer section (names, state layouts); returns the action that sets the states
-    /// (which cannot fail).</summary>
-    private static Action ReadOptimizerState(Reader r, IReadOnlyList<Parameter> ps, Optimizer optimizer, long trainerStep)
+    /// <summary>Reads the optimizer section and checks it against the optimizer (<see cref="Optimizer.ValidateStateDict"/>:
+    /// groups, lengths, slots, running products) and the run (steps within the run's, finite buffers, second moments not
+    /// negative); returns the action that loads it (which cannot fail).</summary>
+    private static Action ReadOptimizerState(Reader r, Optimizer optimizer, long trainerStep)
     {
-        int count = r.I32();
-        if (count != ps.Count) throw r.Mismatch("optimizer state count", count.ToString(), ps.Count.ToString());
-        var states = new ParamState?[count];
-        for (int i = 0; i < count; i++)
+        OptimizerStateDict dict;
+        try { dict = OptimizerStateDict.Read(r.Rest().Span); }
+        catch (InvalidDataException e) { throw r.Bad(e.Message); }
+        try { optimizer.ValidateStateDict(dict); }
+        catch (ArgumentException e) { throw r.Invalid(e.Message); }
+        var names = dict.ParamGroups.SelectMany(g => g.Names).ToArray();
+        var own = optimizer.Groups.SelectMany(g => g.Params).ToArray();
+        for (int i = 0; i < own.Length; i++)
+            if (names[i] != own[i].Name) throw r.Mismatch($"optimizer parameter {i}", names[i], own[i].Name);
+        var info = optimizer.Algorithm.Info();
+        foreach (var (i, e) in dict.State)
         {
-            string name = r.Str();
-            if (name != ps[i].Name) throw r.Mismatch($"optimizer state {i}", name, ps[i].Name);
-            if (!r.Bool()) continue;
-            var s = new ParamState { Step = r.I64(), Beta1Power = r.F64(), Beta2Power = r.F64(), MuProduct = r.F64() };
-            s.M = r.FloatsOrNull(); s.V = r.FloatsOrNull(); s.VMax = r.FloatsOrNull(); s.Aux = r.FloatsOrNull();
-            CheckState(r, name, s, trainerStep);
-            states[i] = s;
+            string name = own[i].Name;
+            if (e.Step > trainerStep)
+                throw r.Invalid($"the optimizer state of '{name}' is at step {e.Step}, outside [0, {trainerStep}] (the run's step)");
+            foreach (var (slot, buffer) in e.Buffers)
+            {
+                CheckFinite(r, $"the optimizer state {slot} of '{name}'", buffer);
+                bool secondMoment = info.State.First(x => x.TorchName == slot).Buffer is StateBuffer.V or StateBuffer.VMax;
+                if (secondMoment && Array.FindIndex(buffer, v => v < 0) is var k and >= 0)
+                    throw r.Invalid(FormattableString.Invariant($"the optimizer state {slot} of '{name}' holds {buffer[k]} at element {k}; a second moment is never negative"));
+            }
         }
-        r.ExpectEnd();
-        // The optimizer checks each state's layout; do it for all before changing any.
-        var probe = new Optimizer(optimizer.Algorithm, optimizer.Groups.Select(g => new ParamGroup(g.Params, g.Hyperparameters)));
-        for (int i = 0; i < count; i++)
-        {
-            if (states[i] is not { } s) continue;
-            try { probe.SetState(ps[i], s); }
-            catch (InvalidOperationException e) { throw r.Bad(e.Message); }
-        }
-        return () =>
-        {
-            for (int i = 0; i < count; i++)
-                if (states[i] is { } s) optimizer.SetState(ps[i], s);
-        };
-    }
-
-    /// <summary>The state must be one an optimizer can have reached: a step count in [0, the trainer's], running
-    /// products β^t in [0, 1] (0 once a product underflows, e.g. 0.9^t past t ≈ 7,000), finite buffers, second moments
-    /// not negative.</summary>
-    private static void CheckState(Reader r, string name, ParamState s, long trainerStep)
-    {
-        if (s.Step < 0 || s.Step > trainerStep)
-            throw r.Invalid($"the optimizer state of '{name}' is at step {s.Step}, outside [0, {trainerStep}] (the run's step)");
-        foreach (var (what, product) in new[] { ("β1^t", s.Beta1Power), ("β2^t", s.Beta2Power), ("Πμ", s.MuProduct) })
-            if (!(product >= 0 && product <= 1))
-                throw r.Invalid(FormattableString.Invariant($"the running product {what} of '{name}' is {product}, outside [0, 1]"));
-        foreach (var (slot, buffer) in new[] { ("M", s.M), ("V", s.V), ("VMax", s.VMax), ("Aux", s.Aux) })
-        {
-            if (buffer is null) continue;
-            CheckFinite(r, $"the optimizer state {slot} of '{name}'", buffer);
-            if (slot is "V" or "VMax" && Array.FindIndex(buffer, v => v < 0) is var i and >= 0)
-                throw r.Invalid(FormattableString.Invariant($"the optimizer state {slot} of '{name}' holds {buffer[i]} at element {i}; a second moment is never negative"));
-        }
+        return () => optimizer.LoadStateDict(dict);
     }
 
     private static void CheckFinite(Reader r, string what, float[] values)
@@ -303,7 +269,7 @@ public static class Checkpoint
         }
         r.ExpectEnd();
 
-        var applyState = ReadOptimizerState(sections["optimizer"], ps, t.Optimizer, step);
+        var applyState = ReadOptimizerState(sections["optimizer"], t.Optimizer, step);
 
         r = sections["sampler"];
         bool hasSampler = r.Bool();
@@ -392,6 +358,14 @@ public static class Checkpoint
         private int _pos;
 
         public string Path => path;
+
+        /// <summary>The rest of the data (a section read by another parser), which this reader then skips.</summary>
+        public ReadOnlyMemory<byte> Rest()
+        {
+            var rest = data[_pos..];
+            _pos = data.Length;
+            return rest;
+        }
 
         public void ExpectEnd()
         {

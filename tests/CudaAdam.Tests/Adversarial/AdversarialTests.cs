@@ -75,7 +75,7 @@ public class AdversarialTests
         using var p = Process.Start(psi)!;
         string err = p.StandardError.ReadToEnd();
         p.WaitForExit();
-        if (p.ExitCode != 0) Assert.Ignore($"{file} {string.Join(" ", args)} failed: {err.Trim()}");
+        if (p.ExitCode != 0) Prerequisite.Missing($"{file} {string.Join(" ", args)} failed: {err.Trim()}");
     }
 
     private static bool IsRoot => Environment.UserName == "root";
@@ -84,7 +84,7 @@ public class AdversarialTests
 
     private string Device(string name, int major = 1, int minor = 3)
     {
-        if (!IsRoot) Assert.Ignore("mknod needs root (CI runs as root); the device cases are skipped here");
+        if (!IsRoot) Prerequisite.Missing("mknod needs root (CI runs as root); the device cases are skipped here");
         string p = _dir.File(name);
         Sh("mknod", p, "c", major.ToString(), minor.ToString());
         return p;
@@ -190,7 +190,7 @@ public class AdversarialTests
     [TestCase("size=64k", "no space"), TestCase("ro", "read-only")]
     public void FullOrReadOnlyFileSystemIsOneLine(string options, string mention)
     {
-        if (!IsRoot) Assert.Ignore("mounting a tmpfs needs root (CI runs as root)");
+        if (!IsRoot) Prerequisite.Missing("mounting a tmpfs needs root (CI runs as root)");
         string mnt = _dir.File("mnt");
         Directory.CreateDirectory(mnt);
         Sh("mount", "-t", "tmpfs", "-o", options == "ro" ? "size=64k" : options, "tmpfs", mnt);

@@ -9,7 +9,7 @@ public class BenchCommandTests
 {
     private static void RequireEmulator()
     {
-        if (DeviceBackends.Unavailable("emulator") is { } reason) Assert.Ignore(reason + " (./build.sh setup builds it with g++)");
+        if (DeviceBackends.Unavailable("emulator") is { } reason) Prerequisite.Missing(reason + " (./build.sh setup builds it with g++)");
     }
 
     [Test]

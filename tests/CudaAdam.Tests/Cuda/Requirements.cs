@@ -10,7 +10,7 @@ internal static class Requirements
     public static void Nvrtc()
     {
         if (NativeLibraries.TryLoad(NativeLibraries.Nvrtc, out var error) is null)
-            Assert.Ignore("NVRTC is not installed: run ./build.sh setup (Debian non-free libnvrtc11.2) or set CUDAADAM_NVRTC. " + error);
+            Prerequisite.Missing("NVRTC is not installed: run ./build.sh setup (Debian non-free libnvrtc11.2) or set CUDAADAM_NVRTC. " + error);
     }
 
     public static CudaDevice Device(string cacheDirectory)

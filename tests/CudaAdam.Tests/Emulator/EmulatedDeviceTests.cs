@@ -88,7 +88,7 @@ public class EmulatedDeviceTests
     [Test]
     public void Fp16ConversionIsDotNetsRoundToNearestEvenHalf()
     {
-        if (!EmulatedDevice.IsAvailable(out var reason)) Assert.Ignore(reason);
+        if (!EmulatedDevice.IsAvailable(out var reason)) Prerequisite.Missing(reason);
         var rng = new Random(12);
         var inputs = new List<float> { 0f, -0f, 1f, 65504f, 65519.996f, 65520f, 1e9f, float.PositiveInfinity, float.NegativeInfinity,
                                        6.1035156e-5f, 5.9604645e-8f, 2.9802322e-8f, 2.9802326e-8f, 8.940697e-8f, 1e-10f, float.Epsilon };
@@ -118,7 +118,7 @@ public class EmulatedDeviceTests
     [Test]
     public void Bf16ConversionRoundsToTheNearestEvenNeighbour()
     {
-        if (!EmulatedDevice.IsAvailable(out var reason)) Assert.Ignore(reason);
+        if (!EmulatedDevice.IsAvailable(out var reason)) Prerequisite.Missing(reason);
         var rng = new Random(13);
         var inputs = new List<float> { 0f, -0f, 1f, 1.00390625f, 1.0078125f, 1.01171875f, float.MaxValue, float.Epsilon,
                                        float.PositiveInfinity, float.NegativeInfinity, float.NaN };

@@ -8,7 +8,7 @@ internal static class EmulatorTestSupport
     /// <summary>An emulated device, or Assert.Ignore with the reason (the library is built by ./build.sh setup, with g++).</summary>
     public static EmulatedDevice CreateOrIgnore(int threads = 0)
     {
-        if (!EmulatedDevice.IsAvailable(out var reason)) Assert.Ignore(reason);
+        if (!EmulatedDevice.IsAvailable(out var reason)) Prerequisite.Missing(reason);
         return new EmulatedDevice(threads);
     }
 

@@ -9,9 +9,10 @@ internal static class KernelDevices
     public static IDevice OpenOrIgnore(string backend)
     {
         if (DeviceBackends.Unavailable(backend) is { } reason)
-            Assert.Ignore(backend == "emulator"
-                ? $"the host emulator library is missing: {reason} (run ./build.sh setup, which needs g++)"
-                : $"no CUDA device here (GPU tests run on the GPU machine: scripts/device/run-on-gpu.sh): {reason}");
+        {
+            if (backend == "emulator") Prerequisite.Missing($"the host emulator library is missing: {reason} (run ./build.sh setup, which needs g++)");
+            Assert.Ignore($"no CUDA device here (GPU tests run on the GPU machine: scripts/device/run-on-gpu.sh): {reason}");
+        }
         return DeviceBackends.OpenDevice(backend);
     }
 }

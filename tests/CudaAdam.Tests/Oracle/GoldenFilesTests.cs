@@ -69,7 +69,7 @@ public class GoldenFilesTests
     public void GoldenFilesAreUpToDate()
     {
         if (!File.Exists(Python) || Run(Python, ["-c", "import torch, numpy"], TimeSpan.FromSeconds(60)).ExitCode != 0)
-            Assert.Ignore($"{Python} cannot import torch and numpy (Debian packages python3-torch, python3-numpy): run " +
+            Prerequisite.Missing($"{Python} cannot import torch and numpy (Debian packages python3-torch, python3-numpy): run " +
                           "./build.sh setup as root (it installs them), or apt-get install python3-torch python3-numpy");
         string tmp = Path.Combine(Path.GetTempPath(), "cudaadam-golden-" + Guid.NewGuid().ToString("N"));
         try

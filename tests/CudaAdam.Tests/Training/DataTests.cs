@@ -22,7 +22,7 @@ public class DataTests
     public void EmbeddedSubset_IsThePrefixOfTheSystemDataSet()
     {
         if (!FashionMnist.SystemInstalled)
-            Assert.Ignore($"{FashionMnist.SystemDirectory} is absent: apt-get install {FashionMnist.DebianPackage} (./build.sh setup)");
+            Prerequisite.Missing($"{FashionMnist.SystemDirectory} is absent: apt-get install {FashionMnist.DebianPackage} (./build.sh setup)");
         var (sysTrain, sysTest) = FashionMnist.Load("system");
         Assert.That(sysTrain.Count, Is.EqualTo(60_000));
         Assert.That(sysTest.Count, Is.EqualTo(10_000));

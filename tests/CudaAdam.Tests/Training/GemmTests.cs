@@ -103,7 +103,7 @@ public class GemmTests
     public void Mlp_WithManagedGemm_MatchesOpenBlas_ForwardAndBackward()
     {
         if (!OpenBlasGemm.IsAvailable)
-            Assert.Ignore("libopenblas.so.0 is absent: apt-get install libopenblas0-pthread (./build.sh setup installs it)");
+            Prerequisite.Missing("libopenblas.so.0 is absent: apt-get install libopenblas0-pthread (./build.sh setup installs it)");
         var (train, _) = CudaAdam.Training.Data.FashionMnist.LoadEmbedded();
         var x = new Tensor(train.Inputs.AsSpan(0, 64 * 784).ToArray(), 64, 784);
         var labels = train.Labels.AsSpan(0, 64).ToArray();
@@ -134,7 +134,7 @@ public class GemmTests
     public void OpenBlas_IsInstalledBySetup()
     {
         if (!OpenBlasGemm.IsAvailable)
-            Assert.Ignore("libopenblas.so.0 is absent: apt-get install libopenblas0-pthread (./build.sh setup installs it); the managed GEMM is used");
+            Prerequisite.Missing("libopenblas.so.0 is absent: apt-get install libopenblas0-pthread (./build.sh setup installs it); the managed GEMM is used");
         Assert.That(Gemm.Default.Name, Is.EqualTo("openblas"));
     }
 }

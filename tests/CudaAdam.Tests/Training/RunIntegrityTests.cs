@@ -130,9 +130,9 @@ public class RunIntegrityTests
     private static IEnumerable<TestCaseData> Nonsense()
     {
         yield return new TestCaseData(new Action<Trainer>(t => Mutate(t, s => s.Step = -7)), "is at step -7").SetArgDisplayNames("state step -7");
-        yield return new TestCaseData(new Action<Trainer>(t => Mutate(t, s => s.Beta1Power = 2)), "β1^t of 'fc1.weight' is 2, outside [0, 1]").SetArgDisplayNames("beta1^t = 2");
-        yield return new TestCaseData(new Action<Trainer>(t => Mutate(t, s => s.V![3] = -1)), "V of 'fc1.weight' holds -1 at element 3").SetArgDisplayNames("negative v");
-        yield return new TestCaseData(new Action<Trainer>(t => Mutate(t, s => s.M![0] = float.NaN)), "M of 'fc1.weight' holds NaN at element 0").SetArgDisplayNames("NaN m");
+        yield return new TestCaseData(new Action<Trainer>(t => Mutate(t, s => s.Beta1Power = 2)), "parameter 0 ('fc1.weight'): the running product β1^t is 2, outside [0, 1]").SetArgDisplayNames("beta1^t = 2");
+        yield return new TestCaseData(new Action<Trainer>(t => Mutate(t, s => s.V![3] = -1)), "exp_avg_sq of 'fc1.weight' holds -1 at element 3").SetArgDisplayNames("negative v");
+        yield return new TestCaseData(new Action<Trainer>(t => Mutate(t, s => s.M![0] = float.NaN)), "exp_avg of 'fc1.weight' holds NaN at element 0").SetArgDisplayNames("NaN m");
         yield return new TestCaseData(new Action<Trainer>(t => t.Parameters[0].Data[2] = float.PositiveInfinity), "parameter 'fc1.weight' holds Infinity at element 2").SetArgDisplayNames("inf parameter");
         yield return new TestCaseData(new Action<Trainer>(t => Counters(t, lossSum: double.NaN)), "loss sum is NaN").SetArgDisplayNames("NaN loss sum");
         yield return new TestCaseData(new Action<Trainer>(t => Counters(t, seen: -4)), "count -4 samples").SetArgDisplayNames("negative count");

@@ -1,0 +1,147 @@
+using System.Text;
+using System.Text.Json;
+
+namespace CudaAdam;
+
+/// <summary>
+/// A whole optimizer's state in torch's <c>optimizer.state_dict()</c> shape: the parameter groups (hyperparameters and
+/// the indices of their parameters) and, per parameter index, its state under torch's slot names (<c>exp_avg</c>,
+/// <c>exp_avg_sq</c>, <c>max_exp_avg_sq</c>, <c>momentum_buffer</c>, ...: the descriptor's <see cref="AlgorithmInfo.State"/>)
+/// plus the step count and the running products. Made by <see cref="Optimizer.StateDict"/>, restored by
+/// <see cref="Optimizer.LoadStateDict"/> (validated whole first: nothing changes on an error), written and read by
+/// <see cref="Write"/>/<see cref="Read"/> (a versioned binary form; training checkpoints carry it as their optimizer section).
+/// </summary>
+/// <remarks>Convention: as in torch, parameters are identified by their index in group order, not by name; names and
+/// lengths are kept so that a mismatch is refused with a message naming the parameter. Unlike torch, the running
+/// products β1^t, β2^t (and NAdam's Πμ) are part of each parameter's state, because CudaAdam computes the bias
+/// corrections from them, never from pow (DESIGN.md).</remarks>
+public sealed record OptimizerStateDict
+{
+    /// <summary>The version this build writes and reads.</summary>
+    public const int CurrentVersion = 1;
+
+    public int Version { get; init; } = CurrentVersion;
+    /// <summary>The algorithm's name (<see cref="AlgorithmInfo.Name"/>).</summary>
+    public required string Algorithm { get; init; }
+    /// <summary><see cref="Optimizer.StepCount"/> and <see cref="Optimizer.SkippedSteps"/>.</summary>
+    public long StepCount { get; init; }
+    public long SkippedSteps { get; init; }
+    public required IReadOnlyList<ParamGroupState> ParamGroups { get; init; }
+    /// <summary>Parameter index → its state; a parameter that has not stepped yet has none (as in torch).</summary>
+    public required IReadOnlyDictionary<int, ParamStateEntry> State { get; init; }
+
+    private static readonly byte[] Magic = "CAOPTSD\0"u8.ToArray();
+    private static readonly JsonSerializerOptions Json = new() { UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow };
+
+    /// <summary>Writes the binary form (magic, version, then the fields; hyperparameters as JSON, buffers as float32).</summary>
+    public void Write(BinaryWriter w)
+    {
+        w.Write(Magic);
+        w.Write(Version);
+        w.Write(Algorithm);
+        w.Write(StepCount);
+        w.Write(SkippedSteps);
+        w.Write(ParamGroups.Count);
+        foreach (var g in ParamGroups)
+        {
+            w.Write(JsonSerializer.Serialize(g.Hyperparameters, Json));
+            w.Write(g.Params.Count);
+            for (int i = 0; i < g.Params.Count; i++)
+            {
+                w.Write(g.Params[i]);
+                w.Write(g.Names[i]);
+                w.Write(g.Lengths[i]);
+            }
+        }
+        w.Write(State.Count);
+        foreach (var (index, s) in State.OrderBy(kv => kv.Key))
+        {
+            w.Write(index);
+            w.Write(s.Step);
+            w.Write(s.Beta1Power);
+            w.Write(s.Beta2Power);
+            w.Write(s.MuProduct);
+            w.Write(s.Buffers.Count);
+            foreach (var (name, values) in s.Buffers.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+            {
+                w.Write(name);
+                w.Write(values.Length);
+                var bytes = new byte[values.Length * sizeof(float)];
+                Buffer.BlockCopy(values, 0, bytes, 0, bytes.Length);
+                w.Write(bytes);
+            }
+        }
+    }
+
+    /// <summary>Reads the binary form from <paramref name="data"/> (all of it).</summary>
+    /// <exception cref="InvalidDataException">Not a state dict, another version, or malformed: the message says what.</exception>
+    public static OptimizerStateDict Read(ReadOnlySpan<byte> data)
+    {
+        using var ms = new MemoryStream(data.ToArray(), writable: false);
+        using var r = new BinaryReader(ms, Encoding.UTF8);
+        try
+        {
+            if (!r.ReadBytes(Magic.Length).AsSpan().SequenceEqual(Magic)) throw new InvalidDataException("not an optimizer state dict (bad magic bytes)");
+            int version = r.ReadInt32();
+            if (version != CurrentVersion)
+                throw new InvalidDataException($"optimizer state dict version {version}; this build reads version {CurrentVersion}");
+            string algorithm = r.ReadString();
+            long stepCount = r.ReadInt64(), skipped = r.ReadInt64();
+            var groups = new ParamGroupState[Count(r, ms, 1, "parameter groups")];
+            for (int g = 0; g < groups.Length; g++)
+            {
+                var hp = JsonSerializer.Deserialize<Hyperparameters>(r.ReadString(), Json)
+                         ?? throw new InvalidDataException($"parameter group {g}: no hyperparameters");
+                int n = Count(r, ms, 12, $"parameters of group {g}");
+                var (ids, names, lengths) = (new int[n], new string[n], new int[n]);
+                for (int i = 0; i < n; i++) (ids[i], names[i], lengths[i]) = (r.ReadInt32(), r.ReadString(), r.ReadInt32());
+                groups[g] = new ParamGroupState(hp, ids, names, lengths);
+            }
+            var state = new Dictionary<int, ParamStateEntry>();
+            int entries = Count(r, ms, 40, "state entries");
+            for (int e = 0; e < entries; e++)
+            {
+                int index = r.ReadInt32();
+                long step = r.ReadInt64();
+                double b1 = r.ReadDouble(), b2 = r.ReadDouble(), mu = r.ReadDouble();
+                var buffers = new Dictionary<string, float[]>(StringComparer.Ordinal);
+                int nb = Count(r, ms, 5, $"buffers of parameter {index}");
+                for (int b = 0; b < nb; b++)
+                {
+                    string name = r.ReadString();
+                    int len = Count(r, ms, sizeof(float), $"elements of {name} of parameter {index}");
+                    var values = new float[len];
+                    Buffer.BlockCopy(r.ReadBytes(len * sizeof(float)), 0, values, 0, len * sizeof(float));
+                    if (!buffers.TryAdd(name, values)) throw new InvalidDataException($"parameter {index}: buffer {name} twice");
+                }
+                if (!state.TryAdd(index, new ParamStateEntry(step, b1, b2, mu, buffers)))
+                    throw new InvalidDataException($"parameter {index} has two state entries");
+            }
+            if (ms.Position != ms.Length) throw new InvalidDataException($"{ms.Length - ms.Position} unexpected bytes after the state dict");
+            return new OptimizerStateDict
+            {
+                Version = version, Algorithm = algorithm, StepCount = stepCount, SkippedSteps = skipped, ParamGroups = groups, State = state,
+            };
+        }
+        catch (Exception e) when (e is EndOfStreamException or JsonException or FormatException)
+        {
+            throw new InvalidDataException($"truncated or malformed optimizer state dict: {e.Message}", e);
+        }
+    }
+
+    /// <summary>A count that the remaining bytes can hold (each item at least <paramref name="minBytes"/>), so a
+    /// corrupt count is refused before anything is allocated.</summary>
+    private static int Count(BinaryReader r, MemoryStream ms, int minBytes, string what)
+    {
+        int n = r.ReadInt32();
+        if (n < 0 || (long)n * minBytes > ms.Length - ms.Position)
+            throw new InvalidDataException($"{n} {what} cannot fit in the {ms.Length - ms.Position} bytes left");
+        return n;
+    }
+}
+
+/// <summary>One parameter group of a state dict: its hyperparameters and its parameters' indices, names and lengths.</summary>
+public sealed record ParamGroupState(Hyperparameters Hyperparameters, IReadOnlyList<int> Params, IReadOnlyList<string> Names, IReadOnlyList<int> Lengths);
+
+/// <summary>One parameter's state in a state dict: torch's <c>step</c>, the running products, and the buffers by torch's names.</summary>
+public sealed record ParamStateEntry(long Step, double Beta1Power, double Beta2Power, double MuProduct, IReadOnlyDictionary<string, float[]> Buffers);
