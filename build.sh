@@ -6,7 +6,7 @@
 #   ./build.sh test    run the NUnit suite (runs setup first when something is missing)
 #   ./build.sh run     the main job on its embedded default config (runs setup first when needed)
 #   ./build.sh bench   the benchmarks that run on this machine
-#   ./build.sh gen     regenerate kernels/scalars.gen.cuh from the algorithm descriptors (after adding or changing a row)
+#   ./build.sh gen     regenerate kernels/scalars.gen.cuh and tests/oracle/cases.json from the algorithm descriptors
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
@@ -108,6 +108,6 @@ case "$cmd" in
   bench) needs_setup && setup; build; cli bench "$@" ;;
   cli)   cli "$@" ;;
   gen)   dotnet build src/CudaAdam.Cli/CudaAdam.Cli.csproj -c "$CONFIG" --nologo -v q -clp:ErrorsOnly
-         cli kernels --write-scalar-header kernels/scalars.gen.cuh ;;
+         cli kernels --write-scalar-header kernels/scalars.gen.cuh --write-cases tests/oracle/cases.json ;;
   *) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -92,7 +92,9 @@ public sealed record AlgorithmInfo
     public int Clock => ClockLrScalar is { } lr
         ? 4 | (Scalars.Select((s, i) => (s, i)).Single(x => x.s?.Define == lr).i << 16)
         : ClockKind;
-    /// <summary>Named hyperparameter sets the conformance registry runs beside the defaults.</summary>
+    /// <summary>Named hyperparameter sets the conformance registry runs beside the defaults; for an algorithm torch.optim
+    /// has, also the sets of its golden trajectories (tests/oracle/cases.json, exported from the registry and read by
+    /// tests/oracle/make_golden.py: the defaults and the LAST set also run on its edge cases and long trajectory).</summary>
     public IReadOnlyList<(string Name, Func<Hyperparameters, Hyperparameters> Tweak)> ConformanceSets { get; init; } = [];
 
     /// <summary>The state slots kept with <paramref name="hp"/>.</summary>

@@ -147,6 +147,12 @@ public static class Algorithms
                 // Bias correction off (Kingma & Ba Fig. 4): the scalars 1 − β^t are exactly 1.
                 ("no-bias-correction", d => d with { BiasCorrection = false }),
                 ("no-bias-correction-amsgrad-b1-0-b2-0.9999", d => d with { BiasCorrection = false, Amsgrad = true, Beta1 = 0, Beta2 = 0.9999, WeightDecay = 0.01 }),
+                ("wd", d => d with { WeightDecay = 0.1 }),
+                ("amsgrad", d => d with { Amsgrad = true }),
+                ("maximize", d => d with { Maximize = true }),
+                ("betas", d => d with { Lr = 0.01, Beta1 = 0.5, Beta2 = 0.9, Eps = 1e-6 }),
+                ("lr0.1", d => d with { Lr = 0.1 }),
+                ("amsgrad-wd0.1", d => d with { Amsgrad = true, WeightDecay = 0.1, Lr = 0.01 }),
             ],
         },
         new()
@@ -165,6 +171,11 @@ public static class Algorithms
                 ("amsgrad", d => d with { Amsgrad = true }),
                 ("wd0-maximize", d => d with { WeightDecay = 0, Maximize = true, Lr = 0.05 }),
                 ("no-bias-correction", d => d with { BiasCorrection = false }),
+                ("wd0", d => d with { WeightDecay = 0 }),
+                ("wd0.5", d => d with { Lr = 0.01, WeightDecay = 0.5 }),
+                ("maximize", d => d with { Maximize = true }),
+                ("betas", d => d with { Lr = 0.01, Beta1 = 0.5, Beta2 = 0.9, Eps = 1e-6 }),
+                ("amsgrad-wd0.5", d => d with { Lr = 0.01, Amsgrad = true, WeightDecay = 0.5 }),
             ],
         },
         new()
@@ -182,6 +193,9 @@ public static class Algorithms
             [
                 ("wd-maximize", d => d with { WeightDecay = 0.1, Maximize = true }),
                 ("no-bias-correction", d => d with { BiasCorrection = false }),
+                ("maximize", d => d with { Maximize = true }),
+                ("betas", d => d with { Lr = 0.01, Beta1 = 0.5, Beta2 = 0.9, Eps = 1e-3 }),
+                ("wd", d => d with { WeightDecay = 0.1 }),
             ],
         },
         new()
@@ -208,6 +222,11 @@ public static class Algorithms
             [
                 ("wd", d => d with { WeightDecay = 0.05 }),
                 ("decoupled-wd", d => d with { WeightDecay = 0.05, DecoupledWeightDecay = true }),
+                ("momentum_decay0.02", d => d with { MomentumDecay = 0.02 }),
+                ("momentum_decay0", d => d with { MomentumDecay = 0 }),
+                ("betas", d => d with { Lr = 0.01, Beta1 = 0.5, Beta2 = 0.9, Eps = 1e-6 }),
+                ("maximize", d => d with { Maximize = true }),
+                ("wd0.1", d => d with { WeightDecay = 0.1 }),
             ],
         },
         new()
@@ -233,6 +252,10 @@ public static class Algorithms
             [
                 ("wd", d => d with { WeightDecay = 0.05 }),
                 ("decoupled-wd-beta2-0.9", d => d with { WeightDecay = 0.05, DecoupledWeightDecay = true, Beta2 = 0.9 }),
+                ("betas", d => d with { Lr = 0.01, Beta1 = 0.9, Beta2 = 0.99, Eps = 1e-6 }),
+                ("lr0.1", d => d with { Lr = 0.1 }),
+                ("maximize", d => d with { Maximize = true }),
+                ("wd0.1", d => d with { WeightDecay = 0.1 }),
             ],
         },
         new()
@@ -264,6 +287,12 @@ public static class Algorithms
                 ("momentum", d => d with { Momentum = 0.9, Lr = 0.01 }),
                 ("momentum-dampening-wd", d => d with { Momentum = 0.8, Dampening = 0.1, WeightDecay = 1e-3 }),
                 ("nesterov-maximize", d => d with { Momentum = 0.9, Nesterov = true, Maximize = true }),
+                ("plain", d => d with { Lr = 0.01 }),
+                ("dampening", d => d with { Lr = 0.01, Momentum = 0.9, Dampening = 0.5 }),
+                ("nesterov", d => d with { Lr = 0.01, Momentum = 0.9, Nesterov = true }),
+                ("wd", d => d with { Lr = 0.01, WeightDecay = 0.1 }),
+                ("maximize", d => d with { Lr = 0.01, Momentum = 0.9, Maximize = true }),
+                ("nesterov-wd", d => d with { Lr = 0.01, Momentum = 0.9, Nesterov = true, WeightDecay = 0.1 }),
             ],
         },
         new()
@@ -281,7 +310,16 @@ public static class Algorithms
             },
             State = [new("sum", StateBuffer.V, Initial: h => (float)h.InitialAccumulatorValue)], Reference = AdaGradReference.Step,
             Kernel = ("baselines", "adagrad_step"), Scalars = Baselines((_, k) => k.Clr), ClockKind = ClockAdaGrad,
-            ConformanceSets = [("lr-decay-wd-init", d => d with { LrDecay = 0.01, WeightDecay = 0.01, InitialAccumulatorValue = 0.1 })],
+            ConformanceSets =
+            [
+                ("lr-decay-wd-init", d => d with { LrDecay = 0.01, WeightDecay = 0.01, InitialAccumulatorValue = 0.1 }),
+                ("lr_decay", d => d with { LrDecay = 0.01 }),
+                ("init_acc", d => d with { InitialAccumulatorValue = 0.1 }),
+                ("wd", d => d with { WeightDecay = 0.1 }),
+                ("maximize", d => d with { Maximize = true }),
+                ("eps", d => d with { Eps = 1e-3 }),
+                ("rich", d => d with { LrDecay = 0.01, InitialAccumulatorValue = 0.1, WeightDecay = 0.1 }),
+            ],
         },
         new()
         {
@@ -314,6 +352,13 @@ public static class Algorithms
             [
                 ("momentum", d => d with { Momentum = 0.9, Lr = 1e-3 }),
                 ("centered-momentum-wd", d => d with { Centered = true, Momentum = 0.5, WeightDecay = 0.01, Lr = 1e-3 }),
+                ("centered", d => d with { Centered = true }),
+                ("momentum0.9", d => d with { Momentum = 0.9 }),
+                ("centered-momentum", d => d with { Centered = true, Momentum = 0.9 }),
+                ("wd", d => d with { WeightDecay = 0.1 }),
+                ("maximize", d => d with { Maximize = true }),
+                ("alpha", d => d with { Alpha = 0.9, Eps = 1e-6 }),
+                ("rich", d => d with { Centered = true, Momentum = 0.9, WeightDecay = 0.1 }),
             ],
         },
         new()
@@ -333,7 +378,16 @@ public static class Algorithms
                 S("CA_S_ADADELTA_ONE_MINUS_RHO", "(float)(1 - rho)", (h, _) => 1 - h.Rho),
             ],
             ClockLrScalar = "CA_S_B_LR",
-            ConformanceSets = [("wd-maximize", d => d with { WeightDecay = 0.1, Maximize = true, Rho = 0.95 })],
+            ConformanceSets =
+            [
+                ("wd-maximize", d => d with { WeightDecay = 0.1, Maximize = true, Rho = 0.95 }),
+                ("rho", d => d with { Rho = 0.5 }),
+                ("lr", d => d with { Lr = 0.1 }),
+                ("wd", d => d with { WeightDecay = 0.1 }),
+                ("maximize", d => d with { Maximize = true }),
+                ("eps", d => d with { Eps = 1e-3 }),
+                ("rich", d => d with { Rho = 0.8, WeightDecay = 0.1, Maximize = true }),
+            ],
         },
         new()
         {

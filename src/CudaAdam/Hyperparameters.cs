@@ -128,6 +128,7 @@ public sealed record Hyperparameters
     /// <para>β1 = 0 is the Cauchy–Schwarz-free case m_t = g_t: the bound is 1/sqrt(1−β2), the formula's value for
     /// β2 &gt; 0, and 1 (not +∞) at β1 = β2 = 0, where |m|/sqrt(v) = |g|/|g| (SignSGD).</para>
     /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public double SignBound => Beta1 == 0
         ? 1 / Math.Sqrt(1 - Beta2)
         : Beta1 * Beta1 >= Beta2

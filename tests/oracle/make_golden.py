@@ -5,7 +5,7 @@ Run with Debian's python (PyTorch 1.13, CPU):  /usr/bin/python3 tests/oracle/mak
 Writes DIR/<algorithm>.json (default DIR: tests/oracle/golden next to this script), one file per algorithm, each a
 list of cases with unique names. Deterministic: a re-run writes byte-identical files (a test checks it).
 
-Every case runs one torch.optim optimizer (float32, CPU with the baseline kernels: ATEN_CPU_CAPABILITY=default,
+The hyperparameter sets are the conformance registry's (cases.json, exported by ./build.sh gen). Every case runs one torch.optim optimizer (float32, CPU with the baseline kernels: ATEN_CPU_CAPABILITY=default,
 foreach=False: the single-tensor path) over 1 to 4 small tensors (at most 16 elements) for 1 to 120 steps.
 Everything C# needs to replay it is STORED in the file, so C# needs no RNG parity with numpy:
   params[k].init          the initial values of tensor k
@@ -59,87 +59,54 @@ KWARG_TO_PROPERTY = {
 }
 IMPLEMENTATION_KWARGS = {'foreach', 'capturable', 'differentiable', 'fused'}
 
-# Each algorithm: torch class, the hyperparameter sets (name -> torch kwargs) run on Gaussian gradients for 10
-# steps, and the sets also run for 1 step, on every edge case and on the long trajectory ("defaults" plus one "rich" set that
-# switches on most options). SGD has no default lr in torch 1.13, so every SGD set gives one.
-ALGORITHMS = [
-    ('adam', 'Adam', {
-        'defaults': {},
-        'wd': {'weight_decay': 0.1},
-        'amsgrad': {'amsgrad': True},
-        'amsgrad-wd': {'amsgrad': True, 'weight_decay': 0.1, 'lr': 0.01},
-        'maximize': {'maximize': True},
-        'betas': {'lr': 0.01, 'betas': (0.5, 0.9), 'eps': 1e-6},
-        'lr0.1': {'lr': 0.1},
-    }, ['defaults', 'amsgrad-wd']),
-    ('adamw', 'AdamW', {
-        'defaults': {},
-        'wd0': {'weight_decay': 0.0},
-        'wd0.5': {'lr': 0.01, 'weight_decay': 0.5},
-        'amsgrad': {'amsgrad': True},
-        'maximize': {'maximize': True},
-        'betas': {'lr': 0.01, 'betas': (0.5, 0.9), 'eps': 1e-6},
-        'amsgrad-wd0.5': {'lr': 0.01, 'amsgrad': True, 'weight_decay': 0.5},
-    }, ['defaults', 'amsgrad-wd0.5']),
-    ('adamax', 'Adamax', {
-        'defaults': {},
-        'wd': {'weight_decay': 0.1},
-        'maximize': {'maximize': True},
-        'betas': {'lr': 0.01, 'betas': (0.5, 0.9), 'eps': 1e-3},
-    }, ['defaults', 'wd']),
-    ('nadam', 'NAdam', {
-        'defaults': {},
-        'wd': {'weight_decay': 0.1},
-        'momentum_decay0.02': {'momentum_decay': 0.02},
-        'momentum_decay0': {'momentum_decay': 0.0},
-        'betas': {'lr': 0.01, 'betas': (0.5, 0.9), 'eps': 1e-6},
-        'maximize': {'maximize': True},  # dropped when torch's NAdam has no maximize (1.13)
-    }, ['defaults', 'wd']),
-    ('radam', 'RAdam', {
-        'defaults': {},
-        'wd': {'weight_decay': 0.1},
-        'betas': {'lr': 0.01, 'betas': (0.9, 0.99), 'eps': 1e-6},
-        'lr0.1': {'lr': 0.1},
-        'maximize': {'maximize': True},  # dropped when torch's RAdam has no maximize (1.13)
-    }, ['defaults', 'wd']),
-    ('sgd', 'SGD', {
-        'plain': {'lr': 0.01},
-        'momentum': {'lr': 0.01, 'momentum': 0.9},
-        'dampening': {'lr': 0.01, 'momentum': 0.9, 'dampening': 0.5},
-        'nesterov': {'lr': 0.01, 'momentum': 0.9, 'nesterov': True},
-        'wd': {'lr': 0.01, 'weight_decay': 0.1},
-        'maximize': {'lr': 0.01, 'momentum': 0.9, 'maximize': True},
-        'nesterov-wd': {'lr': 0.01, 'momentum': 0.9, 'nesterov': True, 'weight_decay': 0.1},
-    }, ['momentum', 'nesterov-wd']),
-    ('adagrad', 'Adagrad', {
-        'defaults': {},
-        'lr_decay': {'lr_decay': 0.01},
-        'init_acc': {'initial_accumulator_value': 0.1},
-        'wd': {'weight_decay': 0.1},
-        'maximize': {'maximize': True},
-        'eps': {'eps': 1e-3},
-        'rich': {'lr_decay': 0.01, 'initial_accumulator_value': 0.1, 'weight_decay': 0.1},
-    }, ['defaults', 'rich']),
-    ('rmsprop', 'RMSprop', {
-        'defaults': {},
-        'centered': {'centered': True},
-        'momentum': {'momentum': 0.9},
-        'centered-momentum': {'centered': True, 'momentum': 0.9},
-        'wd': {'weight_decay': 0.1},
-        'maximize': {'maximize': True},
-        'alpha': {'alpha': 0.9, 'eps': 1e-6},
-        'rich': {'centered': True, 'momentum': 0.9, 'weight_decay': 0.1},
-    }, ['defaults', 'rich']),
-    ('adadelta', 'Adadelta', {
-        'defaults': {},
-        'rho': {'rho': 0.5},
-        'lr': {'lr': 0.1},
-        'wd': {'weight_decay': 0.1},
-        'maximize': {'maximize': True},
-        'eps': {'eps': 1e-3},
-        'rich': {'rho': 0.8, 'weight_decay': 0.1, 'maximize': True},
-    }, ['defaults', 'rich']),
-]
+# The hyperparameter sets come from the conformance registry, exported by ./build.sh gen to cases.json next to this
+# script (Conformance.ExportTorchCases: the descriptors' sets, every Hyperparameters property given): one case list for
+# the kernels' conformance and for these goldens. Each set runs on Gaussian gradients for 10 steps; the defaults and
+# the LAST set of an algorithm also run for 1 step, on every edge case and on the long trajectory. A set that needs an
+# option torch lacks (bias_correction = false; decoupled_weight_decay or maximize where torch 1.13 has none) is left out.
+CASES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'cases.json')
+
+
+def load_algorithms():
+    """[(algo, torch class name, {set name: torch kwargs}, [edge set names])] from cases.json."""
+    with open(CASES_FILE, encoding='utf-8') as f:
+        doc = json.load(f)
+    out = []
+    for a in doc['algorithms']:
+        cls = getattr(torch.optim, a['torch_class'])
+        sets = [(('defaults' if s['name'] == 'default' else s['name']), s['hyperparameters']) for s in a['sets']]
+        defaults = sets[0][1]
+        hp_sets = {}
+        for name, hp in sets:
+            kwargs = torch_kwargs(cls, hp, defaults)
+            if kwargs is None:
+                print(f"  {a['algorithm']}: leaving out hyperparameter set {name}: torch {torch.__version__} "
+                      f"{cls.__name__} has no option for it", file=sys.stderr)
+                continue
+            hp_sets[name] = kwargs
+        usable = [name for name, _ in sets if name in hp_sets]
+        out.append((a['algorithm'], a['torch_class'], hp_sets, [usable[0], usable[-1]]))
+    return out
+
+
+def torch_kwargs(cls, hp, defaults):
+    """The constructor keywords of torch class cls for CudaAdam hyperparameters hp, or None when hp changes a property
+    that cls has no keyword for (relative to the algorithm's defaults, which torch's defaults are)."""
+    sig = torch_signature(cls)
+    kwargs, covered = {}, set()
+    for name in sig:
+        if name in ('self', 'params') or name in IMPLEMENTATION_KWARGS:
+            continue
+        if name == 'betas':
+            kwargs['betas'] = (hp['Beta1'], hp['Beta2'])
+            covered |= {'Beta1', 'Beta2'}
+        elif name in KWARG_TO_PROPERTY:
+            kwargs[name] = hp[KWARG_TO_PROPERTY[name]]
+            covered.add(KWARG_TO_PROPERTY[name])
+    if any(hp[k] != defaults[k] for k in hp if k not in covered):
+        return None
+    return kwargs
+
 
 # NAdam: see the module doc (torch 1.13's single-tensor NAdam has the mu_product_next bug).
 FOREACH = {'nadam': True}
@@ -370,7 +337,7 @@ def main():
     torch.set_default_dtype(torch.float32)
     torch.set_num_threads(1)
     os.makedirs(args.out, exist_ok=True)
-    for algo, class_name, hp_sets, edge_sets in ALGORITHMS:
+    for algo, class_name, hp_sets, edge_sets in load_algorithms():
         cls = getattr(torch.optim, class_name)
         cases = cases_for(algo, cls, hp_sets, edge_sets)
         header = {

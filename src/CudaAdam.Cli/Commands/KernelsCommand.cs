@@ -15,7 +15,7 @@ public sealed class KernelsCommand : ICommand
 
     public string Usage =>
         "usage: cudaadam kernels [--compile [--arch ARCH] [--fresh]] [--bench-cache [--arch ARCH] [--rounds N]]\n" +
-        "                        [--write-scalar-header FILE]\n" +
+        "                        [--write-scalar-header FILE] [--write-cases FILE]\n" +
         "       cudaadam kernels --resources [--arch sm_XX]\n\n" +
         "Without options: the embedded kernels/*.cu files and their extern \"C\" __global__ kernels.\n" +
         "  --compile     compile every file with NVRTC; per file: time, image kind and size, where it came from\n" +
@@ -27,22 +27,32 @@ public sealed class KernelsCommand : ICommand
         "  --resources   compile every file to a cubin (--arch sm_XX, default sm_90) and print each kernel's registers,\n" +
         "                __launch_bounds__, largest launchable block, static shared memory and stack (from the cubin's\n" +
         "                .nv.info); exit 1 when a kernel launched with BlockSize cannot launch at the validators' maximum\n" +
-        "  --write-scalar-header FILE  regenerate kernels/scalars.gen.cuh (the CA_S_* slots) from the algorithm descriptors\n";
+        "  --write-scalar-header FILE  regenerate kernels/scalars.gen.cuh (the CA_S_* slots) from the algorithm descriptors\n" +
+        "  --write-cases FILE          regenerate tests/oracle/cases.json (the registry's sets that make_golden.py runs torch on)\n";
 
     public int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
     {
-        var parsed = Arguments.Parse(args, ["arch", "rounds", "write-scalar-header"], ["compile", "fresh", "bench-cache", "resources"]);
-        if (parsed.Get("write-scalar-header") is { } header)
+        var parsed = Arguments.Parse(args, ["arch", "rounds", "write-scalar-header", "write-cases"], ["compile", "fresh", "bench-cache", "resources"]);
+        // The files generated from the algorithm descriptors (./build.sh gen writes both).
+        var generated = new (string Option, string Example, Func<string> Text)[]
         {
-            if (string.IsNullOrWhiteSpace(header)) throw new UsageException("--write-scalar-header: give a file name (kernels/scalars.gen.cuh)");
-            try { CudaAdam.IO.AtomicFile.WriteAllText(header, CudaAdam.Device.KernelScalarHeader.Generate()); }
+            ("write-scalar-header", "kernels/scalars.gen.cuh", CudaAdam.Device.KernelScalarHeader.Generate),
+            ("write-cases", "tests/oracle/cases.json", CudaAdam.Device.Conformance.ExportTorchCases),
+        };
+        bool wrote = false;
+        foreach (var (option, example, text) in generated)
+        {
+            if (parsed.Get(option) is not { } file) continue;
+            if (string.IsNullOrWhiteSpace(file)) throw new UsageException($"--{option}: give a file name ({example})");
+            try { CudaAdam.IO.AtomicFile.WriteAllText(file, text()); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                throw new UsageException($"--write-scalar-header '{header}': cannot write it: {e.Message}", e);
+                throw new UsageException($"--{option} '{file}': cannot write it: {e.Message}", e);
             }
-            stdout.WriteLine($"wrote {header}");
-            return ExitCodes.Ok;
+            stdout.WriteLine($"wrote {file}");
+            wrote = true;
         }
+        if (wrote) return ExitCodes.Ok;
         bool compile = Flag(parsed, "compile"), bench = Flag(parsed, "bench-cache"), fresh = Flag(parsed, "fresh");
         CompileTarget target;
         try

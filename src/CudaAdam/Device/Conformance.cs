@@ -119,6 +119,26 @@ public static class Conformance
         return null;
     }
 
+    /// <summary>
+    /// The registry's hyperparameter sets of every algorithm torch.optim has, as JSON (<c>tests/oracle/cases.json</c>,
+    /// written by <c>./build.sh gen</c>; a test fails while it is stale): what <c>tests/oracle/make_golden.py</c> runs
+    /// torch on, so the golden trajectories and the conformance cases come from one list. Each set carries every
+    /// <see cref="Hyperparameters"/> property (exact doubles); the generator maps them to torch's keywords and leaves out
+    /// a set that needs an option torch lacks (bias_correction = false, or maximize on torch 1.13's NAdam).
+    /// </summary>
+    public static string ExportTorchCases()
+    {
+        var algorithms = Algorithms.All.Where(i => i.TorchClass is not null).Select(i => new
+        {
+            algorithm = i.Name,
+            torch_class = i.TorchClass,
+            sets = HyperparameterSets(i.Algorithm).Select(x => new { name = x.Name, hyperparameters = x.Hp }),
+        });
+        var json = System.Text.Json.JsonSerializer.Serialize(new { format = 1, generator = "./build.sh gen (Conformance.ExportTorchCases)", algorithms },
+            new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
+        return json.Replace("\r\n", "\n") + "\n";
+    }
+
     /// <summary>Runs <paramref name="c"/> on <paramref name="device"/> with engine <paramref name="e"/> against the reference.</summary>
     public static ConformanceResult Run(ConformanceCase c, IDevice device, ConformanceEngine e) =>
         Run(c, o => new DeviceBackend(device, e == ConformanceEngine.Host ? o : o with { Residency = Residency.Device, CaptureGraph = e == ConformanceEngine.Graph }));

@@ -21,6 +21,14 @@ public class DescriptorTests
     }
 
     [Test]
+    public void TheExportedTorchCaseListIsCurrent()
+    {
+        string committed = File.ReadAllText(Repo("tests", "oracle", "cases.json"));
+        Assert.That(committed, Is.EqualTo(Conformance.ExportTorchCases()),
+            "tests/oracle/cases.json is stale: run ./build.sh gen, then /usr/bin/python3 tests/oracle/make_golden.py");
+    }
+
+    [Test]
     public void NoKernelIndexesItsScalarsByNumber()
     {
         foreach (var file in Directory.GetFiles(Repo("kernels"), "*.cu*"))
