@@ -111,6 +111,17 @@ public static class Algorithms
         S("CA_S_B_EPS", "(float)eps", (h, _) => h.Eps),
     ];
 
+    /// <summary>The conformance sets Adam and SignAdam share (SignAdam is bitwise Adam).</summary>
+    private static readonly (string, Func<Hyperparameters, Hyperparameters>)[] AdamSets =
+    [
+                ("wd-maximize", d => d with { WeightDecay = 0.1, Maximize = true }),
+                ("amsgrad-wd", d => d with { Amsgrad = true, WeightDecay = 0.01, Lr = 0.01 }),
+                ("beta-0.5-0.6", d => d with { Beta1 = 0.5, Beta2 = 0.6, Eps = 1e-3, Lr = 0.1 }),
+                // Bias correction off (Kingma & Ba Fig. 4): the scalars 1 − β^t are exactly 1.
+                ("no-bias-correction", d => d with { BiasCorrection = false }),
+                ("no-bias-correction-amsgrad-b1-0-b2-0.9999", d => d with { BiasCorrection = false, Amsgrad = true, Beta1 = 0, Beta2 = 0.9999, WeightDecay = 0.01 }),
+    ];
+
     // The CA_CLOCK_* kinds of kernels/clock.cu.
     private const int ClockAdam = 1, ClockAdaMax = 2, ClockRAdam = 3, ClockLion = 5, ClockSgd = 7, ClockAdaGrad = 8;
 
@@ -141,12 +152,7 @@ public static class Algorithms
             Scalars = [.. AdamFamily, .. AdamCorrections], ClockKind = ClockAdam,
             ConformanceSets =
             [
-                ("wd-maximize", d => d with { WeightDecay = 0.1, Maximize = true }),
-                ("amsgrad-wd", d => d with { Amsgrad = true, WeightDecay = 0.01, Lr = 0.01 }),
-                ("beta-0.5-0.6", d => d with { Beta1 = 0.5, Beta2 = 0.6, Eps = 1e-3, Lr = 0.1 }),
-                // Bias correction off (Kingma & Ba Fig. 4): the scalars 1 − β^t are exactly 1.
-                ("no-bias-correction", d => d with { BiasCorrection = false }),
-                ("no-bias-correction-amsgrad-b1-0-b2-0.9999", d => d with { BiasCorrection = false, Amsgrad = true, Beta1 = 0, Beta2 = 0.9999, WeightDecay = 0.01 }),
+                .. AdamSets,
                 ("wd", d => d with { WeightDecay = 0.1 }),
                 ("amsgrad", d => d with { Amsgrad = true }),
                 ("maximize", d => d with { Maximize = true }),
@@ -446,14 +452,7 @@ public static class Algorithms
             State = [ExpAvg, ExpAvgSq, MaxExpAvgSq], Reference = SignAdamReference.Step,
             Kernel = ("sign", "signadam_step"), DiagnosticsKernel = ("sign", "signadam_step_diag"),
             Scalars = [.. AdamFamily, .. AdamCorrections], ClockKind = ClockAdam,
-            ConformanceSets =
-            [
-                ("wd-maximize", d => d with { WeightDecay = 0.1, Maximize = true }),
-                ("amsgrad-wd", d => d with { Amsgrad = true, WeightDecay = 0.01, Lr = 0.01 }),
-                ("beta-0.5-0.6", d => d with { Beta1 = 0.5, Beta2 = 0.6, Eps = 1e-3, Lr = 0.1 }),
-                ("no-bias-correction", d => d with { BiasCorrection = false }),
-                ("no-bias-correction-amsgrad-b1-0-b2-0.9999", d => d with { BiasCorrection = false, Amsgrad = true, Beta1 = 0, Beta2 = 0.9999, WeightDecay = 0.01 }),
-            ],
+            ConformanceSets = AdamSets,
         },
         new()
         {
