@@ -240,13 +240,20 @@ public class SimdStepTests
         var contract = clip ? new StepContract(1f / 1024, 1.0, NonFinitePolicy.Skip) : StepContract.Default;
         backend.Step(algorithm, items, contract);   // first: state buffers (SGD), tables, JIT
         backend.Step(algorithm, items, contract);
-        long before = GC.GetTotalAllocatedBytes(precise: true);
-        long beforeThread = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 5; i++) backend.Step(algorithm, items, contract);
-        long thread = GC.GetAllocatedBytesForCurrentThread() - beforeThread;
-        long total = GC.GetTotalAllocatedBytes(precise: true) - before;
-        Assert.That(thread, Is.EqualTo(0), "bytes allocated on the calling thread in 5 steps");
-        Assert.That(total, Is.EqualTo(0), "bytes allocated by the whole process (the worker threads included) in 5 steps");
+        // The whole-process count also sees the runtime's own threads (tiered JIT, a finalizer, an earlier test's
+        // output readers), which allocate now and then: a CI run once saw 168 bytes. A per-step allocation shows in
+        // every attempt (≥ 5 × its size), background noise in few: the quietest of 5 attempts must be 0.
+        long thread = long.MaxValue, total = long.MaxValue;
+        for (int attempt = 0; attempt < 5 && (thread > 0 || total > 0); attempt++)
+        {
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            long beforeThread = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 5; i++) backend.Step(algorithm, items, contract);
+            thread = Math.Min(thread, GC.GetAllocatedBytesForCurrentThread() - beforeThread);
+            total = Math.Min(total, GC.GetTotalAllocatedBytes(precise: true) - before);
+        }
+        Assert.That(thread, Is.EqualTo(0), "bytes allocated on the calling thread in 5 steps (the quietest attempt)");
+        Assert.That(total, Is.EqualTo(0), "bytes allocated by the whole process (the worker threads included) in 5 steps (the quietest attempt)");
     }
 
     [Test]
