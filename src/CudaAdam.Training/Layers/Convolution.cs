@@ -51,10 +51,11 @@ internal static class ImageShape
 /// A 2-D convolution (cross-correlation, as torch.nn.Conv2d and tf.nn.conv2d) on NCHW images, stride 1, odd or even
 /// square kernels, TensorFlow 'same' or 'valid' padding (zeros):
 /// <c>y[n, o, i, j] = b[o] + Σ_{c,u,v} W[o, c, u, v] · x[n, c, i + u − p, j + v − p]</c>, p = the pad before.
-/// Computed with im2col and the <see cref="IGemm"/>, one image at a time:
-/// <c>cols[c·k·k, OH·OW]</c> holds the input patches, <c>Y_n[O, OH·OW] = W[O, C·k·k] · cols + b</c>.
-/// Backward: <c>∂W = Σ_n ∂Y_n · colsᵀ</c>, <c>∂b[o] = Σ_{n,i,j} ∂Y_n[o, i, j]</c>,
-/// <c>∂x = col2im(Wᵀ · ∂Y_n)</c> (overlapping patches add up).
+/// Computed with im2col and one <see cref="IGemm"/> call per block of images (as many as have 8 MB of patches, see
+/// <see cref="ImagesPerBlock"/>): <c>cols[C·k·k, images·OH·OW]</c> holds the block's input
+/// patches side by side, <c>Yb[O, images·OH·OW] = W[O, C·k·k] · cols</c>, then each image's [O, OH·OW] slice plus b.
+/// Backward: <c>∂W = Σ_blocks ∂Yb · colsᵀ</c>, <c>∂b[o] = Σ_{n,i,j} ∂Y[n, o, i, j]</c>,
+/// <c>∂x = col2im(Wᵀ · ∂Yb)</c> per image (overlapping patches add up).
 /// </summary>
 /// <remarks>
 /// Tensors stay 2-D for the other layers: the input may be [batch, C·H·W] or [batch, C, H, W]; the output is
@@ -66,7 +67,8 @@ public sealed class Conv2d : ILayer
 {
     private readonly IGemm _gemm;
     private readonly Window _h, _w;
-    private readonly float[] _gradW, _gradB, _cols, _dcols;
+    private readonly float[] _gradW, _gradB;
+    private float[] _cols = [], _dcols = [], _blockOut = [];
     private Tensor? _input;
     private Buffer _out, _gradIn;
 
@@ -105,8 +107,6 @@ public sealed class Conv2d : ILayer
         Bias = new Parameter($"{name}.bias", b);
         _gradW = new float[w.Length];
         _gradB = new float[b.Length];
-        _cols = new float[fanIn * OutHeight * OutWidth];
-        _dcols = new float[_cols.Length];
         Parameters = [Weight, Bias];
     }
 
@@ -127,7 +127,7 @@ public sealed class Conv2d : ILayer
     public Parameter Bias { get; }
     public IReadOnlyList<Parameter> Parameters { get; }
 
-    /// <summary>Whether <see cref="Backward"/> computes ∂L/∂x (a GEMM and a col2im per image). A network's first
+    /// <summary>Whether <see cref="Backward"/> computes ∂L/∂x (a GEMM per block and a col2im per image). A network's first
     /// layer needs none, its input being data: <see cref="Training.Classifier"/> turns it off there. Off, Backward
     /// computes the parameter gradients only and returns an empty tensor.</summary>
     public bool InputGradient { get; set; } = true;
@@ -137,19 +137,55 @@ public sealed class Conv2d : ILayer
     private int PatchSize => InChannels * Kernel * Kernel;
     private int OutPixels => OutHeight * OutWidth;
 
+    /// <summary>The most floats one block's patch matrix holds (default 2²¹, 8 MB): a block is as many images as
+    /// fit, at least one. Tests make it small to run several blocks.</summary>
+    internal long MaxBlockFloats { get; set; } = 1L << 21;
+
+    /// <summary>Images per block for a batch: as many as fit in <see cref="MaxBlockFloats"/>, spread evenly over the
+    /// blocks (128 images of DeepOBS's conv2 make 10 blocks of 13, its conv1 2 blocks of 64). Blocks of 8 MB measured
+    /// as fast as 32 MB and 4 MB ones, and up to 8% faster than one image at a time (fmnist_2c2d, batch 128, 2 threads).</summary>
+    internal int ImagesPerBlock(int batch)
+    {
+        long fit = Math.Max(1, MaxBlockFloats / ((long)PatchSize * OutPixels));
+        if (batch <= fit) return Math.Max(batch, 1);
+        int blocks = (int)((batch + fit - 1) / fit);
+        return (batch + blocks - 1) / blocks;
+    }
+
+    /// <summary>Grows the block buffers (patches, their gradient, the output in [O, images·OH·OW] order) to a block
+    /// of <paramref name="images"/>.</summary>
+    private void Reserve(int images, bool inputGradient)
+    {
+        int patches = PatchSize * images * OutPixels, outputs = OutChannels * images * OutPixels;
+        if (_cols.Length < patches) _cols = new float[patches];
+        if (inputGradient && _dcols.Length < patches) _dcols = new float[patches];
+        if (_blockOut.Length < outputs) _blockOut = new float[outputs];
+    }
+
     public Tensor Forward(Tensor x, bool training)
     {
         ImageShape.Check(x, InChannels, Height, Width, $"{Name} ({Describe()}) input");
         _input = x;
-        int batch = x.Rows, inSize = InChannels * Height * Width, pixels = OutPixels;
+        int batch = x.Rows, inSize = InChannels * Height * Width, pixels = OutPixels, per = ImagesPerBlock(batch);
         var y = _out.Get(batch, OutFeatures);
-        for (int n = 0; n < batch; n++)
+        Reserve(per, inputGradient: false);
+        for (int n0 = 0; n0 < batch; n0 += per)
         {
-            Im2Col(x.Data.AsSpan(n * inSize, inSize), _cols);
-            var yn = y.Data.AsSpan(n * OutFeatures, OutFeatures);
-            for (int o = 0; o < OutChannels; o++) yn.Slice(o * pixels, pixels).Fill(Bias.Data[o]);
-            // Y_n[O, OH·OW] = W[O, C·k·k] · cols[C·k·k, OH·OW] + Y_n
-            _gemm.Sgemm(false, false, OutChannels, pixels, PatchSize, 1f, Weight.Data, PatchSize, _cols, pixels, 1f, yn, pixels);
+            int images = Math.Min(per, batch - n0), ld = images * pixels;
+            // cols[C·k·k, images·OH·OW]: image b's patches in columns b·OH·OW …
+            for (int b = 0; b < images; b++)
+                Im2Col(x.Data.AsSpan((n0 + b) * inSize, inSize), _cols.AsSpan(b * pixels), ld);
+            // Yb[O, images·OH·OW] = W[O, C·k·k] · cols
+            _gemm.Sgemm(false, false, OutChannels, ld, PatchSize, 1f, Weight.Data, PatchSize, _cols, ld, 0f, _blockOut, ld);
+            // y[n0 + b, o, :] = Yb[o, b·OH·OW …] + b[o]
+            for (int b = 0; b < images; b++)
+            for (int o = 0; o < OutChannels; o++)
+            {
+                var src = _blockOut.AsSpan(o * ld + b * pixels, pixels);
+                var dst = y.Data.AsSpan((n0 + b) * OutFeatures + o * pixels, pixels);
+                float bias = Bias.Data[o];
+                for (int p = 0; p < pixels; p++) dst[p] = src[p] + bias;
+            }
         }
         return y;
     }
@@ -158,58 +194,66 @@ public sealed class Conv2d : ILayer
     {
         var x = _input ?? throw new InvalidOperationException($"{Name}: Backward before Forward");
         gradOutput.CheckMatrix(x.Rows, OutFeatures, $"{Name} ({Describe()}) output gradient");
-        int batch = x.Rows, inSize = InChannels * Height * Width, pixels = OutPixels;
+        int batch = x.Rows, inSize = InChannels * Height * Width, pixels = OutPixels, per = ImagesPerBlock(batch);
         var dx = InputGradient ? _gradIn.Get(batch, inSize) : NoInputGradient;
         Array.Clear(_gradB);
-        if (batch == 0) Array.Clear(_gradW);
         for (int n = 0; n < batch; n++)
+        for (int o = 0; o < OutChannels; o++)
         {
-            var gn = gradOutput.Data.AsSpan(n * OutFeatures, OutFeatures);
-            Im2Col(x.Data.AsSpan(n * inSize, inSize), _cols);
-            // ∂W[O, C·k·k] (+)= ∂Y_n[O, OH·OW] · colsᵀ[OH·OW, C·k·k]
-            _gemm.Sgemm(false, true, OutChannels, PatchSize, pixels, 1f, gn, pixels, _cols, pixels, n == 0 ? 0f : 1f, _gradW, PatchSize);
+            float s = 0;
+            foreach (float g in gradOutput.Data.AsSpan(n * OutFeatures + o * pixels, pixels)) s += g;
+            _gradB[o] += s;
+        }
+        if (batch == 0) Array.Clear(_gradW);
+        Reserve(per, InputGradient);
+        for (int n0 = 0; n0 < batch; n0 += per)
+        {
+            int images = Math.Min(per, batch - n0), ld = images * pixels;
+            for (int b = 0; b < images; b++)
+                Im2Col(x.Data.AsSpan((n0 + b) * inSize, inSize), _cols.AsSpan(b * pixels), ld);
+            // ∂Yb[o, b·OH·OW …] = ∂y[n0 + b, o, :]
+            for (int b = 0; b < images; b++)
             for (int o = 0; o < OutChannels; o++)
-            {
-                float s = 0;
-                foreach (float g in gn.Slice(o * pixels, pixels)) s += g;
-                _gradB[o] += s;
-            }
+                gradOutput.Data.AsSpan((n0 + b) * OutFeatures + o * pixels, pixels).CopyTo(_blockOut.AsSpan(o * ld + b * pixels));
+            // ∂W[O, C·k·k] (+)= ∂Yb[O, images·OH·OW] · colsᵀ
+            _gemm.Sgemm(false, true, OutChannels, PatchSize, ld, 1f, _blockOut, ld, _cols, ld, n0 == 0 ? 0f : 1f, _gradW, PatchSize);
             if (!InputGradient) continue;
-            // ∂cols[C·k·k, OH·OW] = Wᵀ[C·k·k, O] · ∂Y_n[O, OH·OW]
-            _gemm.Sgemm(true, false, PatchSize, pixels, OutChannels, 1f, Weight.Data, PatchSize, gn, pixels, 0f, _dcols, pixels);
-            Col2Im(_dcols, dx.Data.AsSpan(n * inSize, inSize));
+            // ∂cols[C·k·k, images·OH·OW] = Wᵀ[C·k·k, O] · ∂Yb
+            _gemm.Sgemm(true, false, PatchSize, ld, OutChannels, 1f, Weight.Data, PatchSize, _blockOut, ld, 0f, _dcols, ld);
+            for (int b = 0; b < images; b++)
+                Col2Im(_dcols.AsSpan(b * pixels), ld, dx.Data.AsSpan((n0 + b) * inSize, inSize));
         }
         Weight.Grad = _gradW;
         Bias.Grad = _gradB;
         return dx;
     }
 
-    /// <summary>cols[(c·k + u)·k + v, i·OW + j] = x[c, i + u − p, j + v − p], 0 outside the image.</summary>
-    private void Im2Col(ReadOnlySpan<float> image, Span<float> cols)
+    /// <summary>cols[(c·k + u)·k + v, i·OW + j] = x[c, i + u − p, j + v − p], 0 outside the image; row r of the
+    /// patch matrix starts at <c>r · ld</c>.</summary>
+    private void Im2Col(ReadOnlySpan<float> image, Span<float> cols, int ld)
     {
         int k = Kernel, oh = OutHeight, ow = OutWidth, ph = _h.PadBefore, pw = _w.PadBefore;
         for (int c = 0; c < InChannels; c++)
         for (int u = 0; u < k; u++)
         for (int v = 0; v < k; v++)
         {
-            var row = cols.Slice(((c * k + u) * k + v) * oh * ow, oh * ow);
+            var row = cols.Slice(((c * k + u) * k + v) * ld, oh * ow);
+            int j0 = Math.Max(0, pw - v), j1 = Math.Min(ow, Width + pw - v);
             for (int i = 0; i < oh; i++)
             {
                 int yy = i + u - ph;
                 var dst = row.Slice(i * ow, ow);
-                if (yy < 0 || yy >= Height) { dst.Clear(); continue; }
-                var src = image.Slice((c * Height + yy) * Width, Width);
-                for (int j = 0; j < ow; j++)
-                {
-                    int xx = j + v - pw;
-                    dst[j] = xx >= 0 && xx < Width ? src[xx] : 0f;
-                }
+                if (yy < 0 || yy >= Height || j0 >= j1) { dst.Clear(); continue; }
+                // dst[j] = x[c, yy, j + v − pw] for j0 ≤ j < j1, 0 outside.
+                dst[..j0].Clear();
+                image.Slice((c * Height + yy) * Width + j0 + v - pw, j1 - j0).CopyTo(dst[j0..]);
+                dst[j1..].Clear();
             }
         }
     }
 
     /// <summary>The adjoint of <see cref="Im2Col"/>: each patch entry adds into the pixel it was read from.</summary>
-    private void Col2Im(ReadOnlySpan<float> cols, Span<float> image)
+    private void Col2Im(ReadOnlySpan<float> cols, int ld, Span<float> image)
     {
         image.Clear();
         int k = Kernel, oh = OutHeight, ow = OutWidth, ph = _h.PadBefore, pw = _w.PadBefore;
@@ -217,18 +261,15 @@ public sealed class Conv2d : ILayer
         for (int u = 0; u < k; u++)
         for (int v = 0; v < k; v++)
         {
-            var row = cols.Slice(((c * k + u) * k + v) * oh * ow, oh * ow);
+            var row = cols.Slice(((c * k + u) * k + v) * ld, oh * ow);
+            int j0 = Math.Max(0, pw - v), j1 = Math.Min(ow, Width + pw - v);
             for (int i = 0; i < oh; i++)
             {
                 int yy = i + u - ph;
-                if (yy < 0 || yy >= Height) continue;
-                var dst = image.Slice((c * Height + yy) * Width, Width);
-                var src = row.Slice(i * ow, ow);
-                for (int j = 0; j < ow; j++)
-                {
-                    int xx = j + v - pw;
-                    if (xx >= 0 && xx < Width) dst[xx] += src[j];
-                }
+                if (yy < 0 || yy >= Height || j0 >= j1) continue;
+                var dst = image.Slice((c * Height + yy) * Width + j0 + v - pw, j1 - j0);
+                var src = row.Slice(i * ow + j0, j1 - j0);
+                for (int j = 0; j < dst.Length; j++) dst[j] += src[j];
             }
         }
     }
@@ -291,30 +332,35 @@ public sealed class MaxPool2d : ILayer
         int batch = x.Rows, inSize = Channels * Height * Width, oh = OutHeight, ow = OutWidth;
         var y = _out.Get(batch, OutFeatures);
         if (_argmax.Length != y.Length) _argmax = new int[y.Length];
+        float[] data = x.Data, yd = y.Data;
+        int[] argmax = _argmax;
+        int k = Kernel, s = Stride, h = Height, w = Width, ph = _h.PadBefore, pw = _w.PadBefore;
         for (int n = 0; n < batch; n++)
         for (int c = 0; c < Channels; c++)
         {
-            int plane = n * inSize + c * Height * Width;
+            int plane = n * inSize + c * h * w;
             for (int i = 0; i < oh; i++)
             for (int j = 0; j < ow; j++)
             {
-                float best = float.NegativeInfinity;
-                int at = -1;
-                int y0 = i * Stride - _h.PadBefore, x0 = j * Stride - _w.PadBefore;
-                for (int u = Math.Max(y0, 0); u < Math.Min(y0 + Kernel, Height); u++)
-                for (int v = Math.Max(x0, 0); v < Math.Min(x0 + Kernel, Width); v++)
+                int y0 = i * s - ph, x0 = j * s - pw;
+                int u0 = Math.Max(y0, 0), u1 = Math.Min(y0 + k, h);
+                int v0 = Math.Max(x0, 0), v1 = Math.Min(x0 + k, w);
+                // The window's first element, even if it is −∞ or NaN; then '>' keeps the first maximum, and the first
+                // NaN wins over numbers. Selects, not branches: random data mispredicts a branch half the time.
+                int at = plane + u0 * w + v0;
+                float best = data[at];
+                for (int u = u0; u < u1; u++)
+                for (int v = v0; v < v1; v++)
                 {
-                    int idx = plane + u * Width + v;
-                    // '>' keeps the first maximum; 'at < 0' takes the first element even if it is −∞ or NaN.
-                    if (at < 0 || x.Data[idx] > best || float.IsNaN(x.Data[idx]) && !float.IsNaN(best))
-                    {
-                        best = x.Data[idx];
-                        at = idx;
-                    }
+                    int idx = plane + u * w + v;
+                    float e = data[idx];
+                    bool take = (e > best) | (float.IsNaN(e) & !float.IsNaN(best));
+                    best = take ? e : best;
+                    at = take ? idx : at;
                 }
                 int o = (n * Channels + c) * oh * ow + i * ow + j;
-                y.Data[o] = best;
-                _argmax[o] = at;
+                yd[o] = best;
+                argmax[o] = at;
             }
         }
         return y;

@@ -84,6 +84,35 @@ public class ConvolutionTests
         Check(new Sequential("m", [conv]), RandomInput(2, 2 * 6 * 5, rng), (y, g) => MeanSquaredError.Compute(y, target, g));
     }
 
+    [TestCase(5, Padding.Same)]
+    [TestCase(3, Padding.Valid)]
+    public void Conv2d_BlocksOfImages_GiveTheOneBlockResult(int k, Padding padding)
+    {
+        // 7 images in blocks of 1, 2 (4 blocks: 2+2+2+1) and 3, against the whole batch in one block: forward, ∂x, ∂b
+        // equal bit for bit (each image's columns are the same dot products); ∂W sums the blocks' products in
+        // another order, so within float rounding.
+        var rng = new Rng(31);
+        var x = RandomInput(7, 3 * 6 * 5, rng);
+        Conv2d Make() => new("c", 3, 4, k, 6, 5, padding, new Rng(32), new ManagedGemm());
+        var one = Make();
+        var g = RandomInput(7, one.OutFeatures, rng);
+        Assert.That(one.ImagesPerBlock(7), Is.EqualTo(7));
+        var y1 = (float[])one.Forward(x, true).Data.Clone();
+        var dx1 = (float[])one.Backward(g).Data.Clone();
+        foreach (int images in new[] { 1, 2, 3 })
+        {
+            var conv = Make();
+            conv.MaxBlockFloats = images * 3 * k * k * conv.OutHeight * conv.OutWidth;
+            Assert.That(conv.ImagesPerBlock(7), Is.EqualTo(images == 3 ? 3 : images == 2 ? 2 : 1));
+            Assert.That(conv.Forward(x, true).Data, Is.EqualTo(y1), $"forward, blocks of {images}");
+            Assert.That(conv.Backward(g).Data, Is.EqualTo(dx1), $"input gradient, blocks of {images}");
+            Assert.That(conv.Bias.Grad, Is.EqualTo(one.Bias.Grad), $"bias gradient, blocks of {images}");
+            for (int i = 0; i < one.Weight.Grad!.Length; i++)
+                Assert.That(conv.Weight.Grad![i], Is.EqualTo(one.Weight.Grad[i]).Within(1e-5 + 1e-5 * Math.Abs(one.Weight.Grad[i])),
+                    $"weight gradient [{i}], blocks of {images}");
+        }
+    }
+
     [Test]
     public void MaxPool2d_HandExamples_2x2And3x3Same()
     {
