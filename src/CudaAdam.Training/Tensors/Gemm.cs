@@ -128,20 +128,58 @@ internal static unsafe partial class OpenBlasNative
     public const int CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112;
 
     [LibraryImport(Library)]
+    public static partial void openblas_set_num_threads(int n);
+
+    [LibraryImport(Library)]
+    public static partial int openblas_get_num_threads();
+
+    [LibraryImport(Library)]
     public static partial void cblas_sgemm(int order, int transA, int transB, int m, int n, int k, float alpha,
         float* a, int lda, float* b, int ldb, float beta, float* c, int ldc);
 }
 
+/// <summary>glibc's setenv: the native environment, which OpenBLAS reads (Environment.SetEnvironmentVariable does not
+/// reach it).</summary>
+internal static partial class LibC
+{
+    [LibraryImport("libc.so.6", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int setenv(string name, string value, int overwrite);
+}
+
 /// <summary>The checked wrapper over <see cref="OpenBlasNative.cblas_sgemm"/>: validates sizes (BLAS would read out of
 /// bounds or call xerbla and exit), then calls it.</summary>
+/// <remarks>
+/// Threads. Before the library loads, <c>OPENBLAS_THREAD_TIMEOUT=4</c> is put in the native environment (unless it is
+/// set already): OpenBLAS's idle workers then sleep after 2⁴ cycles instead of spinning in <c>sched_yield</c> for
+/// 2²⁸ cycles (about 0.1 s) after every GEMM, on the cores our own workers and the layers' loops need. After it loads,
+/// <c>openblas_set_num_threads</c> gets the CPU step's thread count (<c>CUDAADAM_CPU_THREADS</c>, else the processor
+/// count) unless <c>OPENBLAS_NUM_THREADS</c> is set. The pthread build reads the timeout once, at load: if something
+/// loaded OpenBLAS earlier in the process, only the thread count applies.
+/// </remarks>
 public sealed class OpenBlasGemm : IGemm
 {
+    /// <summary>The spin exponent we ask for (OpenBLAS's minimum).</summary>
+    public const string ThreadTimeout = "4";
+
     private static readonly Lazy<bool> Available = new(() =>
     {
+        if (OperatingSystem.IsLinux() && Environment.GetEnvironmentVariable("OPENBLAS_THREAD_TIMEOUT") is null)
+        {
+            try { LibC.setenv("OPENBLAS_THREAD_TIMEOUT", ThreadTimeout, 0); }
+            catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
+        }
         if (!NativeLibrary.TryLoad(OpenBlasNative.Library, typeof(OpenBlasGemm).Assembly, null, out var handle)) return false;
         bool has = NativeLibrary.TryGetExport(handle, "cblas_sgemm", out _);
+        if (has && NativeLibrary.TryGetExport(handle, "openblas_set_num_threads", out _)
+            && Environment.GetEnvironmentVariable("OPENBLAS_NUM_THREADS") is null)
+            OpenBlasNative.openblas_set_num_threads(CudaAdam.Cpu.SimdStepper.DefaultThreads);
         return has;
     });
+
+    /// <summary>OpenBLAS's thread count (after the library loaded), for logs; 0 without OpenBLAS.</summary>
+    public static int Threads =>
+        IsAvailable && NativeLibrary.TryGetExport(NativeLibrary.Load(OpenBlasNative.Library, typeof(OpenBlasGemm).Assembly, null),
+            "openblas_get_num_threads", out _) ? OpenBlasNative.openblas_get_num_threads() : 0;
 
     /// <summary>Whether <c>libopenblas.so.0</c> loads and exports cblas_sgemm.</summary>
     public static bool IsAvailable => Available.Value;
