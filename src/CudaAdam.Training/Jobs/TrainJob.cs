@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using CudaAdam.Cuda;
@@ -129,6 +130,9 @@ public static class TrainJob
         log.WriteLine($"  backend {backend}");
         log.WriteLine($"  output {folder}");
 
+        if (device is null)
+            log.WriteLine(string.Create(inv,
+                $"  warm-up {WarmUp(config, train, gemm).TotalSeconds:F2} s (JIT: {WarmUpSteps} untimed steps at batch {WarmUpBatch} per algorithm on a throwaway model; not in the wall-clock times)"));
         var (runs, files, interrupted) = RunEach(config, folder, log,
             (OptimizerConfig oc, int i, IReadOnlyList<OptimizerRun> done, out bool stop) =>
                 RunOne(config, oc, train, test, gemm, device, folder, log, config.Optimizers!.Length - i - 1, done,
@@ -311,6 +315,48 @@ public static class TrainJob
         }
         description = $"{name}: {device.Name}, layers and fused step on the device, GEMM {(device is CudaDevice ? "cublas" : "train.cu")}";
         return device;
+    }
+
+    /// <summary>Steps of the JIT warm-up: past the runtime's 30 calls that promote a method to its optimized tier.</summary>
+    internal const int WarmUpSteps = 40;
+    /// <summary>The warm-up's batch (at most): the call counts matter, not the work.</summary>
+    internal const int WarmUpBatch = 8;
+
+    /// <summary>
+    /// Warms the JIT before a CPU job's timed part (issue 16), so that its first optimizer does not pay for it in the
+    /// wall-clock columns and <c>loss_vs_time.png</c>: for each algorithm of the job, a throwaway model (built like the
+    /// job's, from fresh generators, so the job's numbers do not change) and optimizer (the fast CPU step, the job's
+    /// clipping) run <see cref="WarmUpSteps"/> training steps and evaluations on the first rows of the training set.
+    /// Best effort: a step that fails (a non-finite policy of <c>error</c>, say) ends that algorithm's warm-up.
+    /// </summary>
+    /// <returns>The time it took, which the log reports.</returns>
+    internal static TimeSpan WarmUp(TrainConfig config, Dataset train, IGemm gemm)
+    {
+        var clock = Stopwatch.StartNew();
+        int rows = Math.Min(Math.Min(WarmUpBatch, config.Training.BatchSize), train.Count);
+        if (rows < 1) return clock.Elapsed;
+        var x = Tensor.Zeros(rows, train.Features);
+        var labels = new byte[rows];
+        train.Gather(Enumerable.Range(0, rows).ToArray(), x.Data, labels);
+        foreach (var oc in config.Optimizers!.DistinctBy(o => o.Algorithm))
+        {
+            var model = BuildTrainable(config, gemm);
+            using var optimizer = new Optimizer(oc.Algorithm, [new ParamGroup(model.Parameters, oc.Hyperparameters())],
+                new CudaAdam.Cpu.CpuSimdBackend());
+            optimizer.MaxGradNorm = config.Training.MaxGradNorm;
+            try
+            {
+                for (int i = 0; i < WarmUpSteps; i++)
+                {
+                    model.TrainBatch(x, labels);
+                    optimizer.Step();
+                }
+                model.BeginEvaluation();
+                for (int i = 0; i < WarmUpSteps; i++) model.EvaluateBatch(x, labels);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException) { }
+        }
+        return clock.Elapsed;
     }
 
     private static OptimizerRun RunOne(TrainConfig config, OptimizerConfig oc, Dataset train, Dataset test, IGemm gemm, IDevice? device, string folder,
