@@ -335,6 +335,23 @@ public sealed class MaxPool2d : ILayer
         float[] data = x.Data, yd = y.Data;
         int[] argmax = _argmax;
         int k = Kernel, s = Stride, h = Height, w = Width, ph = _h.PadBefore, pw = _w.PadBefore;
+        if (k == 2 && s == 2 && ph == 0 && pw == 0 && h == 2 * oh && w == 2 * ow)
+        {
+            // Every window is a whole 2×2 block (DeepOBS's pools on even sizes): the same choice, unrolled.
+            for (int plane = 0, o = 0; plane < batch * Channels * h * w; plane += h * w)
+            for (int i = 0; i < oh; i++)
+            for (int j = 0; j < ow; j++, o++)
+            {
+                int first = plane + 2 * i * w + 2 * j, at = first;
+                float best = data[first];
+                Take(data[first + 1], first + 1, ref best, ref at);
+                Take(data[first + w], first + w, ref best, ref at);
+                Take(data[first + w + 1], first + w + 1, ref best, ref at);
+                yd[o] = best;
+                argmax[o] = at;
+            }
+            return y;
+        }
         for (int n = 0; n < batch; n++)
         for (int c = 0; c < Channels; c++)
         {
@@ -353,10 +370,7 @@ public sealed class MaxPool2d : ILayer
                 for (int v = v0; v < v1; v++)
                 {
                     int idx = plane + u * w + v;
-                    float e = data[idx];
-                    bool take = (e > best) | (float.IsNaN(e) & !float.IsNaN(best));
-                    best = take ? e : best;
-                    at = take ? idx : at;
+                    Take(data[idx], idx, ref best, ref at);
                 }
                 int o = (n * Channels + c) * oh * ow + i * ow + j;
                 yd[o] = best;
@@ -364,6 +378,17 @@ public sealed class MaxPool2d : ILayer
             }
         }
         return y;
+    }
+
+    /// <summary>Takes <paramref name="e"/> as the window's maximum if it is larger, or the first NaN after numbers.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static void Take(float e, int idx, ref float best, ref int at)
+    {
+        bool take = (e > best) | (float.IsNaN(e) & !float.IsNaN(best));
+        // As masks, not branches: random data would mispredict a branch half the time.
+        int mask = -System.Runtime.CompilerServices.Unsafe.BitCast<bool, byte>(take);
+        best = BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits(e) & mask | BitConverter.SingleToInt32Bits(best) & ~mask);
+        at = idx & mask | at & ~mask;
     }
 
     public Tensor Backward(Tensor gradOutput)

@@ -141,6 +141,36 @@ public class ConvolutionTests
         Assert.That(p.Backward(new Tensor([5, 7], 2, 1)).Data, Is.EqualTo(new float[] { 5, 0, 0, 0, 7, 0, 0, 0 }));
     }
 
+    [Test]
+    public void MaxPool2d_2x2OnEvenSizes_FollowsTheRule_WithTiesNaNsAndInfinities()
+    {
+        // The unrolled 2×2 path (even sizes) against the rule: the first maximum in row-major window order, the first
+        // NaN over numbers, −∞ kept when the window holds nothing else.
+        var rng = new Rng(9);
+        float[] pool = [0f, 1f, 1f, -1f, float.NaN, float.NegativeInfinity, float.PositiveInfinity, -0f];
+        const int c = 3, h = 4, w = 6, batch = 2;
+        var x = new Tensor(Enumerable.Range(0, batch * c * h * w).Select(_ => pool[(int)(rng.NextDouble() * pool.Length)]).ToArray(), batch, c * h * w);
+        var p = new MaxPool2d("p", c, h, w, 2, 2, Padding.Same);
+        var y = p.Forward(x, true);
+        var g = p.Backward(new Tensor(Enumerable.Range(1, y.Length).Select(i => (float)i).ToArray(), batch, y.Cols));
+        var expectedGrad = new float[x.Length];
+        for (int plane = 0, o = 0; plane < batch * c; plane++)
+        for (int i = 0; i < h / 2; i++)
+        for (int j = 0; j < w / 2; j++, o++)
+        {
+            int at = -1;
+            foreach (int idx in new[] { 0, 1, w, w + 1 }.Select(d => plane * h * w + 2 * i * w + 2 * j + d))
+            {
+                float e = x.Data[idx];
+                if (at < 0 || e > x.Data[at] || float.IsNaN(e) && !float.IsNaN(x.Data[at])) at = idx;
+            }
+            Assert.That(BitConverter.SingleToInt32Bits(y.Data[o]), Is.EqualTo(BitConverter.SingleToInt32Bits(x.Data[at])).Or.Matches<int>(
+                _ => float.IsNaN(y.Data[o]) && float.IsNaN(x.Data[at])), $"y[{o}]");
+            expectedGrad[at] += o + 1;
+        }
+        Assert.That(g.Data, Is.EqualTo(expectedGrad));
+    }
+
     [TestCase(2)]
     [TestCase(3)]
     public void MaxPool2d_Backward_MatchesFiniteDifferences(int k)
