@@ -173,8 +173,7 @@ public sealed class Conv2d : ILayer
         {
             int images = Math.Min(per, batch - n0), ld = images * pixels;
             // cols[C·k·k, images·OH·OW]: image b's patches in columns b·OH·OW …
-            for (int b = 0; b < images; b++)
-                Im2Col(x.Data.AsSpan((n0 + b) * inSize, inSize), _cols.AsSpan(b * pixels), ld);
+            Im2ColBlock(x.Data, n0, images, ld);
             // Yb[O, images·OH·OW] = W[O, C·k·k] · cols
             _gemm.Sgemm(false, false, OutChannels, ld, PatchSize, 1f, Weight.Data, PatchSize, _cols, ld, 0f, _blockOut, ld);
             // y[n0 + b, o, :] = Yb[o, b·OH·OW …] + b[o]
@@ -209,8 +208,7 @@ public sealed class Conv2d : ILayer
         for (int n0 = 0; n0 < batch; n0 += per)
         {
             int images = Math.Min(per, batch - n0), ld = images * pixels;
-            for (int b = 0; b < images; b++)
-                Im2Col(x.Data.AsSpan((n0 + b) * inSize, inSize), _cols.AsSpan(b * pixels), ld);
+            Im2ColBlock(x.Data, n0, images, ld);
             // ∂Yb[o, b·OH·OW …] = ∂y[n0 + b, o, :]
             for (int b = 0; b < images; b++)
             for (int o = 0; o < OutChannels; o++)
@@ -220,12 +218,21 @@ public sealed class Conv2d : ILayer
             if (!InputGradient) continue;
             // ∂cols[C·k·k, images·OH·OW] = Wᵀ[C·k·k, O] · ∂Yb
             _gemm.Sgemm(true, false, PatchSize, ld, OutChannels, 1f, Weight.Data, PatchSize, _blockOut, ld, 0f, _dcols, ld);
-            for (int b = 0; b < images; b++)
-                Col2Im(_dcols.AsSpan(b * pixels), ld, dx.Data.AsSpan((n0 + b) * inSize, inSize));
+            float[] dxData = dx.Data, dcols = _dcols;
+            Parallel.For(0, images, b => Col2Im(dcols.AsSpan(b * pixels), ld, dxData.AsSpan((n0 + b) * inSize, inSize)));
         }
         Weight.Grad = _gradW;
         Bias.Grad = _gradB;
         return dx;
+    }
+
+    /// <summary>The patches of images n0 … n0 + images − 1 side by side in <c>_cols</c> (row stride ld), the images in
+    /// parallel (each writes its own columns, so the result does not depend on the threads).</summary>
+    private void Im2ColBlock(float[] x, int n0, int images, int ld)
+    {
+        int inSize = InChannels * Height * Width, pixels = OutPixels;
+        float[] cols = _cols;
+        Parallel.For(0, images, b => Im2Col(x.AsSpan((n0 + b) * inSize, inSize), cols.AsSpan(b * pixels), ld));
     }
 
     /// <summary>cols[(c·k + u)·k + v, i·OW + j] = x[c, i + u − p, j + v − p], 0 outside the image; row r of the
