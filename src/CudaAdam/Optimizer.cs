@@ -80,12 +80,16 @@ public interface IStepBackend : IDisposable
 /// An optimizer over parameter groups, torch.optim style: set each parameter's <see cref="Parameter.Grad"/>, call
 /// <see cref="Step"/>. State is created on a parameter's first step with a gradient, exactly as torch.optim does;
 /// a parameter without a gradient is skipped (its step count does not advance). Zero-size parameters are allowed.
+/// The one step engine: every backend (cpu, reference, emulator, cuda; host- or device-resident, graph-captured) is
+/// driven through it under one <see cref="StepContract"/> (<see cref="InvScale"/>, <see cref="MaxGradNorm"/>,
+/// <see cref="NonFinite"/>) and answers with one <see cref="StepResult"/>; <see cref="StateDict"/> and
+/// <see cref="LoadStateDict"/> save and restore it whole.
 /// </summary>
 /// <example><code>
 /// var w = new Parameter("w", new float[100]);
 /// using var opt = new Optimizer(Algorithm.AdamW, [w], Hyperparameters.Defaults(Algorithm.AdamW) with { Lr = 3e-4 });
 /// w.Grad = ComputeGradient(w.Data);
-/// opt.Step();
+/// StepResult r = opt.Step();   // r.Skipped, r.Reason: a NaN gradient skips the step (NonFinitePolicy.Skip), loudly
 /// </code></example>
 public sealed class Optimizer : IDisposable
 {
@@ -123,7 +127,7 @@ public sealed class Optimizer : IDisposable
 
     public Algorithm Algorithm { get; }
     public IReadOnlyList<ParamGroup> Groups { get; }
-    /// <summary>The backend's name: cpu, emulator or cuda.</summary>
+    /// <summary>The backend's name: cpu, reference, emulator or cuda.</summary>
     public string BackendName => _backend.Name;
 
     /// <summary>What a non-finite gradient does (<see cref="NonFinitePolicy"/>); <see cref="NonFinitePolicy.Skip"/> by
