@@ -80,12 +80,16 @@ public interface IStepBackend : IDisposable
 /// An optimizer over parameter groups, torch.optim style: set each parameter's <see cref="Parameter.Grad"/>, call
 /// <see cref="Step"/>. State is created on a parameter's first step with a gradient, exactly as torch.optim does;
 /// a parameter without a gradient is skipped (its step count does not advance). Zero-size parameters are allowed.
+/// The one step engine: every backend (cpu, reference, emulator, cuda; host- or device-resident, graph-captured) is
+/// driven through it under one <see cref="StepContract"/> (<see cref="InvScale"/>, <see cref="MaxGradNorm"/>,
+/// <see cref="NonFinite"/>) and answers with one <see cref="StepResult"/>; <see cref="StateDict"/> and
+/// <see cref="LoadStateDict"/> save and restore it whole.
 /// </summary>
 /// <example><code>
 /// var w = new Parameter("w", new float[100]);
 /// using var opt = new Optimizer(Algorithm.AdamW, [w], Hyperparameters.Defaults(Algorithm.AdamW) with { Lr = 3e-4 });
 /// w.Grad = ComputeGradient(w.Data);
-/// opt.Step();
+/// StepResult r = opt.Step();   // r.Skipped, r.Reason: a NaN gradient skips the step (NonFinitePolicy.Skip), loudly
 /// </code></example>
 public sealed class Optimizer : IDisposable
 {
@@ -96,6 +100,9 @@ public sealed class Optimizer : IDisposable
     private readonly Dictionary<ParamGroup, Hyperparameters> _validated = new(ReferenceEqualityComparer.Instance);
     private float _invScale = 1f;
     private double? _maxGradNorm;
+    private readonly List<(Parameter P, Hyperparameters Hp, ParamState? State)> _work = [];
+    private readonly List<StepItem> _items = [];
+    private readonly List<(ParamState State, long Step, double B1, double B2, double Mu)> _counters = [];
 
     public Optimizer(Algorithm algorithm, IEnumerable<ParamGroup> groups, IStepBackend? backend = null)
     {
@@ -123,7 +130,7 @@ public sealed class Optimizer : IDisposable
 
     public Algorithm Algorithm { get; }
     public IReadOnlyList<ParamGroup> Groups { get; }
-    /// <summary>The backend's name: cpu, emulator or cuda.</summary>
+    /// <summary>The backend's name: cpu, reference, emulator or cuda.</summary>
     public string BackendName => _backend.Name;
 
     /// <summary>What a non-finite gradient does (<see cref="NonFinitePolicy"/>); <see cref="NonFinitePolicy.Skip"/> by
@@ -342,13 +349,17 @@ public sealed class Optimizer : IDisposable
     /// <exception cref="NonFiniteGradientException">Under <see cref="NonFinitePolicy.Error"/>, a non-finite gradient; nothing changed.</exception>
     public StepResult Step()
     {
-        var work = new List<(Parameter P, Hyperparameters Hp, ParamState? State)>();
-        foreach (var group in Groups)
+        // The step's lists are fields, cleared and refilled: no allocation per step once they have grown.
+        var work = _work;
+        work.Clear();
+        for (int gi = 0; gi < Groups.Count; gi++)   // index loops: an interface's foreach would allocate its enumerator
         {
+            var group = Groups[gi];
             var hp = group.Hyperparameters;
             ValidateGroup(group);
-            foreach (var p in group.Params)
+            for (int pi = 0; pi < group.Params.Count; pi++)
             {
+                var p = group.Params[pi];
                 // A resident backend steps every parameter: a null host gradient means "the one in the device arena".
                 if (p.Grad is null && !_backend.Resident) continue;
                 if (p.Grad is not null && p.Grad.Length != p.Data.Length)
@@ -360,8 +371,9 @@ public sealed class Optimizer : IDisposable
             }
         }
 
-        var items = new List<StepItem>(work.Count);
-        var counters = new List<(ParamState State, long Step, double B1, double B2, double Mu)>(work.Count);
+        var (items, counters) = (_items, _counters);
+        items.Clear();
+        counters.Clear();
         foreach (var (p, hp, existing) in work)
         {
             var s = existing ?? ParamState.Create(Algorithm, hp, p.Data.Length);
@@ -434,36 +446,36 @@ public sealed class Optimizer : IDisposable
 
     private void CheckState(Parameter p, ParamState s, Hyperparameters hp)
     {
-        // The layout ParamState.Create makes (the descriptor's slots kept with these hyperparameters, less those torch
-        // creates on the first step), without allocating the buffers: this runs on every step.
-        bool m = false, v = false, vmax = false, aux = false;
-        foreach (var slot in Algorithm.Info().StateWith(hp))
+        // The layout ParamState.Create makes (the descriptor's slots kept with these hyperparameters) without allocating
+        // anything, not even an enumerator: this runs on every step. A slot torch creates on the first step (SGD's
+        // momentum_buffer) may be absent.
+        var state = Algorithm.Info().State;
+        for (int i = 0; i < state.Count; i++)
         {
-            if (slot.OnFirstStep) continue;
-            switch (slot.Buffer)
-            {
-                case StateBuffer.M: m = true; break;
-                case StateBuffer.V: v = true; break;
-                case StateBuffer.VMax: vmax = true; break;
-                default: aux = true; break;
-            }
+            var slot = state[i];
+            var have = s[slot.Buffer];
+            if (!slot.Kept(hp) || (have is null && slot.OnFirstStep) || have?.Length == p.Data.Length) continue;
+            throw Misfit($"{slot.Buffer} ({slot.TorchName})", have is null ? "missing" : $"{have.Length} long", $"{p.Data.Length} elements");
         }
-        int n = p.Data.Length;
-        Check(m ? n : null, s.M, "M"); Check(v ? n : null, s.V, "V"); Check(vmax ? n : null, s.VMax, "VMax"); Check(aux ? n : null, s.Aux, "Aux");
+        foreach (var b in AllBuffers)
+            if (s[b] is { } extra && !Kept(b))
+                throw Misfit(b.ToString(), $"{extra.Length} long", "none");
         return;
 
-        void Check(int? want, float[]? have, string slot)
+        bool Kept(StateBuffer b)
         {
-            // SGD creates its momentum buffer on the first step; anything else must match the layout.
-            if (want is null && have is null) return;
-            if (want is null && Algorithm == Algorithm.Sgd && slot == "M" && have!.Length == p.Data.Length) return;
-            if (want is null || have is null || want != have.Length)
-                throw new InvalidOperationException(
-                    $"the state of parameter '{p.Name}' does not fit {Algorithm.Name()} with these hyperparameters: slot {slot} " +
-                    $"is {(have is null ? "missing" : $"{have.Length} long")}, expected {(want is null ? "none" : $"{want} elements")} " +
-                    "(amsgrad, momentum or centered changed after the first step, or a checkpoint of another optimizer was loaded)");
+            for (int i = 0; i < state.Count; i++)
+                if (state[i].Buffer == b && state[i].Kept(hp)) return true;
+            return false;
         }
+
+        InvalidOperationException Misfit(string slot, string have, string want) => new(
+            $"the state of parameter '{p.Name}' does not fit {Algorithm.Name()} with these hyperparameters: slot {slot} " +
+            $"is {have}, expected {want} " +
+            "(amsgrad, momentum or centered changed after the first step, or a checkpoint of another optimizer was loaded)");
     }
+
+    private static readonly StateBuffer[] AllBuffers = Enum.GetValues<StateBuffer>();
 
     public void Dispose() => _backend.Dispose();
 }

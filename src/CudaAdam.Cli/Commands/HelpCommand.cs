@@ -5,7 +5,9 @@ public sealed class HelpCommand : ICommand
 {
     public string Name => "help";
     public string Summary => "list the commands, or show one command's usage";
-    public string Usage => "usage: cudaadam help [command]\n\nWithout a command: lists the commands. With one: prints its usage.\n";
+    public string Usage => "usage: cudaadam help [command | optimizers | OPTIMIZER]\n\nWithout a command: lists the commands. With one: " +
+                           "prints its usage. 'optimizers': every algorithm with its source; an optimizer's name (e.g. adamw): its\n" +
+                           "equations, convention warnings, defaults, state slots and kernel (from its descriptor).\n";
 
     public int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
     {
@@ -15,8 +17,19 @@ public sealed class HelpCommand : ICommand
             return ExitCodes.Ok;
         }
         if (args.Count > 1) throw new UsageException("expected at most one command name; " + Usage.TrimEnd());
+        if (args[0] == "optimizers")
+        {
+            stdout.Write(Optimizers());
+            return ExitCodes.Ok;
+        }
+        if (Algorithms.All.FirstOrDefault(i => string.Equals(i.Name, args[0], StringComparison.OrdinalIgnoreCase)) is { } info)
+        {
+            stdout.Write(Describe(info));
+            return ExitCodes.Ok;
+        }
         var command = Program.Find(args[0])
-                      ?? throw new UsageException($"unknown command '{args[0]}'; commands: {string.Join(", ", Program.Commands.Select(c => c.Name))}");
+                      ?? throw new UsageException($"unknown command or optimizer '{args[0]}'; commands: {string.Join(", ", Program.Commands.Select(c => c.Name))}; " +
+                                                  "'cudaadam help optimizers' lists the optimizers");
         stdout.Write(command.Usage);
         return ExitCodes.Ok;
     }
@@ -28,7 +41,35 @@ public sealed class HelpCommand : ICommand
         int width = Program.Commands.Max(c => c.Name.Length);
         foreach (var c in Program.Commands)
             sb.Append("  ").Append(c.Name.PadRight(width + 2)).Append(c.Summary).Append('\n');
-        sb.Append("\ncudaadam help <command> shows a command's options.\n");
+        sb.Append("\ncudaadam help <command> shows a command's options; cudaadam help optimizers lists the algorithms.\n");
+        return sb.ToString();
+    }
+
+    /// <summary>Every algorithm: name and source (the descriptors' rows; the source names the torch class where there is one).</summary>
+    internal static string Optimizers()
+    {
+        var sb = new System.Text.StringBuilder("optimizers (cudaadam help NAME for the equations):\n");
+        int width = Algorithms.All.Max(i => i.Name.Length);
+        foreach (var i in Algorithms.All)
+            sb.Append("  ").Append(i.Name.PadRight(width + 2)).Append(i.Source).Append('\n');
+        return sb.ToString();
+    }
+
+    /// <summary>One algorithm's descriptor, for a reader: equations and conventions, defaults, state, kernel.</summary>
+    internal static string Describe(AlgorithmInfo i)
+    {
+        var d = i.Defaults;
+        var sb = new System.Text.StringBuilder();
+        sb.Append(i.Name).Append(i.TorchClass is { } t ? $" (torch.optim.{t})" : " (not in torch.optim)").Append('\n');
+        sb.Append("  source     ").Append(i.Source).Append('\n');
+        sb.Append("  update     ").Append(i.Equations).Append('\n');
+        sb.Append(FormattableString.Invariant($"  defaults   lr {d.Lr}"));
+        if (i.UsesBetas) sb.Append(FormattableString.Invariant($", beta1 {d.Beta1}, beta2 {d.Beta2}"));
+        if (i.UsesEps) sb.Append(FormattableString.Invariant($", eps {d.Eps}"));
+        sb.Append(FormattableString.Invariant($", weight_decay {d.WeightDecay}")).Append('\n');
+        sb.Append("  state      ").Append(i.State.Count == 0 ? "none" : string.Join(", ", i.State.Select(s => s.TorchName))).Append('\n');
+        sb.Append("  kernel     kernels/").Append(i.Kernel.Family).Append(".cu ").Append(i.Kernel.Name)
+          .Append(i.DiagnosticsKernel is { } k ? $" (diagnostics: {k.Name})" : "").Append('\n');
         return sb.ToString();
     }
 }

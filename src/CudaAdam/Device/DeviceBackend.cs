@@ -71,12 +71,12 @@ public sealed record DeviceBackendOptions
 /// (offsets, arenas, the device chunk table) is rebuilt only when a new tensor appears or a tensor's set of state
 /// slots changes. A tensor without a gradient this step stays in the chunk table, marked inactive in the tensor
 /// table, and its blocks return at once.</para>
-/// <para>Transfers (the simple, always-correct policy): the host arrays are the truth. Each step uploads p, g and
+/// <para>Transfers with <see cref="Residency.Host"/> (the default, always-correct policy): the host arrays are the truth. Each step uploads p, g and
 /// the state of every tensor that steps (one copy per arena, through a host staging array, plus the tensor table),
 /// and downloads p and the state afterwards. That is 2 × (bytes of p + state) + bytes of g over the bus per step, far
 /// more than the kernel's own 28 bytes/parameter (Adam) of device traffic: fine for the emulator and for testing,
-/// the bottleneck on a real GPU. A device-resident mode (state kept on the device, host copies on demand) is the next
-/// step and needs no kernel change.</para>
+/// the bottleneck on a real GPU. With <see cref="Residency.Device"/> the same kernels run over arenas that stay on the
+/// device (the device step clock advances the scalars; <c>ResidentPlan</c>): nothing but the step's outcome crosses.</para>
 /// <para>Non-finite gradients (<see cref="NonFinitePolicy"/>): under skip and error, when any gradient of the step
 /// times inv_scale is ±inf or NaN, nothing changes (params and every state bit) and the outcome says
 /// <see cref="BackendStepOutcome.NonFinite"/>; <see cref="Optimizer"/> rolls back its step counters. Two phases:

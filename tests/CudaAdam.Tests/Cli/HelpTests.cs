@@ -11,6 +11,33 @@ public class HelpTests
             Assert.That(r.Out, Does.Contain(c.Name).And.Contain(c.Summary));
     }
 
+    [Test]
+    public void HelpOptimizersListsEveryDescriptorWithItsSource()
+    {
+        var r = CliRunner.Invoke("help", "optimizers");
+        Assert.That(r.Code, Is.EqualTo(0), r.ToString());
+        foreach (var i in Algorithms.All) Assert.That(r.Out, Does.Contain($"  {i.Name}").And.Contain(i.Source));
+    }
+
+    [TestCase("yogi", "v ← v − (1−β2)·sign(v − g²)·g²", "exp_avg, exp_avg_sq", "kernels/adam.cu yogi_step")]
+    [TestCase("AdamW", "DECOUPLED", "max_exp_avg_sq", "(diagnostics: adam_step_diag)")]
+    [TestCase("sgd", "dampening", "momentum_buffer", "kernels/baselines.cu sgd_step")]
+    public void HelpForAnOptimizerPrintsItsDescriptor(string name, string equation, string state, string kernel)
+    {
+        var r = CliRunner.Invoke("help", name);
+        Assert.That(r.Code, Is.EqualTo(0), r.ToString());
+        Assert.That(r.Out, Does.Contain(equation).And.Contain(state).And.Contain(kernel));
+    }
+
+    [Test]
+    public void HelpForAnUnknownNameIsOneLineNamingBoth()
+    {
+        var r = CliRunner.Invoke("help", "adamx");
+        Assert.That(r.Code, Is.EqualTo(2));
+        Assert.That(r.Err.TrimEnd('\n'), Does.Not.Contain('\n'));
+        Assert.That(r.Err, Does.Contain("unknown command or optimizer 'adamx'").And.Contain("help optimizers"));
+    }
+
     [TestCase("replay", "--weight-decay")]
     [TestCase("reddi", "--steps")]
     [TestCase("run", "the same as `cudaadam train`")]
@@ -44,7 +71,7 @@ public class HelpTests
     {
         var r = CliRunner.Invoke("help", "nope");
         Assert.That(r.Code, Is.EqualTo(2));
-        Assert.That(r.Err, Does.StartWith("cudaadam help: unknown command 'nope'"));
+        Assert.That(r.Err, Does.StartWith("cudaadam help: unknown command or optimizer 'nope'"));
     }
 
     [Test]
