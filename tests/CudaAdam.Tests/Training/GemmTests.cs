@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using CudaAdam.Training;
 using CudaAdam.Training.Layers;
 using CudaAdam.Training.Models;
@@ -137,4 +138,19 @@ public class GemmTests
             Prerequisite.Missing("libopenblas.so.0 is absent: apt-get install libopenblas0-pthread (./build.sh setup installs it); the managed GEMM is used");
         Assert.That(Gemm.Default.Name, Is.EqualTo("openblas"));
     }
+
+    [Test]
+    public void OpenBlas_RunsOnTheCpuStepsThreadCount_AndSleepsWhenIdle()
+    {
+        if (!OpenBlasGemm.IsAvailable)
+            Prerequisite.Missing("libopenblas.so.0 is absent: apt-get install libopenblas0-pthread (./build.sh setup installs it); the managed GEMM is used");
+        if (Environment.GetEnvironmentVariable("OPENBLAS_NUM_THREADS") is null)
+            Assert.That(OpenBlasGemm.Threads, Is.EqualTo(CudaAdam.Cpu.SimdStepper.DefaultThreads));
+        // Set in the native environment before the library loaded (the managed view of the environment does not see it).
+        Assert.That(Marshal.PtrToStringUTF8(getenv("OPENBLAS_THREAD_TIMEOUT")),
+            Is.EqualTo(Environment.GetEnvironmentVariable("OPENBLAS_THREAD_TIMEOUT") ?? OpenBlasGemm.ThreadTimeout));
+    }
+
+    [DllImport("libc.so.6")]
+    private static extern IntPtr getenv(string name);
 }
