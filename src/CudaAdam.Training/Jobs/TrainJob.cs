@@ -274,23 +274,25 @@ public static class TrainJob
         string? cpuOnly = config.Model.Kind == "vae" ? "the vae's layers and loss run on the CPU only"
             : config.Optimizers?.FirstOrDefault(o => o.Algorithm == Algorithm.NAdam) is { } nadam
                 ? $"optimizer '{nadam.Id}' is nadam, which the device-resident step does not run" : null;
+        // Which CPU path runs, said whenever the job trains on the CPU (chosen or by auto).
+        string cpuStep = $"fast CPU step: {new CudaAdam.Cpu.CpuSimdBackend().Description}";
         if (name == "cpu")
         {
-            description = $"cpu (CPU layers, fast CPU step: {new CudaAdam.Cpu.CpuSimdBackend().Description})";
+            description = $"cpu (CPU layers, {cpuStep})";
             return null;
         }
         if (name == "auto")
         {
             if (cpuOnly is not null)
             {
-                description = $"cpu (auto: {cpuOnly})";
+                description = $"cpu (auto: {cpuOnly}; {cpuStep})";
                 return null;
             }
             if (DeviceBackends.Unavailable("cuda") is { } why)
             {
                 string first = why.Split('\n')[0];
                 int dot = first.IndexOf(". ", StringComparison.Ordinal);
-                description = $"cpu (auto: no GPU: {(dot > 0 ? first[..dot] : first.TrimEnd('.', ':'))}; `cudaadam info` says more)";
+                description = $"cpu (auto: no GPU: {(dot > 0 ? first[..dot] : first.TrimEnd('.', ':'))}; `cudaadam info` says more; {cpuStep})";
                 return null;
             }
             try

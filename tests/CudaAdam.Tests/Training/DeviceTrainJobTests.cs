@@ -96,7 +96,8 @@ public class DeviceTrainJobTests
         if (DeviceBackends.Unavailable("cuda") is { } reason)
         {
             Assert.That(device, Is.Null);
-            Assert.That(description, Does.StartWith("cpu (auto: no GPU: "));
+            Assert.That(description, Does.StartWith("cpu (auto: no GPU: ").And.Contain("fast CPU step: fused SIMD step"),
+                "the log says which CPU path runs");
         }
         else
         {
