@@ -21,18 +21,25 @@ public sealed class CpuSimdBackend : IStepBackend
     /// <param name="threads">Threads, the caller's included; 0: <see cref="SimdStepper.DefaultThreads"/>.</param>
     public CpuSimdBackend(int threads = 0) : this(new SimdStepper(threads)) { }
 
-    internal CpuSimdBackend(SimdStepper stepper) => _stepper = stepper;
+    internal CpuSimdBackend(SimdStepper stepper, IReadOnlySet<Algorithm>? kernels = null) =>
+        (_stepper, _kernels) = (stepper, kernels ?? SimdStep.Kernels);
+
+    private readonly IReadOnlySet<Algorithm> _kernels;
+    private CpuReferenceBackend? _reference;
 
     public string Name => "cpu";
 
     /// <summary>Threads the step runs on.</summary>
     public int Threads => _stepper.Threads;
 
-    /// <summary>Which CPU path runs, for logs: vector width and threads.</summary>
+    /// <summary>Which CPU path runs, for logs: vector width and threads (algorithms without a fast kernel step on the
+    /// reference: <see cref="SimdStep.Kernels"/>).</summary>
     public string Description => $"fused SIMD step, {SimdStep.Describe()}, {Threads} thread{(Threads == 1 ? "" : "s")}";
 
     public BackendStepOutcome Step(Algorithm algorithm, IReadOnlyList<StepItem> items, StepContract contract)
     {
+        // No fast kernel (an algorithm added through its descriptor alone): the reference, the same contract and bits.
+        if (!_kernels.Contains(algorithm)) return (_reference ??= new CpuReferenceBackend()).Step(algorithm, items, contract);
         bool clipping = contract.MaxGradNorm is not null;
         float? invScale = contract.InvScale == 1f && !clipping ? null : contract.InvScale;
         if (contract.Checks && !_stepper.AllFinite(items, invScale)) return BackendStepOutcome.Refused();

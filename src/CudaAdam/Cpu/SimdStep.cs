@@ -23,6 +23,15 @@ namespace CudaAdam.Cpu;
 public static class SimdStep
 {
     /// <summary>The widest vector in use here, for logs: "avx512 (16 lanes)", "avx2 (8 lanes)", ...</summary>
+    /// <summary>The algorithms with a fast kernel here (the cases of <see cref="Elements"/> and StepConstants.Create).
+    /// An algorithm added through its descriptor alone has none yet: <see cref="CpuSimdBackend"/> steps it with the
+    /// reference, which is what this path must equal bitwise anyway, so a new algorithm costs no SIMD code.</summary>
+    public static IReadOnlySet<Algorithm> Kernels { get; } = new HashSet<Algorithm>
+    {
+        Algorithm.Adam, Algorithm.AdamW, Algorithm.SignAdam, Algorithm.Yogi, Algorithm.AdaMax, Algorithm.NAdam, Algorithm.RAdam,
+        Algorithm.Sgd, Algorithm.AdaGrad, Algorithm.RmsProp, Algorithm.AdaDelta, Algorithm.SignSgd, Algorithm.Signum, Algorithm.Lion,
+    };
+
     public static string Describe() => SimdKernels.Lanes switch
     {
         16 => "512-bit vectors (16 lanes)",

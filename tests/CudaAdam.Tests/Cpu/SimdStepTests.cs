@@ -1,6 +1,7 @@
 using CudaAdam.Cpu;
 using CudaAdam.Device;
 using CudaAdam.Reference;
+using CudaAdam.Tests.Emulator;
 
 namespace CudaAdam.Tests.Cpu;
 
@@ -270,6 +271,29 @@ public class SimdStepTests
         // CheckState used to build a fresh ParamState (8 MB of M and V here) every step, and the step's lists were new
         // each time; now the lists are the Optimizer's own, refilled: the engine allocates nothing per step.
         Assert.That(perStep, Is.EqualTo(0), "bytes per Optimizer.Step of a 1M-parameter Adam, on the calling thread");
+    }
+
+    [Test]
+    public void EveryAlgorithmOfTodayHasAFastKernel() =>
+        Assert.That(SimdStep.Kernels, Is.EquivalentTo(Algorithms.All.Select(i => i.Algorithm)),
+            "an algorithm without one steps on the reference (see the next test); list the new kernel in SimdStep.Kernels");
+
+    [Test]
+    public void AnAlgorithmWithoutAFastKernelStepsOnTheReferenceUnderTheSameContract()
+    {
+        // As an algorithm added through its descriptor alone would: no entry in the kernel set.
+        var (fast, reference) = (new Parameter("w", EmulatorTestSupport.RandomFloats(5, 37)), new Parameter("w", EmulatorTestSupport.RandomFloats(5, 37)));
+        using var a = new Optimizer(Algorithm.Yogi, [fast], null, new CpuSimdBackend(new SimdStepper(2), kernels: new HashSet<Algorithm>()));
+        using var b = new Optimizer(Algorithm.Yogi, [reference], null, new CpuReferenceBackend());
+        for (int t = 1; t <= 4; t++)
+        {
+            var g = EmulatorTestSupport.RandomFloats(50 + t, 37);
+            if (t == 3) g[4] = float.NaN;
+            (fast.Grad, reference.Grad) = (g, (float[])g.Clone());
+            Assert.That(a.Step(), Is.EqualTo(b.Step()), $"step {t}: the same result");
+        }
+        EmulatorTestSupport.AssertBitwiseEqual(reference.Data, fast.Data, "w");
+        Assert.That(a.SkippedSteps, Is.EqualTo(1));
     }
 
     [Test]
