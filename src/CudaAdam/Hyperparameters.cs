@@ -60,6 +60,20 @@ public sealed record Hyperparameters
     /// only the scalars of <see cref="StepScalars.Advance"/> change: 1 − β1^t and 1 − β2^t become exactly 1.</remarks>
     public bool BiasCorrection { get; init; } = true;
 
+    /// <summary>
+    /// Bits per element of the optimizer state: 32 (float32, default) or 8, the block-wise 8-bit state of Dettmers et al.,
+    /// "8-bit Optimizers via Block-wise Quantization" (ICLR 2022; bitsandbytes' <c>Adam8bit</c>/<c>AdamW8bit</c>,
+    /// <c>optim_bits=8</c>): m with the signed and v with the unsigned dynamic map (<see cref="DynamicMap"/>), blocks of
+    /// 2,048 elements with a float32 absmax each (<see cref="QuantizedBuffer"/>), about 2 bytes of state per parameter instead
+    /// of 8. A state option, not an algorithm: the algorithms whose descriptor has a <see cref="AlgorithmInfo.State8Kernel"/>
+    /// (Adam, AdamW) accept it.
+    /// </summary>
+    /// <remarks>Convention warnings: the step itself runs in float32 on the dequantized state, and the parameter is updated
+    /// with the new m and v BEFORE they are requantized (bitsandbytes' order), so the first step is bitwise float32 Adam's.
+    /// Unlike bitsandbytes (<c>min_8bit_size=4096</c>) every tensor is quantized, small ones too; amsgrad is refused (as in
+    /// bitsandbytes' 8-bit Adam); a non-finite value in a block (non_finite = propagate) makes the whole block NaN.</remarks>
+    public int StateBits { get; init; } = 32;
+
     /// <summary>Whether <paramref name="algorithm"/> reads <see cref="BiasCorrection"/> (its descriptor says).</summary>
     public static bool HasBiasCorrectionSwitch(Algorithm algorithm) => algorithm.Info().BiasCorrectionSwitch;
 
@@ -111,6 +125,12 @@ public sealed record Hyperparameters
                                         (info.HasSecondMoment
                                             ? "(its step schedule is built on the corrected moments; use adam with bias_correction = false)"
                                             : "(it has no bias correction to switch off)"));
+        if (StateBits != 32 && StateBits != 8)
+            throw new ArgumentException($"Invalid state_bits value: {StateBits} (must be 32, float32 state, or 8, block-wise 8-bit state)");
+        if (StateBits == 8 && info.State8Kernel is null)
+            throw new ArgumentException($"state_bits = 8 is an option of {Having(i => i.State8Kernel is not null)}, not {info.Name} (it keeps float32 state only)");
+        if (StateBits == 8 && Amsgrad)
+            throw new ArgumentException("state_bits = 8 does not combine with amsgrad (as in bitsandbytes: max_exp_avg_sq stays float32-only); drop one of them");
         if (DecoupledWeightDecay && !info.DecoupledOption)
             throw new ArgumentException($"decoupled_weight_decay is an option of {Having(i => i.DecoupledOption)}, not {info.Name} " +
                                         "(use adamw for Adam with decoupled weight decay)");

@@ -279,9 +279,13 @@ public sealed class Optimizer : IDisposable
                 if (State(p) is { } s)
                 {
                     var buffers = new Dictionary<string, float[]>(StringComparer.Ordinal);
+                    var quantized = new Dictionary<string, QuantizedBuffer>(StringComparer.Ordinal);
                     foreach (var slot in info.State)
+                    {
                         if (s[slot.Buffer] is { } b) buffers[slot.TorchName] = (float[])b.Clone();
-                    state[index] = new ParamStateEntry(s.Step, s.Beta1Power, s.Beta2Power, s.MuProduct, buffers);
+                        if (slot.Quantized is not null && s.Quantized(slot.Buffer) is { } q) quantized[slot.TorchName] = q.Clone();
+                    }
+                    state[index] = new ParamStateEntry(s.Step, s.Beta1Power, s.Beta2Power, s.MuProduct, buffers) { Quantized = quantized };
                 }
                 ids.Add(index++);
             }
@@ -319,7 +323,7 @@ public sealed class Optimizer : IDisposable
         ArgumentNullException.ThrowIfNull(dict);
         var info = Algorithm.Info();
         void Fail(string what) => throw new ArgumentException($"state dict: {what}; nothing was loaded");
-        if (dict.Version != OptimizerStateDict.CurrentVersion) Fail($"version {dict.Version}, this build reads {OptimizerStateDict.CurrentVersion}");
+        if (dict.Version is < 1 or > OptimizerStateDict.CurrentVersion) Fail($"version {dict.Version}, this build reads 1 … {OptimizerStateDict.CurrentVersion}");
         if (dict.Algorithm != info.Name) Fail($"it is of {dict.Algorithm}, this optimizer is {info.Name}");
         if (dict.StepCount < 0 || dict.SkippedSteps < 0) Fail($"negative step counts ({dict.StepCount} taken, {dict.SkippedSteps} skipped)");
         if (dict.ParamGroups.Count != Groups.Count) Fail($"{dict.ParamGroups.Count} parameter groups, this optimizer has {Groups.Count}");
@@ -356,12 +360,25 @@ public sealed class Optimizer : IDisposable
             if (!(e.MuProduct >= 0 && e.MuProduct <= 1)) Fail(FormattableString.Invariant($"{who}: the running product Πμ is {e.MuProduct}, outside [0, 1]"));
             var s = new ParamState { Step = e.Step, Beta1Power = e.Beta1Power, Beta2Power = e.Beta2Power, MuProduct = e.MuProduct };
             var slots = info.StateWith(hp).ToList();
-            foreach (var name in e.Buffers.Keys)
+            foreach (var name in e.Buffers.Keys.Concat(e.Quantized.Keys))
                 if (slots.All(x => x.TorchName != name))
                     Fail($"{who}: slot '{name}' is not kept by {info.Name} with these hyperparameters " +
                          $"(it keeps {(slots.Count == 0 ? "none" : string.Join(", ", slots.Select(x => x.TorchName)))})");
             foreach (var slot in slots)
             {
+                if (slot.QuantizedWith(hp))
+                {
+                    // state_bits = 8: the slot is codes + absmax (QuantizedBuffer), never float32.
+                    if (e.Buffers.ContainsKey(slot.TorchName))
+                        Fail($"{who}: slot '{slot.TorchName}' is float32, but with state_bits = 8 it is kept 8-bit");
+                    if (!e.Quantized.TryGetValue(slot.TorchName, out var q)) Fail($"{who}: slot '{slot.TorchName}' (8-bit) is missing");
+                    else if (q.Length != p.Data.Length) Fail($"{who}: slot '{slot.TorchName}' has {q.Length} elements, the parameter {p.Data.Length}");
+                    else if (q.Map != slot.Quantized) Fail($"{who}: slot '{slot.TorchName}' uses the {q.Map} map, {info.Name} keeps it on the {slot.Quantized} map");
+                    else s.SetQuantized(slot.Buffer, q.Clone());
+                    continue;
+                }
+                if (e.Quantized.ContainsKey(slot.TorchName))
+                    Fail($"{who}: slot '{slot.TorchName}' is 8-bit, but with state_bits = {hp.StateBits} it is kept float32");
                 if (!e.Buffers.TryGetValue(slot.TorchName, out var values))
                 {
                     if (slot.OnFirstStep && e.Step == 0) continue;
@@ -509,6 +526,15 @@ public sealed class Optimizer : IDisposable
         {
             var slot = state[i];
             var have = s[slot.Buffer];
+            var q8 = slot.Quantized is null ? null : s.Quantized(slot.Buffer);
+            if (slot.Kept(hp) && slot.QuantizedWith(hp))
+            {
+                if (q8?.Length == p.Data.Length && q8.Map == slot.Quantized && have is null) continue;
+                throw Misfit($"{slot.Buffer} ({slot.TorchName})", q8 is null ? "not 8-bit" : $"8-bit, {q8.Length} long, {q8.Map} map",
+                    $"8-bit, {p.Data.Length} elements, {slot.Quantized} map (state_bits = 8)");
+            }
+            if (q8 is not null)
+                throw Misfit($"{slot.Buffer} ({slot.TorchName})", "8-bit", $"float32 (state_bits = {hp.StateBits})");
             if (!slot.Kept(hp) || (have is null && slot.OnFirstStep) || have?.Length == p.Data.Length) continue;
             throw Misfit($"{slot.Buffer} ({slot.TorchName})", have is null ? "missing" : $"{have.Length} long", $"{p.Data.Length} elements");
         }
@@ -527,7 +553,7 @@ public sealed class Optimizer : IDisposable
         InvalidOperationException Misfit(string slot, string have, string want) => new(
             $"the state of parameter '{p.Name}' does not fit {Algorithm.Name()} with these hyperparameters: slot {slot} " +
             $"is {have}, expected {want} " +
-            "(amsgrad, momentum or centered changed after the first step, or a checkpoint of another optimizer was loaded)");
+            "(amsgrad, momentum, centered or state_bits changed after the first step, or a checkpoint of another optimizer was loaded)");
     }
 
     private static readonly StateBuffer[] AllBuffers = Enum.GetValues<StateBuffer>();

@@ -17,8 +17,10 @@ namespace CudaAdam;
 /// corrections from them, never from pow (DESIGN.md).</remarks>
 public sealed record OptimizerStateDict
 {
-    /// <summary>The version this build writes and reads.</summary>
-    public const int CurrentVersion = 1;
+    /// <summary>The version this build writes. It reads 1 too: version 2 (8-bit state) adds, after each parameter's float32
+    /// buffers, its 8-bit buffers (<see cref="ParamStateEntry.Quantized"/>: name, map, block size, codes, absmax); a version 1
+    /// dict has none, and loads as it always did.</summary>
+    public const int CurrentVersion = 2;
 
     public int Version { get; init; } = CurrentVersion;
     /// <summary>The algorithm's name (<see cref="AlgorithmInfo.Name"/>).</summary>
@@ -70,6 +72,23 @@ public sealed record OptimizerStateDict
                 Buffer.BlockCopy(values, 0, bytes, 0, bytes.Length);
                 w.Write(bytes);
             }
+            if (Version < 2)
+            {
+                if (s.Quantized.Count > 0) throw new InvalidOperationException($"a version {Version} state dict cannot hold 8-bit state");
+                continue;
+            }
+            w.Write(s.Quantized.Count);
+            foreach (var (name, q) in s.Quantized.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+            {
+                w.Write(name);
+                w.Write((byte)q.Map);
+                w.Write(QuantizedBuffer.BlockSize);
+                w.Write(q.Length);
+                w.Write(q.Codes);
+                var bytes = new byte[q.Absmax.Length * sizeof(float)];
+                Buffer.BlockCopy(q.Absmax, 0, bytes, 0, bytes.Length);
+                w.Write(bytes);
+            }
         }
     }
 
@@ -83,8 +102,8 @@ public sealed record OptimizerStateDict
         {
             if (!r.ReadBytes(Magic.Length).AsSpan().SequenceEqual(Magic)) throw new InvalidDataException("not an optimizer state dict (bad magic bytes)");
             int version = r.ReadInt32();
-            if (version != CurrentVersion)
-                throw new InvalidDataException($"optimizer state dict version {version}; this build reads version {CurrentVersion}");
+            if (version is < 1 or > CurrentVersion)
+                throw new InvalidDataException($"optimizer state dict version {version}; this build reads versions 1 … {CurrentVersion}");
             string algorithm = r.ReadString();
             long stepCount = r.ReadInt64(), skipped = r.ReadInt64();
             var groups = new ParamGroupState[Count(r, ms, 1, "parameter groups")];
@@ -114,7 +133,28 @@ public sealed record OptimizerStateDict
                     Buffer.BlockCopy(r.ReadBytes(len * sizeof(float)), 0, values, 0, len * sizeof(float));
                     if (!buffers.TryAdd(name, values)) throw new InvalidDataException($"parameter {index}: buffer {name} twice");
                 }
-                if (!state.TryAdd(index, new ParamStateEntry(step, b1, b2, mu, buffers)))
+                var quantized = new Dictionary<string, QuantizedBuffer>(StringComparer.Ordinal);
+                int nq = version >= 2 ? Count(r, ms, 10, $"8-bit buffers of parameter {index}") : 0;
+                for (int b = 0; b < nq; b++)
+                {
+                    string name = r.ReadString();
+                    byte map = r.ReadByte();
+                    if (map is not ((byte)QuantMap.Signed or (byte)QuantMap.Unsigned))
+                        throw new InvalidDataException($"parameter {index}: 8-bit buffer {name} names map {map}, which does not exist");
+                    int blockSize = r.ReadInt32();
+                    if (blockSize != QuantizedBuffer.BlockSize)
+                        throw new InvalidDataException($"parameter {index}: 8-bit buffer {name} has blocks of {blockSize}, this build uses {QuantizedBuffer.BlockSize}");
+                    int len = Count(r, ms, 1, $"codes of {name} of parameter {index}");
+                    var codes = r.ReadBytes(len);
+                    int blocks = QuantizedBuffer.Blocks(len);
+                    if ((long)blocks * sizeof(float) > ms.Length - ms.Position)
+                        throw new InvalidDataException($"parameter {index}: 8-bit buffer {name} is cut short");
+                    var absmax = new float[blocks];
+                    Buffer.BlockCopy(r.ReadBytes(blocks * sizeof(float)), 0, absmax, 0, blocks * sizeof(float));
+                    if (!quantized.TryAdd(name, new QuantizedBuffer((QuantMap)map, codes, absmax)) || buffers.ContainsKey(name))
+                        throw new InvalidDataException($"parameter {index}: buffer {name} twice");
+                }
+                if (!state.TryAdd(index, new ParamStateEntry(step, b1, b2, mu, buffers) { Quantized = quantized }))
                     throw new InvalidDataException($"parameter {index} has two state entries");
             }
             if (ms.Position != ms.Length) throw new InvalidDataException($"{ms.Length - ms.Position} unexpected bytes after the state dict");
@@ -143,5 +183,11 @@ public sealed record OptimizerStateDict
 /// <summary>One parameter group of a state dict: its hyperparameters and its parameters' indices, names and lengths.</summary>
 public sealed record ParamGroupState(Hyperparameters Hyperparameters, IReadOnlyList<int> Params, IReadOnlyList<string> Names, IReadOnlyList<int> Lengths);
 
-/// <summary>One parameter's state in a state dict: torch's <c>step</c>, the running products, and the buffers by torch's names.</summary>
-public sealed record ParamStateEntry(long Step, double Beta1Power, double Beta2Power, double MuProduct, IReadOnlyDictionary<string, float[]> Buffers);
+/// <summary>One parameter's state in a state dict: torch's <c>step</c>, the running products, and the buffers by torch's names
+/// (float32 in <see cref="Buffers"/>; with state_bits = 8, the 8-bit ones in <see cref="Quantized"/>, codes and absmax, under
+/// the same torch names).</summary>
+public sealed record ParamStateEntry(long Step, double Beta1Power, double Beta2Power, double MuProduct, IReadOnlyDictionary<string, float[]> Buffers)
+{
+    /// <summary>The 8-bit buffers (<see cref="Hyperparameters.StateBits"/> = 8), by torch's slot names; empty for float32 state.</summary>
+    public IReadOnlyDictionary<string, QuantizedBuffer> Quantized { get; init; } = new Dictionary<string, QuantizedBuffer>();
+}

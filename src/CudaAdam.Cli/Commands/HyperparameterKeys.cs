@@ -21,6 +21,11 @@ internal static class HyperparameterKeys
     private static Key B(string snake, Func<Hyperparameters, bool, Hyperparameters> set) =>
         new(snake, true, (h, raw, what) => set(h, Arguments.ParseBool(raw, what)));
 
+    private static Key I(string snake, Func<Hyperparameters, int, Hyperparameters> set) =>
+        new(snake, false, (h, raw, what) => set(h,
+            int.TryParse(raw, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out int v)
+                ? v : throw new UsageException($"{what}: '{raw}' is not a whole number")));
+
     public static readonly IReadOnlyList<Key> All =
     [
         D("lr", (h, v) => h with { Lr = v }),
@@ -41,6 +46,7 @@ internal static class HyperparameterKeys
         D("momentum_decay", (h, v) => h with { MomentumDecay = v }),
         B("decoupled_weight_decay", (h, v) => h with { DecoupledWeightDecay = v }),
         B("bias_correction", (h, v) => h with { BiasCorrection = v }),   // default true; --bias-correction=false
+        I("state_bits", (h, v) => h with { StateBits = v }),              // 32 (default) or 8: block-wise 8-bit state (adam, adamw)
     ];
 
     public static Key? Find(string snake) => All.FirstOrDefault(k => k.Snake == snake);

@@ -337,6 +337,10 @@ public sealed class OptimizerConfig
     /// adam, adamw, signadam, adamax).</summary>
     [ConfigurationKeyName("bias_correction")]
     public bool? BiasCorrection { get; set; }
+    /// <summary>Bits per element of the optimizer state (<see cref="CudaAdam.Hyperparameters.StateBits"/>): 32 (default) or 8,
+    /// the block-wise 8-bit state of Dettmers et al. 2022 (adam, adamw).</summary>
+    [ConfigurationKeyName("state_bits")]
+    public int? StateBits { get; set; }
 
     [JsonIgnore] public Algorithm Algorithm { get; private set; }
     /// <summary>The label, or the name when there is none.</summary>
@@ -351,6 +355,7 @@ public sealed class OptimizerConfig
             Lr = Lr ?? h.Lr, Beta1 = Beta1 ?? h.Beta1, Beta2 = Beta2 ?? h.Beta2, Eps = Eps ?? h.Eps,
             WeightDecay = WeightDecay ?? h.WeightDecay, Amsgrad = Amsgrad ?? h.Amsgrad, Momentum = Momentum ?? h.Momentum,
             Dampening = Dampening ?? h.Dampening, Nesterov = Nesterov ?? h.Nesterov, BiasCorrection = BiasCorrection ?? h.BiasCorrection,
+            StateBits = StateBits ?? h.StateBits,
         };
     }
 
@@ -369,6 +374,7 @@ public sealed class OptimizerConfig
         (Amsgrad, Momentum, Dampening, Nesterov) = (h.Amsgrad, h.Momentum, h.Dampening, h.Nesterov);
         // Written back only when it is off, so configs of the algorithms without the switch stay as they were.
         BiasCorrection = h.BiasCorrection ? null : false;
+        StateBits = h.StateBits == 32 ? null : h.StateBits;   // likewise: written only when 8-bit
     }
 }
 

@@ -541,6 +541,7 @@ public static class TrainJob
         if (h.Momentum != 0) sb.Append($", momentum {G(h.Momentum)}");
         if (h.Nesterov) sb.Append(", nesterov");
         if (!h.BiasCorrection) sb.Append(", no bias correction");
+        if (h.StateBits == 8) sb.Append(", 8-bit state (block-wise, Dettmers et al. 2022)");
         // The sign-like descent bound of arXiv 2507.05966: |m|/sqrt(v) <= R, finite iff beta1 < sqrt(beta2).
         if (Hyperparameters.HasSecondMoment(oc.Algorithm))
             sb.Append(double.IsFinite(h.SignBound) ? FormattableString.Invariant($", R {h.SignBound:0.###} (β1 < √β2)") : ", R ∞ (β1 ≥ √β2)");
