@@ -31,7 +31,7 @@ internal static class TrainingFixtures
         yield return new TestCaseData(Algorithm.Adam, Hyperparameters.Defaults(Algorithm.Adam) with { Amsgrad = true }).SetArgDisplayNames("amsgrad");
         yield return new TestCaseData(Algorithm.SignAdam, Hyperparameters.Defaults(Algorithm.SignAdam)).SetArgDisplayNames("signadam");
         yield return new TestCaseData(Algorithm.Lion, Hyperparameters.Defaults(Algorithm.Lion)).SetArgDisplayNames("lion");
-        yield return new TestCaseData(Algorithm.Sgd, new Hyperparameters { Lr = 0.05, Momentum = 0.9, Nesterov = true }).SetArgDisplayNames("sgd-nesterov");
+        yield return new TestCaseData(Algorithm.Sgd, Hyperparameters.For(Algorithm.Sgd, lr: 0.05, momentum: 0.9, nesterov: true)).SetArgDisplayNames("sgd-nesterov");
     }
 
     /// <summary>A model run's objective (its model, data sets, generators, evaluation).</summary>
