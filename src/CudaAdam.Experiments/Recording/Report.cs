@@ -222,7 +222,7 @@ public sealed class Report
         var sb = new StringBuilder();
         sb.Append("# ").Append(Title).Append("\n\n");
         sb.Append($"Run: `scripts/fsx {Options.Script}` size **{Options.Size.ToString().ToLowerInvariant()}**, {SeedList.Count} seeds ({SeedRange(SeedList)}); ")
-          .Append($"criteria [`scripts/criteria/{c.Name}.json`](../../scripts/criteria/{c.Name}.json) **version {c.Version}** (sha256 `{c.Hash}`).\n\n");
+          .Append($"criteria `scripts/criteria/{c.Name}.json` **version {c.Version}** (sha256 `{c.Hash}`).\n\n");
         if (c.Unregistered is not null) sb.Append($"> Criteria not registered: {c.Unregistered}.\n\n");
         sb.Append("## Criteria (fixed before the run in the criteria file)\n\n");
         sb.Append($"Source: {c.Source}. Each criterion is an effect θ with a bootstrap interval over seeds (expanded percentile, {Num(100 * (1 - 2 * c.Alpha))}%, ")
