@@ -26,7 +26,7 @@ public sealed class Experiment
     private readonly List<(string Stage, string Dir, JsonObject Manifest)> _mergeManifests = [];
     private int _jobsRun;
 
-    private sealed record StageRecord(string Name, string Kind, int Jobs, string KeysHash, int? K, int? N);
+    private sealed record StageRecord(string Name, string Kind, int Jobs, string KeysHash, int? K, int? N, IReadOnlyList<string> Tables);
 
     private Experiment(ScriptOptions options, CriteriaFile criteria, string repoRoot, string command)
     {
@@ -120,49 +120,72 @@ public sealed class Experiment
     /// <param name="columns">The table's columns (without <c>job</c>).</param>
     /// <param name="run">One job: its rows, each with one cell per column.</param>
     public RawTable Run<TJob>(string stage, IReadOnlyList<TJob> jobs, Func<TJob, string> key, IReadOnlyList<string> columns,
-        Func<TJob, IEnumerable<object[]>> run)
+        Func<TJob, IEnumerable<object[]>> run) =>
+        RunTables(stage, jobs, key, [Tuple.Create(stage, columns)], j => run(j).Select(r => Tuple.Create(stage, r)))[stage];
+
+    /// <summary>
+    /// <see cref="Run{TJob}"/> with several tables per stage: <paramref name="tables"/> gives each table's name (its CSV's
+    /// file name) and columns; a job returns (table, row) pairs. F#: <c>[ ("snap", [| … |]); ("ks", [| … |]) ]</c>.
+    /// </summary>
+    public IReadOnlyDictionary<string, RawTable> RunTables<TJob>(string stage, IReadOnlyList<TJob> jobs, Func<TJob, string> key,
+        IReadOnlyList<Tuple<string, IReadOnlyList<string>>> tables, Func<TJob, IEnumerable<Tuple<string, object[]>>> run)
     {
         ArgumentNullException.ThrowIfNull(jobs);
         if (_stages.Any(s => s.Name == stage)) throw new ArgumentException($"stage '{stage}' ran twice: give each stage its own name");
-        if (columns.Contains("job")) throw new ArgumentException("'job' is the sweep's own column: name yours differently");
+        var names = tables.Select(t => t.Item1).ToArray();
+        if (names.Length == 0 || names.Distinct().Count() != names.Length) throw new ArgumentException($"stage {stage}: give one or more tables, each its own name");
+        if (_stages.Any(s => s.Tables.Intersect(names).Any())) throw new ArgumentException($"stage {stage}: a table name is used by an earlier stage");
+        foreach (var t in tables)
+            if (t.Item2.Contains("job")) throw new ArgumentException($"table {t.Item1}: 'job' is the sweep's own column: name yours differently");
         var keys = jobs.Select(key).ToArray();
         if (keys.Distinct().Count() != keys.Length)
             throw new ArgumentException($"stage {stage}: two jobs have the same key '{keys.GroupBy(k => k).First(g => g.Count() > 1).Key}': keys must identify jobs");
         var keysHash = CriteriaFile.HashOf(string.Join("\n", keys));
-        var header = new[] { "job" }.Concat(columns).ToArray();
-        var path = File(stage + ".csv");
+        var headers = tables.ToDictionary(t => t.Item1, t => new[] { "job" }.Concat(t.Item2).ToArray());
+        var record = new StageRecord(stage, "complete", jobs.Count, keysHash, null, null, names);
 
-        if (Options.Merge is { } dirs) return Merged(stage, dirs, jobs.Count, keysHash, header, path);
+        if (Options.Merge is { } dirs) return Merged(record, dirs, headers);
 
-        if (Options.Shard is { } sh && Options.From is { } from && CompleteStageIn(from, stage) is { } done)
+        if (Options.Shard is not null && Options.From is { } from && CompleteStageIn(from, stage) is { } done)
         {
             CheckStage(from, done, stage, jobs.Count, keysHash);
-            CudaAdam.IO.AtomicFile.WriteAllText(path, System.IO.File.ReadAllText(Path.Combine(from, stage + ".csv")));
-            _stages.Add(new StageRecord(stage, "complete", jobs.Count, keysHash, null, null));
-            WriteStages();
-            return RawTable.Read(path);
+            var fromProv = Path.Combine(from, "provenance.json");
+            if (_shardProvenance.Count == 0 && System.IO.File.Exists(fromProv))
+                foreach (var p in JsonNode.Parse(System.IO.File.ReadAllText(fromProv))!.AsArray())
+                    if (p is not null) _shardProvenance.Add(Provenance.FromJson(p.ToJsonString()));
+            foreach (var name in names)
+                CudaAdam.IO.AtomicFile.WriteAllText(File(name + ".csv"), System.IO.File.ReadAllText(Path.Combine(from, name + ".csv")));
+            return Complete(record);
         }
 
         var mine = Enumerable.Range(0, jobs.Count).Where(i => Options.Shard is not { } s || i % s.N == s.K - 1).ToArray();
-        var outputs = new List<object[]>[mine.Length];
+        var outputs = new List<Tuple<string, object[]>>[mine.Length];
         var po = new ParallelOptions { MaxDegreeOfParallelism = Options.Jobs };
         Parallel.For(0, mine.Length, po, j =>
         {
             var rows = run(jobs[mine[j]]).ToList();
-            foreach (var r in rows)
-                if (r.Length != columns.Count)
-                    throw new InvalidOperationException($"stage {stage}, job {keys[mine[j]]}: a row has {r.Length} cells, the stage has {columns.Count} columns ({string.Join(",", columns)})");
+            foreach (var (table, r) in rows)
+            {
+                if (!headers.TryGetValue(table, out var h))
+                    throw new InvalidOperationException($"stage {stage}, job {keys[mine[j]]}: a row for table '{table}', which the stage does not declare ({string.Join(", ", names)})");
+                if (r.Length != h.Length - 1)
+                    throw new InvalidOperationException($"stage {stage}, job {keys[mine[j]]}: a row of {table} has {r.Length} cells, the table has {h.Length - 1} columns ({string.Join(",", h.Skip(1))})");
+            }
             outputs[j] = rows;
         });
         _jobsRun += mine.Length;
-        var csv = new CsvTable(header);
-        for (int j = 0; j < mine.Length; j++)
-            foreach (var r in outputs[j]) csv.Add([mine[j], .. r]);
-        csv.Save(path);
+        foreach (var name in names)
+        {
+            var csv = new CsvTable(headers[name]);
+            for (int j = 0; j < mine.Length; j++)
+                foreach (var (table, r) in outputs[j])
+                    if (table == name) csv.Add([mine[j], .. r]);
+            csv.Save(File(name + ".csv"));
+        }
 
         if (Options.Shard is { } shard)
         {
-            _stages.Add(new StageRecord(stage, "sharded", jobs.Count, keysHash, shard.K, shard.N));
+            _stages.Add(record with { Kind = "sharded", K = shard.K, N = shard.N });
             WriteShardManifest();
             Console.WriteLine($"{Options.Script} shard {shard.K}/{shard.N}, stage {stage}: ran {mine.Length} of {jobs.Count} jobs in {_clock.Elapsed.TotalSeconds:F1} s -> {Options.OutDir}");
             Console.WriteLine($"merge the {shard.N} shard folders with: scripts/fsx merge {Options.Script} DIR1 DIR2 ...");
@@ -170,9 +193,14 @@ public sealed class Experiment
             Exit(0);
             throw new InvalidOperationException("unreachable: Exit returned");
         }
-        _stages.Add(new StageRecord(stage, "complete", jobs.Count, keysHash, null, null));
+        return Complete(record);
+    }
+
+    private Dictionary<string, RawTable> Complete(StageRecord record)
+    {
+        _stages.Add(record);
         WriteStages();
-        return RawTable.Read(path);
+        return record.Tables.ToDictionary(t => t, t => RawTable.Read(File(t + ".csv")));
     }
 
     /// <summary>Writes the report (with provenance and the raw files' hashes) and verdicts.json; returns the report's path.</summary>
@@ -182,7 +210,7 @@ public sealed class Experiment
         var all = new List<Provenance>(_shardProvenance) { me };
         System.IO.File.WriteAllText(File("provenance.json"), "[\n" + string.Join(",\n", all.Select(p => p.ToJson())) + "\n]\n");
         Report.Provenance = all;
-        Report.RawFiles = _stages.Select(s => s.Name + ".csv").ToArray();
+        Report.RawFiles = _stages.SelectMany(s => s.Tables).Select(t => t + ".csv").ToArray();
         return Report.Save(_clock.Elapsed);
     }
 
@@ -200,6 +228,7 @@ public sealed class Experiment
         ["stages"] = new JsonArray(_stages.Select(s => (JsonNode)new JsonObject
         {
             ["name"] = s.Name, ["kind"] = s.Kind, ["jobs"] = s.Jobs, ["keys_hash"] = s.KeysHash, ["k"] = s.K, ["n"] = s.N,
+            ["tables"] = new JsonArray(s.Tables.Select(t => (JsonNode)JsonValue.Create(t)!).ToArray()),
         }).ToArray()),
     };
 
@@ -252,8 +281,10 @@ public sealed class Experiment
             throw new InvalidDataException($"{dir} is a {(string)m["size"]!} run with seeds {(string)m["seeds"]!}, not {SizeWord} with {string.Join(" ", Seeds)}");
     }
 
-    private RawTable Merged(string stage, IReadOnlyList<string> dirs, int jobs, string keysHash, string[] header, string path)
+    private Dictionary<string, RawTable> Merged(StageRecord record, IReadOnlyList<string> dirs, Dictionary<string, string[]> headers)
     {
+        string stage = record.Name;
+        int jobs = record.Jobs;
         var manifests = dirs.Select(d => (Dir: d, M: ReadManifest(d))).ToArray();
         foreach (var (d, m) in manifests)
         {
@@ -261,13 +292,18 @@ public sealed class Experiment
             if (_mergeManifests.All(x => x.Dir != d))
             {
                 _mergeManifests.Add((stage, d, m));
-                if (m["provenance"] is { } p) _shardProvenance.Add(Provenance.FromJson(p.ToJsonString()));
+                if (m["earlier_provenance"] is JsonArray earlier)
+                    foreach (var p in earlier)
+                        if (p is not null && _shardProvenance.All(x => x.ToJson() != Provenance.FromJson(p.ToJsonString()).ToJson()))
+                            _shardProvenance.Add(Provenance.FromJson(p.ToJsonString()));
+                if (m["provenance"] is { } pr) _shardProvenance.Add(Provenance.FromJson(pr.ToJsonString()));
             }
         }
         var entries = manifests.Select(x => (x.Dir, Stage: x.M["stages"]!.AsArray().Select(s => s!.AsObject()).FirstOrDefault(s => (string)s["name"]! == stage))).ToArray();
         if (entries.All(e => e.Stage is null))
         {
             WriteStages();
+            System.IO.File.WriteAllText(File("provenance.json"), "[\n" + string.Join(",\n", _shardProvenance.Select(p => p.ToJson())) + "\n]\n");
             Console.WriteLine($"{Options.Script}: stage {stage} has not run yet; the stages before it are merged into {Options.OutDir}.");
             Console.WriteLine($"next: run the shards with --shard k/n --from {Options.OutDir}, then merge their folders.");
             Console.Out.Flush();
@@ -277,41 +313,41 @@ public sealed class Experiment
         foreach (var (d, s) in entries)
         {
             if (s is null) throw new InvalidDataException($"{d} has no stage {stage} while other shard folders have it: merge folders of one sharded run");
-            if ((int)s["jobs"]! != jobs || (string)s["keys_hash"]! != keysHash)
-                throw new InvalidDataException($"{d}: stage {stage} has {(int)s["jobs"]!} jobs (keys {((string)s["keys_hash"]!)[..12]}…), this script builds {jobs} (keys {keysHash[..12]}…): the grid differs (another commit, size or seed count?)");
+            if ((int)s["jobs"]! != jobs || (string)s["keys_hash"]! != record.KeysHash)
+                throw new InvalidDataException($"{d}: stage {stage} has {(int)s["jobs"]!} jobs (keys {((string)s["keys_hash"]!)[..12]}…), this script builds {jobs} (keys {record.KeysHash[..12]}…): the grid differs (another commit, size or seed count?)");
         }
-        var byJob = new List<string[]>[jobs];
         if (entries.All(e => (string)e.Stage!["kind"]! == "complete"))
         {
-            var text = System.IO.File.ReadAllText(Path.Combine(entries[0].Dir, stage + ".csv"));
-            CudaAdam.IO.AtomicFile.WriteAllText(path, text);
+            foreach (var name in record.Tables)
+                CudaAdam.IO.AtomicFile.WriteAllText(File(name + ".csv"), System.IO.File.ReadAllText(Path.Combine(entries[0].Dir, name + ".csv")));
+            return Complete(record);
         }
-        else
+        var sharded = entries.Where(e => (string)e.Stage!["kind"]! == "sharded").ToArray();
+        int n = (int)sharded[0].Stage!["n"]!;
+        var ks = sharded.Select(e => (int)e.Stage!["k"]!).Order().ToArray();
+        if (sharded.Length != entries.Length || sharded.Any(e => (int)e.Stage!["n"]! != n) || !ks.SequenceEqual(Enumerable.Range(1, n)))
+            throw new InvalidDataException($"stage {stage}: the folders hold shards {string.Join(", ", entries.Select(e => $"{(int?)e.Stage!["k"]}/{(int?)e.Stage!["n"]}"))}: a merge needs each of 1/{n} … {n}/{n} exactly once");
+        foreach (var name in record.Tables)
         {
-            var sharded = entries.Where(e => (string)e.Stage!["kind"]! == "sharded").ToArray();
-            int n = (int)sharded[0].Stage!["n"]!;
-            var ks = sharded.Select(e => (int)e.Stage!["k"]!).Order().ToArray();
-            if (sharded.Any(e => (int)e.Stage!["n"]! != n) || !ks.SequenceEqual(Enumerable.Range(1, n)))
-                throw new InvalidDataException($"stage {stage}: the folders hold shards {string.Join(", ", sharded.Select(e => $"{(int)e.Stage!["k"]!}/{(int)e.Stage!["n"]!}"))}: a merge needs each of 1/{n} … {n}/{n} exactly once");
+            var header = headers[name];
+            var byJob = new List<string[]>[jobs];
             foreach (var (d, s) in sharded)
             {
                 int k = (int)s!["k"]!;
-                var t = RawTable.Read(Path.Combine(d, stage + ".csv"));
-                if (!t.Columns.SequenceEqual(header)) throw new InvalidDataException($"{d}/{stage}.csv has columns {string.Join(",", t.Columns)}, the script writes {string.Join(",", header)}");
+                var t = RawTable.Read(Path.Combine(d, name + ".csv"));
+                if (!t.Columns.SequenceEqual(header)) throw new InvalidDataException($"{d}/{name}.csv has columns {string.Join(",", t.Columns)}, the script writes {string.Join(",", header)}");
                 foreach (var r in t.Rows)
                 {
                     int job = r.Int("job");
-                    if (job < 0 || job >= jobs || job % n != k - 1) throw new InvalidDataException($"{d}/{stage}.csv has job {job}, which is not shard {k}/{n}'s");
+                    if (job < 0 || job >= jobs || job % n != k - 1) throw new InvalidDataException($"{d}/{name}.csv has job {job}, which is not shard {k}/{n}'s");
                     (byJob[job] ??= []).Add(r.Cells.ToArray());
                 }
             }
             var csv = new CsvTable(header);
             for (int j = 0; j < jobs; j++)
                 foreach (var cells in byJob[j] ?? []) csv.Add(cells);
-            csv.Save(path);
+            csv.Save(File(name + ".csv"));
         }
-        _stages.Add(new StageRecord(stage, "complete", jobs, keysHash, null, null));
-        WriteStages();
-        return RawTable.Read(path);
+        return Complete(record);
     }
 }

@@ -172,7 +172,7 @@ public static class TrainJob
     private static TrainerOptions Options(TrainConfig config) => new()
     {
         Epochs = config.Training.Epochs, BatchSize = config.Training.BatchSize, StepsPerEpoch = config.Problem?.StepsPerEpoch,
-        Schedule = config.Schedule.ToSchedule(),
+        Scheduler = config.Schedule.ToScheduler(),
     };
 
     /// <summary>The trainer options of optimizer <paramref name="oc"/>'s run on <paramref name="backend"/> (cpu,

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace CudaAdam.Tests.Experiments;
 
 /// <summary>
@@ -32,7 +30,7 @@ public class ScriptsSmokeTests
         if (FsiMissing.Value is { } why)
             Prerequisite.Missing(why);
         using var tmp = new TempDirectory();
-        var (code, output) = Run(TestPaths.RepoRoot, "dotnet", $"fsi scripts/{script}.fsx --smoke --out \"{tmp.Path}\"", TimeSpan.FromMinutes(4));
+        var (code, output) = ChildProcess.Run("dotnet", ["fsi", $"scripts/{script}.fsx", "--smoke", "--out", tmp.Path], TestPaths.RepoRoot, TimeSpan.FromMinutes(4));
         Assert.That(code, Is.EqualTo(0), $"dotnet fsi scripts/{script}.fsx --smoke failed:\n{output}");
         var report = Path.Combine(tmp.Path, "report.md");
         Assert.That(File.Exists(report), Is.True, $"no report.md in {tmp.Path}; output:\n{output}");
@@ -118,7 +116,7 @@ public class ScriptsSmokeTests
     private static readonly Lazy<string?> FsiMissing = new(() =>
     {
         string listing;
-        try { listing = Run(TestPaths.RepoRoot, "dotnet", "--list-sdks", TimeSpan.FromMinutes(1)).Output; }
+        try { listing = ChildProcess.Run("dotnet", ["--list-sdks"], TestPaths.RepoRoot, TimeSpan.FromMinutes(1)).Output; }
         catch (System.ComponentModel.Win32Exception e) { return $"the dotnet host is not on PATH ({e.Message}): install the .NET 10 SDK to run the scripts"; }
         foreach (var line in listing.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
@@ -131,27 +129,4 @@ public class ScriptsSmokeTests
         return $"no .NET SDK with F# Interactive (sdk/<version>/FSharp/fsi.dll) was found (dotnet --list-sdks: {listing.Trim()}): " +
                "install the .NET 10 SDK, which ships dotnet fsi";
     });
-
-    private static (int Code, string Output) Run(string dir, string file, string args, TimeSpan timeout)
-    {
-        var psi = new ProcessStartInfo(file, args)
-        {
-            WorkingDirectory = dir,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        psi.Environment["DOTNET_NOLOGO"] = "1";
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {file}");
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(timeout))
-        {
-            p.Kill(entireProcessTree: true);
-            Assert.Fail($"{file} {args} ran longer than {timeout.TotalSeconds} s");
-        }
-        p.WaitForExit();
-        return (p.ExitCode, stdout.Result + stderr.Result);
-    }
 }

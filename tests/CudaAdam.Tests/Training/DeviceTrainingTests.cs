@@ -341,7 +341,7 @@ public abstract class DeviceTrainingTests
         var dropRng = Rng.ForStream(seed, 2);
         var model = ModelZoo.Mlp(784, [12], 10, dropout: 0.3, inputDropout: 0.1, Rng.ForStream(seed, 0), dropRng);
         var host = new Optimizer(algorithm, model.Parameters, hp);
-        var options = new TrainerOptions { Epochs = epochs, BatchSize = batch, EvalBatchSize = 64, Schedule = new LrSchedule { Kind = "cosine", Warmup = 2 } };
+        var options = new TrainerOptions { Epochs = epochs, BatchSize = batch, EvalBatchSize = 64, Scheduler = LrScheduler.ForKind("cosine", warmup: 2) };
         var engine = new DeviceEngine(device, model, host, 784, 10, Math.Max(batch, 64), DropoutMask.SeedOf(dropRng));
         var trainer = new Trainer(model, host, TrainingFixtures.Train(trainCount), TrainingFixtures.Test(64), options,
             Rng.ForStream(seed, 1), dropRng, engine);
