@@ -92,15 +92,15 @@ public class ScriptsSmokeTests
             Prerequisite.Missing($"{Bin}/CudaAdam.Experiments.dll is missing: the scripts reference the Release build (run ./build.sh build)");
         if (FsiMissing.Value is { } why) Prerequisite.Missing(why);
         using var tmp = new TempDirectory();
-        string Fsi(string args)
+        string Fsi(params string[] args)
         {
-            var (code, output) = Run(TestPaths.RepoRoot, "dotnet", "fsi scripts/reddi.fsx --smoke " + args, TimeSpan.FromMinutes(4));
-            Assert.That(code, Is.EqualTo(0), $"reddi {args}:\n{output}");
+            var (code, output) = ChildProcess.Run("dotnet", ["fsi", "scripts/reddi.fsx", "--smoke", .. args], TestPaths.RepoRoot, TimeSpan.FromMinutes(4));
+            Assert.That(code, Is.EqualTo(0), $"reddi {string.Join(' ', args)}:\n{output}");
             return output;
         }
-        Fsi($"--out \"{tmp.File("whole")}\"");
-        for (int k = 1; k <= 3; k++) Fsi($"--shard {k}/3 --out \"{tmp.File($"s{k}")}\"");
-        var (mcode, mout) = Run(TestPaths.RepoRoot, "bash", $"scripts/fsx merge reddi \"{tmp.File("s1")}\" \"{tmp.File("s2")}\" \"{tmp.File("s3")}\" --out \"{tmp.File("merged")}\"", TimeSpan.FromMinutes(4));
+        Fsi("--out", tmp.File("whole"));
+        for (int k = 1; k <= 3; k++) Fsi("--shard", $"{k}/3", "--out", tmp.File($"s{k}"));
+        var (mcode, mout) = ChildProcess.Run("bash", ["scripts/fsx", "merge", "reddi", tmp.File("s1"), tmp.File("s2"), tmp.File("s3"), "--out", tmp.File("merged")], TestPaths.RepoRoot, TimeSpan.FromMinutes(4));
         Assert.That(mcode, Is.EqualTo(0), mout);
         string Body(string dir) { var t = File.ReadAllText(Path.Combine(tmp.File(dir), "report.md")); return t[..t.IndexOf("## Provenance", StringComparison.Ordinal)]; }
         Assert.That(Body("merged"), Is.EqualTo(Body("whole")));
