@@ -78,6 +78,14 @@ public sealed record Hyperparameters
     /// only the scalars of <see cref="StepScalars.Advance"/> change: 1 − β1^t and 1 − β2^t become exactly 1.</remarks>
     public bool BiasCorrection { get; init; } = true;
 
+    // ---- Schedule-Free (Defazio et al. 2024; facebookresearch/schedule_free's keyword names) -----------------------
+    /// <summary>Schedule-Free: linear warmup of the lr over the first <c>warmup_steps</c> steps, lr·t/warmup_steps (0: none).</summary>
+    public int WarmupSteps { get; init; }
+    /// <summary>Schedule-Free's <c>r</c>: the averaging weight of step t is t^r · lr_max^weight_lr_power (0: uniform).</summary>
+    public double R { get; init; }
+    /// <summary>Schedule-Free's <c>weight_lr_power</c>: the power of the largest lr so far in the averaging weight (default 2).</summary>
+    public double WeightLrPower { get; init; } = 2.0;
+
     /// <summary>Whether <paramref name="algorithm"/> reads <see cref="BiasCorrection"/> (its descriptor says).</summary>
     public static bool HasBiasCorrectionSwitch(Algorithm algorithm) => algorithm.Info().BiasCorrectionSwitch;
 
