@@ -223,7 +223,7 @@ public static class TrainJob
         run.Add(("config hash", ConfigHash(config, oc)));
         // Schedule-Free replaces the lr schedule (its averaging is the schedule; warmup is its own warmup_steps).
         var options = Options(config) with { Run = run };
-        return oc.ScheduleFree ? options with { Schedule = new LrSchedule() } : options;
+        return oc.ScheduleFree ? options with { Scheduler = null } : options;
     }
 
     private static string ConfigHash(TrainConfig config, OptimizerConfig oc)
