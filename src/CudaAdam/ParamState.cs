@@ -16,6 +16,7 @@ namespace CudaAdam;
 /// <item><term>AdaDelta</term><description>V = square_avg, Aux = acc_delta</description></item>
 /// <item><term>SignSGD</term><description>no buffers</description></item>
 /// <item><term>state_bits = 8 (Adam, AdamW)</term><description>M8 = exp_avg, V8 = exp_avg_sq, block-wise 8-bit (<see cref="QuantizedBuffer"/>); M and V null</description></item>
+/// <item><term>AdamW/SGD Schedule-Free</term><description>M = z (created on the first step as a copy of the parameter), V = exp_avg_sq (AdamW)</description></item>
 /// </list>
 /// </remarks>
 public sealed class ParamState
@@ -40,6 +41,10 @@ public sealed class ParamState
     public double Beta2Power { get; set; } = 1.0;
     /// <summary>NAdam's Π_{i≤t} μ_i.</summary>
     public double MuProduct { get; set; } = 1.0;
+    /// <summary>Schedule-Free: the largest scheduled lr so far (the reference's group <c>lr_max</c>; 0 before the first step).</summary>
+    public double LrMax { get; set; }
+    /// <summary>Schedule-Free: the sum of the averaging weights so far (the reference's group <c>weight_sum</c>).</summary>
+    public double WeightSum { get; set; }
 
     /// <summary>The state of a parameter of <paramref name="length"/> elements before its first step, as torch.optim
     /// creates it: one buffer per slot of the algorithm's descriptor (<see cref="AlgorithmInfo.State"/>) kept with these
@@ -105,6 +110,7 @@ public sealed class ParamState
         Step = Step, M = (float[]?)M?.Clone(), V = (float[]?)V?.Clone(), VMax = (float[]?)VMax?.Clone(),
         Aux = (float[]?)Aux?.Clone(), M8 = M8?.Clone(), V8 = V8?.Clone(),
         Beta1Power = Beta1Power, Beta2Power = Beta2Power, MuProduct = MuProduct,
+        LrMax = LrMax, WeightSum = WeightSum,
     };
 
     /// <summary>The buffer torch.optim calls <paramref name="torchName"/> for <paramref name="algorithm"/>, or null.</summary>

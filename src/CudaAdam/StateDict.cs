@@ -17,10 +17,12 @@ namespace CudaAdam;
 /// corrections from them, never from pow (DESIGN.md).</remarks>
 public sealed record OptimizerStateDict
 {
-    /// <summary>The version this build writes. It reads 1 too: version 2 (8-bit state) adds, after each parameter's float32
-    /// buffers, its 8-bit buffers (<see cref="ParamStateEntry.Quantized"/>: name, map, block size, codes, absmax); a version 1
-    /// dict has none, and loads as it always did.</summary>
-    public const int CurrentVersion = 2;
+    /// <summary>The version this build writes; it reads 1, 2 and 3. Version 2 (issue 12, Schedule-Free) adds each parameter's
+    /// shape, the Schedule-Free counters lr_max and weight_sum, and the train/eval mode; a version-1 dict reads as flat
+    /// parameters, zero counters, train mode. Version 3 (issue 12, 8-bit state) adds, after each parameter's float32 buffers,
+    /// its 8-bit buffers (<see cref="ParamStateEntry.Quantized"/>: name, map, block size, codes, absmax); an older dict has
+    /// none. <see cref="Write"/> writes the fields of <see cref="Version"/>.</summary>
+    public const int CurrentVersion = 3;
 
     public int Version { get; init; } = CurrentVersion;
     /// <summary>The algorithm's name (<see cref="AlgorithmInfo.Name"/>).</summary>
@@ -31,6 +33,9 @@ public sealed record OptimizerStateDict
     public required IReadOnlyList<ParamGroupState> ParamGroups { get; init; }
     /// <summary>Parameter index → its state; a parameter that has not stepped yet has none (as in torch).</summary>
     public required IReadOnlyDictionary<int, ParamStateEntry> State { get; init; }
+    /// <summary>Schedule-Free: the parameters hold the evaluation point x (<see cref="Optimizer.EvalMode"/>); torch keeps
+    /// it per group as <c>train_mode</c>.</summary>
+    public bool EvalMode { get; init; }
 
     private static readonly byte[] Magic = "CAOPTSD\0"u8.ToArray();
     private static readonly JsonSerializerOptions Json = new() { UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow };
@@ -43,6 +48,8 @@ public sealed record OptimizerStateDict
         w.Write(Algorithm);
         w.Write(StepCount);
         w.Write(SkippedSteps);
+        bool v2 = Version >= 2;
+        if (v2) w.Write(EvalMode);
         w.Write(ParamGroups.Count);
         foreach (var g in ParamGroups)
         {
@@ -53,6 +60,10 @@ public sealed record OptimizerStateDict
                 w.Write(g.Params[i]);
                 w.Write(g.Names[i]);
                 w.Write(g.Lengths[i]);
+                if (!v2) continue;
+                var shape = g.Shapes?[i] ?? [g.Lengths[i]];
+                w.Write(shape.Count);
+                foreach (int d in shape) w.Write(d);
             }
         }
         w.Write(State.Count);
@@ -63,6 +74,11 @@ public sealed record OptimizerStateDict
             w.Write(s.Beta1Power);
             w.Write(s.Beta2Power);
             w.Write(s.MuProduct);
+            if (v2)
+            {
+                w.Write(s.LrMax);
+                w.Write(s.WeightSum);
+            }
             w.Write(s.Buffers.Count);
             foreach (var (name, values) in s.Buffers.OrderBy(kv => kv.Key, StringComparer.Ordinal))
             {
@@ -72,7 +88,7 @@ public sealed record OptimizerStateDict
                 Buffer.BlockCopy(values, 0, bytes, 0, bytes.Length);
                 w.Write(bytes);
             }
-            if (Version < 2)
+            if (Version < 3)
             {
                 if (s.Quantized.Count > 0) throw new InvalidOperationException($"a version {Version} state dict cannot hold 8-bit state");
                 continue;
@@ -104,17 +120,25 @@ public sealed record OptimizerStateDict
             int version = r.ReadInt32();
             if (version is < 1 or > CurrentVersion)
                 throw new InvalidDataException($"optimizer state dict version {version}; this build reads versions 1 … {CurrentVersion}");
+            bool v2 = version >= 2;
             string algorithm = r.ReadString();
             long stepCount = r.ReadInt64(), skipped = r.ReadInt64();
+            bool evalMode = v2 && r.ReadBoolean();
             var groups = new ParamGroupState[Count(r, ms, 1, "parameter groups")];
             for (int g = 0; g < groups.Length; g++)
             {
                 var hp = JsonSerializer.Deserialize<Hyperparameters>(r.ReadString(), Json)
                          ?? throw new InvalidDataException($"parameter group {g}: no hyperparameters");
                 int n = Count(r, ms, 12, $"parameters of group {g}");
-                var (ids, names, lengths) = (new int[n], new string[n], new int[n]);
-                for (int i = 0; i < n; i++) (ids[i], names[i], lengths[i]) = (r.ReadInt32(), r.ReadString(), r.ReadInt32());
-                groups[g] = new ParamGroupState(hp, ids, names, lengths);
+                var (ids, names, lengths, shapes) = (new int[n], new string[n], new int[n], new int[n][]);
+                for (int i = 0; i < n; i++)
+                {
+                    (ids[i], names[i], lengths[i]) = (r.ReadInt32(), r.ReadString(), r.ReadInt32());
+                    if (!v2) continue;   // not recorded: not checked
+                    shapes[i] = new int[Count(r, ms, 4, $"dimensions of parameter {ids[i]}")];
+                    for (int d = 0; d < shapes[i].Length; d++) shapes[i][d] = r.ReadInt32();
+                }
+                groups[g] = new ParamGroupState(hp, ids, names, lengths) { Shapes = v2 ? shapes : null };
             }
             var state = new Dictionary<int, ParamStateEntry>();
             int entries = Count(r, ms, 40, "state entries");
@@ -123,6 +147,7 @@ public sealed record OptimizerStateDict
                 int index = r.ReadInt32();
                 long step = r.ReadInt64();
                 double b1 = r.ReadDouble(), b2 = r.ReadDouble(), mu = r.ReadDouble();
+                double lrMax = v2 ? r.ReadDouble() : 0, weightSum = v2 ? r.ReadDouble() : 0;
                 var buffers = new Dictionary<string, float[]>(StringComparer.Ordinal);
                 int nb = Count(r, ms, 5, $"buffers of parameter {index}");
                 for (int b = 0; b < nb; b++)
@@ -134,7 +159,7 @@ public sealed record OptimizerStateDict
                     if (!buffers.TryAdd(name, values)) throw new InvalidDataException($"parameter {index}: buffer {name} twice");
                 }
                 var quantized = new Dictionary<string, QuantizedBuffer>(StringComparer.Ordinal);
-                int nq = version >= 2 ? Count(r, ms, 10, $"8-bit buffers of parameter {index}") : 0;
+                int nq = version >= 3 ? Count(r, ms, 10, $"8-bit buffers of parameter {index}") : 0;
                 for (int b = 0; b < nq; b++)
                 {
                     string name = r.ReadString();
@@ -154,13 +179,14 @@ public sealed record OptimizerStateDict
                     if (!quantized.TryAdd(name, new QuantizedBuffer((QuantMap)map, codes, absmax)) || buffers.ContainsKey(name))
                         throw new InvalidDataException($"parameter {index}: buffer {name} twice");
                 }
-                if (!state.TryAdd(index, new ParamStateEntry(step, b1, b2, mu, buffers) { Quantized = quantized }))
+                if (!state.TryAdd(index, new ParamStateEntry(step, b1, b2, mu, buffers, lrMax, weightSum) { Quantized = quantized }))
                     throw new InvalidDataException($"parameter {index} has two state entries");
             }
             if (ms.Position != ms.Length) throw new InvalidDataException($"{ms.Length - ms.Position} unexpected bytes after the state dict");
             return new OptimizerStateDict
             {
                 Version = version, Algorithm = algorithm, StepCount = stepCount, SkippedSteps = skipped, ParamGroups = groups, State = state,
+                EvalMode = evalMode,
             };
         }
         catch (Exception e) when (e is EndOfStreamException or JsonException or FormatException)
@@ -180,13 +206,19 @@ public sealed record OptimizerStateDict
     }
 }
 
-/// <summary>One parameter group of a state dict: its hyperparameters and its parameters' indices, names and lengths.</summary>
-public sealed record ParamGroupState(Hyperparameters Hyperparameters, IReadOnlyList<int> Params, IReadOnlyList<string> Names, IReadOnlyList<int> Lengths);
+/// <summary>One parameter group of a state dict: its hyperparameters and its parameters' indices, names, lengths and
+/// shapes (<see cref="Shapes"/> null: not recorded, as in version 1; not checked then).</summary>
+public sealed record ParamGroupState(Hyperparameters Hyperparameters, IReadOnlyList<int> Params, IReadOnlyList<string> Names, IReadOnlyList<int> Lengths)
+{
+    /// <summary>Each parameter's <see cref="Parameter.Shape"/>, or null.</summary>
+    public IReadOnlyList<IReadOnlyList<int>>? Shapes { get; init; }
+}
 
-/// <summary>One parameter's state in a state dict: torch's <c>step</c>, the running products, and the buffers by torch's names
+/// <summary>One parameter's state in a state dict: torch's <c>step</c>, the running products, the buffers by torch's names
 /// (float32 in <see cref="Buffers"/>; with state_bits = 8, the 8-bit ones in <see cref="Quantized"/>, codes and absmax, under
-/// the same torch names).</summary>
-public sealed record ParamStateEntry(long Step, double Beta1Power, double Beta2Power, double MuProduct, IReadOnlyDictionary<string, float[]> Buffers)
+/// the same torch names), and Schedule-Free's lr_max and weight_sum (0 for every other algorithm).</summary>
+public sealed record ParamStateEntry(long Step, double Beta1Power, double Beta2Power, double MuProduct, IReadOnlyDictionary<string, float[]> Buffers,
+    double LrMax = 0, double WeightSum = 0)
 {
     /// <summary>The 8-bit buffers (<see cref="Hyperparameters.StateBits"/> = 8), by torch's slot names; empty for float32 state.</summary>
     public IReadOnlyDictionary<string, QuantizedBuffer> Quantized { get; init; } = new Dictionary<string, QuantizedBuffer>();

@@ -22,9 +22,13 @@ internal static class HyperparameterKeys
         new(snake, true, (h, raw, what) => set(h, Arguments.ParseBool(raw, what)));
 
     private static Key I(string snake, Func<Hyperparameters, int, Hyperparameters> set) =>
-        new(snake, false, (h, raw, what) => set(h,
-            int.TryParse(raw, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out int v)
-                ? v : throw new UsageException($"{what}: '{raw}' is not a whole number")));
+        new(snake, false, (h, raw, what) =>
+        {
+            double v = Arguments.ParseDouble(raw, what);
+            if (v != Math.Floor(v) || v < 0 || v > int.MaxValue)
+                throw new UsageException($"{what}: '{raw}' is not a whole number >= 0");
+            return set(h, (int)v);
+        });
 
     public static readonly IReadOnlyList<Key> All =
     [
@@ -46,6 +50,10 @@ internal static class HyperparameterKeys
         D("momentum_decay", (h, v) => h with { MomentumDecay = v }),
         B("decoupled_weight_decay", (h, v) => h with { DecoupledWeightDecay = v }),
         B("bias_correction", (h, v) => h with { BiasCorrection = v }),   // default true; --bias-correction=false
+        // Schedule-Free (facebookresearch/schedule_free's keywords)
+        I("warmup_steps", (h, v) => h with { WarmupSteps = v }),
+        D("r", (h, v) => h with { R = v }),
+        D("weight_lr_power", (h, v) => h with { WeightLrPower = v }),
         I("state_bits", (h, v) => h with { StateBits = v }),              // 32 (default) or 8: block-wise 8-bit state (adam, adamw)
     ];
 

@@ -370,7 +370,7 @@ public static class Checkpoint
     {
         var (r, c) = (recorded.Split('\n'), current.Split('\n'));
         if (r.Length != c.Length) return false;
-        var defaults = Properties(new Hyperparameters().ToString());
+        var defaults = Properties(Hyperparameters.Defaults(Algorithm.Adam).ToString());   // the record's own defaults: Adam's row changes none
         for (int g = 0; g < r.Length; g++)
         {
             var (rp, cp) = (Properties(r[g]), Properties(c[g]));

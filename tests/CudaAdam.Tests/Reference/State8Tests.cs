@@ -382,7 +382,7 @@ public class State8Tests
         void Grads(Parameter[] ps, int t) { foreach (var p in ps) p.Grad = EmulatorTestSupport.RandomFloats(100 * t + p.Data.Length, p.Data.Length); }
         for (int t = 1; t <= 3; t++) { Grads(pa, t); first.Step(); }
         var dict = first.StateDict();
-        Assert.That(dict.Version, Is.EqualTo(2));
+        Assert.That(dict.Version, Is.EqualTo(3));
         Assert.That(dict.State[0].Buffers, Is.Empty, "no float32 buffers");
         Assert.That(dict.State[0].Quantized.Keys, Is.EquivalentTo(new[] { "exp_avg", "exp_avg_sq" }), "torch's slot names");
         Assert.That(dict.State[0].Quantized["exp_avg"].Absmax, Has.Length.EqualTo(3), "4,100 elements: 3 blocks");
@@ -453,9 +453,15 @@ public class State8Tests
         opt.LoadStateDict(read);
         Assert.That(opt.State(p)!.M, Is.EqualTo(v1.State[0].Buffers["exp_avg"]));
         var current = opt.StateDict();
-        using var ms2 = new MemoryStream();
-        using (var w = new BinaryWriter(ms2, System.Text.Encoding.UTF8, leaveOpen: true)) current.Write(w);
-        Assert.That(ms2.Length, Is.EqualTo(bytes.Length + 4), "version 2 adds one count (of 8-bit buffers, 0) per parameter");
+        Assert.That(current.Version, Is.EqualTo(3));
+        long Length(OptimizerStateDict d)
+        {
+            using var m = new MemoryStream();
+            using (var w = new BinaryWriter(m, System.Text.Encoding.UTF8, leaveOpen: true)) d.Write(w);
+            return OptimizerStateDict.Read(m.ToArray()).Version == d.Version ? m.Length : -1;
+        }
+        Assert.That(Length(current), Is.EqualTo(Length(current with { Version = 2 }) + 4),
+            "version 3 adds one count (of 8-bit buffers, here 0) per parameter to version 2");
     }
 
     // ---- memory --------------------------------------------------------------------------------------------------
