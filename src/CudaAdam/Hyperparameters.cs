@@ -118,10 +118,12 @@ public sealed record Hyperparameters
         double? eps = null, double? weightDecay = null, bool? amsgrad = null, bool? maximize = null, double? momentum = null,
         double? dampening = null, bool? nesterov = null, double? alpha = null, bool? centered = null, double? rho = null,
         double? lrDecay = null, double? initialAccumulatorValue = null, double? momentumDecay = null,
-        bool? decoupledWeightDecay = null, bool? biasCorrection = null)
+        bool? decoupledWeightDecay = null, bool? biasCorrection = null, int? warmupSteps = null, double? r = null,
+        double? weightLrPower = null, int? stateBits = null)
     {
         var hp = Defaults(algorithm).With(lr, beta1, beta2, eps, weightDecay, amsgrad, maximize, momentum, dampening, nesterov,
-            alpha, centered, rho, lrDecay, initialAccumulatorValue, momentumDecay, decoupledWeightDecay, biasCorrection);
+            alpha, centered, rho, lrDecay, initialAccumulatorValue, momentumDecay, decoupledWeightDecay, biasCorrection,
+            warmupSteps, r, weightLrPower, stateBits);
         hp.Validate(algorithm);
         return hp;
     }
@@ -135,14 +137,16 @@ public sealed record Hyperparameters
         double? weightDecay = null, bool? amsgrad = null, bool? maximize = null, double? momentum = null,
         double? dampening = null, bool? nesterov = null, double? alpha = null, bool? centered = null, double? rho = null,
         double? lrDecay = null, double? initialAccumulatorValue = null, double? momentumDecay = null,
-        bool? decoupledWeightDecay = null, bool? biasCorrection = null) => this with
+        bool? decoupledWeightDecay = null, bool? biasCorrection = null, int? warmupSteps = null, double? r = null,
+        double? weightLrPower = null, int? stateBits = null) => this with
     {
         Lr = lr ?? Lr, Beta1 = beta1 ?? Beta1, Beta2 = beta2 ?? Beta2, Eps = eps ?? Eps, WeightDecay = weightDecay ?? WeightDecay,
         Amsgrad = amsgrad ?? Amsgrad, Maximize = maximize ?? Maximize, Momentum = momentum ?? Momentum,
         Dampening = dampening ?? Dampening, Nesterov = nesterov ?? Nesterov, Alpha = alpha ?? Alpha, Centered = centered ?? Centered,
         Rho = rho ?? Rho, LrDecay = lrDecay ?? LrDecay, InitialAccumulatorValue = initialAccumulatorValue ?? InitialAccumulatorValue,
         MomentumDecay = momentumDecay ?? MomentumDecay, DecoupledWeightDecay = decoupledWeightDecay ?? DecoupledWeightDecay,
-        BiasCorrection = biasCorrection ?? BiasCorrection,
+        BiasCorrection = biasCorrection ?? BiasCorrection, WarmupSteps = warmupSteps ?? WarmupSteps, R = r ?? R,
+        WeightLrPower = weightLrPower ?? WeightLrPower, StateBits = stateBits ?? StateBits,
     };
 
     /// <summary>Whether <paramref name="algorithm"/> reads β1/β2 (the Adam family and Lion).</summary>

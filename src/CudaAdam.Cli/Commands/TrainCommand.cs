@@ -37,7 +37,8 @@ public sealed class TrainCommand : ICommand
         "  --epochs N    overrides \"training\": {\"epochs\"}\n" +
         "  --seed N      overrides \"training\": {\"seed\"} (initial weights, minibatch order, dropout)\n" +
         "  --state-bits B  8: block-wise 8-bit optimizer state (Dettmers et al. 2022) for every optimizer of the config that\n" +
-        "                has the option (adam, adamw; the others keep float32 state, and the log says which); 32: float32\n" +
+        "                has the option (adam, adamw, not with amsgrad; the others keep float32 state, and the log says\n" +
+        "                which); 32: float32. The device training path keeps float32 state: with 8-bit, auto trains on the CPU\n" +
         "  --resume RUNFOLDER  continue an interrupted run (Ctrl+C, a crash) from its checkpoints (one per optimizer,\n" +
         "                written every epoch and on Ctrl+C); the numbers are bitwise those of an uninterrupted run\n\n" +
         "Data: Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist/) when installed, else an embedded\n" +
@@ -69,14 +70,15 @@ public sealed class TrainCommand : ICommand
                     int b = bits switch { "8" => 8, "32" => 32, _ => throw new UsageException($"--state-bits: '{bits}' must be 8 (block-wise 8-bit state) or 32 (float32)") };
                     var with = new List<string>();
                     foreach (var o in config.Optimizers ?? [])
-                        if (Algorithms.All.FirstOrDefault(i => string.Equals(i.Name, o.Name, StringComparison.OrdinalIgnoreCase)) is { State8Kernel: not null })
+                        if (Algorithms.All.FirstOrDefault(i => string.Equals(i.Name, o.Name, StringComparison.OrdinalIgnoreCase)) is { State8Kernel: not null }
+                            && o.Amsgrad != true)   // amsgrad keeps float32 state (max_exp_avg_sq has no 8-bit form)
                         {
                             o.StateBits = b;   // an unknown name is left to Resolve, which says so
                             with.Add(o.Label ?? o.Name);
                         }
                     stdout.WriteLine(with.Count == 0
                         ? $"--state-bits {b}: no optimizer of the config has the option (adam, adamw); all keep float32 state"
-                        : $"--state-bits {b}: {string.Join(", ", with)}; the others keep float32 state");
+                        : $"--state-bits {b}: {string.Join(", ", with)}; the others (and amsgrad) keep float32 state");
                 }
                 config.Resolve();
             }

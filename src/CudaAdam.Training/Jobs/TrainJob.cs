@@ -305,6 +305,8 @@ public static class TrainJob
         string? cpuOnly = config.Model.Kind == "vae" ? "the vae's layers and loss run on the CPU only"
             : config.Optimizers?.FirstOrDefault(o => o.Algorithm == Algorithm.NAdam) is { } nadam
                 ? $"optimizer '{nadam.Id}' is nadam, which the device-resident step does not run"
+            : config.Optimizers?.FirstOrDefault(o => o.Hyperparameters().StateBits == 8) is { } state8
+                ? $"optimizer '{state8.Id}' keeps 8-bit state (state_bits = 8), which the device-resident step does not run"
             : config.Optimizers?.FirstOrDefault(o => o.Algorithm.Info().ClockRefusal?.Invoke(o.Hyperparameters()) is not null) is { } noClock
                 ? $"optimizer '{noClock.Id}': {noClock.Algorithm.Info().ClockRefusal!(noClock.Hyperparameters())}" : null;
         // Which CPU path runs, said whenever the job trains on the CPU (chosen or by auto).
