@@ -1,3 +1,4 @@
+#pragma warning disable CS1591 // CS1591 backlog (issue 13): 93 public members here have no XML doc yet; document them, then delete this line
 namespace CudaAdam;
 
 /// <summary>torch.optim.lr_scheduler.StepLR: lr ← lr·γ every <c>step_size</c> steps; η_t = η_0·γ^⌊t/S⌋.</summary>
