@@ -1,6 +1,9 @@
 // Algorithm.gen.cs — GENERATED from the algorithm descriptors (src/CudaAdam/Algorithms.cs) by
 // src/CudaAdam/AlgorithmEnumSource.cs: edit the rows, not the comments here. A new algorithm: add its member's
 // line below and its row, then ./build.sh gen rewrites this file.
+// CS1591 is off here only so that a new member compiles before its first ./build.sh gen documents it;
+// DescriptorTests fails while this file is stale, so every member ends up documented.
+#pragma warning disable CS1591
 namespace CudaAdam;
 
 /// <summary>
@@ -96,4 +99,16 @@ public enum Algorithm
     /// <para>Defaults: lr 0.01, beta1 0.9, beta2 0.999, eps 0.001, weight_decay 0. State: exp_avg, exp_avg_sq. Kernel: <c>kernels/adam.cu</c> <c>yogi_step</c>. Name: <c>yogi</c>.</para>
     /// </remarks>
     Yogi,
+    /// <summary>Defazio, Yang, Mehta, Mishchenko, Khaled &amp; Cutkosky (2024), The Road Less Scheduled, NeurIPS, Algorithm 1; facebookresearch/schedule_free AdamWScheduleFree. Not in torch.optim.</summary>
+    /// <remarks>
+    /// <para>Update: γ_t = γ·min(1, t/warmup);  w_t = t^r·(max γ)^weight_lr_power;  c = w_t/Σw;  v ← β2 v + (1−β2) g²;  u = g/(sqrt(v/(1−β2^t)) + ε) + λy;  y ← lerp(y, z, c) + γ_t(β1(1−c) − 1)·u;  z ← z − γ_t u;  x = lerp(y, z, 1 − 1/β1) is the evaluation point (eval()). Convention: the parameter holds y in train mode, x in eval mode; β1 interpolates (no first moment); weight decay at y inside the normalized step; ε outside the sqrt of the bias-corrected v. Not in torch.optim.</para>
+    /// <para>Defaults: lr 0.0025, beta1 0.9, beta2 0.999, eps 1E-08, weight_decay 0, warmup_steps 0, r 0, weight_lr_power 2. State: z, exp_avg_sq. Kernel: <c>kernels/schedulefree.cu</c> <c>adamw_schedulefree_step</c>. Name: <c>adamwschedulefree</c>.</para>
+    /// </remarks>
+    AdamWScheduleFree,
+    /// <summary>Defazio, Yang, Mehta, Mishchenko, Khaled &amp; Cutkosky (2024), The Road Less Scheduled, NeurIPS; facebookresearch/schedule_free SGDScheduleFree. Not in torch.optim.</summary>
+    /// <remarks>
+    /// <para>Update: γ_t, w_t, c as Schedule-Free AdamW;  u = g + λy;  y ← lerp(y, z, c) + γ_t(β(1−c) − 1)·u;  z ← z − γ_t u;  x = lerp(y, z, 1 − 1/β) (eval()), β = momentum. Convention: the parameter holds y in train mode, x in eval mode; weight decay coupled into g at y. Not in torch.optim.</para>
+    /// <para>Defaults: lr 1, weight_decay 0, momentum 0.9, warmup_steps 0, r 0, weight_lr_power 2. State: z. Kernel: <c>kernels/schedulefree.cu</c> <c>sgd_schedulefree_step</c>. Name: <c>sgdschedulefree</c>.</para>
+    /// </remarks>
+    SgdScheduleFree,
 }

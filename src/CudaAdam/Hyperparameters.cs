@@ -78,6 +78,14 @@ public sealed record Hyperparameters
     /// only the scalars of <see cref="StepScalars.Advance"/> change: 1 − β1^t and 1 − β2^t become exactly 1.</remarks>
     public bool BiasCorrection { get; init; } = true;
 
+    // ---- Schedule-Free (Defazio et al. 2024; facebookresearch/schedule_free's keyword names) -----------------------
+    /// <summary>Schedule-Free: linear warmup of the lr over the first <c>warmup_steps</c> steps, lr·t/warmup_steps (0: none).</summary>
+    public int WarmupSteps { get; init; }
+    /// <summary>Schedule-Free's <c>r</c>: the averaging weight of step t is t^r · lr_max^weight_lr_power (0: uniform).</summary>
+    public double R { get; init; }
+    /// <summary>Schedule-Free's <c>weight_lr_power</c>: the power of the largest lr so far in the averaging weight (default 2).</summary>
+    public double WeightLrPower { get; init; } = 2.0;
+
     /// <summary>Whether <paramref name="algorithm"/> reads <see cref="BiasCorrection"/> (its descriptor says).</summary>
     public static bool HasBiasCorrectionSwitch(Algorithm algorithm) => algorithm.Info().BiasCorrectionSwitch;
 
@@ -97,10 +105,12 @@ public sealed record Hyperparameters
         double? eps = null, double? weightDecay = null, bool? amsgrad = null, bool? maximize = null, double? momentum = null,
         double? dampening = null, bool? nesterov = null, double? alpha = null, bool? centered = null, double? rho = null,
         double? lrDecay = null, double? initialAccumulatorValue = null, double? momentumDecay = null,
-        bool? decoupledWeightDecay = null, bool? biasCorrection = null)
+        bool? decoupledWeightDecay = null, bool? biasCorrection = null, int? warmupSteps = null, double? r = null,
+        double? weightLrPower = null)
     {
         var hp = Defaults(algorithm).With(lr, beta1, beta2, eps, weightDecay, amsgrad, maximize, momentum, dampening, nesterov,
-            alpha, centered, rho, lrDecay, initialAccumulatorValue, momentumDecay, decoupledWeightDecay, biasCorrection);
+            alpha, centered, rho, lrDecay, initialAccumulatorValue, momentumDecay, decoupledWeightDecay, biasCorrection, warmupSteps, r,
+            weightLrPower);
         hp.Validate(algorithm);
         return hp;
     }
@@ -114,14 +124,16 @@ public sealed record Hyperparameters
         double? weightDecay = null, bool? amsgrad = null, bool? maximize = null, double? momentum = null,
         double? dampening = null, bool? nesterov = null, double? alpha = null, bool? centered = null, double? rho = null,
         double? lrDecay = null, double? initialAccumulatorValue = null, double? momentumDecay = null,
-        bool? decoupledWeightDecay = null, bool? biasCorrection = null) => this with
+        bool? decoupledWeightDecay = null, bool? biasCorrection = null, int? warmupSteps = null, double? r = null,
+        double? weightLrPower = null) => this with
     {
         Lr = lr ?? Lr, Beta1 = beta1 ?? Beta1, Beta2 = beta2 ?? Beta2, Eps = eps ?? Eps, WeightDecay = weightDecay ?? WeightDecay,
         Amsgrad = amsgrad ?? Amsgrad, Maximize = maximize ?? Maximize, Momentum = momentum ?? Momentum,
         Dampening = dampening ?? Dampening, Nesterov = nesterov ?? Nesterov, Alpha = alpha ?? Alpha, Centered = centered ?? Centered,
         Rho = rho ?? Rho, LrDecay = lrDecay ?? LrDecay, InitialAccumulatorValue = initialAccumulatorValue ?? InitialAccumulatorValue,
         MomentumDecay = momentumDecay ?? MomentumDecay, DecoupledWeightDecay = decoupledWeightDecay ?? DecoupledWeightDecay,
-        BiasCorrection = biasCorrection ?? BiasCorrection,
+        BiasCorrection = biasCorrection ?? BiasCorrection, WarmupSteps = warmupSteps ?? WarmupSteps, R = r ?? R,
+        WeightLrPower = weightLrPower ?? WeightLrPower,
     };
 
     /// <summary>Whether <paramref name="algorithm"/> reads β1/β2 (the Adam family and Lion).</summary>

@@ -222,7 +222,9 @@ public static class TrainJob
         }
         run.Add(("backend", backend));
         run.Add(("config hash", ConfigHash(config, oc)));
-        return Options(config) with { Run = run };
+        // Schedule-Free replaces the lr schedule (its averaging is the schedule; warmup is its own warmup_steps).
+        var options = Options(config) with { Run = run };
+        return oc.ScheduleFree ? options with { Scheduler = null } : options;
     }
 
     private static string ConfigHash(TrainConfig config, OptimizerConfig oc)
@@ -303,7 +305,9 @@ public static class TrainJob
         string name = config.Backend.ToLowerInvariant();
         string? cpuOnly = config.Model.Kind == "vae" ? "the vae's layers and loss run on the CPU only"
             : config.Optimizers?.FirstOrDefault(o => o.Algorithm == Algorithm.NAdam) is { } nadam
-                ? $"optimizer '{nadam.Id}' is nadam, which the device-resident step does not run" : null;
+                ? $"optimizer '{nadam.Id}' is nadam, which the device-resident step does not run"
+            : config.Optimizers?.FirstOrDefault(o => o.Algorithm.Info().ClockRefusal?.Invoke(o.Hyperparameters()) is not null) is { } noClock
+                ? $"optimizer '{noClock.Id}': {noClock.Algorithm.Info().ClockRefusal!(noClock.Hyperparameters())}" : null;
         // Which CPU path runs, said whenever the job trains on the CPU (chosen or by auto).
         string cpuStep = $"fast CPU step: {new CudaAdam.Cpu.CpuSimdBackend().Description}";
         if (name == "cpu")
@@ -571,6 +575,8 @@ public static class TrainJob
         if (h.Momentum != 0) sb.Append($", momentum {G(h.Momentum)}");
         if (h.Nesterov) sb.Append(", nesterov");
         if (!h.BiasCorrection) sb.Append(", no bias correction");
+        if (oc.ScheduleFree)
+            sb.Append($", warmup {h.WarmupSteps} steps, r {G(h.R)}, weight_lr_power {G(h.WeightLrPower)}; Schedule-Free: no lr schedule, evaluated at x (eval())");
         // The sign-like descent bound of arXiv 2507.05966: |m|/sqrt(v) <= R, finite iff beta1 < sqrt(beta2).
         if (Hyperparameters.HasSecondMoment(oc.Algorithm))
             sb.Append(double.IsFinite(h.SignBound) ? FormattableString.Invariant($", R {h.SignBound:0.###} (β1 < √β2)") : ", R ∞ (β1 ≥ √β2)");

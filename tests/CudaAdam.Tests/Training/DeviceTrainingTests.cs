@@ -369,6 +369,9 @@ public abstract class DeviceTrainingTests
         yield return new TestCaseData(Algorithm.Adam, Hyperparameters.Defaults(Algorithm.Adam) with { Amsgrad = true }).SetArgDisplayNames("amsgrad");
         yield return new TestCaseData(Algorithm.Sgd, Hyperparameters.For(Algorithm.Sgd, lr: 0.05, momentum: 0.9, nesterov: true)).SetArgDisplayNames("sgd-nesterov");
         yield return new TestCaseData(Algorithm.Lion, Hyperparameters.Defaults(Algorithm.Lion)).SetArgDisplayNames("lion");
+        // eval()/train() around the epoch's evaluation move the device values through the host (x, then y back).
+        yield return new TestCaseData(Algorithm.AdamWScheduleFree, Hyperparameters.Defaults(Algorithm.AdamWScheduleFree) with { WarmupSteps = 2 })
+            .SetArgDisplayNames("schedulefree-adamw");
     }
 
     /// <summary>8 steps straight vs 4 steps, checkpoint, a fresh trainer loads it, 4 more: parameters, optimizer state
