@@ -28,7 +28,7 @@ let window = exp.Float "window"
 let seeds = exp.Seeds.Count
 let seedList = exp.Seeds |> List.ofSeq
 let d, sigma, lr = 10, 0.3, 1e-2
-let rOf b1 = Hyperparameters(Beta1 = b1, Beta2 = beta2).SignBound
+let rOf b1 = Hyperparameters.For(Algorithm.Adam, beta1 = b1, beta2 = beta2).SignBound
 let slack = 1e-5                      // float32 moments: u may exceed R by rounding only
 
 /// max over coordinates of |M|/sqrt(V) from the uncorrected state (coordinates with V = 0 skipped).
@@ -44,7 +44,7 @@ let runProblem (b1: float) (b2: float) (seed: int) =
     let prob = NoisyNonconvex(d, sigma, 0.0, seed = seed)
     let x = prob.Start(3.0, 7919 * seed)
     let g = Array.zeroCreate<float32> d
-    let st = ReferenceStepper(Algorithm.Adam, Hyperparameters(Beta1 = b1, Beta2 = b2, Lr = lr, Eps = 1e-8), d)
+    let st = ReferenceStepper(Algorithm.Adam, Hyperparameters.For(Algorithm.Adam, beta1 = b1, beta2 = b2, lr = lr, eps = 1e-8), d)
     let from = steps - steps / 5
     let mutable umax = 0.0
     let mutable loss = 0.0
@@ -61,7 +61,7 @@ let runProblem (b1: float) (b2: float) (seed: int) =
 /// bits gave u ≈ 12 > R: rounding, not Adam). The bound is approached within ≈ 1/(1 − β1²/β2) steps of the end,
 /// far fewer than the steps before the floor takes over. Returns u_t for t = 1..T (NaN while v = 0).
 let runAdversarial (b1: float) =
-    let st = ReferenceStepper(Algorithm.Adam, Hyperparameters(Beta1 = b1, Beta2 = beta2, Lr = 0.0, Eps = 1e-8), 1)
+    let st = ReferenceStepper(Algorithm.Adam, Hyperparameters.For(Algorithm.Adam, beta1 = b1, beta2 = beta2, lr = 0.0, eps = 1e-8), 1)
     let x = [| 0.0f |]
     let q = beta2 / b1
     [| for t in 1 .. steps ->
@@ -163,7 +163,7 @@ let lossSd q =
 report.Section(sprintf "The loss across the boundary: β1 = %g fixed, β2 across β1² = %.8f" crossBeta1 b1sq)
 report.Table([ "1 − β2"; "β2"; "side"; "R"; "late loss (seed mean)"; "sd over seeds" ],
     [ for q in qs ->
-        let r = Hyperparameters(Beta1 = crossBeta1, Beta2 = 1.0 - q).SignBound
+        let r = Hyperparameters.For(Algorithm.Adam, beta1 = crossBeta1, beta2 = 1.0 - q).SignBound
         [ box q; box (1.0 - q); box (if outsideQ q then "outside (β1 > √β2)" else "inside"); box r; box (lossAt q); box (lossSd q) ] ])
 // Change-point scan (reported, not a criterion): the break between consecutive grid points that fits best.
 let pooled = [ for (q, _, l) in cross -> q, l ]

@@ -30,8 +30,8 @@ let marginOf id = exp.Criteria.[id].Margin
 /// β1 = 1 − 1/√T (momentum) or 0, β2 = 1 − 1/T^(3/4), γ = γ0/(√d·T^(3/4)), constant over a run of T steps.
 let schedule (momentum: bool) (T: int) =
     let t = float T
-    Hyperparameters(Beta1 = (if momentum then 1.0 - 1.0 / sqrt t else 0.0), Beta2 = 1.0 - 1.0 / Math.Pow(t, 0.75),
-                    Lr = gamma0 / (sqrt (float d) * Math.Pow(t, 0.75)), Eps = 1e-8)
+    Hyperparameters.For(Algorithm.Adam, beta1 = (if momentum then 1.0 - 1.0 / sqrt t else 0.0), beta2 = 1.0 - 1.0 / Math.Pow(t, 0.75),
+                        lr = gamma0 / (sqrt (float d) * Math.Pow(t, 0.75)), eps = 1e-8)
 
 /// One run; returns (mean_t ‖∇F(x_t)‖₁, mean_t ‖∇F(x_t)‖₂, mean over the last 10% of ‖∇F‖₂), t = 0..T−1.
 let scheduleRun (momentum: bool) (noise: string) (sigma: float) (T: int) (seed: int) =
@@ -69,7 +69,7 @@ let constantRun (beta1: float) (sigma: float) (seed: int) =
     let prob = NoisyNonconvex(d, sigma, 0.0, seed = seed)
     let x = prob.Start(3.0, 7919 * seed)
     let g = Array.zeroCreate<float32> d
-    let st = ReferenceStepper(Algorithm.Adam, Hyperparameters(Beta1 = beta1, Beta2 = cBeta2, Lr = cLr, Eps = 1e-8), d)
+    let st = ReferenceStepper(Algorithm.Adam, Hyperparameters.For(Algorithm.Adam, beta1 = beta1, beta2 = cBeta2, lr = cLr, eps = 1e-8), d)
     let from = cSteps / 2
     let every = max 1 (cSteps / 200)
     let curve = ResizeArray<float * float>()

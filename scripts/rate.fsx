@@ -32,7 +32,7 @@ let startRadius = 3.0
 /// β1 = 1 − 1/√T, β2 = 1 − 1/T^(3/4), γ = γ0/(√d·T^(3/4)), constant over the run.
 let schedule (d: int) (T: int) (eps: float) =
     let t = float T
-    Hyperparameters(Beta1 = 1.0 - 1.0 / sqrt t, Beta2 = 1.0 - 1.0 / Math.Pow(t, 0.75), Lr = gamma0 / (sqrt (float d) * Math.Pow(t, 0.75)), Eps = eps)
+    Hyperparameters.For(Algorithm.Adam, beta1 = 1.0 - 1.0 / sqrt t, beta2 = 1.0 - 1.0 / Math.Pow(t, 0.75), lr = gamma0 / (sqrt (float d) * Math.Pow(t, 0.75)), eps = eps)
 
 /// A problem: the exact gradient (returns ‖∇F‖₁, ‖∇F‖₂) and a noisy sample into a float32 buffer.
 type Prob = { D: int; Sample: float32[] -> float32[] -> float * float; Start: float32[] }

@@ -46,7 +46,7 @@ let criteria = JsonDocument.Parse(criteriaText).RootElement
 /// lr = γ0/(√d·T^(3/4)) (as scripts/rate.fsx reads Corollary 3.3, case 2).
 let schedule (gamma0: float) (d: int64) (T: int) (eps: float) =
     let t = float T
-    Hyperparameters(Beta1 = 1.0 - 1.0 / sqrt t, Beta2 = 1.0 - 1.0 / Math.Pow(t, 0.75), Lr = gamma0 / (sqrt (float d) * Math.Pow(t, 0.75)), Eps = eps)
+    Hyperparameters.For(Algorithm.Adam, beta1 = 1.0 - 1.0 / sqrt t, beta2 = 1.0 - 1.0 / Math.Pow(t, 0.75), lr = gamma0 / (sqrt (float d) * Math.Pow(t, 0.75)), eps = eps)
 
 // ---- the measurement ------------------------------------------------------------------------------------------------
 /// Σ_j u_j over one tensor, u = |m|/(sqrt(v) + ε) in float32 exactly as SignDiagnostics.Magnitudes and the fused
