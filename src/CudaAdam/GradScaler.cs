@@ -50,11 +50,15 @@ public sealed class GradScaler
 
     /// <summary>The current scale (torch's <c>get_scale()</c>).</summary>
     public float Scale { get; private set; }
+    /// <summary>The factor after <see cref="GrowthInterval"/> clean steps.</summary>
     public double GrowthFactor { get; private set; }
+    /// <summary>The factor after a step with an inf/NaN gradient.</summary>
     public double BackoffFactor { get; private set; }
+    /// <summary>Clean steps between growths.</summary>
     public int GrowthInterval { get; private set; }
     /// <summary>Clean steps since the last growth or backoff (torch's <c>_growth_tracker</c>).</summary>
     public int GrowthTracker { get; private set; }
+    /// <summary>False: the scaler passes everything through.</summary>
     public bool Enabled { get; }
 
     /// <summary>1/scale in double, rounded to float32 (what the step multiplies each gradient by).</summary>
