@@ -461,6 +461,12 @@ public sealed class OptimizerConfig
     /// <summary>Where the entry is in the config, for messages: <c>optimizers[1]</c>.</summary>
     [JsonIgnore] public string Path { get; internal set; } = "optimizers[?]";
 
+    /// <summary>Whether this optimizer is Schedule-Free (it has train/eval modes and ignores the job's schedule).</summary>
+    [JsonIgnore] public bool ScheduleFree => Algorithm.Info().EvalInterpolation is not null;
+
+    /// <summary>The keys only the Schedule-Free optimizers take (the other algorithms refuse them).</summary>
+    public static IReadOnlyList<string> ScheduleFreeKeys { get; } = ["warmup_steps", "r", "weight_lr_power"];
+
     [JsonIgnore] public Algorithm Algorithm { get; private set; }
     /// <summary>The label, or the name when there is none.</summary>
     [JsonIgnore] public string Id => Label ?? Name;
@@ -487,14 +493,19 @@ public sealed class OptimizerConfig
             foreach (var part in HyperparameterSchema.TupleParts(key) ?? [key])
                 if (!seen.TryAdd(part, key))
                     throw new ConfigException($"{Path}: '{part}' is given twice ({(seen[part] == key ? key : $"{seen[part]} and {key}")}); give it once");
+        if (!ScheduleFree && Settings.Select(x => x.Key).Intersect(ScheduleFreeKeys).FirstOrDefault() is { } sf)
+            throw new ConfigException($"{Path}.{sf}: warmup_steps, r and weight_lr_power are keys of the Schedule-Free optimizers " +
+                                      $"(adamwschedulefree, sgdschedulefree), not {Name}; use the job's \"schedule\" for a warmup");
         Hyperparameters h;
         try { h = Hyperparameters(); }
         catch (ArgumentException e) { throw new ConfigException(e.Message, e); }
         try { h.Validate(Algorithm); }
         catch (ArgumentException e) { throw new ConfigException($"optimizers.{Label}: {e.Message}", e); }
-        // The saved config states every number the run used: every key of the schema, resolved.
+        // The saved config states every number the run used: every key of the schema, resolved (the Schedule-Free keys
+        // only for those optimizers, which alone may give them).
         Settings.Clear();
-        foreach (var k in HyperparameterSchema.Keys) Settings.Add((k.Name, [k.Format(h)]));
+        foreach (var k in HyperparameterSchema.Keys)
+            if (ScheduleFree || !ScheduleFreeKeys.Contains(k.Name)) Settings.Add((k.Name, [k.Format(h)]));
     }
 }
 
