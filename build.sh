@@ -7,6 +7,8 @@
 #   ./build.sh run     the main job on its embedded default config (runs setup first when needed)
 #   ./build.sh bench   the benchmarks that run on this machine
 #   ./build.sh gen     regenerate kernels/scalars.gen.cuh and tests/oracle/cases.json from the algorithm descriptors
+#   ./build.sh pack    NuGet packages (CudaAdam, .Cuda, .Training, .Experiments; the CLI as the tool CudaAdam.Cli) in
+#                      artifacts/ [--no-build] [-o DIR]; VERSION_SUFFIX=rc.1 makes 0.1.0-rc.1 (the version: Directory.Build.props)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
@@ -75,6 +77,27 @@ needs_setup() {
 # make first (incremental): kernel edits reach the emulator library before the assemblies copy it.
 build() { setup_native; dotnet build CudaAdam.sln -c "$CONFIG" --nologo -v q -clp:ErrorsOnly; }
 
+# Packs what `build` compiled. The folder gets exactly one version of each package (older .nupkg files there are removed,
+# so it can serve as a local feed). The emulator library must exist: CudaAdam.Cuda carries it (runtimes/linux-x64/native).
+pack() {
+  local out="$ROOT/artifacts" do_build=1
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --no-build) do_build=0 ;;
+      -o) [ $# -ge 2 ] || { echo "build.sh pack: -o needs a folder" >&2; exit 2; }; out=$2; shift ;;
+      *) echo "build.sh pack: unknown option '$1' (known: --no-build, -o DIR)" >&2; exit 2 ;;
+    esac
+    shift
+  done
+  if [ "$do_build" = 1 ]; then needs_setup && setup; build; fi
+  [ -f .build/native/libcudaadam_emu.so ] || { echo "build.sh pack: .build/native/libcudaadam_emu.so is missing: run ./build.sh setup (needs g++ and make)" >&2; exit 2; }
+  mkdir -p "$out"; out=$(cd "$out" && pwd)
+  rm -f "$out"/CudaAdam*.nupkg "$out"/CudaAdam*.snupkg
+  dotnet pack CudaAdam.sln -c "$CONFIG" --no-build --nologo -v q -clp:ErrorsOnly -o "$out" \
+    ${VERSION_SUFFIX:+--version-suffix "$VERSION_SUFFIX"}
+  log "packages in $out: $(cd "$out" && ls *.nupkg | tr '\n' ' ')"
+}
+
 cli() { dotnet "src/CudaAdam.Cli/bin/$CONFIG/net10.0/CudaAdam.Cli.dll" "$@"; }
 
 run_tests() {
@@ -107,7 +130,8 @@ case "$cmd" in
   run)   needs_setup && setup; build; cli run "$@" ;;
   bench) needs_setup && setup; build; cli bench "$@" ;;
   cli)   cli "$@" ;;
+  pack)  pack "$@" ;;
   gen)   dotnet build src/CudaAdam.Cli/CudaAdam.Cli.csproj -c "$CONFIG" --nologo -v q -clp:ErrorsOnly
          cli kernels --write-scalar-header kernels/scalars.gen.cuh --write-cases tests/oracle/cases.json ;;
-  *) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -104,7 +104,7 @@ type Run = { Optimizer: string; Lr: float; Wd: float; TrainLoss: float; TestLoss
 
 /// Trains from zero with minibatches of `batch` in a seeded order (the same for every cell) and evaluates at the end.
 let train (name: string) (algorithm: Algorithm) (lr: float) (wdAxis: float) (torchWd: float) =
-    let hp = Hyperparameters(Lr = lr, WeightDecay = torchWd)
+    let hp = Hyperparameters.For(algorithm, lr = lr, weightDecay = torchWd)
     let stepper = ReferenceStepper(algorithm, hp, nParams)
     let p = Array.zeroCreate<float32> nParams
     let g = Array.zeroCreate<float32> nParams

@@ -18,7 +18,7 @@ let beta1s = [ 0.9; 0.95; 0.99; 0.995; 0.999; 0.9995 ]
 let steps = opts.Pick(1000, 20000, 100000)
 let seeds = opts.Pick(1, 5, 20)
 let d, sigma, lr = 10, 0.3, 1e-2
-let rOf b1 = Hyperparameters(Beta1 = b1, Beta2 = beta2).SignBound
+let rOf (b1: float) = Hyperparameters.For(Algorithm.Adam, beta1 = b1, beta2 = beta2).SignBound
 let slack = 1e-5                      // float32 moments: u may exceed R by rounding only
 
 /// max over coordinates of |M|/sqrt(V) from the uncorrected state (coordinates with V = 0 skipped).
@@ -34,7 +34,7 @@ let runProblem (b1: float) (seed: int) =
     let prob = NoisyNonconvex(d, sigma, 0.0, seed = seed)
     let x = prob.Start(3.0, 7919 * seed)
     let g = Array.zeroCreate<float32> d
-    let st = ReferenceStepper(Algorithm.Adam, Hyperparameters(Beta1 = b1, Beta2 = beta2, Lr = lr, Eps = 1e-8), d)
+    let st = ReferenceStepper(Algorithm.Adam, Hyperparameters.For(Algorithm.Adam, beta1 = b1, beta2 = beta2, lr = lr, eps = 1e-8), d)
     let from = steps - steps / 5
     let mutable umax = 0.0
     let mutable loss = 0.0
@@ -51,7 +51,7 @@ let runProblem (b1: float) (seed: int) =
 /// bits gave u ≈ 12 > R: rounding, not Adam). The bound is approached within ≈ 1/(1 − β1²/β2) steps of the end,
 /// far fewer than the steps before the floor takes over. Returns u_t for t = 1..T (NaN while v = 0).
 let runAdversarial (b1: float) =
-    let st = ReferenceStepper(Algorithm.Adam, Hyperparameters(Beta1 = b1, Beta2 = beta2, Lr = 0.0, Eps = 1e-8), 1)
+    let st = ReferenceStepper(Algorithm.Adam, Hyperparameters.For(Algorithm.Adam, beta1 = b1, beta2 = beta2, lr = 0.0, eps = 1e-8), 1)
     let x = [| 0.0f |]
     let q = beta2 / b1
     [| for t in 1 .. steps ->

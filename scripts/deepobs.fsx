@@ -50,14 +50,14 @@ let rbEpochs, rbStepsPerEpoch = opts.Pick((3, 50), (20, 100), (40, 100))
 // ---- the family: torch.optim's defaults except the lr (AdamW keeps its decoupled weight decay 0.01) ----
 type Method = { Label: string; Algorithm: Algorithm; Hp: float -> Hyperparameters }
 let methods =
-    [ { Label = "adam"; Algorithm = Algorithm.Adam; Hp = fun lr -> Hyperparameters(Lr = lr) }
-      { Label = "adamw"; Algorithm = Algorithm.AdamW; Hp = fun lr -> Hyperparameters(Lr = lr, WeightDecay = 0.01) }
-      { Label = "amsgrad"; Algorithm = Algorithm.Adam; Hp = fun lr -> Hyperparameters(Lr = lr, Amsgrad = true) }
-      { Label = "signadam"; Algorithm = Algorithm.SignAdam; Hp = fun lr -> Hyperparameters(Lr = lr) }
-      { Label = "lion"; Algorithm = Algorithm.Lion; Hp = fun lr -> Hyperparameters(Lr = lr, Beta1 = 0.9, Beta2 = 0.99) }
-      { Label = "sgd-momentum"; Algorithm = Algorithm.Sgd; Hp = fun lr -> Hyperparameters(Lr = lr, Momentum = 0.9) }
-      { Label = "rmsprop"; Algorithm = Algorithm.RmsProp; Hp = fun lr -> Hyperparameters(Lr = lr) }
-      { Label = "adagrad"; Algorithm = Algorithm.AdaGrad; Hp = fun lr -> Hyperparameters(Lr = lr, Eps = 1e-10) } ]
+    [ { Label = "adam"; Algorithm = Algorithm.Adam; Hp = fun lr -> Hyperparameters.For(Algorithm.Adam, lr = lr) }
+      { Label = "adamw"; Algorithm = Algorithm.AdamW; Hp = fun lr -> Hyperparameters.For(Algorithm.AdamW, lr = lr, weightDecay = 0.01) }
+      { Label = "amsgrad"; Algorithm = Algorithm.Adam; Hp = fun lr -> Hyperparameters.For(Algorithm.Adam, lr = lr, amsgrad = true) }
+      { Label = "signadam"; Algorithm = Algorithm.SignAdam; Hp = fun lr -> Hyperparameters.For(Algorithm.SignAdam, lr = lr) }
+      { Label = "lion"; Algorithm = Algorithm.Lion; Hp = fun lr -> Hyperparameters.For(Algorithm.Lion, lr = lr) }
+      { Label = "sgd-momentum"; Algorithm = Algorithm.Sgd; Hp = fun lr -> Hyperparameters.For(Algorithm.Sgd, lr = lr, momentum = 0.9) }
+      { Label = "rmsprop"; Algorithm = Algorithm.RmsProp; Hp = fun lr -> Hyperparameters.For(Algorithm.RmsProp, lr = lr) }
+      { Label = "adagrad"; Algorithm = Algorithm.AdaGrad; Hp = fun lr -> Hyperparameters.For(Algorithm.AdaGrad, lr = lr) } ]
 
 // ---- problems: each run returns the metric per epoch (epoch 0 = before training) and, for reports, the test loss ----
 type Problem =

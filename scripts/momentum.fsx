@@ -26,7 +26,7 @@ let run (beta1: float) (sigma: float) (seed: int) =
     let prob = NoisyNonconvex(d, sigma, 0.0, seed = seed)
     let x = prob.Start(3.0, 7919 * seed)
     let g = Array.zeroCreate<float32> d
-    let stepper = ReferenceStepper(Algorithm.Adam, Hyperparameters(Beta1 = beta1, Beta2 = beta2, Lr = lr, Eps = eps), d)
+    let stepper = ReferenceStepper(Algorithm.Adam, Hyperparameters.For(Algorithm.Adam, beta1 = beta1, beta2 = beta2, lr = lr, eps = eps), d)
     let from = int (float steps * plateauFrom)
     let every = max 1 (steps / 200)
     let curve = ResizeArray<float * float>()

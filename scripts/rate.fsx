@@ -34,8 +34,8 @@ let startRadius = 3.0
 /// The horizon-dependent schedule: β1 = 1 − c1/√T, β2 = 1 − c2/T^(3/4), γ = γ0/(√d·T^(3/4)), constant over the run.
 let schedule (d: int) (T: int) (eps: float) =
     let t = float T
-    Hyperparameters(Beta1 = 1.0 - c1 / sqrt t, Beta2 = 1.0 - c2 / Math.Pow(t, 0.75),
-                    Lr = gamma0 / (sqrt (float d) * Math.Pow(t, 0.75)), Eps = eps)
+    Hyperparameters.For(Algorithm.Adam, beta1 = 1.0 - c1 / sqrt t, beta2 = 1.0 - c2 / Math.Pow(t, 0.75),
+                        lr = gamma0 / (sqrt (float d) * Math.Pow(t, 0.75)), eps = eps)
 
 /// One run: Adam (CPU reference) for T steps; returns (min_t ‖∇F(x_t)‖₂, mean_t ‖∇F(x_t)‖₂, ‖∇F(x_0)‖₂), t = 0..T−1.
 let run (d: int) (T: int) (eps: float) (seed: int) =

@@ -34,7 +34,7 @@ let paramCount (w: int) = 784L * int64 w + int64 w + int64 w * int64 w + int64 w
 let run (w: int) (logLr: float) (seed: int) =
     let s = uint64 (opts.Seed * 1000 + seed)
     let model = ModelZoo.Mlp(784, [ w; w ], 10, 0.0, 0.0, Rng.ForStream(s, 1UL), Rng.ForStream(s, 2UL))
-    let hp = Hyperparameters(Lr = Math.Pow(10.0, logLr))   // Adam defaults: β1 0.9, β2 0.999, ε 1e-8
+    let hp = Hyperparameters.For(Algorithm.Adam, lr = Math.Pow(10.0, logLr))   // Adam defaults: β1 0.9, β2 0.999, ε 1e-8
     use opt = new Optimizer(Algorithm.Adam, model.Parameters, hp)
     let tr = Trainer(model, opt, train, null, TrainerOptions(Epochs = epochs, BatchSize = batch), Rng.ForStream(s, 3UL), null)
     tr.Run()

@@ -20,7 +20,11 @@ let repoRoot = IO.Path.GetFullPath(IO.Path.Combine(__SOURCE_DIRECTORY__, "..", "
 /// Parses the shared flags (--smoke | --full, --out DIR, --seed N); exits with code 2 and the usage on a bad flag.
 let options (script: string) =
     let args = fsi.CommandLineArgs |> Array.skip 1
-    try ScriptOptions.Parse(script, repoRoot, args)
+    try
+        let o = ScriptOptions.Parse(script, repoRoot, args)
+        if o.Shard.HasValue || not (isNull o.Merge) || o.SeedCount.HasValue then
+            raise (ArgumentException(sprintf "--shard, --merge and --seeds need the script on the criteria files (Experiment.Start); %s is not ported yet" script))
+        o
     with :? ArgumentException as e ->
         eprintfn "%s: %s" script e.Message
         exit 2
@@ -53,3 +57,28 @@ let slopeFit (level: float) (xs: float[]) (ys: float[]) =
 /// Runs f over items on all cores and keeps the input order.
 let parallelMap (f: 'a -> 'b) (items: 'a list) : 'b list =
     items |> List.toArray |> Array.Parallel.map f |> Array.toList
+
+// ---- issue 15: experiments on versioned criteria, effect sizes over seeds, shards ----
+open CudaAdam.Experiments.Statistics
+
+/// Starts an experiment on scripts/criteria/<script>.json: parses the flags (--smoke | --full, --out, --seed, --seeds,
+/// --jobs, --shard k/n, --from, --merge), loads the criteria (sizes, seeds, margins), records provenance. A bad flag, a
+/// bad criteria file or a criteria change without a version bump: one line on stderr, exit code 2.
+let experiment (script: string) =
+    try Experiment.Start(script, repoRoot, fsi.CommandLineArgs |> Array.skip 1)
+    with
+    | :? ArgumentException as e -> eprintfn "%s: %s" script e.Message; exit 2
+    | :? IO.InvalidDataException as e -> eprintfn "%s: %s" script e.Message; exit 2
+
+/// Writes the report (verdicts with Holm, raw-data hashes, provenance) and verdicts.json; prints the verdicts.
+let finishExperiment (exp: Experiment) =
+    let path = exp.Finish()
+    let ds = exp.Report.Decisions()
+    printfn "%s: %s (%.1f s)" exp.Report.Title (Report.Counts ds) stopwatch.Elapsed.TotalSeconds
+    for d in ds do
+        printfn "  - %s: %s, θ = %s [%s, %s]%s" d.Spec.Id (Report.Word d.Verdict) (num d.Estimate) (num d.Low) (num d.High)
+            (match d.SeedsToDecide with null -> "" | s -> " — " + s)
+    printfn "report: %s" path
+
+/// The rows of a raw table whose column `col` has text value `v`.
+let rowsWhere (col: string) (v: string) (t: RawTable) = t.Rows |> Seq.filter (fun r -> r.Str col = v) |> Seq.toList

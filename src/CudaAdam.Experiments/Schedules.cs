@@ -1,79 +1,5 @@
 namespace CudaAdam.Experiments;
 
-/// <summary>
-/// A learning rate as a function of the step t = 1, 2, … (the step about to be taken, torch's <c>state['step']</c>
-/// after the increment). Records, so a schedule prints and compares by value; <see cref="At"/> is pure.
-/// </summary>
-public abstract record LrSchedule
-{
-    /// <summary>The learning rate γ_t of step <paramref name="t"/> (t ≥ 1).</summary>
-    /// <exception cref="ArgumentOutOfRangeException">t &lt; 1.</exception>
-    public double At(long t)
-    {
-        if (t < 1) throw new ArgumentOutOfRangeException(nameof(t), t, "steps count from 1 (the first step is t = 1)");
-        return Compute(t);
-    }
-
-    protected abstract double Compute(long t);
-
-    /// <summary>γ_t = γ.</summary>
-    public sealed record Constant(double Lr) : LrSchedule
-    {
-        protected override double Compute(long t) => Lr;
-    }
-
-    /// <summary>
-    /// Linear warmup then cosine decay: γ_t = γ·t/W for t ≤ W, then
-    /// γ_min + (γ − γ_min)·(1 + cos(π·(t − W)/(T − W)))/2 up to T, and γ_min after T.
-    /// </summary>
-    public sealed record WarmupCosine(double Lr, long WarmupSteps, long TotalSteps, double MinLr = 0) : LrSchedule
-    {
-        protected override double Compute(long t)
-        {
-            if (WarmupSteps < 0 || TotalSteps <= WarmupSteps)
-                throw new ArgumentException($"warmup+cosine needs 0 ≤ warmup ({WarmupSteps}) < total ({TotalSteps})");
-            if (t <= WarmupSteps) return Lr * t / WarmupSteps;
-            if (t >= TotalSteps) return MinLr;
-            double progress = (double)(t - WarmupSteps) / (TotalSteps - WarmupSteps);
-            return MinLr + (Lr - MinLr) * (1 + Math.Cos(Math.PI * progress)) / 2;
-        }
-    }
-
-    /// <summary>Linear interpolation from γ_start at t = 1 to γ_end at t = T, constant γ_end after.</summary>
-    public sealed record Linear(double Start, double End, long TotalSteps) : LrSchedule
-    {
-        protected override double Compute(long t)
-        {
-            if (TotalSteps < 1) throw new ArgumentException($"linear schedule: total steps {TotalSteps} must be ≥ 1");
-            if (t >= TotalSteps || TotalSteps == 1) return End;
-            return Start + (End - Start) * (t - 1) / (TotalSteps - 1);
-        }
-    }
-
-    /// <summary>
-    /// γ_t = α/sqrt(t), the step size of Adam's and AMSGrad's regret analyses (Kingma &amp; Ba 2015, Reddi et al. 2018);
-    /// with warmup W: γ·t/W for t ≤ W, then γ·sqrt(W/t) (continuous at W; the "inverse square root" of Transformers).
-    /// </summary>
-    public sealed record InverseSqrt(double Alpha, long WarmupSteps = 0) : LrSchedule
-    {
-        protected override double Compute(long t)
-        {
-            if (WarmupSteps <= 0) return Alpha / Math.Sqrt(t);
-            return t <= WarmupSteps ? Alpha * t / WarmupSteps : Alpha * Math.Sqrt((double)WarmupSteps / t);
-        }
-    }
-
-    /// <summary>Step decay (torch's StepLR): γ_t = γ·factor^⌊(t − 1)/period⌋.</summary>
-    public sealed record StepDecay(double Lr, long Period, double Factor) : LrSchedule
-    {
-        protected override double Compute(long t)
-        {
-            if (Period < 1) throw new ArgumentException($"step decay: period {Period} must be ≥ 1");
-            return Lr * Math.Pow(Factor, (t - 1) / Period);
-        }
-    }
-}
-
 /// <summary>(β1, β2) as a function of the step t = 1, 2, ….</summary>
 public abstract record BetaSchedule
 {
@@ -130,16 +56,21 @@ public sealed record SignCondition(double Beta1, double Beta2, double Bound, boo
 
 /// <summary>
 /// A run's schedule: learning rate and betas per step, applied to an optimizer's parameter groups before each step.
+/// The lr part is a <see cref="LambdaLR"/> function (λ(epoch), epoch = t − 1: lr_t = base lr · λ(t − 1)), e.g.
+/// <see cref="LrScheduler.KindLambda"/>("inv-sqrt-t", T) for Reddi's and Kingma &amp; Ba's α/√t; to drive an
+/// optimizer's lr alone, use <c>new LambdaLR(optimizer, LrLambda)</c> (or any <see cref="LrScheduler"/>).
 /// </summary>
-/// <param name="Lr">The learning-rate schedule.</param>
+/// <param name="LrLambda">λ(epoch), the factor of the base lr; null keeps the base lr.</param>
 /// <param name="Betas">The beta schedule; null keeps each group's own β1, β2.</param>
-public sealed record RunSchedule(LrSchedule Lr, BetaSchedule? Betas = null)
+public sealed record RunSchedule(Func<long, double>? LrLambda = null, BetaSchedule? Betas = null)
 {
-    /// <summary><paramref name="hp"/> with the lr (and betas) of step <paramref name="t"/>.</summary>
+    /// <summary><paramref name="hp"/> with the lr (and betas) of step <paramref name="t"/> (t ≥ 1).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">t &lt; 1.</exception>
     public Hyperparameters At(Hyperparameters hp, long t)
     {
         ArgumentNullException.ThrowIfNull(hp);
-        var result = hp with { Lr = Lr.At(t) };
+        if (t < 1) throw new ArgumentOutOfRangeException(nameof(t), t, "steps count from 1 (the first step is t = 1)");
+        var result = LrLambda is null ? hp : hp with { Lr = hp.Lr * LrLambda(t - 1) };
         if (Betas is not null)
         {
             var (b1, b2) = Betas.At(t);
@@ -150,7 +81,7 @@ public sealed record RunSchedule(LrSchedule Lr, BetaSchedule? Betas = null)
 
     /// <summary>
     /// Sets every group of <paramref name="optimizer"/> to step t's values, starting from <paramref name="baseline"/>
-    /// (the hyperparameters the run was configured with). Call it before <see cref="Optimizer.Step"/>; t is the
+    /// (the hyperparameters the run was configured with). Call it before <see cref="Optimizer.Step()"/>; t is the
     /// number of steps taken so far plus one.
     /// </summary>
     public void ApplyTo(Optimizer optimizer, Hyperparameters baseline, long t)

@@ -161,7 +161,9 @@ public static class Algorithms
         if (!ok) throw new ArgumentException(message);
     }
 
-    private static Hyperparameters Hp(Func<Hyperparameters, Hyperparameters>? f = null) => f is null ? new() : f(new());
+    /// <summary>A row's defaults, written as changes to <see cref="Hyperparameters.DescriptorBase"/> (torch.optim.Adam's).</summary>
+    private static Hyperparameters Hp(Func<Hyperparameters, Hyperparameters>? f = null) =>
+        f is null ? Hyperparameters.DescriptorBase : f(Hyperparameters.DescriptorBase);
 
     // ---- the rows -------------------------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ public sealed class Parameter
 
     /// <summary>A name for messages, checkpoints and diagnostics.</summary>
     public string Name { get; }
-    /// <summary>The values, updated in place by <see cref="Optimizer.Step"/>.</summary>
+    /// <summary>The values, updated in place by <see cref="Optimizer.Step()"/>.</summary>
     public float[] Data { get; }
     /// <summary>The dimensions, outermost first (torch's <c>p.shape</c>); <c>[n]</c> for a flat parameter.</summary>
     public IReadOnlyList<int> Shape { get; }
@@ -73,6 +73,11 @@ public sealed class ParamGroup
 
     public IReadOnlyList<Parameter> Params { get; }
     public Hyperparameters Hyperparameters { get => _hp; set => _hp = value ?? throw new ArgumentNullException(nameof(value)); }
+
+    /// <summary>The lr this group started from under a scheduler (torch's <c>group['initial_lr']</c>): set by the first
+    /// <see cref="LrScheduler"/> built over the optimizer (OneCycleLR: max_lr/div_factor); the base lr of every
+    /// scheduler built after it, so that schedulers chain. Null until then.</summary>
+    public double? InitialLr { get; set; }
 }
 
 /// <summary>One parameter's work in one step, as handed to an <see cref="IStepBackend"/>.</summary>
@@ -115,7 +120,7 @@ public interface IStepBackend : IDisposable
 
 /// <summary>
 /// An optimizer over parameter groups, torch.optim style: set each parameter's <see cref="Parameter.Grad"/>, call
-/// <see cref="Step"/>. State is created on a parameter's first step with a gradient, exactly as torch.optim does;
+/// <see cref="Step()"/>. State is created on a parameter's first step with a gradient, exactly as torch.optim does;
 /// a parameter without a gradient is skipped (its step count does not advance). Zero-size parameters are allowed.
 /// The one step engine: every backend (cpu, reference, emulator, cuda; host- or device-resident, graph-captured) is
 /// driven through it under one <see cref="StepContract"/> (<see cref="InvScale"/>, <see cref="MaxGradNorm"/>,
@@ -144,7 +149,7 @@ public sealed class Optimizer : IDisposable
     public Optimizer(Algorithm algorithm, IEnumerable<ParamGroup> groups, IStepBackend? backend = null)
     {
         Algorithm = algorithm;
-        Groups = groups.ToArray();
+        _groups = groups.ToList();
         _backend = backend ?? new Cpu.CpuSimdBackend();   // "cpu": bitwise the reference, at memory speed
         var seen = new HashSet<Parameter>(ReferenceEqualityComparer.Instance);
         foreach (var g in Groups)
@@ -165,8 +170,58 @@ public sealed class Optimizer : IDisposable
         IStepBackend? backend = null)
         : this(algorithm, [new ParamGroup(parameters, hyperparameters ?? Hyperparameters.Defaults(algorithm))], backend) { }
 
+    private readonly List<ParamGroup> _groups;
+
     public Algorithm Algorithm { get; }
-    public IReadOnlyList<ParamGroup> Groups { get; }
+    /// <summary>The parameter groups (torch's <c>param_groups</c>), in order; <see cref="AddParamGroup"/> appends.</summary>
+    public IReadOnlyList<ParamGroup> Groups => _groups;
+
+    /// <summary>Adds a parameter group (torch's <c>add_param_group</c>), e.g. layers unfrozen during fine-tuning. Its
+    /// parameters must not be in another group; its hyperparameters are validated now. Its state is created on each
+    /// parameter's first step, as for every parameter. Build schedulers after adding groups (a scheduler covers the
+    /// groups it was built over and refuses to step a changed set).</summary>
+    /// <exception cref="ArgumentException">A parameter already in a group, or invalid hyperparameters.</exception>
+    /// <exception cref="NotSupportedException">A device-resident backend, which placed its parameter set once.</exception>
+    public void AddParamGroup(ParamGroup group)
+    {
+        ArgumentNullException.ThrowIfNull(group);
+        if (_backend.Resident)
+            throw new NotSupportedException($"backend '{Name()}' is device-resident and placed its parameter set when the optimizer was built; " +
+                                            "build a new optimizer with every group (or use Residency.Host)");
+        foreach (var p in group.Params)
+            foreach (var g in _groups)
+                if (g.Params.Contains(p))
+                    throw new ArgumentException($"parameter '{p.Name}' appears in more than one parameter group");
+        ValidateGroup(group);
+        _groups.Add(group);
+
+        string Name() => _backend.Name;
+    }
+
+    /// <summary>Clears every parameter's gradient (torch's <c>zero_grad</c>). With <paramref name="setToNone"/> (torch
+    /// 2.x's default) each <see cref="Parameter.Grad"/> becomes null, so a parameter that gets no new gradient does not
+    /// step; otherwise the arrays are filled with zeros (a zero gradient still steps: momentum and decay move it).</summary>
+    public void ZeroGrad(bool setToNone = true)
+    {
+        foreach (var g in _groups)
+            foreach (var p in g.Params)
+            {
+                if (setToNone) p.Grad = null;
+                else if (p.Grad is { } grad) Array.Clear(grad);
+            }
+    }
+
+    /// <summary>torch's <c>step(closure)</c>: calls <paramref name="closure"/> (which computes the loss and sets the
+    /// gradients, usually after <see cref="ZeroGrad"/>), then steps; returns the closure's loss.
+    /// <see cref="LastResult"/> holds the step's result (skipped or not).</summary>
+    /// <exception cref="ArgumentNullException">No closure.</exception>
+    public float Step(Func<float> closure)
+    {
+        ArgumentNullException.ThrowIfNull(closure);
+        float loss = closure();
+        Step();
+        return loss;
+    }
     /// <summary>The backend's name: cpu, reference, emulator or cuda.</summary>
     public string BackendName => _backend.Name;
 
@@ -196,7 +251,7 @@ public sealed class Optimizer : IDisposable
         set { GradClipping.Validate(value); _maxGradNorm = value; }
     }
 
-    /// <summary>The step contract the next <see cref="Step"/> hands the backend.</summary>
+    /// <summary>The step contract the next <see cref="Step()"/> hands the backend.</summary>
     public StepContract Contract => new(_invScale, _maxGradNorm, NonFinite);
 
     /// <summary>Steps taken (a skipped step does not count); <see cref="StepResult.Step"/> of the last result.</summary>
@@ -205,7 +260,7 @@ public sealed class Optimizer : IDisposable
     /// <summary>Steps skipped because a gradient was not finite (<see cref="NonFinitePolicy.Skip"/>).</summary>
     public long SkippedSteps { get; private set; }
 
-    /// <summary>The result of the last <see cref="Step"/>, or null before the first.</summary>
+    /// <summary>The result of the last <see cref="Step()"/>, or null before the first.</summary>
     public StepResult? LastResult { get; private set; }
 
     /// <summary>The total gradient norm of the last clipped step (NaN when none or not clipping).</summary>

@@ -19,7 +19,7 @@ public enum NonFinitePolicy
     /// coefficient and spoil every gradient, not only the bad ones. <c>replay --nonfinite propagate</c> agrees with torch.
     /// </summary>
     Propagate,
-    /// <summary>Nothing changes (as <see cref="Skip"/>) and <see cref="Optimizer.Step"/> throws
+    /// <summary>Nothing changes (as <see cref="Skip"/>) and <see cref="Optimizer.Step()"/> throws
     /// <see cref="NonFiniteGradientException"/>.</summary>
     Error,
 }
@@ -72,7 +72,7 @@ public readonly record struct BackendStepOutcome(bool NonFinite, double GradNorm
 }
 
 /// <summary>
-/// The result of one <see cref="Optimizer.Step"/>, the same on every backend for the same inputs.
+/// The result of one <see cref="Optimizer.Step()"/>, the same on every backend for the same inputs.
 /// </summary>
 /// <param name="Step">The optimizer's step count after this call (steps taken; a skipped step does not count).</param>
 /// <param name="Skipped">Nothing changed: a non-finite gradient under <see cref="NonFinitePolicy.Skip"/>.</param>

@@ -103,7 +103,8 @@ public sealed class CudaEnvironmentReport
         var probed = EmulatorCandidates();
         var emu = probed.FirstOrDefault(File.Exists);
         if (emu is null)
-            missing.Add("host emulator (libcudaadam_emu.so): run ./build.sh setup (needs g++ and make); looked at " + string.Join(", ", probed));
+            missing.Add($"host emulator ({Emulator.EmulatorLibrary.FileName}): {Emulator.EmulatorLibrary.MissingHint(AppContext.BaseDirectory)}; looked at " +
+                        string.Join(", ", probed));
 
         var cacheDir = KernelCache.DefaultDirectory();
         return new CudaEnvironmentReport
@@ -114,19 +115,9 @@ public sealed class CudaEnvironmentReport
         };
     }
 
-    /// <summary>libcudaadam_emu.so next to the assemblies, then under .build/native of the enclosing checkout.</summary>
-    public static IReadOnlyList<string> EmulatorCandidates()
-    {
-        const string file = "libcudaadam_emu.so";
-        var list = new List<string> { Path.Combine(AppContext.BaseDirectory, file) };
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "CudaAdam.sln")))
-            {
-                list.Add(Path.Combine(dir.FullName, ".build", "native", file));
-                break;
-            }
-        return list;
-    }
+    /// <summary>Where the host emulator library is looked for, in <see cref="EmulatorLibrary"/>'s order.</summary>
+    public static IReadOnlyList<string> EmulatorCandidates() =>
+        Emulator.EmulatorLibrary.Candidates(Environment.GetEnvironmentVariable, AppContext.BaseDirectory);
 
     public void Write(TextWriter w)
     {

@@ -24,15 +24,20 @@ public sealed class EmulatorException : Exception
 /// <list type="number">
 /// <item>the file named by the environment variable <c>CUDAADAM_EMU_LIB</c>, and nothing else if it is set;</item>
 /// <item>next to the assemblies (the CudaAdam.Cuda project copies it there when it exists at build time, so a
-///   published CLI carries it);</item>
+///   published CLI carries it, and so does an app published for linux-x64 from the package);</item>
+/// <item><c>runtimes/linux-x64/native/</c> under <see cref="AppContext.BaseDirectory"/>: where an app built (not published)
+///   against the CudaAdam.Cuda package gets the package's native asset;</item>
 /// <item><c>.build/native/</c> in <see cref="AppContext.BaseDirectory"/> or one of its parents (a checkout).</item>
 /// </list>
 /// </summary>
 public static class EmulatorLibrary
 {
+    /// <summary>The library's file name, <c>libcudaadam_emu.so</c>.</summary>
     public const string FileName = "libcudaadam_emu.so";
+    /// <summary>The environment variable that names the library's full path (then nothing else is probed).</summary>
     public const string EnvironmentVariable = "CUDAADAM_EMU_LIB";
-    private const string BuildHint = "run ./build.sh setup (needs g++), which builds .build/native/libcudaadam_emu.so from native/emu and kernels/*.cu";
+    /// <summary>The package's runtime folder of the library, relative to the app (NuGet's <c>runtimes/RID/native</c>).</summary>
+    public const string PackageAssetFolder = "runtimes/linux-x64/native";
 
     private static readonly object Gate = new();
     private static nint _handle;
@@ -48,7 +53,7 @@ public static class EmulatorLibrary
     {
         var explicitPath = environment(EnvironmentVariable);
         if (!string.IsNullOrEmpty(explicitPath)) return [explicitPath];
-        var list = new List<string> { Path.Combine(baseDirectory, FileName) };
+        var list = new List<string> { Path.Combine(baseDirectory, FileName), Path.Combine(baseDirectory, PackageAssetFolder, FileName) };
         for (var dir = new DirectoryInfo(baseDirectory); dir != null; dir = dir.Parent)
             list.Add(Path.Combine(dir.FullName, ".build", "native", FileName));
         return list;
@@ -81,10 +86,30 @@ public static class EmulatorLibrary
                     tried.Add($"{candidate} ({e.Message.Split('\n')[0]})");
                 }
             }
-            _failure = $"the host emulator library {FileName} is not available: {BuildHint}; or set {EnvironmentVariable} " +
-                       "to its full path. Tried:\n  " + string.Join("\n  ", tried);
+            _failure = $"the host emulator library {FileName} is not available: {MissingHint(AppContext.BaseDirectory)}; " +
+                       "Tried:\n  " + string.Join("\n  ", tried);
             throw new EmulatorNotAvailableException(_failure);
         }
+    }
+
+    /// <summary>
+    /// What to do when the library is missing, for who is asking: in a CudaAdam checkout (a parent of
+    /// <paramref name="baseDirectory"/> holds <c>native/emu/Makefile</c>) build it with <c>./build.sh setup</c>; in an app
+    /// that references the NuGet package, the package's linux-x64 asset did not arrive, or the platform is another.
+    /// </summary>
+    public static string MissingHint(string baseDirectory)
+    {
+        for (var dir = new DirectoryInfo(baseDirectory); dir != null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "native", "emu", "Makefile")))
+                return $"in this checkout ({dir.FullName}) run ./build.sh setup (needs g++ and make), which builds " +
+                       $".build/native/{FileName} from native/emu and kernels/*.cu; or set {EnvironmentVariable} to its full path";
+        return OperatingSystem.IsLinux() && RuntimeInformation.OSArchitecture == Architecture.X64
+            ? $"the CudaAdam.Cuda package carries it as {PackageAssetFolder}/{FileName}: reference the package from the " +
+              "project that builds this app (a PackageReference, not a copied CudaAdam.Cuda.dll), and publish with the " +
+              $"app's other files; or set {EnvironmentVariable} to the library's full path"
+            : $"the CudaAdam.Cuda package carries it for linux-x64 only, and this is {RuntimeInformation.RuntimeIdentifier}: " +
+              "build it from CudaAdam's sources (make -C native/emu, needs g++) and set " +
+              $"{EnvironmentVariable} to its full path; the cpu and reference backends need no native library";
     }
 
     /// <summary>True when the library loads; otherwise false and <paramref name="reason"/> says why and what to do.</summary>

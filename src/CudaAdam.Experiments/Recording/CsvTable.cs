@@ -43,7 +43,7 @@ public sealed class CsvTable
 
     public override string ToString() => _text.ToString();
 
-    private static string Format(object? cell) => cell switch
+    internal static string Format(object? cell) => cell switch
     {
         null => "",
         double d => d.ToString("R", CultureInfo.InvariantCulture),
@@ -53,6 +53,6 @@ public sealed class CsvTable
         _ => Quote(cell.ToString() ?? ""),
     };
 
-    private static string Quote(string s) =>
+    internal static string Quote(string s) =>
         s.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
 }

@@ -155,7 +155,7 @@ public sealed class TrainConfig
         CheckSizes();   // before anything of that size is allocated (Problem.Create below builds the problem)
         if (Model.IsProblem && Problem!.Create(Model.Kind).DataSize is int n && Training.BatchSize > n)
             throw new ConfigException($"training.batch_size: {Training.BatchSize} exceeds the {n} samples of {Model.Kind} (B = 1 is the paper's setting)");
-        try { Schedule.ToSchedule().Validate(); }
+        try { Schedule.ToScheduler(); }
         catch (ArgumentException e) { throw new ConfigException($"schedule: {e.Message}", e); }
         if (Optimizers is null || Optimizers.Length == 0)
             throw new ConfigException("optimizers: list at least one optimizer, e.g. [{ \"name\": \"adam\" }]");
@@ -302,7 +302,7 @@ public sealed class TrainingConfig
 
 public sealed class ScheduleConfig
 {
-    /// <summary>One of <see cref="LrSchedule.Kinds"/>.</summary>
+    /// <summary>One of <see cref="LrScheduler.Kinds"/> (<see cref="LrScheduler.ForKind"/>).</summary>
     public string Kind { get; set; } = "constant";
     public long Warmup { get; set; }
     public double Final { get; set; }
@@ -310,7 +310,9 @@ public sealed class ScheduleConfig
     public long StepSize { get; set; } = 1000;
     public double Gamma { get; set; } = 0.1;
 
-    public LrSchedule ToSchedule() => new() { Kind = Kind, Warmup = Warmup, Final = Final, StepSize = StepSize, Gamma = Gamma };
+    /// <summary>The trainer's scheduler (<see cref="TrainerOptions.Scheduler"/>).</summary>
+    /// <exception cref="ArgumentException">A bad setting, named.</exception>
+    public Func<Optimizer, long, LrScheduler> ToScheduler() => LrScheduler.ForKind(Kind, Warmup, Final, StepSize, Gamma);
 }
 
 /// <summary>One optimizer of the comparison: its name (<see cref="AlgorithmNames"/>), a label, and torch.optim's

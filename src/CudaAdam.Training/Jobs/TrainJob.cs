@@ -67,18 +67,47 @@ public static class TrainJob
         ITrainProgress? progress = null)
     {
         config.Resolve();
+        var start = now ?? DateTime.UtcNow;
         if (config.Model.IsProblem)
-        {
-            string problemFolder = CreateRunFolder(config, now ?? DateTime.UtcNow);
-            using var problemLock = RunFolderLock.Acquire(problemFolder);
-            AtomicFile.WriteAllText(Path.Combine(problemFolder, "config.json"), config.ToJson() + "\n");
-            return ExecuteProblem(config, problemFolder, new Dictionary<string, (List<StepRecord>, List<EpochRecord>)>(), log, cancel, progress);
-        }
+            return InNewRunFolder(config, start, folder =>
+                ExecuteProblem(config, folder, new Dictionary<string, (List<StepRecord>, List<EpochRecord>)>(), log, cancel, progress));
         var (train, test) = config.Data.Load();
-        string folder = CreateRunFolder(config, now ?? DateTime.UtcNow);
-        using var folderLock = RunFolderLock.Acquire(folder);
-        AtomicFile.WriteAllText(Path.Combine(folder, "config.json"), config.ToJson() + "\n");
-        return Execute(config, folder, train, test, new Dictionary<string, (List<StepRecord>, List<EpochRecord>)>(), log, cancel, progress);
+        return InNewRunFolder(config, start, folder =>
+            Execute(config, folder, train, test, new Dictionary<string, (List<StepRecord>, List<EpochRecord>)>(), log, cancel, progress));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="job"/> in a new, locked run folder that holds config.json. When the job fails before it
+    /// wrote anything else (a backend that does not open, a model the device path does not run), the folder goes again:
+    /// a failed start leaves no run folder behind, and the error says why.
+    /// </summary>
+    private static TrainResult InNewRunFolder(TrainConfig config, DateTime now, Func<string, TrainResult> job)
+    {
+        string folder = CreateRunFolder(config, now);
+        try
+        {
+            using var folderLock = RunFolderLock.Acquire(folder);
+            AtomicFile.WriteAllText(Path.Combine(folder, "config.json"), config.ToJson() + "\n");
+            return job(folder);
+        }
+        catch
+        {
+            RemoveIfNothingRan(folder);   // the lock is released by now: the using ended before this block
+            throw;
+        }
+    }
+
+    /// <summary>Deletes <paramref name="folder"/> when it holds only what a start writes (config.json and the lock
+    /// files); a folder with any record, checkpoint or plot stays as it is.</summary>
+    internal static void RemoveIfNothingRan(string folder)
+    {
+        string[] startFiles = ["config.json", ".lock", ".lock.pid"];
+        try
+        {
+            if (Directory.EnumerateFileSystemEntries(folder).Any(e => !startFiles.Contains(Path.GetFileName(e)))) return;
+            Directory.Delete(folder, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
     }
 
     /// <summary>
@@ -172,7 +201,7 @@ public static class TrainJob
     private static TrainerOptions Options(TrainConfig config) => new()
     {
         Epochs = config.Training.Epochs, BatchSize = config.Training.BatchSize, StepsPerEpoch = config.Problem?.StepsPerEpoch,
-        Schedule = config.Schedule.ToSchedule(),
+        Scheduler = config.Schedule.ToScheduler(),
     };
 
     /// <summary>The trainer options of optimizer <paramref name="oc"/>'s run on <paramref name="backend"/> (cpu,
@@ -194,7 +223,7 @@ public static class TrainJob
         run.Add(("config hash", ConfigHash(config, oc)));
         // Schedule-Free replaces the lr schedule (its averaging is the schedule; warmup is its own warmup_steps).
         var options = Options(config) with { Run = run };
-        return oc.ScheduleFree ? options with { Schedule = new LrSchedule() } : options;
+        return oc.ScheduleFree ? options with { Scheduler = null } : options;
     }
 
     private static string ConfigHash(TrainConfig config, OptimizerConfig oc)

@@ -42,7 +42,11 @@ public sealed record TrainerOptions
     /// <summary>Steps between evaluations for a stream problem (<see cref="IStochasticProblem.DataSize"/> null); a
     /// finite sum has ⌊n/B⌋ steps per epoch and a model ⌈n/B⌉: leave it null for them.</summary>
     public int? StepsPerEpoch { get; init; }
-    public LrSchedule Schedule { get; init; } = new();
+    /// <summary>Builds the run's learning-rate scheduler over the optimizer, given the run's total steps (null: a constant
+    /// lr). Any <see cref="LrScheduler"/> that steps per optimizer step: <c>(opt, total) => new CosineAnnealingLR(opt, total)</c>,
+    /// or one of the configs' six kinds, <see cref="LrScheduler.ForKind"/>. The trainer calls its <see cref="LrScheduler.Step"/>
+    /// after every optimizer step (torch's order); a resumed run rebuilds it and replays it to the checkpoint's step.</summary>
+    public Func<Optimizer, long, LrScheduler>? Scheduler { get; init; }
     /// <summary>Rows per forward pass when a model is evaluated (memory only; results do not depend on it beyond
     /// float rounding of the GEMM).</summary>
     public int EvalBatchSize { get; init; } = 1000;
@@ -54,9 +58,9 @@ public sealed record TrainerOptions
 /// <summary>
 /// Trains an <see cref="IObjective"/> with an <see cref="Optimizer"/>: a model on data (<see cref="ModelObjective"/>:
 /// a classifier — a <see cref="Sequential"/> ending in logits, softmax cross-entropy — or the VAE, on seeded shuffled
-/// minibatches) or a stochastic problem (<see cref="ProblemObjective"/>). Per step: the schedule sets every group's lr
-/// to <c>base lr · factor(t, T)</c>, the objective gives the loss and gradients of the next minibatch, the optimizer
-/// steps, the objective projects. At an epoch's end: the epoch's mean training loss (and accuracy) and the objective's
+/// minibatches) or a stochastic problem (<see cref="ProblemObjective"/>). Per step: the objective gives the loss and
+/// gradients of the next minibatch, the optimizer steps, the objective projects, the scheduler
+/// (<see cref="TrainerOptions.Scheduler"/>) sets every group's lr for the next step. At an epoch's end: the epoch's mean training loss (and accuracy) and the objective's
 /// evaluation. One records, progress, divergence and checkpoint path for both: everything that decides the next step —
 /// parameters, optimizer state, sampler, generators, the step count and the epoch's running sums — is in a
 /// <see cref="Checkpoint"/>, so a resumed run is bitwise identical to an uninterrupted one.
@@ -64,6 +68,7 @@ public sealed record TrainerOptions
 public sealed class Trainer
 {
     private readonly Hyperparameters[] _baseHyperparameters;
+    private LrScheduler? _scheduler;
     // The current epoch's running sums (checkpointed).
     private double _epochLossSum;
     private long _epochCorrect, _epochSeen;
@@ -129,12 +134,15 @@ public sealed class Trainer
                 : "the optimizer must hold exactly the model's parameters");
         _baseHyperparameters = optimizer.Groups.Select(g => g.Hyperparameters).ToArray();
         Engine = (objective as ModelObjective)?.Engine;
+        _scheduler = Options.Scheduler?.Invoke(optimizer, TotalSteps);
     }
+
+    /// <summary>The run's scheduler (<see cref="TrainerOptions.Scheduler"/>), or null for a constant lr.</summary>
+    public LrScheduler? Scheduler => _scheduler;
 
     private static TrainerOptions Validated(TrainerOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.Schedule.Validate();
         if (options.Epochs < 1) throw new ArgumentException($"epochs must be >= 1, got {options.Epochs}");
         if (options.BatchSize < 1) throw new ArgumentException($"batch size must be >= 1, got {options.BatchSize}");
         return options;
@@ -180,7 +188,7 @@ public sealed class Trainer
                 ("batch size", Options.BatchSize.ToString(inv)),
                 ("epochs", Options.Epochs.ToString(inv)),
                 ("steps per epoch", StepsPerEpoch.ToString(inv)),
-                ("schedule", Options.Schedule.ToString()),
+                ("schedule", _scheduler?.ToString() ?? "constant"),
                 .. Options.Run,
             ];
         }
@@ -215,7 +223,7 @@ public sealed class Trainer
         if (Finished) throw new InvalidOperationException($"training is finished ({TotalSteps} steps)");
         _clock.Start();
         long t = Step + 1;
-        double factor = Options.Schedule.Apply(Optimizer, _baseHyperparameters, t, TotalSteps);
+        double lr = Optimizer.Groups[0].Hyperparameters.Lr;
         BatchLoss b;
         if (Engine is not null)
         {
@@ -243,12 +251,13 @@ public sealed class Trainer
                 Diverged(t, b.Loss, string.Create(CultureInfo.InvariantCulture, $"{result.Reason} while the minibatch loss is {b.Loss}"));
             Objective.AfterStep();
         }
+        _scheduler?.Step();
         _clock.Stop();
         Step = t;
         _epochLossSum += b.Loss * b.Weight;
         _epochCorrect += b.Correct;
         _epochSeen += b.Weight;
-        return new StepRecord(t, (int)((t - 1) / StepsPerEpoch) + 1, _baseHyperparameters[0].Lr * factor, b.Loss, WallSeconds);
+        return new StepRecord(t, (int)((t - 1) / StepsPerEpoch) + 1, lr, b.Loss, WallSeconds);
     }
 
     private void StopIfDiverged(long t, double loss)
@@ -327,5 +336,15 @@ public sealed class Trainer
     {
         (Step, _epochLossSum, _epochCorrect, _epochSeen, _elapsedBefore) = (step, lossSum, correct, seen, elapsed);
         _clock = new Stopwatch();
+        if (Options.Scheduler is null) return;
+        // The scheduler is a function of the steps taken: rebuild it from the base lrs and replay it to this step, so
+        // the groups' lrs (and the scheduler's own state) are what the uninterrupted run had here.
+        for (int g = 0; g < Optimizer.Groups.Count; g++)
+        {
+            Optimizer.Groups[g].Hyperparameters = Optimizer.Groups[g].Hyperparameters with { Lr = _baseHyperparameters[g].Lr };
+            Optimizer.Groups[g].InitialLr = null;
+        }
+        _scheduler = Options.Scheduler(Optimizer, TotalSteps);
+        for (long i = 0; i < step; i++) _scheduler.Step();
     }
 }

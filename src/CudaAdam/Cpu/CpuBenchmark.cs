@@ -61,7 +61,7 @@ public sealed record CpuBenchReport(string Date, string Command, string Machine,
 
 /// <summary>
 /// <c>cudaadam bench cpu</c>: in one run, the machine's triad bandwidth (<c>a = b + s·c</c>, SIMD, the same threads),
-/// our fused CPU step (<see cref="CpuSimdBackend"/> behind <see cref="Optimizer.Step"/>) for Adam, AdamW, Lion and
+/// our fused CPU step (<see cref="CpuSimdBackend"/> behind <see cref="Optimizer.Step()"/>) for Adam, AdamW, Lion and
 /// SGD-momentum on one 10M tensor and on 100 × 100k, the scalar reference for Adam (the "before"), and torch.optim's
 /// single-tensor and foreach=True steps on the same shapes and thread count when Debian's torch is there; medians of
 /// interleaved rounds (each round runs every configuration once, ours and torch's in turn), so machine load hits both

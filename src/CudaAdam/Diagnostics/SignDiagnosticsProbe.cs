@@ -4,7 +4,7 @@ namespace CudaAdam.Diagnostics;
 
 /// <summary>
 /// Measures the sign decomposition of an <see cref="Optimizer"/>'s steps: call <see cref="BeforeStep"/>, then
-/// <see cref="Optimizer.Step"/>, then <see cref="AfterStep"/> for the <see cref="SignDiagnosticsReport"/> of that step
+/// <see cref="Optimizer.Step()"/>, then <see cref="AfterStep"/> for the <see cref="SignDiagnosticsReport"/> of that step
 /// over every parameter that had a gradient.
 /// </summary>
 /// <remarks>

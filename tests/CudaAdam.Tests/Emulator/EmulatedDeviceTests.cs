@@ -15,9 +15,26 @@ public class EmulatedDeviceTests
         var walk = EmulatorLibrary.Candidates(_ => null, "/a/b");
         Assert.That(walk, Is.EqualTo(new[]
         {
-            "/a/b/libcudaadam_emu.so", "/a/b/.build/native/libcudaadam_emu.so", "/a/.build/native/libcudaadam_emu.so",
+            "/a/b/libcudaadam_emu.so", "/a/b/runtimes/linux-x64/native/libcudaadam_emu.so", "/a/b/.build/native/libcudaadam_emu.so", "/a/.build/native/libcudaadam_emu.so",
             "/.build/native/libcudaadam_emu.so",
         }));
+    }
+
+    [Test]
+    public void TheMissingLibraryHintTellsACheckoutToRunSetupAndAPackageUserWhatTheirPackageCarries()
+    {
+        using var checkout = new TempDirectory();
+        Directory.CreateDirectory(Path.Combine(checkout.Path, "native", "emu"));
+        File.WriteAllText(Path.Combine(checkout.Path, "native", "emu", "Makefile"), "");
+        var bin = Directory.CreateDirectory(Path.Combine(checkout.Path, "src", "App", "bin")).FullName;
+        Assert.That(EmulatorLibrary.MissingHint(bin), Does.Contain("./build.sh setup").And.Contain(checkout.Path));
+
+        using var app = new TempDirectory();
+        var hint = EmulatorLibrary.MissingHint(app.Path);
+        Assert.That(hint, Does.Not.Contain("build.sh"), "a package user has no build.sh");
+        Assert.That(hint, Does.Contain("CudaAdam.Cuda package").And.Contain(EmulatorLibrary.EnvironmentVariable));
+        if (OperatingSystem.IsLinux() && System.Runtime.InteropServices.RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.X64)
+            Assert.That(hint, Does.Contain("runtimes/linux-x64/native/libcudaadam_emu.so").And.Contain("PackageReference"));
     }
 
     [Test]

@@ -6,36 +6,6 @@ namespace CudaAdam.Tests.Experiments;
 public class SchedulesTests
 {
     [Test]
-    public void LearningRateSchedulesAtTheirLandmarks()
-    {
-        Assert.Multiple(() =>
-        {
-            Assert.That(new LrSchedule.Constant(0.1).At(1000), Is.EqualTo(0.1));
-            var wc = new LrSchedule.WarmupCosine(1.0, WarmupSteps: 10, TotalSteps: 110, MinLr: 0.1);
-            Assert.That(wc.At(1), Is.EqualTo(0.1).Within(1e-15));
-            Assert.That(wc.At(10), Is.EqualTo(1.0));
-            Assert.That(wc.At(60), Is.EqualTo(0.55).Within(1e-15), "half way down the cosine: (1 + 0.1)/2");
-            Assert.That(wc.At(110), Is.EqualTo(0.1));
-            Assert.That(wc.At(500), Is.EqualTo(0.1));
-            var lin = new LrSchedule.Linear(1.0, 0.0, 11);
-            Assert.That(lin.At(1), Is.EqualTo(1.0));
-            Assert.That(lin.At(6), Is.EqualTo(0.5).Within(1e-15));
-            Assert.That(lin.At(11), Is.EqualTo(0.0));
-            Assert.That(new LrSchedule.InverseSqrt(0.3).At(9), Is.EqualTo(0.1).Within(1e-15), "α/sqrt(t)");
-            var isw = new LrSchedule.InverseSqrt(1.0, WarmupSteps: 100);
-            Assert.That(isw.At(50), Is.EqualTo(0.5));
-            Assert.That(isw.At(100), Is.EqualTo(1.0));
-            Assert.That(isw.At(400), Is.EqualTo(0.5).Within(1e-15));
-            var sd = new LrSchedule.StepDecay(1.0, Period: 10, Factor: 0.5);
-            Assert.That(sd.At(10), Is.EqualTo(1.0));
-            Assert.That(sd.At(11), Is.EqualTo(0.5));
-            Assert.That(sd.At(31), Is.EqualTo(0.125));
-        });
-        Assert.Throws<ArgumentOutOfRangeException>(() => new LrSchedule.Constant(1).At(0));
-        Assert.That(Assert.Throws<ArgumentException>(() => new LrSchedule.WarmupCosine(1, 10, 10).At(1))!.Message, Does.Contain("warmup"));
-    }
-
-    [Test]
     public void TheoryBetasAndDimensionScaling()
     {
         Assert.Multiple(() =>
@@ -58,7 +28,7 @@ public class SchedulesTests
         var bounds = new List<double>();
         foreach (var T in horizons)
         {
-            var c = SignCondition.Of(new Hyperparameters { Beta1 = Schedules.Beta1ForHorizon(T), Beta2 = Schedules.Beta2ForHorizon(T) });
+            var c = SignCondition.Of(Hyperparameters.For(Algorithm.Adam, beta1: Schedules.Beta1ForHorizon(T), beta2: Schedules.Beta2ForHorizon(T)));
             Assert.That(c.Beta1BelowSqrtBeta2, $"T = {T}: {c}");
             bounds.Add(c.Bound);
         }
@@ -70,7 +40,7 @@ public class SchedulesTests
     [Test]
     public void AdamNCHasNoBoundForItsFirstSteps()
     {
-        var run = new RunSchedule(new LrSchedule.InverseSqrt(0.1), new BetaSchedule.AdamNC(0.9));
+        var run = new RunSchedule(LrScheduler.KindLambda("inv-sqrt-t", 100), new BetaSchedule.AdamNC(0.9));
         var (maxR, without, first) = run.SignConditionOver(Hyperparameters.Defaults(Algorithm.Adam), 100);
         // β1² = 0.81 ≥ 1 − 1/t  ⇔  t ≤ 1/0.19 = 5.26: steps 1..5 have R = ∞.
         Assert.That(first, Is.EqualTo(1));
@@ -78,7 +48,7 @@ public class SchedulesTests
         Assert.That(maxR, Is.GreaterThan(0).And.LessThan(double.PositiveInfinity));
         Assert.That(SignCondition.Of(run.At(Hyperparameters.Defaults(Algorithm.Adam), 3)).ToString(), Does.Contain("R = inf"));
         // β1 = β2 = 0 is SignSGD: not β1 < sqrt(β2), yet |m|/sqrt(v) = 1, so R is 1, not inf.
-        var sign = SignCondition.Of(new Hyperparameters { Beta1 = 0, Beta2 = 0 });
+        var sign = SignCondition.Of(Hyperparameters.For(Algorithm.Adam, beta1: 0, beta2: 0));
         Assert.That(sign.Beta1BelowSqrtBeta2, Is.False);
         Assert.That(sign.Bound, Is.EqualTo(1.0));
         Assert.That(sign.ToString(), Does.Contain("R = 1 (SignSGD)"));
@@ -91,10 +61,11 @@ public class SchedulesTests
         var a = new Parameter("a", new float[2]);
         var b = new Parameter("b", new float[2]);
         using var opt = new Optimizer(Algorithm.Adam, [new ParamGroup([a], baseline), new ParamGroup([b], baseline)]);
-        var run = new RunSchedule(new LrSchedule.InverseSqrt(0.2), BetaSchedule.ForHorizon(10_000));
-        run.ApplyTo(opt, baseline, 4);
+        var run = new RunSchedule(LrScheduler.KindLambda("inv-sqrt-t", 10_000), BetaSchedule.ForHorizon(10_000));
+        run.ApplyTo(opt, baseline with { Lr = 0.2 }, 4);
         Assert.That(opt.Groups.Select(g => g.Hyperparameters.Lr), Is.All.EqualTo(0.1));
         Assert.That(opt.Groups.Select(g => g.Hyperparameters.Beta1), Is.All.EqualTo(0.99).Within(1e-15));
         Assert.That(opt.Groups.Select(g => g.Hyperparameters.Eps), Is.All.EqualTo(baseline.Eps), "the rest stays");
+        Assert.Throws<ArgumentOutOfRangeException>(() => run.At(baseline, 0));
     }
 }

@@ -38,7 +38,7 @@ public class ScriptsInstrumentsTests
     [Test]
     public void ReferenceStepperRejectsAMismatchedGradient()
     {
-        var s = new ReferenceStepper(Algorithm.Adam, new Hyperparameters(), 3);
+        var s = new ReferenceStepper(Algorithm.Adam, Hyperparameters.Defaults(Algorithm.Adam), 3);
         Assert.That(() => s.Step(new float[3], new float[2]), Throws.ArgumentException.With.Message.Contains("gradient (2)"));
         Assert.That(() => s.SetLr(double.NaN), Throws.InstanceOf<ArgumentOutOfRangeException>());
     }
@@ -117,7 +117,7 @@ public class ScriptsInstrumentsTests
         for (int t = 1; t <= 100_000; t++) if (st.Slope(t) == 1010) spikes++;
         Assert.That(spikes, Is.InRange(900, 1100), "1010 with probability 0.01");
         // SGD with a zero learning rate stays at x0 = 0: every round costs 0 and the regret is |Σ s_t|.
-        var tr = OnlineLinear.Cycle3(10).Run(Algorithm.Sgd, new Hyperparameters { Lr = 0 }, 30, inverseSqrt: false, x0: 0);
+        var tr = OnlineLinear.Cycle3(10).Run(Algorithm.Sgd, Hyperparameters.For(Algorithm.Sgd, lr: 0), 30, inverseSqrt: false, x0: 0);
         Assert.That(tr.AverageRegret[^1], Is.EqualTo(10 * 8.0 / 30).Within(1e-12), "Σ s over 30 rounds = 10·10 − 20 = 80");
         Assert.That(tr.TailMeanX, Is.EqualTo(0));
     }

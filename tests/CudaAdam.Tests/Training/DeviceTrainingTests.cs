@@ -341,7 +341,7 @@ public abstract class DeviceTrainingTests
         var dropRng = Rng.ForStream(seed, 2);
         var model = ModelZoo.Mlp(784, [12], 10, dropout: 0.3, inputDropout: 0.1, Rng.ForStream(seed, 0), dropRng);
         var host = new Optimizer(algorithm, model.Parameters, hp);
-        var options = new TrainerOptions { Epochs = epochs, BatchSize = batch, EvalBatchSize = 64, Schedule = new LrSchedule { Kind = "cosine", Warmup = 2 } };
+        var options = new TrainerOptions { Epochs = epochs, BatchSize = batch, EvalBatchSize = 64, Scheduler = LrScheduler.ForKind("cosine", warmup: 2) };
         var engine = new DeviceEngine(device, model, host, 784, 10, Math.Max(batch, 64), DropoutMask.SeedOf(dropRng));
         var trainer = new Trainer(model, host, TrainingFixtures.Train(trainCount), TrainingFixtures.Test(64), options,
             Rng.ForStream(seed, 1), dropRng, engine);
@@ -367,7 +367,7 @@ public abstract class DeviceTrainingTests
     public static IEnumerable<TestCaseData> ResumeCases()
     {
         yield return new TestCaseData(Algorithm.Adam, Hyperparameters.Defaults(Algorithm.Adam) with { Amsgrad = true }).SetArgDisplayNames("amsgrad");
-        yield return new TestCaseData(Algorithm.Sgd, new Hyperparameters { Lr = 0.05, Momentum = 0.9, Nesterov = true }).SetArgDisplayNames("sgd-nesterov");
+        yield return new TestCaseData(Algorithm.Sgd, Hyperparameters.For(Algorithm.Sgd, lr: 0.05, momentum: 0.9, nesterov: true)).SetArgDisplayNames("sgd-nesterov");
         yield return new TestCaseData(Algorithm.Lion, Hyperparameters.Defaults(Algorithm.Lion)).SetArgDisplayNames("lion");
         // eval()/train() around the epoch's evaluation move the device values through the host (x, then y back).
         yield return new TestCaseData(Algorithm.AdamWScheduleFree, Hyperparameters.Defaults(Algorithm.AdamWScheduleFree) with { WarmupSteps = 2 })
@@ -429,7 +429,7 @@ public abstract class DeviceTrainingTests
     public void OptimizerStateRoundTripsThroughTheHost(Algorithm algorithm, bool amsgrad)
     {
         using var device = Open();
-        var hp = algorithm == Algorithm.Sgd ? new Hyperparameters { Lr = 0.05, Momentum = 0.9 } : Hyperparameters.Defaults(algorithm) with { Amsgrad = amsgrad };
+        var hp = algorithm == Algorithm.Sgd ? Hyperparameters.For(Algorithm.Sgd, lr: 0.05, momentum: 0.9) : Hyperparameters.Defaults(algorithm) with { Amsgrad = amsgrad };
         Parameter[] Make() => [new Parameter("a", Normal(37, 1)), new Parameter("b", Normal(5, 2))];
         var pa = Make();
         var pb = Make();

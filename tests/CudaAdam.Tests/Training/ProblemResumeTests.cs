@@ -124,7 +124,7 @@ public class ProblemResumeTests
             var x = new Parameter("x", p.InitialPoint());
             if (seed != 1) x.Data.AsSpan().Fill(0.5f);
             var o = new Optimizer(Algorithm.AdamW, [x], Hyperparameters.Defaults(Algorithm.AdamW) with { Lr = 0.01 });
-            var options = new TrainerOptions { Epochs = 3, BatchSize = 100, Schedule = new LrSchedule { Kind = "cosine", Warmup = 2 }, Run = [("seed", "1")] };
+            var options = new TrainerOptions { Epochs = 3, BatchSize = 100, Scheduler = LrScheduler.ForKind("cosine", warmup: 2), Run = [("seed", "1")] };
             return (new Trainer(p, o, x, options, new Rng(seed)), x, o);
         }
         var a = Make(1);
@@ -225,7 +225,7 @@ public class ProblemResumeTests
         Checkpoint.Save(modelCkpt, model);
         var p = new NoisyRosenbrock(4);
         var x = new Parameter("x", p.InitialPoint());
-        using var opt = new Optimizer(Algorithm.Adam, [x], new Hyperparameters());
+        using var opt = new Optimizer(Algorithm.Adam, [x], Hyperparameters.Defaults(Algorithm.Adam));
         var t = new Trainer(p, opt, x, new TrainerOptions { BatchSize = 1, StepsPerEpoch = 5 }, new Rng(1));
         e = Assert.Throws<CheckpointException>(() => Checkpoint.Load(modelCkpt, t));
         Assert.That(e!.Message, Does.Contain("is of a model run, this run is a problem run"));

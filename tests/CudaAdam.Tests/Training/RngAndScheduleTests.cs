@@ -60,36 +60,49 @@ public class RngTests
     }
 }
 
-public class LrScheduleTests
+public class LrScheduleKindTests
 {
+    /// <summary>The factor of step t (1-based) of T: LambdaLR's λ at epoch t − 1.</summary>
+    private static double Factor(string kind, long t, long total, long warmup = 0, double final = 0, long stepSize = 1000, double gamma = 0.1) =>
+        LrScheduler.KindLambda(kind, total, warmup, final, stepSize, gamma)(t - 1);
+
     [Test]
     public void Factors_AtKnownPoints()
     {
-        Assert.That(new LrSchedule().Factor(7, 100), Is.EqualTo(1.0));
-        Assert.That(new LrSchedule { Kind = "inv-sqrt-t" }.Factor(16, 100), Is.EqualTo(0.25));
-        var cos = new LrSchedule { Kind = "cosine", Warmup = 10, Final = 0.1 };
-        Assert.That(cos.Factor(5, 110), Is.EqualTo(0.5));
-        Assert.That(cos.Factor(10, 110), Is.EqualTo(1.0));
-        Assert.That(cos.Factor(60, 110), Is.EqualTo(0.55).Within(1e-12), "half way: f + (1-f)/2");
-        Assert.That(cos.Factor(110, 110), Is.EqualTo(0.1).Within(1e-12));
-        var lin = new LrSchedule { Kind = "linear" };
-        Assert.That(lin.Factor(25, 100), Is.EqualTo(0.75));
-        Assert.That(lin.Factor(100, 100), Is.EqualTo(0.0));
-        var isq = new LrSchedule { Kind = "inverse-sqrt", Warmup = 4 };
-        Assert.That(isq.Factor(2, 100), Is.EqualTo(0.5));
-        Assert.That(isq.Factor(16, 100), Is.EqualTo(0.5));
-        var step = new LrSchedule { Kind = "step", StepSize = 10, Gamma = 0.5 };
-        Assert.That(step.Factor(10, 100), Is.EqualTo(1.0));
-        Assert.That(step.Factor(11, 100), Is.EqualTo(0.5));
-        Assert.That(step.Factor(21, 100), Is.EqualTo(0.25));
+        Assert.That(Factor("constant", 7, 100), Is.EqualTo(1.0));
+        Assert.That(Factor("inv-sqrt-t", 16, 100), Is.EqualTo(0.25));
+        Assert.That(Factor("cosine", 5, 110, warmup: 10, final: 0.1), Is.EqualTo(0.5));
+        Assert.That(Factor("cosine", 10, 110, warmup: 10, final: 0.1), Is.EqualTo(1.0));
+        Assert.That(Factor("cosine", 60, 110, warmup: 10, final: 0.1), Is.EqualTo(0.55).Within(1e-12), "half way: f + (1-f)/2");
+        Assert.That(Factor("cosine", 110, 110, warmup: 10, final: 0.1), Is.EqualTo(0.1).Within(1e-12));
+        Assert.That(Factor("linear", 25, 100), Is.EqualTo(0.75));
+        Assert.That(Factor("linear", 100, 100), Is.EqualTo(0.0));
+        Assert.That(Factor("inverse-sqrt", 2, 100, warmup: 4), Is.EqualTo(0.5));
+        Assert.That(Factor("inverse-sqrt", 16, 100, warmup: 4), Is.EqualTo(0.5));
+        Assert.That(Factor("step", 10, 100, stepSize: 10, gamma: 0.5), Is.EqualTo(1.0));
+        Assert.That(Factor("step", 11, 100, stepSize: 10, gamma: 0.5), Is.EqualTo(0.5));
+        Assert.That(Factor("step", 21, 100, stepSize: 10, gamma: 0.5), Is.EqualTo(0.25));
     }
 
     [Test]
     public void Validate_NamesTheBadSetting()
     {
-        var e = Assert.Throws<ArgumentException>(() => new LrSchedule { Kind = "cosin" }.Validate());
+        var e = Assert.Throws<ArgumentException>(() => LrScheduler.ForKind("cosin"));
         Assert.That(e!.Message, Does.Contain("unknown schedule 'cosin'").And.Contain("cosine"));
-        e = Assert.Throws<ArgumentException>(() => new LrSchedule { Kind = "step", Gamma = 2 }.Validate());
+        e = Assert.Throws<ArgumentException>(() => LrScheduler.ForKind("step", gamma: 2));
         Assert.That(e!.Message, Does.Contain("gamma"));
+    }
+
+    [Test]
+    public void AKindIsALambdaLRThatSetsTheLrOfEachStepFromTheBase()
+    {
+        var w = new Parameter("w", new float[1]);
+        using var opt = new Optimizer(Algorithm.Sgd, [w], Hyperparameters.Defaults(Algorithm.Sgd) with { Lr = 0.5 });
+        var sched = LrScheduler.ForKind("inverse-sqrt", warmup: 4)(opt, 100);
+        Assert.That(sched, Is.TypeOf<LambdaLR>());
+        Assert.That(sched.ToString(), Is.EqualTo("LambdaLR(inverse-sqrt: warmup=4)"));
+        var lrs = new List<double> { opt.Groups[0].Hyperparameters.Lr };
+        for (int i = 0; i < 7; i++) { sched.Step(); lrs.Add(opt.Groups[0].Hyperparameters.Lr); }
+        Assert.That(lrs, Is.EqualTo(Enumerable.Range(1, 8).Select(t => 0.5 * Factor("inverse-sqrt", t, 100, warmup: 4))));
     }
 }

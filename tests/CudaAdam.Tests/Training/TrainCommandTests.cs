@@ -126,8 +126,8 @@ public class TrainCommandTests
         var sf = d.Optimizers!.Single(o => o.Id == "schedulefree-adamw");
         Assert.That((sf.ScheduleFree, sf.Hyperparameters().WarmupSteps, sf.R, sf.WeightLrPower), Is.EqualTo((true, 20, (double?)0.0, (double?)2.0)),
             "the Schedule-Free keys are written back for it");
-        Assert.That(TrainJob.Options(d, sf, "cpu").Schedule.Kind, Is.EqualTo("constant"), "Schedule-Free ignores the job's schedule");
-        Assert.That(TrainJob.Options(d, d.Optimizers![0], "cpu").Schedule.Kind, Is.EqualTo("cosine"));
+        Assert.That(TrainJob.Options(d, sf, "cpu").Scheduler, Is.Null, "Schedule-Free ignores the job's schedule");
+        Assert.That(TrainJob.Options(d, d.Optimizers![0], "cpu").Scheduler, Is.Not.Null);
         Assert.That(d.Optimizers![0].WarmupSteps, Is.Null, "and only for it");
         Assert.That(d.Model.Hidden, Is.EqualTo(new[] { 256, 256 }));
         Assert.That(d.Optimizers!.Single(o => o.Id == "amsgrad").Hyperparameters().Amsgrad, Is.True);

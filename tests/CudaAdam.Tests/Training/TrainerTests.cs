@@ -28,7 +28,7 @@ public class TrainerTests
     [Test]
     public void Schedule_SetsEveryStepsLearningRate_FromTheBaseRate()
     {
-        var sched = new LrSchedule { Kind = "linear" };
+        var sched = LrScheduler.ForKind("linear");
         var t = Mlp(Algorithm.Adam, Hyperparameters.Defaults(Algorithm.Adam) with { Lr = 0.01 }, schedule: sched);
         var steps = new List<StepRecord>();
         t.Run(steps.Add);

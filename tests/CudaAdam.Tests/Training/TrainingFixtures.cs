@@ -14,12 +14,12 @@ internal static class TrainingFixtures
 
     /// <summary>An MLP 784-hidden-10 with dropout 0.3 and an optimizer, trained on <paramref name="trainCount"/> images.</summary>
     public static Trainer Mlp(Algorithm algorithm, Hyperparameters hp, int hidden = 12, int trainCount = 120, int batch = 32,
-        int epochs = 2, ulong seed = 7, LrSchedule? schedule = null, int testCount = 50)
+        int epochs = 2, ulong seed = 7, Func<Optimizer, long, LrScheduler>? schedule = null, int testCount = 50)
     {
         var dropRng = Rng.ForStream(seed, 2);
         var model = ModelZoo.Mlp(784, [hidden], 10, dropout: 0.3, inputDropout: 0.1, Rng.ForStream(seed, 0), dropRng);
         var opt = new Optimizer(algorithm, model.Parameters, hp);
-        var options = new TrainerOptions { Epochs = epochs, BatchSize = batch, Schedule = schedule ?? new LrSchedule { Kind = "cosine", Warmup = 2 } };
+        var options = new TrainerOptions { Epochs = epochs, BatchSize = batch, Scheduler = schedule ?? LrScheduler.ForKind("cosine", warmup: 2) };
         return new Trainer(model, opt, Train(trainCount), Test(testCount), options, Rng.ForStream(seed, 1), dropRng);
     }
 
@@ -31,7 +31,7 @@ internal static class TrainingFixtures
         yield return new TestCaseData(Algorithm.Adam, Hyperparameters.Defaults(Algorithm.Adam) with { Amsgrad = true }).SetArgDisplayNames("amsgrad");
         yield return new TestCaseData(Algorithm.SignAdam, Hyperparameters.Defaults(Algorithm.SignAdam)).SetArgDisplayNames("signadam");
         yield return new TestCaseData(Algorithm.Lion, Hyperparameters.Defaults(Algorithm.Lion)).SetArgDisplayNames("lion");
-        yield return new TestCaseData(Algorithm.Sgd, new Hyperparameters { Lr = 0.05, Momentum = 0.9, Nesterov = true }).SetArgDisplayNames("sgd-nesterov");
+        yield return new TestCaseData(Algorithm.Sgd, Hyperparameters.For(Algorithm.Sgd, lr: 0.05, momentum: 0.9, nesterov: true)).SetArgDisplayNames("sgd-nesterov");
         yield return new TestCaseData(Algorithm.AdamWScheduleFree, Hyperparameters.Defaults(Algorithm.AdamWScheduleFree) with { WarmupSteps = 20 })
             .SetArgDisplayNames("schedulefree-adamw");
     }
