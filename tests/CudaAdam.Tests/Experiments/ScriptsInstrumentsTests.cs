@@ -149,6 +149,29 @@ public class ScriptsInstrumentsTests
     }
 
     [Test]
+    public void NoisyNonconvexSkewedNoiseHasMeanZeroTheStatedVarianceAndSkewnessTwo()
+    {
+        var p = new NoisyNonconvex(1, sigma0: 2.0, seed: 3, skewed: true);
+        var x = new float[] { 0.7f };
+        var exact = new double[1];
+        p.Gradient(x, exact);
+        var g = new float[1];
+        double s1 = 0, s2 = 0, s3 = 0;
+        const int n = 200_000;
+        for (int k = 0; k < n; k++)
+        {
+            p.Sample(x, g);
+            double e = g[0] - exact[0];
+            s1 += e; s2 += e * e; s3 += e * e * e;
+        }
+        double mean = s1 / n, variance = s2 / n - mean * mean;
+        double skew = (s3 / n - 3 * mean * variance - mean * mean * mean) / Math.Pow(variance, 1.5);
+        Assert.That(mean, Is.EqualTo(0).Within(4 * 2.0 / Math.Sqrt(n)), "noise mean");
+        Assert.That(variance, Is.EqualTo(4.0).Within(0.03 * 4.0), "noise variance σ0²");
+        Assert.That(skew, Is.EqualTo(2.0).Within(0.15), "Exp(1) − 1 has skewness 2 (Gaussian noise: 0)");
+    }
+
+    [Test]
     public void CsvTableQuotesAndChecksRowLength()
     {
         var t = new CsvTable("a", "b");

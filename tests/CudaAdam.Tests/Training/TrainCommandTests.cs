@@ -127,7 +127,7 @@ public class TrainCommandTests
         Assert.That((sf.ScheduleFree, sf.Hyperparameters().WarmupSteps, sf.R, sf.WeightLrPower), Is.EqualTo((true, 20, (double?)0.0, (double?)2.0)),
             "the Schedule-Free keys are written back for it");
         Assert.That(TrainJob.Options(d, sf, "cpu").Scheduler, Is.Null, "Schedule-Free ignores the job's schedule");
-        Assert.That(TrainJob.Options(d, d.Optimizers![0], "cpu").Scheduler, Is.Not.Null);
+        Assert.That(TrainJob.Options(d, d.Optimizers![0], "cpu").Scheduler, Is.Not.Null, "the others run the job's cosine schedule");
         Assert.That(d.Optimizers![0].WarmupSteps, Is.Null, "and only for it");
         Assert.That(d.Model.Hidden, Is.EqualTo(new[] { 256, 256 }));
         Assert.That(d.Optimizers!.Single(o => o.Id == "amsgrad").Hyperparameters().Amsgrad, Is.True);
