@@ -28,7 +28,7 @@ let window = exp.Float "window"
 let seeds = exp.Seeds.Count
 let seedList = exp.Seeds |> List.ofSeq
 let d, sigma, lr = 10, 0.3, 1e-2
-let rOf b1 = Hyperparameters.For(Algorithm.Adam, beta1 = b1, beta2 = beta2).SignBound
+let rOf (b1: float) = Hyperparameters.For(Algorithm.Adam, beta1 = b1, beta2 = beta2).SignBound
 let slack = 1e-5                      // float32 moments: u may exceed R by rounding only
 
 /// max over coordinates of |M|/sqrt(V) from the uncorrected state (coordinates with V = 0 skipped).
