@@ -125,7 +125,7 @@ type Run = { Optimizer: string; Lr: float; Wd: float; TrainLoss: float; TestLoss
 /// `batch` in a seeded order, lr_t = lr·(1 + cos(π(t−1)/T))/2 over the T steps, and evaluates at the end. The decay of
 /// AdamW is lr_t·wd per step (torch), so it follows the schedule as the paper's η_t·λ does.
 let train (name: string) (algorithm: Algorithm) (lr: float) (wdAxis: float) (torchWd: float) (seed: int) =
-    let hp = Hyperparameters(Lr = lr, WeightDecay = torchWd)
+    let hp = Hyperparameters.For(algorithm, lr = lr, weightDecay = torchWd)
     let stepper = ReferenceStepper(algorithm, hp, nParams)
     let init = Training.Rng.ForStream(uint64 seed, 1UL)
     let p = Array.init nParams (fun i -> if i < nW then float32 (0.01 * init.NextNormal()) else 0.0f)

@@ -62,7 +62,7 @@ let runModel (spec: Spec) (seed: int) =
     let clock = Diagnostics.Stopwatch.StartNew()
     let s = uint64 seed
     let model = spec.Build(Rng.ForStream(s, 1UL))
-    use opt = new Optimizer(Algorithm.Adam, model.Parameters, Hyperparameters(Lr = spec.Lr))
+    use opt = new Optimizer(Algorithm.Adam, model.Parameters, Hyperparameters.For(Algorithm.Adam, lr = spec.Lr))
     let epochs = (spec.Steps * spec.Batch + train.Count - 1) / train.Count
     let tr = Trainer(model, opt, train, null, TrainerOptions(Epochs = epochs, BatchSize = spec.Batch), Rng.ForStream(s, 2UL), null)
     let sampler = Rng.ForStream(s, 3UL)

@@ -55,10 +55,10 @@ let searchSeed = exp.Seeds.[0]
 // defaults except the lr ----
 type Method = { Label: string; Algorithm: Algorithm; Hp: float -> Hyperparameters }
 let methods =
-    [ { Label = "adam"; Algorithm = Algorithm.Adam; Hp = fun lr -> Hyperparameters(Lr = lr) }
-      { Label = "signadam"; Algorithm = Algorithm.SignAdam; Hp = fun lr -> Hyperparameters(Lr = lr) }
-      { Label = "sgd-momentum"; Algorithm = Algorithm.Sgd; Hp = fun lr -> Hyperparameters(Lr = lr, Momentum = 0.9) }
-      { Label = "sgd"; Algorithm = Algorithm.Sgd; Hp = fun lr -> Hyperparameters(Lr = lr) } ]
+    [ { Label = "adam"; Algorithm = Algorithm.Adam; Hp = fun lr -> Hyperparameters.For(Algorithm.Adam, lr = lr) }
+      { Label = "signadam"; Algorithm = Algorithm.SignAdam; Hp = fun lr -> Hyperparameters.For(Algorithm.SignAdam, lr = lr) }
+      { Label = "sgd-momentum"; Algorithm = Algorithm.Sgd; Hp = fun lr -> Hyperparameters.For(Algorithm.Sgd, lr = lr, momentum = 0.9) }
+      { Label = "sgd"; Algorithm = Algorithm.Sgd; Hp = fun lr -> Hyperparameters.For(Algorithm.Sgd, lr = lr) } ]
 let others = methods |> List.filter (fun m -> m.Label <> "adam" && m.Label <> "signadam")
 
 // ---- problems: each run returns the metric per epoch (epoch 0 = before training) and, for reports, the test loss ----

@@ -37,7 +37,7 @@ let run (param: string) (w: int) (logLr: float) (seed: int) =
     let s = uint64 (seed * 1000)
     let model = ModelZoo.Mlp(784, [ w; w ], 10, 0.0, 0.0, Rng.ForStream(s, 1UL), Rng.ForStream(s, 2UL))
     let lr = Math.Pow(10.0, logLr)
-    let hp = Hyperparameters(Lr = lr)   // Adam defaults: β1 0.9, β2 0.999, ε 1e-8
+    let hp = Hyperparameters.For(Algorithm.Adam, lr = lr)   // Adam defaults: β1 0.9, β2 0.999, ε 1e-8
     use opt =
         if param = "sp" then new Optimizer(Algorithm.Adam, model.Parameters, hp)
         else
@@ -46,7 +46,7 @@ let run (param: string) (w: int) (logLr: float) (seed: int) =
             let k = float32 (sqrt ratio)
             for i in 0 .. outW.Data.Length - 1 do outW.Data.[i] <- outW.Data.[i] * k
             let scaled, plain = model.Parameters |> List.ofSeq |> List.partition (fun p -> p.Name = "fc2.weight" || p.Name = "fc3.weight")
-            new Optimizer(Algorithm.Adam, [ ParamGroup(plain, hp); ParamGroup(scaled, Hyperparameters(Lr = lr * ratio)) ])
+            new Optimizer(Algorithm.Adam, [ ParamGroup(plain, hp); ParamGroup(scaled, Hyperparameters.For(Algorithm.Adam, lr = lr * ratio)) ])
     let tr = Trainer(model, opt, train, null, TrainerOptions(Epochs = epochs, BatchSize = batch), Rng.ForStream(s, 3UL), null)
     tr.Run()
     let struct (loss, acc) = (tr.Objective :?> ModelObjective).Evaluate train

@@ -15,6 +15,7 @@ namespace CudaAdam;
 /// <item><term>RMSProp</term><description>V = square_avg, M = momentum_buffer (momentum &gt; 0), Aux = grad_avg (centered)</description></item>
 /// <item><term>AdaDelta</term><description>V = square_avg, Aux = acc_delta</description></item>
 /// <item><term>SignSGD</term><description>no buffers</description></item>
+/// <item><term>AdamW/SGD Schedule-Free</term><description>M = z (created on the first step as a copy of the parameter), V = exp_avg_sq (AdamW)</description></item>
 /// </list>
 /// </remarks>
 public sealed class ParamState
@@ -35,6 +36,10 @@ public sealed class ParamState
     public double Beta2Power { get; set; } = 1.0;
     /// <summary>NAdam's Π_{i≤t} μ_i.</summary>
     public double MuProduct { get; set; } = 1.0;
+    /// <summary>Schedule-Free: the largest scheduled lr so far (the reference's group <c>lr_max</c>; 0 before the first step).</summary>
+    public double LrMax { get; set; }
+    /// <summary>Schedule-Free: the sum of the averaging weights so far (the reference's group <c>weight_sum</c>).</summary>
+    public double WeightSum { get; set; }
 
     /// <summary>The state of a parameter of <paramref name="length"/> elements before its first step, as torch.optim
     /// creates it: one buffer per slot of the algorithm's descriptor (<see cref="AlgorithmInfo.State"/>) kept with these
@@ -74,6 +79,7 @@ public sealed class ParamState
     {
         Step = Step, M = (float[]?)M?.Clone(), V = (float[]?)V?.Clone(), VMax = (float[]?)VMax?.Clone(),
         Aux = (float[]?)Aux?.Clone(), Beta1Power = Beta1Power, Beta2Power = Beta2Power, MuProduct = MuProduct,
+        LrMax = LrMax, WeightSum = WeightSum,
     };
 
     /// <summary>The buffer torch.optim calls <paramref name="torchName"/> for <paramref name="algorithm"/>, or null.</summary>

@@ -21,6 +21,15 @@ internal static class HyperparameterKeys
     private static Key B(string snake, Func<Hyperparameters, bool, Hyperparameters> set) =>
         new(snake, true, (h, raw, what) => set(h, Arguments.ParseBool(raw, what)));
 
+    private static Key I(string snake, Func<Hyperparameters, int, Hyperparameters> set) =>
+        new(snake, false, (h, raw, what) =>
+        {
+            double v = Arguments.ParseDouble(raw, what);
+            if (v != Math.Floor(v) || v < 0 || v > int.MaxValue)
+                throw new UsageException($"{what}: '{raw}' is not a whole number >= 0");
+            return set(h, (int)v);
+        });
+
     public static readonly IReadOnlyList<Key> All =
     [
         D("lr", (h, v) => h with { Lr = v }),
@@ -41,6 +50,10 @@ internal static class HyperparameterKeys
         D("momentum_decay", (h, v) => h with { MomentumDecay = v }),
         B("decoupled_weight_decay", (h, v) => h with { DecoupledWeightDecay = v }),
         B("bias_correction", (h, v) => h with { BiasCorrection = v }),   // default true; --bias-correction=false
+        // Schedule-Free (facebookresearch/schedule_free's keywords)
+        I("warmup_steps", (h, v) => h with { WarmupSteps = v }),
+        D("r", (h, v) => h with { R = v }),
+        D("weight_lr_power", (h, v) => h with { WeightLrPower = v }),
     ];
 
     public static Key? Find(string snake) => All.FirstOrDefault(k => k.Snake == snake);
