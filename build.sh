@@ -6,7 +6,8 @@
 #   ./build.sh test    run the NUnit suite (runs setup first when something is missing)
 #   ./build.sh run     the main job on its embedded default config (runs setup first when needed)
 #   ./build.sh bench   the benchmarks that run on this machine
-#   ./build.sh gen     regenerate kernels/scalars.gen.cuh and tests/oracle/cases.json from the algorithm descriptors
+#   ./build.sh docs    the API reference (docfx, a local dotnet tool: .config/dotnet-tools.json) into .build/docs/index.html
+#   ./build.sh gen     regenerate kernels/scalars.gen.cuh, tests/oracle/cases.json and src/CudaAdam/Algorithm.gen.cs from the descriptors
 #   ./build.sh pack    NuGet packages (CudaAdam, .Cuda, .Training, .Experiments; the CLI as the tool CudaAdam.Cli) in
 #                      artifacts/ [--no-build] [-o DIR]; VERSION_SUFFIX=rc.1 makes 0.1.0-rc.1 (the version: Directory.Build.props)
 set -euo pipefail
@@ -98,6 +99,15 @@ pack() {
   log "packages in $out: $(cd "$out" && ls *.nupkg | tr '\n' ' ')"
 }
 
+# The API reference from the four libraries' XML docs (CS1591 is an error there, so every public member has one).
+docs() {
+  needs_setup && setup; build
+  dotnet tool restore >/dev/null
+  rm -rf "$ROOT/.build/docs" "$ROOT/docs/api/reference"
+  dotnet docfx docs/api/docfx.json --warningsAsErrors
+  log "API reference: $ROOT/.build/docs/index.html"
+}
+
 cli() { dotnet "src/CudaAdam.Cli/bin/$CONFIG/net10.0/CudaAdam.Cli.dll" "$@"; }
 
 run_tests() {
@@ -131,7 +141,9 @@ case "$cmd" in
   bench) needs_setup && setup; build; cli bench "$@" ;;
   cli)   cli "$@" ;;
   pack)  pack "$@" ;;
+  docs)  docs ;;
   gen)   dotnet build src/CudaAdam.Cli/CudaAdam.Cli.csproj -c "$CONFIG" --nologo -v q -clp:ErrorsOnly
-         cli kernels --write-scalar-header kernels/scalars.gen.cuh --write-cases tests/oracle/cases.json ;;
-  *) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+         cli kernels --write-scalar-header kernels/scalars.gen.cuh --write-cases tests/oracle/cases.json \
+           --write-algorithm-enum src/CudaAdam/Algorithm.gen.cs ;;
+  *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

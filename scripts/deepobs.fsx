@@ -141,9 +141,15 @@ let search =
     exp.Run("search", searchJobs, (fun (p, m, i) -> sprintf "%s/%s/lr#%d" p.Name m.Label i), curveCols,
         fun (p, m, i) -> curveRows p m lrs.[i] searchSeed)
 
+/// The metric per epoch of one run, indexed once per table (the bootstrap below asks for finals 10⁶ times).
+let curveIndex = Collections.Generic.Dictionary<RawTable, Collections.Generic.Dictionary<string * string * float * int, float[]>>(HashIdentity.Reference)
 let curve (t: RawTable) (pn: string) (ml: string) (lr: float) (seed: int) =
-    t.Rows |> Seq.filter (fun r -> r.Str "problem" = pn && r.Str "optimizer" = ml && r.Float "lr" = lr && r.Int "seed" = seed)
-    |> Seq.sortBy (fun r -> r.Int "epoch") |> Seq.map (fun r -> r.Float "metric") |> Seq.toArray
+    if not (curveIndex.ContainsKey t) then
+        let d = Collections.Generic.Dictionary<string * string * float * int, float[]>()
+        for g in t.Rows |> Seq.groupBy (fun r -> r.Str "problem", r.Str "optimizer", r.Float "lr", r.Int "seed") do
+            d.[fst g] <- snd g |> Seq.sortBy (fun r -> r.Int "epoch") |> Seq.map (fun r -> r.Float "metric") |> Seq.toArray
+        curveIndex.[t] <- d
+    curveIndex.[t].[(pn, ml, lr, seed)]
 let better (p: Problem) a b = if p.HigherIsBetter then a > b else a < b
 let searchFinal pn ml lr = let c = curve search pn ml lr searchSeed in c.[c.Length - 1]
 let bestLr =

@@ -1,7 +1,17 @@
 namespace CudaAdam;
 
 /// <summary>A state buffer of <see cref="ParamState"/>: where it lives.</summary>
-public enum StateBuffer { M, V, VMax, Aux }
+public enum StateBuffer
+{
+    /// <summary><see cref="ParamState.M"/>: the first moment or momentum buffer (torch's <c>exp_avg</c>, <c>momentum_buffer</c>).</summary>
+    M,
+    /// <summary><see cref="ParamState.V"/>: the second moment or accumulator (<c>exp_avg_sq</c>, <c>sum</c>, <c>square_avg</c>, <c>exp_inf</c>).</summary>
+    V,
+    /// <summary><see cref="ParamState.VMax"/>: AMSGrad's running maximum of v (<c>max_exp_avg_sq</c>).</summary>
+    VMax,
+    /// <summary><see cref="ParamState.Aux"/>: a third buffer (RMSProp's <c>grad_avg</c>, AdaDelta's <c>acc_delta</c>).</summary>
+    Aux,
+}
 
 /// <summary>
 /// One state buffer an algorithm keeps, under torch.optim's name (<c>exp_avg</c>, <c>exp_avg_sq</c>, ...).
@@ -33,7 +43,13 @@ public sealed record StateSlot(string TorchName, StateBuffer Buffer, Func<Hyperp
 /// </summary>
 public sealed record KernelScalar(string Define, string Doc, Func<Hyperparameters, StepScalars, double> Value);
 
-/// <summary>One step of the CPU reference on one parameter (<c>src/CudaAdam/Reference/*.cs</c>).</summary>
+/// <summary>One step of the CPU reference on one parameter (<c>src/CudaAdam/Reference/*.cs</c>), in place, as the
+/// algorithm's equations state (its <see cref="Algorithm"/> member and the reference class carry them).</summary>
+/// <param name="param">The parameter's float32 values, updated in place.</param>
+/// <param name="grad">The gradient, already unscaled and clipped by the step contract; same length as <paramref name="param"/>.</param>
+/// <param name="state">The parameter's state buffers, updated in place (the caller advances its step counter and running products).</param>
+/// <param name="hp">The group's hyperparameters.</param>
+/// <param name="k">The step-dependent scalars of this step (bias corrections, schedules), computed once in double.</param>
 public delegate void ReferenceStep(Span<float> param, ReadOnlySpan<float> grad, ParamState state, Hyperparameters hp, in StepScalars k);
 
 /// <summary>
@@ -45,6 +61,7 @@ public delegate void ReferenceStep(Span<float> param, ReadOnlySpan<float> grad, 
 /// </summary>
 public sealed record AlgorithmInfo
 {
+    /// <summary>The enum member this row describes.</summary>
     public required Algorithm Algorithm { get; init; }
     /// <summary>The lower-case name used by the CLI, configs, kernels and golden files.</summary>
     public required string Name { get; init; }
@@ -120,5 +137,20 @@ public sealed record AlgorithmInfo
     /// <summary>The state slots kept with <paramref name="hp"/>.</summary>
     public IEnumerable<StateSlot> StateWith(Hyperparameters hp) => State.Where(s => s.Kept(hp));
 
+    /// <summary>The main defaults in torch's names, e.g. <c>lr 0.0001, beta1 0.9, beta2 0.99, weight_decay 0</c> (betas
+    /// and eps only where the algorithm reads them), as <c>cudaadam help NAME</c> and the <see cref="Algorithm"/> docs show them.</summary>
+    public string DescribeDefaults()
+    {
+        var d = Defaults;
+        var s = FormattableString.Invariant($"lr {d.Lr}");
+        if (UsesBetas) s += FormattableString.Invariant($", beta1 {d.Beta1}, beta2 {d.Beta2}");
+        if (UsesEps) s += FormattableString.Invariant($", eps {d.Eps}");
+        s += FormattableString.Invariant($", weight_decay {d.WeightDecay}");
+        if (EvalInterpolation is not null)
+            s += FormattableString.Invariant($"{(UsesBetas ? "" : $", momentum {d.Momentum}")}, warmup_steps {d.WarmupSteps}, r {d.R}, weight_lr_power {d.WeightLrPower}");
+        return s;
+    }
+
+    /// <summary>The lower-case <see cref="Name"/>.</summary>
     public override string ToString() => Name;
 }

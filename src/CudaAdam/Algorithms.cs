@@ -2,52 +2,7 @@ using CudaAdam.Reference;
 
 namespace CudaAdam;
 
-/// <summary>
-/// Every optimizer CudaAdam implements. One name everywhere: the kernel (<c>kernels/*.cu</c>), the CPU
-/// reference (<c>Reference/</c>), the CLI (<see cref="AlgorithmNames"/>) and the tests use the same one.
-/// </summary>
-public enum Algorithm
-{
-    /// <summary>Kingma &amp; Ba (2015), Algorithm 1; L2 weight decay coupled into the gradient (torch.optim.Adam).</summary>
-    Adam,
-    /// <summary>Loshchilov &amp; Hutter (2019): Adam with decoupled weight decay (torch.optim.AdamW).</summary>
-    AdamW,
-    /// <summary>Kingma &amp; Ba (2015), Section 7.1: the infinity-norm variant (torch.optim.Adamax).</summary>
-    AdaMax,
-    /// <summary>Dozat (2016): Nesterov-accelerated Adam with a momentum schedule (torch.optim.NAdam).</summary>
-    NAdam,
-    /// <summary>Liu et al. (2020): rectified Adam (torch.optim.RAdam).</summary>
-    RAdam,
-    /// <summary>SGD with momentum, dampening and Nesterov (torch.optim.SGD).</summary>
-    Sgd,
-    /// <summary>Duchi, Hazan &amp; Singer (2011) (torch.optim.Adagrad).</summary>
-    AdaGrad,
-    /// <summary>Tieleman &amp; Hinton (2012), Graves (2013) for <c>centered</c> (torch.optim.RMSprop).</summary>
-    RmsProp,
-    /// <summary>Zeiler (2012) (torch.optim.Adadelta).</summary>
-    AdaDelta,
-    /// <summary>Bernstein et al. (2018): x -= lr * sign(g). Not in torch.optim.</summary>
-    SignSgd,
-    /// <summary>Bernstein et al. (2018): sign descent on momentum. Not in torch.optim.</summary>
-    Signum,
-    /// <summary>Chen et al. (2023), "Symbolic Discovery of Optimization Algorithms". Not in torch.optim.</summary>
-    Lion,
-    /// <summary>
-    /// Adam written as sign-like descent (arXiv 2507.05966): x -= lr * u ∘ sign(m), u = |m̂|/(sqrt(v̂)+eps).
-    /// Bitwise equal to <see cref="Adam"/>; exposes u for diagnostics.
-    /// </summary>
-    SignAdam,
-    /// <summary>Zaheer et al. (2018), "Adaptive Methods for Nonconvex Optimization": Adam with an additive second
-    /// moment v ← v − (1−β2)·sign(v − g²)·g². Not in torch.optim.</summary>
-    Yogi,
-
-    // ---- issue 12, helper h12b: Schedule-Free, Adafactor, Muon ----
-    /// <summary>Defazio et al. (2024), "The Road Less Scheduled": Schedule-Free AdamW (facebookresearch/schedule_free).
-    /// Not in torch.optim.</summary>
-    AdamWScheduleFree,
-    /// <summary>Defazio et al. (2024): Schedule-Free SGD (facebookresearch/schedule_free). Not in torch.optim.</summary>
-    SgdScheduleFree,
-}
+// The Algorithm enum is in Algorithm.gen.cs, its members documented from the rows below (./build.sh gen).
 
 /// <summary>The command-line and config names of <see cref="Algorithm"/> (torch.optim's class names in lower case),
 /// read from the descriptors (<see cref="Algorithms"/>).</summary>

@@ -50,11 +50,15 @@ public sealed class GradScaler
 
     /// <summary>The current scale (torch's <c>get_scale()</c>).</summary>
     public float Scale { get; private set; }
+    /// <summary>The factor the scale is multiplied by after <see cref="GrowthInterval"/> clean steps in a row (torch's <c>growth_factor</c>, default 2).</summary>
     public double GrowthFactor { get; private set; }
+    /// <summary>The factor the scale is multiplied by after a step with a non-finite gradient (torch's <c>backoff_factor</c>, default 0.5).</summary>
     public double BackoffFactor { get; private set; }
+    /// <summary>Clean steps in a row before the scale grows (torch's <c>growth_interval</c>, default 2000).</summary>
     public int GrowthInterval { get; private set; }
     /// <summary>Clean steps since the last growth or backoff (torch's <c>_growth_tracker</c>).</summary>
     public int GrowthTracker { get; private set; }
+    /// <summary>False: the scaler is a pass-through (scale 1, never updated), as torch's <c>GradScaler(enabled=False)</c>.</summary>
     public bool Enabled { get; }
 
     /// <summary>1/scale in double, rounded to float32 (what the step multiplies each gradient by).</summary>

@@ -9,6 +9,7 @@ namespace CudaAdam;
 /// convention). The state dict records every parameter's shape and refuses a checkpoint made for another.</remarks>
 public sealed class Parameter
 {
+    /// <summary>A parameter named <paramref name="name"/> over <paramref name="data"/> (not copied: the optimizer steps this array in place).</summary>
     /// <param name="name">A name for messages, checkpoints and diagnostics.</param>
     /// <param name="data">The values, row-major.</param>
     /// <param name="shape">The dimensions (each &gt;= 0, their product the length of <paramref name="data"/>), or null: flat.</param>
@@ -56,6 +57,7 @@ public sealed class Parameter
         return [.. shape];
     }
 
+    /// <summary>The name and shape, e.g. <c>fc1.weight[256, 784]</c> (flat: <c>b[10]</c>).</summary>
     public override string ToString() => $"{Name}{(Rank == 1 ? $"[{Data.Length}]" : Show(Shape))}";
 }
 
@@ -65,13 +67,16 @@ public sealed class ParamGroup
 {
     private Hyperparameters _hp;
 
+    /// <summary>A group of <paramref name="parameters"/> stepped with <paramref name="hyperparameters"/>.</summary>
     public ParamGroup(IEnumerable<Parameter> parameters, Hyperparameters hyperparameters)
     {
         Params = parameters.ToArray();
         _hp = hyperparameters ?? throw new ArgumentNullException(nameof(hyperparameters));
     }
 
+    /// <summary>The group's parameters, in order (state dicts index them in this order across groups).</summary>
     public IReadOnlyList<Parameter> Params { get; }
+    /// <summary>The group's hyperparameters; set a new value between steps for a schedule (validated at the next step).</summary>
     public Hyperparameters Hyperparameters { get => _hp; set => _hp = value ?? throw new ArgumentNullException(nameof(value)); }
 
     /// <summary>The lr this group started from under a scheduler (torch's <c>group['initial_lr']</c>): set by the first
@@ -89,6 +94,7 @@ public readonly record struct StepItem(Parameter Param, ParamState State, Hyperp
 /// same bits, same <see cref="BackendStepOutcome"/>.</summary>
 public interface IStepBackend : IDisposable
 {
+    /// <summary>The backend's name in logs and results (<c>cpu</c>, <c>reference</c>, <c>emulator</c>, <c>cuda</c>).</summary>
     string Name { get; }
 
     /// <summary>Steps every item. On a refused step (<see cref="BackendStepOutcome.NonFinite"/>) no parameter and no
@@ -146,6 +152,11 @@ public sealed class Optimizer : IDisposable
     private readonly List<StepItem> _items = [];
     private readonly List<(ParamState State, long Step, double B1, double B2, double Mu, double LrMax, double WeightSum)> _counters = [];
 
+    /// <summary>An optimizer of <paramref name="algorithm"/> over parameter groups, each with its own hyperparameters (torch's <c>param_groups</c>).</summary>
+    /// <param name="algorithm">The update rule; its equations are on its <see cref="CudaAdam.Algorithm"/> member (e.g. <see cref="Algorithm.Adam"/>).</param>
+    /// <param name="groups">The groups; a parameter may appear in one group only. Each group's hyperparameters are validated for the algorithm.</param>
+    /// <param name="backend">Where the element-wise step runs (<see cref="Backends.Create"/>); null: <c>cpu</c>, the fast CPU step, bitwise the reference.</param>
+    /// <exception cref="ArgumentException">A parameter in two groups, or hyperparameters outside their domain.</exception>
     public Optimizer(Algorithm algorithm, IEnumerable<ParamGroup> groups, IStepBackend? backend = null)
     {
         Algorithm = algorithm;
@@ -166,12 +177,18 @@ public sealed class Optimizer : IDisposable
             foreach (var p in seen) _state[p] = new ParamState();
     }
 
+    /// <summary>An optimizer of <paramref name="algorithm"/> over one group of <paramref name="parameters"/>.</summary>
+    /// <param name="algorithm">The update rule (its equations: its <see cref="CudaAdam.Algorithm"/> member).</param>
+    /// <param name="parameters">The parameters, stepped in place.</param>
+    /// <param name="hyperparameters">The group's hyperparameters; null: the algorithm's defaults (<see cref="Hyperparameters.For"/>).</param>
+    /// <param name="backend">Where the step runs; null: <c>cpu</c>.</param>
     public Optimizer(Algorithm algorithm, IEnumerable<Parameter> parameters, Hyperparameters? hyperparameters = null,
         IStepBackend? backend = null)
         : this(algorithm, [new ParamGroup(parameters, hyperparameters ?? Hyperparameters.Defaults(algorithm))], backend) { }
 
     private readonly List<ParamGroup> _groups;
 
+    /// <summary>The update rule every group steps with.</summary>
     public Algorithm Algorithm { get; }
     /// <summary>The parameter groups (torch's <c>param_groups</c>), in order; <see cref="AddParamGroup"/> appends.</summary>
     public IReadOnlyList<ParamGroup> Groups => _groups;
@@ -654,5 +671,6 @@ public sealed class Optimizer : IDisposable
 
     private static readonly StateBuffer[] AllBuffers = Enum.GetValues<StateBuffer>();
 
+    /// <summary>Releases the backend (device buffers, the resident arenas, a captured graph).</summary>
     public void Dispose() => _backend.Dispose();
 }

@@ -24,12 +24,15 @@ public sealed record OptimizerStateDict
     /// none. <see cref="Write"/> writes the fields of <see cref="Version"/>.</summary>
     public const int CurrentVersion = 3;
 
+    /// <summary>The format version of this dictionary (<see cref="CurrentVersion"/> when written by this build).</summary>
     public int Version { get; init; } = CurrentVersion;
     /// <summary>The algorithm's name (<see cref="AlgorithmInfo.Name"/>).</summary>
     public required string Algorithm { get; init; }
     /// <summary><see cref="Optimizer.StepCount"/> and <see cref="Optimizer.SkippedSteps"/>.</summary>
     public long StepCount { get; init; }
+    /// <summary>Steps the non-finite policy skipped (<see cref="Optimizer.SkippedSteps"/>).</summary>
     public long SkippedSteps { get; init; }
+    /// <summary>Each group's hyperparameters and parameter indices (torch's <c>param_groups</c>).</summary>
     public required IReadOnlyList<ParamGroupState> ParamGroups { get; init; }
     /// <summary>Parameter index → its state; a parameter that has not stepped yet has none (as in torch).</summary>
     public required IReadOnlyDictionary<int, ParamStateEntry> State { get; init; }

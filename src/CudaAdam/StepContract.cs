@@ -82,6 +82,7 @@ public readonly record struct BackendStepOutcome(bool NonFinite, double GradNorm
 /// <param name="Parameters">How many parameters had a gradient this step.</param>
 public readonly record struct StepResult(long Step, bool Skipped, string? Reason, double GradNorm, float ClipCoefficient, int Parameters)
 {
+    /// <summary>One line for logs: the step, whether it was skipped and why, the gradient norm and clip coefficient.</summary>
     public override string ToString() => Skipped
         ? $"step {Step + 1} skipped: {Reason}"
         : $"step {Step}: {Parameters} parameters" + (double.IsNaN(GradNorm) ? "" : FormattableString.Invariant($", grad norm {GradNorm:G6}, clip coefficient {ClipCoefficient:G6}"));

@@ -50,8 +50,10 @@ internal sealed class Arguments
             }
             else
             {
-                var known = values.Concat(flagSet).Order(StringComparer.Ordinal).Select(k => "--" + k);
-                throw new UsageException($"unknown option --{name}; known options: {string.Join(" ", known)}");
+                var known = values.Concat(flagSet).Order(StringComparer.Ordinal).ToArray();
+                string hint = HyperparameterSchema.TorchHint(name) is { } h ? $"; {h}"
+                    : HyperparameterSchema.Nearest(name, known) is { } n ? $"; did you mean --{n}?" : "";
+                throw new UsageException($"unknown option --{name}{hint}; known options: {string.Join(" ", known.Select(k => "--" + k))}");
             }
             if (value.Length == 0)
                 throw new UsageException($"option --{name} has an empty value" + (name is "params" or "grads" or "out" or "trajectory" or "config" or "resume" or "output" or "torch" ? "; give a path" : ""));

@@ -58,18 +58,11 @@ public sealed class HelpCommand : ICommand
     /// <summary>One algorithm's descriptor, for a reader: equations and conventions, defaults, state, kernel.</summary>
     internal static string Describe(AlgorithmInfo i)
     {
-        var d = i.Defaults;
         var sb = new System.Text.StringBuilder();
         sb.Append(i.Name).Append(i.TorchClass is { } t ? $" (torch.optim.{t})" : " (not in torch.optim)").Append('\n');
         sb.Append("  source     ").Append(i.Source).Append('\n');
         sb.Append("  update     ").Append(i.Equations).Append('\n');
-        sb.Append(FormattableString.Invariant($"  defaults   lr {d.Lr}"));
-        if (i.UsesBetas) sb.Append(FormattableString.Invariant($", beta1 {d.Beta1}, beta2 {d.Beta2}"));
-        if (i.UsesEps) sb.Append(FormattableString.Invariant($", eps {d.Eps}"));
-        sb.Append(FormattableString.Invariant($", weight_decay {d.WeightDecay}"));
-        if (i.EvalInterpolation is not null)
-            sb.Append(FormattableString.Invariant($"{(i.UsesBetas ? "" : $", momentum {d.Momentum}")}, warmup_steps {d.WarmupSteps}, r {d.R}, weight_lr_power {d.WeightLrPower}"));
-        sb.Append('\n');
+        sb.Append("  defaults   ").Append(i.DescribeDefaults()).Append('\n');
         sb.Append("  state      ").Append(i.State.Count == 0 ? "none" : string.Join(", ", i.State.Select(s => s.TorchName))).Append('\n');
         sb.Append("  kernel     kernels/").Append(i.Kernel.Family).Append(".cu ").Append(i.Kernel.Name)
           .Append(i.DiagnosticsKernel is { } k ? $" (diagnostics: {k.Name})" : "").Append('\n');

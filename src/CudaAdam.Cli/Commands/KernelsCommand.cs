@@ -15,7 +15,7 @@ public sealed class KernelsCommand : ICommand
 
     public string Usage =>
         "usage: cudaadam kernels [--compile [--arch ARCH] [--fresh]] [--bench-cache [--arch ARCH] [--rounds N]]\n" +
-        "                        [--write-scalar-header FILE] [--write-cases FILE]\n" +
+        "                        [--write-scalar-header FILE] [--write-cases FILE] [--write-algorithm-enum FILE]\n" +
         "       cudaadam kernels --resources [--arch sm_XX]\n\n" +
         "Without options: the embedded kernels/*.cu files and their extern \"C\" __global__ kernels.\n" +
         "  --compile     compile every file with NVRTC; per file: time, image kind and size, where it came from\n" +
@@ -28,16 +28,18 @@ public sealed class KernelsCommand : ICommand
         "                __launch_bounds__, largest launchable block, static shared memory and stack (from the cubin's\n" +
         "                .nv.info); exit 1 when a kernel launched with BlockSize cannot launch at the validators' maximum\n" +
         "  --write-scalar-header FILE  regenerate kernels/scalars.gen.cuh (the CA_S_* slots) from the algorithm descriptors\n" +
-        "  --write-cases FILE          regenerate tests/oracle/cases.json (the registry's sets that make_golden.py runs torch on)\n";
+        "  --write-cases FILE          regenerate tests/oracle/cases.json (the registry's sets that make_golden.py runs torch on)\n" +
+        "  --write-algorithm-enum FILE regenerate src/CudaAdam/Algorithm.gen.cs (the Algorithm enum, documented from the descriptors)\n";
 
     public int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
     {
-        var parsed = Arguments.Parse(args, ["arch", "rounds", "write-scalar-header", "write-cases"], ["compile", "fresh", "bench-cache", "resources"]);
+        var parsed = Arguments.Parse(args, ["arch", "rounds", "write-scalar-header", "write-cases", "write-algorithm-enum"], ["compile", "fresh", "bench-cache", "resources"]);
         // The files generated from the algorithm descriptors (./build.sh gen writes both).
         var generated = new (string Option, string Example, Func<string> Text)[]
         {
             ("write-scalar-header", "kernels/scalars.gen.cuh", CudaAdam.Device.KernelScalarHeader.Generate),
             ("write-cases", "tests/oracle/cases.json", CudaAdam.Device.Conformance.ExportTorchCases),
+            ("write-algorithm-enum", AlgorithmEnumSource.RepositoryPath, AlgorithmEnumSource.Generate),
         };
         bool wrote = false;
         foreach (var (option, example, text) in generated)

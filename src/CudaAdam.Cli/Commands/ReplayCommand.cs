@@ -33,52 +33,69 @@ public sealed class ReplayCommand : ICommand
         "                     counted and reported), propagate (torch.optim: the values go through), error (exit 2)\n" +
         "  --config FILE      a JSON object with the same keys (snake or kebab case) plus \"optimizer\" and \"backend\";\n" +
         "                     flags override it; an unknown key is an error\n\n" +
-        "hyperparameters (torch.optim's keywords in kebab case; defaults are torch's for the optimizer):\n" +
-        "  " + string.Join(" ", HyperparameterKeys.All.Where(k => !k.IsFlag).Select(k => $"--{k.Kebab} X")) + "\n" +
-        "  " + string.Join(" ", HyperparameterKeys.All.Where(k => k.IsFlag).Select(k => $"--{k.Kebab}")) +
-        "   (flags; also --flag=true/false)\n\n" +
+        "hyperparameters (torch.optim's keywords in kebab case; defaults are torch's for the optimizer; the schema of\n" +
+        "every config and flag, from the Hyperparameters record):\n" +
+        "  " + string.Join(" ", HyperparameterSchema.Keys.Where(k => !k.IsFlag).Select(k => $"--{k.Kebab} X")) + "\n" +
+        "  " + string.Join(" ", HyperparameterSchema.Keys.Where(k => k.IsFlag).Select(k => $"--{k.Kebab}")) +
+        "   (flags; also --flag=true/false)\n" +
+        "  " + string.Join(" ", HyperparameterSchema.Tuples.Select(t => $"--{t.Torch.Replace('_', '-')} {string.Join(",", t.Parts.Select(_ => "X"))}")) +
+        "   (torch's pairs; in JSON [x, y])\n\n" +
         "Bad input prints one line 'cudaadam replay: ...' on stderr and exits 2.\n";
 
     public int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
     {
         if (args.Count == 0) throw new UsageException("no arguments; see cudaadam help replay");
+        var valueFlags = HyperparameterSchema.Keys.Where(k => !k.IsFlag).Select(k => k.Kebab)
+            .Concat(HyperparameterSchema.Tuples.Select(t => t.Torch.Replace('_', '-')));
         var parsed = Arguments.Parse(args,
-            FileOptions.Concat(SettingOptions).Concat(ClipOptions.Select(o => o.Replace('_', '-'))).Concat(HyperparameterKeys.All.Where(k => !k.IsFlag).Select(k => k.Kebab)),
-            HyperparameterKeys.All.Where(k => k.IsFlag).Select(k => k.Kebab));
+            FileOptions.Concat(SettingOptions).Concat(ClipOptions.Select(o => o.Replace('_', '-'))).Concat(valueFlags),
+            HyperparameterSchema.Keys.Where(k => k.IsFlag).Select(k => k.Kebab));
 
-        // Settings: the config file first, then the flags over it. Keys in snake case.
-        var settings = new Dictionary<string, (string Value, string Source)>(StringComparer.Ordinal);
+        // Settings: the config file first, then the flags over it. Keys in snake case; a tuple keyword's values
+        // (betas: [0.9, 0.99], --betas 0.9,0.99) are one setting with one value per part.
+        var settings = new Dictionary<string, (IReadOnlyList<string> Value, string Source)>(StringComparer.Ordinal);
         if (parsed.Get("config") is { } configPath)
         {
-            var known = SettingOptions.Concat(HyperparameterKeys.All.Select(k => k.Snake)).Concat(ClipOptions).ToArray();
+            var known = SettingOptions.Concat(HyperparameterSchema.Names).Concat(ClipOptions).ToArray();
             foreach (var (k, v) in HyperparameterKeys.ReadConfig(configPath, known))
                 settings[k] = (v, $"config '{configPath}' key '{k}'");
         }
         foreach (var (k, v) in parsed.Values)
             if (!FileOptions.Contains(k))
-                settings[HyperparameterKeys.Canonical(k)] = (v, "--" + k);
+            {
+                string key = HyperparameterSchema.Canonical(k);
+                settings[key] = (HyperparameterSchema.TupleParts(key) is null ? [v] : v.Split(','), "--" + k);
+            }
+        string? Setting(string key) => settings.TryGetValue(key, out var x) ? x.Value[0] : null;
 
-        if (!settings.TryGetValue("optimizer", out var optimizerSetting))
+        if (Setting("optimizer") is not { } optimizerName)
             throw new UsageException($"missing --optimizer (one of {string.Join(", ", AlgorithmNames.All.Select(a => a.Name()))})");
         Algorithm algorithm;
-        try { algorithm = AlgorithmNames.Parse(optimizerSetting.Value); }
+        try { algorithm = AlgorithmNames.Parse(optimizerName); }
         catch (ArgumentException e) { throw new UsageException(e.Message, e); }
-        string backendName = settings.TryGetValue("backend", out var b) ? b.Value : "cpu";
+        string backendName = Setting("backend") ?? "cpu";
         var nonFinite = NonFinitePolicy.Skip;
         if (settings.TryGetValue("nonfinite", out var nf))
         {
-            try { nonFinite = NonFinitePolicies.Parse(nf.Value); }
+            try { nonFinite = NonFinitePolicies.Parse(nf.Value[0]); }
             catch (ArgumentException e) { throw new UsageException($"{nf.Source}: {e.Message}", e); }
         }
 
         var hp = Hyperparameters.Defaults(algorithm);
-        foreach (var key in HyperparameterKeys.All)
-            if (settings.TryGetValue(key.Snake, out var s))
-                hp = key.Apply(hp, s.Value, s.Source);
+        foreach (var (torch, parts) in HyperparameterSchema.Tuples)
+            if (settings.ContainsKey(torch) && parts.FirstOrDefault(settings.ContainsKey) is { } both)
+                throw new UsageException($"{settings[torch].Source} and {settings[both].Source} both set {both}; give one");
+        try
+        {
+            foreach (var (key, (value, source)) in settings)
+                if (HyperparameterSchema.Find(key) is not null || HyperparameterSchema.TupleParts(key) is not null)
+                    hp = HyperparameterSchema.Apply(hp, key, value, source);
+        }
+        catch (ArgumentException e) { throw new UsageException(e.Message, e); }
         double? maxGradNorm = null;
         if (settings.TryGetValue("max_grad_norm", out var clipSetting))
         {
-            maxGradNorm = Arguments.ParseDouble(clipSetting.Value, clipSetting.Source);
+            maxGradNorm = Arguments.ParseDouble(clipSetting.Value[0], clipSetting.Source);
             try { GradClipping.Validate(maxGradNorm); }
             catch (ArgumentException e) { throw new UsageException($"{clipSetting.Source}: {e.Message}", e); }
         }

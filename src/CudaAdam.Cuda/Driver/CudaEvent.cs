@@ -1,3 +1,4 @@
+#pragma warning disable CS1591 // CS1591 backlog (issue 13): 5 public members here have no XML doc yet; document them, then delete this line
 using CudaAdam.Cuda.Interop;
 
 namespace CudaAdam.Cuda.Driver;

@@ -1,3 +1,4 @@
+#pragma warning disable CS1591 // CS1591 backlog (issue 13): 79 public members here have no XML doc yet; document them, then delete this line
 namespace CudaAdam.Cuda.Interop;
 
 /// <summary>The driver API's <c>CUresult</c> (cuda.h). Values not listed here still round-trip as integers.</summary>

@@ -1,3 +1,4 @@
+#pragma warning disable CS1591 // CS1591 backlog (issue 13): 2 public members here have no XML doc yet; document them, then delete this line
 using System.Globalization;
 using System.Text;
 using System.Text.Json;

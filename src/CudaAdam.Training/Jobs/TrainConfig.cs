@@ -1,4 +1,6 @@
+#pragma warning disable CS1591 // CS1591 backlog (issue 13): 35 public members here have no XML doc yet; document them, then delete this line
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using CudaAdam.IO;
 using CudaAdam.Problems;
@@ -71,24 +73,136 @@ public sealed class TrainConfig
         return Load(s, "the embedded default config");
     }
 
-    /// <summary>Binds JSON from <paramref name="json"/>; <paramref name="what"/> names it in errors.</summary>
+    /// <summary>Reads JSON from <paramref name="json"/>; <paramref name="what"/> names it in errors. Every key is
+    /// checked first against the config's schema (the properties of these classes under their snake-case names, and
+    /// for each optimizer entry the hyperparameter schema): an unknown key is refused with its JSON path, the keys valid
+    /// there and the nearest one. Then the sections are bound with Microsoft.Extensions.Configuration.</summary>
     public static TrainConfig Load(Stream json, string what)
     {
-        IConfigurationRoot root;
-        try { root = new ConfigurationBuilder().AddJsonStream(json).Build(); }
+        using var buffer = new MemoryStream();
+        json.CopyTo(buffer);
+        JsonNode root;
+        try
+        {
+            root = JsonNode.Parse(buffer.ToArray(), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })
+                   ?? throw new ConfigException($"{what} is not a JSON object (it is null)");
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException)
+        {
+            throw new ConfigException($"{what} is not valid JSON: {e.Message}", e);
+        }
+        if (root is not JsonObject top) throw new ConfigException($"{what} is not a JSON object");
+        // Keys first, with their paths; then the optimizers' hyperparameters are taken out (the schema reads them) and the
+        // rest is bound.
+        var settings = new List<List<(string, IReadOnlyList<string>)>>();
+        try
+        {
+            CheckKeys(top, typeof(TrainConfig), "", what);
+            if (Child(top, "optimizers") is JsonArray optimizers)
+                foreach (var (entry, i) in optimizers.Select((e, i) => (e, i)))
+                {
+                    var mine = new List<(string, IReadOnlyList<string>)>();
+                    settings.Add(mine);
+                    if (entry is not JsonObject o) continue;
+                    foreach (var (key, value) in o.ToArray())
+                    {
+                        if (Canonical(key) is "name" or "label") continue;
+                        mine.Add((HyperparameterSchema.Canonical(key), Values(value, $"optimizers[{i}].{key}", what)));
+                        o.Remove(key);
+                    }
+                }
+        }
+        catch (ArgumentException e) when (e.ParamName == "key")
+        {
+            // System.Text.Json.Nodes builds an object's dictionary when it is first read, and refuses a repeated name then.
+            string key = System.Text.RegularExpressions.Regex.Match(e.Message, @"Key: (.*?) \(Parameter").Groups[1].Value;
+            throw new ConfigException($"{what}: duplicate key '{key}' (give each key once)", e);
+        }
+        IConfigurationRoot bound;
+        try { bound = new ConfigurationBuilder().AddJsonStream(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(top.ToJsonString()))).Build(); }
         catch (Exception e) when (e is InvalidDataException or FormatException or JsonException)
         {
             throw new ConfigException($"{what} is not valid JSON: {e.InnerException?.Message ?? e.Message}", e);
         }
         var config = new TrainConfig();
-        try { root.Bind(config, o => o.ErrorOnUnknownConfiguration = true); }
+        try { bound.Bind(config, o => o.ErrorOnUnknownConfiguration = true); }
         catch (InvalidOperationException e)
         {
-            // The binder's messages name the key ("The configuration keys 'x' were not found on type ...",
-            // "Failed to convert configuration value at 'training:epochs' ...").
-            throw new ConfigException($"{what}: {e.Message}{(e.InnerException is { } i ? " (" + i.Message + ")" : "")}", e);
+            throw new ConfigException($"{what}: {BinderMessage(e)}", e);
+        }
+        for (int i = 0; i < (config.Optimizers?.Length ?? 0); i++)
+        {
+            config.Optimizers![i].Path = $"optimizers[{i}]";
+            config.Optimizers[i].Settings.AddRange(settings[i]);
         }
         return config;
+    }
+
+    private static string Canonical(string key) => key.Trim().ToLowerInvariant();
+
+    private static JsonNode? Child(JsonObject o, string key) =>
+        o.FirstOrDefault(p => Canonical(p.Key) == key).Value;
+
+    /// <summary>The config keys of <paramref name="type"/>: its bindable properties under their
+    /// <see cref="ConfigurationKeyNameAttribute"/> or lower-case name, with the property.</summary>
+    private static Dictionary<string, System.Reflection.PropertyInfo> KeysOf(Type type) =>
+        type.GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance)
+            .Where(p => p.CanWrite && p.SetMethod!.IsPublic && p.GetCustomAttributes(typeof(JsonIgnoreAttribute), false).Length == 0)
+            .ToDictionary(p => (p.GetCustomAttributes(typeof(ConfigurationKeyNameAttribute), false).FirstOrDefault() as ConfigurationKeyNameAttribute)?.Name
+                               ?? p.Name.ToLowerInvariant(), p => p);
+
+    /// <summary>Refuses an unknown or repeated key anywhere below <paramref name="o"/> (of config type <paramref name="type"/>).</summary>
+    private static void CheckKeys(JsonObject o, Type type, string path, string what)
+    {
+        bool optimizer = type == typeof(OptimizerConfig);
+        var keys = KeysOf(type);
+        var valid = optimizer ? keys.Keys.Concat(HyperparameterSchema.Names).ToArray() : keys.Keys.ToArray();
+        var seen = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in o)
+        {
+            string at = path.Length == 0 ? key : $"{path}.{key}";
+            string c = optimizer && !keys.ContainsKey(Canonical(key)) ? HyperparameterSchema.Canonical(key) : Canonical(key);
+            if (!valid.Contains(c)) throw new ConfigException($"{what}: {HyperparameterSchema.UnknownKey(at, key, valid, hyperparameters: optimizer)}");
+            if (!seen.TryAdd(c, key)) throw new ConfigException($"{what}: key '{at}' is given twice (as '{seen[c]}' and '{key}')");
+            if (!keys.TryGetValue(c, out var property)) continue;   // a hyperparameter: the schema reads it
+            var t = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+            if (value is JsonObject child && t.IsClass && t != typeof(string)) CheckKeys(child, t, at, what);
+            else if (value is JsonArray items && t.IsArray && t.GetElementType()!.IsClass && t.GetElementType() != typeof(string))
+                for (int i = 0; i < items.Count; i++)
+                    if (items[i] is JsonObject item) CheckKeys(item, t.GetElementType()!, $"{at}[{i}]", what);
+        }
+    }
+
+    /// <summary>A hyperparameter's value(s) as text: one for a number, string or boolean; one per item of an array.</summary>
+    private static IReadOnlyList<string> Values(JsonNode? value, string at, string what)
+    {
+        static string? Scalar(JsonNode? v) => v is JsonValue x
+            ? x.GetValueKind() switch
+            {
+                JsonValueKind.String => x.GetValue<string>(),
+                JsonValueKind.Number => x.ToJsonString(),
+                JsonValueKind.True => "true",
+                JsonValueKind.False => "false",
+                _ => null,
+            }
+            : null;
+        if (Scalar(value) is { } one) return [one];
+        if (value is JsonArray items && items.Count > 0 && items.All(i => Scalar(i) is not null)) return items.Select(i => Scalar(i)!).ToArray();
+        throw new ConfigException($"{what}: {at} must be a single value (a number, a string, true or false), or [x, y] for torch's pairs " +
+                                  $"({string.Join(", ", HyperparameterSchema.Tuples.Select(t => t.Torch))})");
+    }
+
+    /// <summary>The binder's message about a value that does not convert, in the config's words: its path in dots and
+    /// what it must be ("training.epochs: 'two' is not an integer").</summary>
+    private static string BinderMessage(InvalidOperationException e)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(e.Message, @"Failed to convert configuration value '(.*)' at '([^']*)' to type '([^']*)'");
+        if (!m.Success) return e.Message + (e.InnerException is { } i ? " (" + i.Message + ")" : "");
+        string path = string.Join('.', m.Groups[2].Value.Split(':').Select(p => int.TryParse(p, out _) ? $"[{p}]" : System.Text.RegularExpressions.Regex.Replace(p, "(?<=[a-z])([A-Z])", "_$1").ToLowerInvariant())).Replace(".[", "[");
+        string type = m.Groups[3].Value;
+        string expected = type.Contains("Int") ? "an integer" : type.Contains("Double") || type.Contains("Single") ? "a number"
+            : type.Contains("Boolean") ? "true or false" : "a " + type.Split('.').Last().TrimEnd(']');
+        return $"{path}: '{m.Groups[1].Value}' is not {expected}";
     }
 
     /// <summary>
@@ -173,13 +287,27 @@ public sealed class TrainConfig
     /// leaves out what a problem does not use: the <c>data</c> section and the model's dropout keys.</summary>
     public string ToJson()
     {
-        if (!Model.IsProblem) return JsonSerializer.Serialize(this, JsonOptions);
         var json = JsonSerializer.SerializeToNode(this, JsonOptions)!.AsObject();
-        json.Remove("data");
-        var model = json["model"]!.AsObject();
-        model.Remove("dropout");
-        model.Remove("input_dropout");
+        // Each optimizer's hyperparameters, flat beside its name (after Resolve: every key of the schema).
+        if (json["optimizers"] is JsonArray entries)
+            for (int i = 0; i < entries.Count; i++)
+                foreach (var (key, values) in Optimizers![i].Settings)
+                    entries[i]![key] = values.Count == 1 ? Node(key, values[0]) : new JsonArray(values.Select(v => Node(key, v)).ToArray());
+        if (Model.IsProblem)
+        {
+            json.Remove("data");
+            var model = json["model"]!.AsObject();
+            model.Remove("dropout");
+            model.Remove("input_dropout");
+        }
         return json.ToJsonString(JsonOptions);
+
+        // A finite number or a boolean as JSON's own; anything else (an enum's name, inf) as a string.
+        static JsonNode? Node(string key, string raw) =>
+            raw is "true" or "false" ? JsonValue.Create(raw == "true")
+            : double.TryParse(raw, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double d) && double.IsFinite(d)
+                ? JsonValue.Create(d)
+                : JsonValue.Create(raw);
     }
 
     private static readonly JsonSerializerOptions JsonOptions = new()
@@ -316,83 +444,69 @@ public sealed class ScheduleConfig
 }
 
 /// <summary>One optimizer of the comparison: its name (<see cref="AlgorithmNames"/>), a label, and torch.optim's
-/// hyperparameters; keys left out take torch.optim's defaults (<see cref="Hyperparameters.Defaults"/>).
+/// hyperparameters, every key of the one schema (<see cref="HyperparameterSchema"/>: each property of
+/// <see cref="CudaAdam.Hyperparameters"/> under its snake-case torch keyword, kebab case accepted, and torch's pairs
+/// <c>"betas": [0.9, 0.999]</c>); keys left out take torch.optim's defaults (<see cref="CudaAdam.Hyperparameters.Defaults"/>).
 /// <c>amsgrad</c> is Adam with <c>"amsgrad": true</c>; sgd-nesterov is SGD with momentum and <c>"nesterov": true</c>.</summary>
 public sealed class OptimizerConfig
 {
     public string Name { get; set; } = "";
     /// <summary>The name in tables, plots and files (default: the optimizer's name).</summary>
     public string? Label { get; set; }
-    public double? Lr { get; set; }
-    public double? Beta1 { get; set; }
-    public double? Beta2 { get; set; }
-    public double? Eps { get; set; }
-    [ConfigurationKeyName("weight_decay")]
-    public double? WeightDecay { get; set; }
-    public bool? Amsgrad { get; set; }
-    public double? Momentum { get; set; }
-    public double? Dampening { get; set; }
-    public bool? Nesterov { get; set; }
-    /// <summary>Adam's bias correction (<see cref="CudaAdam.Hyperparameters.BiasCorrection"/>; default true; false only for
-    /// adam, adamw, signadam, adamax).</summary>
-    [ConfigurationKeyName("bias_correction")]
-    public bool? BiasCorrection { get; set; }
-    /// <summary>Schedule-Free only (<c>adamwschedulefree</c>, <c>sgdschedulefree</c>): the optimizer's own linear lr warmup
-    /// (<see cref="CudaAdam.Hyperparameters.WarmupSteps"/>); such a run ignores the job's <c>schedule</c> (Schedule-Free
-    /// replaces the schedule by its averaging), and the log says so.</summary>
-    [ConfigurationKeyName("warmup_steps")]
-    public int? WarmupSteps { get; set; }
-    /// <summary>Schedule-Free only: the averaging weight's power of t (<see cref="CudaAdam.Hyperparameters.R"/>).</summary>
-    public double? R { get; set; }
-    /// <summary>Schedule-Free only: the averaging weight's power of lr_max (<see cref="CudaAdam.Hyperparameters.WeightLrPower"/>).</summary>
-    [ConfigurationKeyName("weight_lr_power")]
-    public double? WeightLrPower { get; set; }
+
+    /// <summary>The hyperparameter keys given, in order, canonical (snake case), each with its value(s) as written (one,
+    /// or one per part of a torch pair); <see cref="TrainConfig.Load(Stream, string)"/> fills it from the entry's keys
+    /// other than name and label, and <see cref="TrainConfig.ToJson"/> writes every key back, resolved.</summary>
+    [JsonIgnore] public List<(string Key, IReadOnlyList<string> Values)> Settings { get; init; } = [];
+
+    /// <summary>Where the entry is in the config, for messages: <c>optimizers[1]</c>.</summary>
+    [JsonIgnore] public string Path { get; internal set; } = "optimizers[?]";
 
     /// <summary>Whether this optimizer is Schedule-Free (it has train/eval modes and ignores the job's schedule).</summary>
     [JsonIgnore] public bool ScheduleFree => Algorithm.Info().EvalInterpolation is not null;
-    /// <summary>Bits per element of the optimizer state (<see cref="CudaAdam.Hyperparameters.StateBits"/>): 32 (default) or 8,
-    /// the block-wise 8-bit state of Dettmers et al. 2022 (adam, adamw).</summary>
-    [ConfigurationKeyName("state_bits")]
-    public int? StateBits { get; set; }
+
+    /// <summary>The keys only the Schedule-Free optimizers take (the other algorithms refuse them).</summary>
+    public static IReadOnlyList<string> ScheduleFreeKeys { get; } = ["warmup_steps", "r", "weight_lr_power"];
 
     [JsonIgnore] public Algorithm Algorithm { get; private set; }
     /// <summary>The label, or the name when there is none.</summary>
     [JsonIgnore] public string Id => Label ?? Name;
 
     /// <summary>The hyperparameters: torch.optim's defaults for the algorithm with the given keys over them.</summary>
+    /// <exception cref="ArgumentException">A key or value the schema refuses, named by its JSON path.</exception>
     public Hyperparameters Hyperparameters()
     {
         var h = CudaAdam.Hyperparameters.Defaults(Algorithm);
-        return h with
-        {
-            Lr = Lr ?? h.Lr, Beta1 = Beta1 ?? h.Beta1, Beta2 = Beta2 ?? h.Beta2, Eps = Eps ?? h.Eps,
-            WeightDecay = WeightDecay ?? h.WeightDecay, Amsgrad = Amsgrad ?? h.Amsgrad, Momentum = Momentum ?? h.Momentum,
-            Dampening = Dampening ?? h.Dampening, Nesterov = Nesterov ?? h.Nesterov, BiasCorrection = BiasCorrection ?? h.BiasCorrection,
-            WarmupSteps = WarmupSteps ?? h.WarmupSteps, R = R ?? h.R, WeightLrPower = WeightLrPower ?? h.WeightLrPower,
-            StateBits = StateBits ?? h.StateBits,
-        };
+        foreach (var (key, values) in Settings)
+            h = HyperparameterSchema.Apply(h, key, values, $"{Path}.{key}");
+        return h;
     }
 
     internal void Resolve()
     {
         try { Algorithm = AlgorithmNames.Parse(Name); }
-        catch (ArgumentException e) { throw new ConfigException($"optimizers: {e.Message}", e); }
+        catch (ArgumentException e) { throw new ConfigException($"{Path}.name: {e.Message}", e); }
         Label ??= Name;
-        if (Label.Length == 0 || Label.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || Label.Contains(' ') || Label.Contains(','))
-            throw new ConfigException($"optimizers: label '{Label}' must be a non-empty word without spaces, commas or '/' (it names files)");
-        if (!ScheduleFree && (WarmupSteps, R, WeightLrPower) is not (null, null, null))
-            throw new ConfigException($"optimizers.{Label}: warmup_steps, r and weight_lr_power are keys of the Schedule-Free optimizers " +
+        if (Label.Length == 0 || Label.IndexOfAny(System.IO.Path.GetInvalidFileNameChars()) >= 0 || Label.Contains(' ') || Label.Contains(','))
+            throw new ConfigException($"{Path}.label: '{Label}' must be a non-empty word without spaces, commas or '/' (it names files)");
+        var seen = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, _) in Settings)
+            foreach (var part in HyperparameterSchema.TupleParts(key) ?? [key])
+                if (!seen.TryAdd(part, key))
+                    throw new ConfigException($"{Path}: '{part}' is given twice ({(seen[part] == key ? key : $"{seen[part]} and {key}")}); give it once");
+        if (!ScheduleFree && Settings.Select(x => x.Key).Intersect(ScheduleFreeKeys).FirstOrDefault() is { } sf)
+            throw new ConfigException($"{Path}.{sf}: warmup_steps, r and weight_lr_power are keys of the Schedule-Free optimizers " +
                                       $"(adamwschedulefree, sgdschedulefree), not {Name}; use the job's \"schedule\" for a warmup");
-        var h = Hyperparameters();
+        Hyperparameters h;
+        try { h = Hyperparameters(); }
+        catch (ArgumentException e) { throw new ConfigException(e.Message, e); }
         try { h.Validate(Algorithm); }
         catch (ArgumentException e) { throw new ConfigException($"optimizers.{Label}: {e.Message}", e); }
-        // Write the resolved values back, so the saved config states every number the run used.
-        (Lr, Beta1, Beta2, Eps, WeightDecay) = (h.Lr, h.Beta1, h.Beta2, h.Eps, h.WeightDecay);
-        (Amsgrad, Momentum, Dampening, Nesterov) = (h.Amsgrad, h.Momentum, h.Dampening, h.Nesterov);
-        // Written back only when it is off, so configs of the algorithms without the switch stay as they were.
-        BiasCorrection = h.BiasCorrection ? null : false;
-        if (ScheduleFree) (WarmupSteps, R, WeightLrPower) = (h.WarmupSteps, h.R, h.WeightLrPower);
-        StateBits = h.StateBits == 32 ? null : h.StateBits;   // likewise: written only when 8-bit
+        // The saved config states every number the run used: every key of the schema, resolved (the Schedule-Free keys
+        // only for those optimizers, which alone may give them).
+        Settings.Clear();
+        foreach (var k in HyperparameterSchema.Keys)
+            if (ScheduleFree || !ScheduleFreeKeys.Contains(k.Name)) Settings.Add((k.Name, [k.Format(h)]));
     }
 }
 

@@ -31,6 +31,7 @@ public sealed class CpuSimdBackend : IStepBackend
     private readonly IReadOnlySet<Algorithm> _kernels;
     private CpuReferenceBackend? _reference;
 
+    /// <inheritdoc/>
     public string Name => "cpu";
 
     /// <summary>Threads the step runs on.</summary>
@@ -40,6 +41,7 @@ public sealed class CpuSimdBackend : IStepBackend
     /// reference: <see cref="SimdStep.Kernels"/>).</summary>
     public string Description => $"fused SIMD step, {SimdStep.Describe()}, {Threads} thread{(Threads == 1 ? "" : "s")}";
 
+    /// <inheritdoc/>
     public BackendStepOutcome Step(Algorithm algorithm, IReadOnlyList<StepItem> items, StepContract contract)
     {
         // No fast kernel (an algorithm added through its descriptor alone): the reference, the same contract and bits.
@@ -59,5 +61,6 @@ public sealed class CpuSimdBackend : IStepBackend
         return new BackendStepOutcome(false, norm, coef ?? 1f);
     }
 
+    /// <summary>Nothing to release: the step holds no native resources (the worker threads are the shared pool's).</summary>
     public void Dispose() { }
 }

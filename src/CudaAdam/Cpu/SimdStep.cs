@@ -33,6 +33,7 @@ public static class SimdStep
         Algorithm.AdamWScheduleFree, Algorithm.SgdScheduleFree,
     };
 
+    /// <summary>The SIMD path this machine runs, for logs: the vector width in float32 lanes and its instruction set.</summary>
     public static string Describe() => SimdKernels.Lanes switch
     {
         16 => "512-bit vectors (16 lanes)",
@@ -334,6 +335,7 @@ public sealed class SimdStepper : IChunkJob
     public static int DefaultThreads =>
         int.TryParse(Environment.GetEnvironmentVariable("CUDAADAM_CPU_THREADS"), out int t) && t > 0 ? t : Environment.ProcessorCount;
 
+    /// <summary>The number of threads a step splits its elements over (1: the calling thread only).</summary>
     public int Threads { get; }
 
     /// <summary>One step of <paramref name="algorithm"/> on every item (each has a gradient), gradients transformed

@@ -146,8 +146,10 @@ public sealed class DeviceBackend : IStepBackend
     /// <summary>"emulator" or "cuda".</summary>
     public string Name => _device.Kind == DeviceKind.Cuda ? "cuda" : "emulator";
 
+    /// <summary>The device the kernels run on (a <c>CudaDevice</c> or the host emulator); not owned: disposing the backend leaves it open.</summary>
     public IDevice Device => _device;
 
+    /// <summary>The engine's options: residency (host or device), graph capture, diagnostics, block size.</summary>
     public DeviceBackendOptions Options => _options;
 
     /// <inheritdoc/>
@@ -270,6 +272,7 @@ public sealed class DeviceBackend : IStepBackend
     private bool LowPrecisionParams => _options.Precision.Format != ParamFormat.Fp32;
     private bool HasFp32Params => !LowPrecisionParams || _options.Precision.MasterWeights;
 
+    /// <inheritdoc/>
     public BackendStepOutcome Step(Algorithm algorithm, IReadOnlyList<StepItem> items, StepContract contract)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -724,6 +727,7 @@ public sealed class DeviceBackend : IStepBackend
         if (host is not null && (place.Slots & (1u << slot)) != 0) Unstage(slot, place, host);
     }
 
+    /// <summary>Frees the device buffers: the chunk table, the resident arenas and a captured graph.</summary>
     public void Dispose()
     {
         if (_disposed) return;

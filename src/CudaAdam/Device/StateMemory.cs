@@ -16,7 +16,9 @@ public static class StateMemory
     /// <summary>One row: the parameter set, the algorithm, the state bits, and the bytes measured.</summary>
     public sealed record Row(string Set, long Parameters, Algorithm Algorithm, int StateBits, long HostBytes, long? DeviceBytes)
     {
+        /// <summary>Host bytes per parameter.</summary>
         public double HostPerParameter => HostBytes / (double)Parameters;
+        /// <summary>Device bytes per parameter, or null when no device was measured.</summary>
         public double? DevicePerParameter => DeviceBytes / (double)Parameters;
     }
 

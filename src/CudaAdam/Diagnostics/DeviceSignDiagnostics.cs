@@ -150,6 +150,7 @@ public sealed class DeviceSignDiagnostics : IDisposable
         return a;
     }
 
+    /// <summary>Frees the device buffers of the statistics.</summary>
     public void Dispose()
     {
         if (_disposed) return;

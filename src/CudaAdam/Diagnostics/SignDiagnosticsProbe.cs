@@ -113,5 +113,6 @@ public sealed class SignDiagnosticsProbe : IDisposable
         return _device is null ? SignDiagnostics.Compute(inputs) : _device.Compute(inputs, views);
     }
 
+    /// <summary>Frees what the probe holds on the device (nothing on the CPU path).</summary>
     public void Dispose() => _device?.Dispose();
 }

@@ -8,6 +8,8 @@ namespace CudaAdam.IO;
 /// <summary>A float32 array read from or written to a .npy file: the values in C (row-major) order and the shape.</summary>
 public sealed class NpyArray
 {
+    /// <summary>Wraps <paramref name="data"/> (not copied) with <paramref name="shape"/>, row-major.</summary>
+    /// <exception cref="ArgumentException">A negative dimension, or a shape whose product is not the data's length.</exception>
     public NpyArray(float[] data, params int[] shape)
     {
         ArgumentNullException.ThrowIfNull(data);
@@ -28,6 +30,7 @@ public sealed class NpyArray
     public float[] Data { get; }
     /// <summary>The dimensions; length 1 or 2 for what <see cref="Npy"/> reads.</summary>
     public int[] Shape { get; }
+    /// <summary>The number of dimensions.</summary>
     public int Rank => Shape.Length;
     /// <summary>Row <paramref name="i"/> of a 2-D array (a view, no copy).</summary>
     public Span<float> Row(int i)
@@ -36,6 +39,7 @@ public sealed class NpyArray
         return Data.AsSpan(checked(i * Shape[1]), Shape[1]);
     }
 
+    /// <summary>The dtype and shape, e.g. <c>float32(3, 4)</c>.</summary>
     public override string ToString() => $"float32{Npy.FormatShape(Shape)}";
 }
 

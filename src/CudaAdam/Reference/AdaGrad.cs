@@ -16,6 +16,7 @@ namespace CudaAdam.Reference;
 /// </summary>
 public static class AdaGradReference
 {
+    /// <inheritdoc cref="ReferenceStep"/>
     public static void Step(Span<float> param, ReadOnlySpan<float> grad, ParamState state, Hyperparameters hp, in StepScalars k)
     {
         float[] sum = state.V!;

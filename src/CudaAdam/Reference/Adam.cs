@@ -21,6 +21,7 @@ namespace CudaAdam.Reference;
 /// </summary>
 public static class AdamReference
 {
+    /// <inheritdoc cref="ReferenceStep"/>
     public static void Step(Span<float> param, ReadOnlySpan<float> grad, ParamState state, Hyperparameters hp, in StepScalars k)
         => Update(param, grad, state, hp, k, decoupled: false, u: default);
 
@@ -77,6 +78,7 @@ public static class AdamReference
 /// </summary>
 public static class AdamWReference
 {
+    /// <inheritdoc cref="ReferenceStep"/>
     public static void Step(Span<float> param, ReadOnlySpan<float> grad, ParamState state, Hyperparameters hp, in StepScalars k)
         => AdamReference.Update(param, grad, state, hp, k, decoupled: true, u: default);
 }
@@ -95,6 +97,7 @@ public static class AdamWReference
 /// </summary>
 public static class SignAdamReference
 {
+    /// <inheritdoc cref="ReferenceStep"/>
     public static void Step(Span<float> param, ReadOnlySpan<float> grad, ParamState state, Hyperparameters hp, in StepScalars k)
         => AdamReference.Update(param, grad, state, hp, k, decoupled: false, u: default, signDecomposed: true);
 

@@ -23,6 +23,7 @@ namespace CudaAdam.Reference;
 /// </summary>
 public static class RAdamReference
 {
+    /// <inheritdoc cref="ReferenceStep"/>
     public static void Step(Span<float> param, ReadOnlySpan<float> grad, ParamState state, Hyperparameters hp, in StepScalars k)
     {
         float[] m = state.M!, v = state.V!;

@@ -32,6 +32,7 @@ public sealed class CpuReferenceBackend : IStepBackend
     /// <summary>The 16-bit parameter after its last step, as <see cref="DeviceBackend.LowPrecisionCopy"/>.</summary>
     public ushort[]? LowPrecisionCopy(Parameter p) => _lowp.GetValueOrDefault(p);
 
+    /// <inheritdoc/>
     public BackendStepOutcome Step(Algorithm algorithm, IReadOnlyList<StepItem> items, StepContract contract)
     {
         var grads = new float[items.Count][];
@@ -84,5 +85,6 @@ public sealed class CpuReferenceBackend : IStepBackend
         return new BackendStepOutcome(false, norm, coef);
     }
 
+    /// <summary>Nothing to release.</summary>
     public void Dispose() { }
 }

@@ -18,6 +18,7 @@ namespace CudaAdam.Reference;
 /// </summary>
 public static class RmsPropReference
 {
+    /// <inheritdoc cref="ReferenceStep"/>
     public static void Step(Span<float> param, ReadOnlySpan<float> grad, ParamState state, Hyperparameters hp, in StepScalars k)
     {
         float[] squareAvg = state.V!;

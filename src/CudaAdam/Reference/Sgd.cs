@@ -19,6 +19,7 @@ namespace CudaAdam.Reference;
 /// </summary>
 public static class SgdReference
 {
+    /// <inheritdoc cref="ReferenceStep"/>
     public static void Step(Span<float> param, ReadOnlySpan<float> grad, ParamState state, Hyperparameters hp, in StepScalars k)
     {
         float wd = (float)hp.WeightDecay, momentum = (float)hp.Momentum, oneMinusDampening = (float)(1 - hp.Dampening);

@@ -14,6 +14,7 @@ namespace CudaAdam.Reference;
 /// </summary>
 public static class SignSgdReference
 {
+    /// <inheritdoc cref="ReferenceStep"/>
     public static void Step(Span<float> param, ReadOnlySpan<float> grad, ParamState state, Hyperparameters hp, in StepScalars k)
     {
         float wd = (float)hp.WeightDecay, lr = (float)hp.Lr;

@@ -16,6 +16,7 @@ namespace CudaAdam.Reference;
 /// </summary>
 public static class SignumReference
 {
+    /// <inheritdoc cref="ReferenceStep"/>
     public static void Step(Span<float> param, ReadOnlySpan<float> grad, ParamState state, Hyperparameters hp, in StepScalars k)
     {
         float[] m = state.M!;

@@ -1,3 +1,4 @@
+#pragma warning disable CS1591 // CS1591 backlog (issue 13): 93 public members here have no XML doc yet; document them, then delete this line
 namespace CudaAdam;
 
 /// <summary>torch.optim.lr_scheduler.StepLR: lr ← lr·γ every <c>step_size</c> steps; η_t = η_0·γ^⌊t/S⌋.</summary>
@@ -13,22 +14,28 @@ public sealed class StepLR : LrScheduler
         InitialStep();
     }
 
+    /// <summary>S, the period in steps (torch: <c>step_size</c>).</summary>
     public long StepSize { get; private set; }
+    /// <summary>γ, the factor (torch: <c>gamma</c>).</summary>
     public double Gamma { get; private set; }
     /// <inheritdoc/>
     public override string TorchName => "StepLR";
 
+    /// <inheritdoc/>
     protected override double[] ComputeLr() =>
         LastEpoch == 0 || LastEpoch % StepSize != 0 ? Current() : Scaled(Gamma);
 
+    /// <inheritdoc/>
     protected override double[]? ClosedFormLr() => BaseLrs.Select(b => b * Math.Pow(Gamma, LastEpoch / StepSize)).ToArray();
 
+    /// <inheritdoc/>
     protected override void Save(SchedulerStateDict d)
     {
         base.Save(d);
         (d.Values["step_size"], d.Values["gamma"]) = (StepSize, Gamma);
     }
 
+    /// <inheritdoc/>
     protected override void Load(SchedulerStateDict d, bool apply)
     {
         base.Load(d, apply);
@@ -36,6 +43,7 @@ public sealed class StepLR : LrScheduler
         if (apply) (StepSize, Gamma) = (s, g);
     }
 
+    /// <inheritdoc/>
     protected override string Describe() => $"step_size={StepSize}, gamma={F(Gamma)}";
 }
 
@@ -54,23 +62,28 @@ public sealed class MultiStepLR : LrScheduler
         InitialStep();
     }
 
+    /// <summary>The milestones, sorted (a repeated one applies γ once per repetition).</summary>
     public IReadOnlyList<long> Milestones => _milestones;
+    /// <summary>γ, the factor at each milestone.</summary>
     public double Gamma { get; private set; }
     /// <inheritdoc/>
     public override string TorchName => "MultiStepLR";
 
+    /// <inheritdoc/>
     protected override double[] ComputeLr()
     {
         int count = _milestones.Count(m => m == LastEpoch);
         return count == 0 ? Current() : Scaled(Math.Pow(Gamma, count));
     }
 
+    /// <inheritdoc/>
     protected override double[]? ClosedFormLr()
     {
         int passed = _milestones.Count(m => m <= LastEpoch);   // bisect_right
         return BaseLrs.Select(b => b * Math.Pow(Gamma, passed)).ToArray();
     }
 
+    /// <inheritdoc/>
     protected override void Save(SchedulerStateDict d)
     {
         base.Save(d);
@@ -78,6 +91,7 @@ public sealed class MultiStepLR : LrScheduler
         d.Lists["milestones"] = _milestones.Select(m => (double)m).ToArray();
     }
 
+    /// <inheritdoc/>
     protected override void Load(SchedulerStateDict d, bool apply)
     {
         base.Load(d, apply);
@@ -86,6 +100,7 @@ public sealed class MultiStepLR : LrScheduler
         if (apply) (Gamma, _milestones) = (g, m.Select(x => (long)x).ToArray());
     }
 
+    /// <inheritdoc/>
     protected override string Describe() => $"milestones=[{string.Join(", ", _milestones)}], gamma={F(Gamma)}";
 }
 
@@ -102,11 +117,14 @@ public sealed class ConstantLR : LrScheduler
         InitialStep();
     }
 
+    /// <summary>The factor of the first <see cref="TotalIters"/> steps.</summary>
     public double Factor { get; private set; }
+    /// <summary>Steps at the reduced lr (torch: <c>total_iters</c>).</summary>
     public long TotalIters { get; private set; }
     /// <inheritdoc/>
     public override string TorchName => "ConstantLR";
 
+    /// <inheritdoc/>
     protected override double[] ComputeLr()
     {
         if (LastEpoch == 0) return Scaled(Factor);
@@ -114,15 +132,18 @@ public sealed class ConstantLR : LrScheduler
         return Scaled(1.0 / Factor);
     }
 
+    /// <inheritdoc/>
     protected override double[]? ClosedFormLr() =>
         BaseLrs.Select(b => b * (Factor + (LastEpoch >= TotalIters ? 1 : 0) * (1 - Factor))).ToArray();
 
+    /// <inheritdoc/>
     protected override void Save(SchedulerStateDict d)
     {
         base.Save(d);
         (d.Values["factor"], d.Values["total_iters"]) = (Factor, TotalIters);
     }
 
+    /// <inheritdoc/>
     protected override void Load(SchedulerStateDict d, bool apply)
     {
         base.Load(d, apply);
@@ -130,6 +151,7 @@ public sealed class ConstantLR : LrScheduler
         if (apply) (Factor, TotalIters) = (f, n);
     }
 
+    /// <inheritdoc/>
     protected override string Describe() => $"factor={F(Factor)}, total_iters={TotalIters}";
 }
 
@@ -149,12 +171,16 @@ public sealed class LinearLR : LrScheduler
         InitialStep();
     }
 
+    /// <summary>The factor at step 0 (torch: <c>start_factor</c>).</summary>
     public double StartFactor { get; private set; }
+    /// <summary>The factor from step <see cref="TotalIters"/> on (torch: <c>end_factor</c>).</summary>
     public double EndFactor { get; private set; }
+    /// <summary>Steps of the ramp (torch: <c>total_iters</c>).</summary>
     public long TotalIters { get; private set; }
     /// <inheritdoc/>
     public override string TorchName => "LinearLR";
 
+    /// <inheritdoc/>
     protected override double[] ComputeLr()
     {
         if (LastEpoch == 0) return Scaled(StartFactor);
@@ -162,15 +188,18 @@ public sealed class LinearLR : LrScheduler
         return Scaled(1.0 + (EndFactor - StartFactor) / (TotalIters * StartFactor + (LastEpoch - 1) * (EndFactor - StartFactor)));
     }
 
+    /// <inheritdoc/>
     protected override double[]? ClosedFormLr() =>
         BaseLrs.Select(b => b * (StartFactor + (EndFactor - StartFactor) * Math.Min(TotalIters, LastEpoch) / TotalIters)).ToArray();
 
+    /// <inheritdoc/>
     protected override void Save(SchedulerStateDict d)
     {
         base.Save(d);
         (d.Values["start_factor"], d.Values["end_factor"], d.Values["total_iters"]) = (StartFactor, EndFactor, TotalIters);
     }
 
+    /// <inheritdoc/>
     protected override void Load(SchedulerStateDict d, bool apply)
     {
         base.Load(d, apply);
@@ -178,32 +207,40 @@ public sealed class LinearLR : LrScheduler
         if (apply) (StartFactor, EndFactor, TotalIters) = (s, e, n);
     }
 
+    /// <inheritdoc/>
     protected override string Describe() => $"start_factor={F(StartFactor)}, end_factor={F(EndFactor)}, total_iters={TotalIters}";
 }
 
 /// <summary>torch.optim.lr_scheduler.ExponentialLR: lr ← lr·γ every step; η_t = η_0·γ^t.</summary>
 public sealed class ExponentialLR : LrScheduler
 {
+    /// <param name="optimizer">The optimizer.</param>
+    /// <param name="gamma">γ, the factor per step.</param>
     public ExponentialLR(Optimizer optimizer, double gamma) : base(optimizer)
     {
         Gamma = gamma;
         InitialStep();
     }
 
+    /// <summary>γ, the factor per step.</summary>
     public double Gamma { get; private set; }
     /// <inheritdoc/>
     public override string TorchName => "ExponentialLR";
 
+    /// <inheritdoc/>
     protected override double[] ComputeLr() => LastEpoch == 0 ? Current() : Scaled(Gamma);
 
+    /// <inheritdoc/>
     protected override double[]? ClosedFormLr() => BaseLrs.Select(b => b * Math.Pow(Gamma, LastEpoch)).ToArray();
 
+    /// <inheritdoc/>
     protected override void Save(SchedulerStateDict d)
     {
         base.Save(d);
         d.Values["gamma"] = Gamma;
     }
 
+    /// <inheritdoc/>
     protected override void Load(SchedulerStateDict d, bool apply)
     {
         base.Load(d, apply);
@@ -211,23 +248,30 @@ public sealed class ExponentialLR : LrScheduler
         if (apply) Gamma = g;
     }
 
+    /// <inheritdoc/>
     protected override string Describe() => $"gamma={F(Gamma)}";
 }
 
 /// <summary>torch.optim.lr_scheduler.PolynomialLR: η_t = η_0·(1 − min(t, T)/T)^power.</summary>
 public sealed class PolynomialLR : LrScheduler
 {
+    /// <param name="optimizer">The optimizer.</param>
+    /// <param name="totalIters">Steps until the lr reaches 0 (default 5).</param>
+    /// <param name="power">The power (default 1: linear).</param>
     public PolynomialLR(Optimizer optimizer, long totalIters = 5, double power = 1.0) : base(optimizer)
     {
         (TotalIters, Power) = (totalIters, power);
         InitialStep();
     }
 
+    /// <summary>Steps until the lr reaches 0 (torch: <c>total_iters</c>).</summary>
     public long TotalIters { get; private set; }
+    /// <summary>The polynomial's power.</summary>
     public double Power { get; private set; }
     /// <inheritdoc/>
     public override string TorchName => "PolynomialLR";
 
+    /// <inheritdoc/>
     protected override double[] ComputeLr()
     {
         if (LastEpoch == 0 || LastEpoch > TotalIters) return Current();
@@ -235,15 +279,18 @@ public sealed class PolynomialLR : LrScheduler
         return Scaled(decay);
     }
 
+    /// <inheritdoc/>
     protected override double[]? ClosedFormLr() =>
         BaseLrs.Select(b => b * Math.Pow(1.0 - (double)Math.Min(TotalIters, LastEpoch) / TotalIters, Power)).ToArray();
 
+    /// <inheritdoc/>
     protected override void Save(SchedulerStateDict d)
     {
         base.Save(d);
         (d.Values["total_iters"], d.Values["power"]) = (TotalIters, Power);
     }
 
+    /// <inheritdoc/>
     protected override void Load(SchedulerStateDict d, bool apply)
     {
         base.Load(d, apply);
@@ -251,6 +298,7 @@ public sealed class PolynomialLR : LrScheduler
         if (apply) (TotalIters, Power) = (n, p);
     }
 
+    /// <inheritdoc/>
     protected override string Describe() => $"total_iters={TotalIters}, power={F(Power)}";
 }
 
@@ -270,11 +318,14 @@ public sealed class CosineAnnealingLR : LrScheduler
         InitialStep();
     }
 
+    /// <summary>T_max, half the cosine's period in steps.</summary>
     public double TMax { get; private set; }
+    /// <summary>η_min, the lowest lr.</summary>
     public double EtaMin { get; private set; }
     /// <inheritdoc/>
     public override string TorchName => "CosineAnnealingLR";
 
+    /// <inheritdoc/>
     protected override double[] ComputeLr()
     {
         int n = Optimizer.Groups.Count;
@@ -294,15 +345,18 @@ public sealed class CosineAnnealingLR : LrScheduler
         return lrs;
     }
 
+    /// <inheritdoc/>
     protected override double[]? ClosedFormLr() =>
         BaseLrs.Select(b => EtaMin + (b - EtaMin) * (1 + Math.Cos(Math.PI * LastEpoch / TMax)) / 2).ToArray();
 
+    /// <inheritdoc/>
     protected override void Save(SchedulerStateDict d)
     {
         base.Save(d);
         (d.Values["T_max"], d.Values["eta_min"]) = (TMax, EtaMin);
     }
 
+    /// <inheritdoc/>
     protected override void Load(SchedulerStateDict d, bool apply)
     {
         base.Load(d, apply);
@@ -310,6 +364,7 @@ public sealed class CosineAnnealingLR : LrScheduler
         if (apply) (TMax, EtaMin) = (t, e);
     }
 
+    /// <inheritdoc/>
     protected override string Describe() => $"T_max={F(TMax)}, eta_min={F(EtaMin)}";
 }
 
@@ -331,16 +386,20 @@ public sealed class CosineAnnealingWarmRestarts : LrScheduler
         InitialStep();
     }
 
+    /// <summary>T_0, the first period.</summary>
     public long T0 { get; private set; }
     /// <summary>The current period T_i.</summary>
     public long Ti { get; private set; }
+    /// <summary>T_mult, the factor of each next period.</summary>
     public long TMult { get; private set; }
+    /// <summary>η_min, the lowest lr.</summary>
     public double EtaMin { get; private set; }
     /// <summary>Steps since the last restart, T_cur.</summary>
     public double TCur { get; private set; }
     /// <inheritdoc/>
     public override string TorchName => "CosineAnnealingWarmRestarts";
 
+    /// <inheritdoc/>
     protected override double[] ComputeLr() =>
         BaseLrs.Select(b => EtaMin + (b - EtaMin) * (1 + Math.Cos(Math.PI * TCur / Ti)) / 2).ToArray();
 
@@ -386,12 +445,14 @@ public sealed class CosineAnnealingWarmRestarts : LrScheduler
         Apply(ComputeLr());
     }
 
+    /// <inheritdoc/>
     protected override void Save(SchedulerStateDict d)
     {
         base.Save(d);
         (d.Values["T_0"], d.Values["T_i"], d.Values["T_mult"], d.Values["eta_min"], d.Values["T_cur"]) = (T0, Ti, TMult, EtaMin, TCur);
     }
 
+    /// <inheritdoc/>
     protected override void Load(SchedulerStateDict d, bool apply)
     {
         base.Load(d, apply);
@@ -399,6 +460,7 @@ public sealed class CosineAnnealingWarmRestarts : LrScheduler
         if (apply) (T0, Ti, TMult, EtaMin, TCur) = (t0, ti, tm, e, tc);
     }
 
+    /// <inheritdoc/>
     protected override string Describe() => $"T_0={T0}, T_mult={TMult}, eta_min={F(EtaMin)}";
 }
 
@@ -429,8 +491,10 @@ public sealed class LambdaLR : LrScheduler
     /// <inheritdoc/>
     public override string TorchName => "LambdaLR";
 
+    /// <inheritdoc/>
     protected override double[] ComputeLr() => BaseLrs.Select((b, g) => b * _lambdas[g](LastEpoch)).ToArray();
 
+    /// <inheritdoc/>
     protected override string Describe() => _name;
 }
 
@@ -497,10 +561,15 @@ public sealed class OneCycleLR : LrScheduler
         return optimizer;
     }
 
+    /// <summary>The cycle's steps (torch: <c>total_steps</c>).</summary>
     public long TotalSteps { get; }
+    /// <summary>The rising share of the cycle (torch: <c>pct_start</c>).</summary>
     public double PctStart { get; }
+    /// <summary><c>cos</c> or <c>linear</c>.</summary>
     public string AnnealStrategy { get; }
+    /// <summary>Whether the momentum (β1) cycles inversely to the lr.</summary>
     public bool CycleMomentum { get; }
+    /// <summary>fastai's three-phase schedule.</summary>
     public bool ThreePhase { get; }
     /// <inheritdoc/>
     public override string TorchName => "OneCycleLR";
@@ -515,6 +584,7 @@ public sealed class OneCycleLR : LrScheduler
         group.Hyperparameters = _useBeta1 ? group.Hyperparameters with { Beta1 = m } : group.Hyperparameters with { Momentum = m };
     }
 
+    /// <inheritdoc/>
     protected override double[] ComputeLr()
     {
         long stepNum = LastEpoch;
@@ -542,6 +612,7 @@ public sealed class OneCycleLR : LrScheduler
         return lrs;
     }
 
+    /// <inheritdoc/>
     protected override void Save(SchedulerStateDict d)
     {
         base.Save(d);
@@ -551,6 +622,7 @@ public sealed class OneCycleLR : LrScheduler
         d.Lists["min_lr"] = (double[])_minLrs.Clone();
     }
 
+    /// <inheritdoc/>
     protected override void Load(SchedulerStateDict d, bool apply)
     {
         base.Load(d, apply);
@@ -563,6 +635,7 @@ public sealed class OneCycleLR : LrScheduler
         for (int g = 0; g < n; g++) Optimizer.Groups[g].InitialLr = BaseLrs[g];
     }
 
+    /// <inheritdoc/>
     protected override string Describe() =>
         $"max_lr=[{string.Join(", ", _maxLrs.Select(F))}], total_steps={TotalSteps}, pct_start={F(PctStart)}, anneal_strategy={AnnealStrategy}, " +
         $"cycle_momentum={CycleMomentum}, three_phase={ThreePhase}";
@@ -608,6 +681,7 @@ public sealed class SequentialLR : LrScheduler
     /// <inheritdoc/>
     public override string TorchName => "SequentialLR";
 
+    /// <inheritdoc/>
     public override void Step()
     {
         CheckGroups();
@@ -620,8 +694,10 @@ public sealed class SequentialLR : LrScheduler
     }
 
     internal override void StepAt(long epoch) => throw new NotSupportedException("SequentialLR has no step(epoch)");
+    /// <inheritdoc/>
     protected override double[] ComputeLr() => throw new NotSupportedException("SequentialLR steps its schedulers");
 
+    /// <inheritdoc/>
     protected override void Save(SchedulerStateDict d)
     {
         // torch: everything but optimizer and _schedulers, which are saved each as its own dict.
@@ -631,6 +707,7 @@ public sealed class SequentialLR : LrScheduler
         d.Schedulers = _schedulers.Select(s => s.StateDict()).ToList();
     }
 
+    /// <inheritdoc/>
     protected override void Load(SchedulerStateDict d, bool apply)
     {
         var (epoch, last) = (d.GetLong("last_epoch"), d.GetList("_last_lr", Optimizer.Groups.Count));
@@ -646,6 +723,7 @@ public sealed class SequentialLR : LrScheduler
         if (apply) (LastEpoch, LastLr, _milestones) = (epoch, last, m.Select(x => (long)x).ToArray());
     }
 
+    /// <inheritdoc/>
     protected override string Describe() => $"[{string.Join(", ", _schedulers.Select(s => s.ToString()))}], milestones=[{string.Join(", ", _milestones)}]";
 }
 
@@ -655,6 +733,7 @@ public sealed class ChainedScheduler : LrScheduler
 {
     private readonly LrScheduler[] _schedulers;
 
+    /// <summary>Chains <paramref name="schedulers"/> (all over one optimizer), stepped in order.</summary>
     public ChainedScheduler(IEnumerable<LrScheduler> schedulers) : this(schedulers.ToArray()) { }
 
     private ChainedScheduler(LrScheduler[] schedulers)
@@ -674,6 +753,7 @@ public sealed class ChainedScheduler : LrScheduler
     /// <inheritdoc/>
     public override string TorchName => "ChainedScheduler";
 
+    /// <inheritdoc/>
     public override void Step()
     {
         foreach (var s in _schedulers) s.Step();
@@ -681,14 +761,17 @@ public sealed class ChainedScheduler : LrScheduler
     }
 
     internal override void StepAt(long epoch) => throw new NotSupportedException("ChainedScheduler has no step(epoch)");
+    /// <inheritdoc/>
     protected override double[] ComputeLr() => throw new NotSupportedException("ChainedScheduler steps its schedulers");
 
+    /// <inheritdoc/>
     protected override void Save(SchedulerStateDict d)
     {
         d.Lists["_last_lr"] = (double[])LastLr.Clone();
         d.Schedulers = _schedulers.Select(s => s.StateDict()).ToList();
     }
 
+    /// <inheritdoc/>
     protected override void Load(SchedulerStateDict d, bool apply)
     {
         var last = d.GetList("_last_lr", Optimizer.Groups.Count);
@@ -703,6 +786,7 @@ public sealed class ChainedScheduler : LrScheduler
         if (apply) LastLr = last;
     }
 
+    /// <inheritdoc/>
     protected override string Describe() => string.Join(", ", _schedulers.Select(s => s.ToString()));
 }
 
@@ -749,18 +833,27 @@ public sealed class ReduceLROnPlateau : LrScheduler
         if (thresholdMode is not ("rel" or "abs")) throw new ArgumentException($"ReduceLROnPlateau: threshold mode {thresholdMode} is unknown (rel or abs)");
     }
 
+    /// <summary><c>min</c> or <c>max</c>.</summary>
     public string Mode { get; private set; }
+    /// <summary>The reduction factor (&lt; 1).</summary>
     public double Factor { get; private set; }
+    /// <summary>Steps without improvement tolerated.</summary>
     public long Patience { get; private set; }
+    /// <summary>What counts as an improvement.</summary>
     public double Threshold { get; private set; }
+    /// <summary><c>rel</c> or <c>abs</c>.</summary>
     public string ThresholdMode { get; private set; }
+    /// <summary>Steps after a reduction before counting resumes.</summary>
     public long Cooldown { get; private set; }
+    /// <summary>A smaller change of lr is not made.</summary>
     public double Eps { get; private set; }
+    /// <summary>The lowest lr of each group.</summary>
     public IReadOnlyList<double> MinLrs => _minLrs;
     /// <summary>The best metric so far (±∞ before the first).</summary>
     public double Best { get; private set; }
     /// <summary>Steps since the best, not counting cooldown.</summary>
     public long NumBadEpochs { get; private set; }
+    /// <summary>Cooldown steps left.</summary>
     public long CooldownCounter { get; private set; }
     private double ModeWorse => Mode == "min" ? double.PositiveInfinity : double.NegativeInfinity;
     /// <inheritdoc/>
@@ -808,8 +901,10 @@ public sealed class ReduceLROnPlateau : LrScheduler
     };
 
     internal override void StepAt(long epoch) => throw new NotSupportedException("ReduceLROnPlateau steps on a metric");
+    /// <inheritdoc/>
     protected override double[] ComputeLr() => throw new NotSupportedException("ReduceLROnPlateau steps on a metric");
 
+    /// <inheritdoc/>
     protected override void Save(SchedulerStateDict d)
     {
         // torch: every attribute but the optimizer (mode_worse, derived from mode, left out).
@@ -824,6 +919,7 @@ public sealed class ReduceLROnPlateau : LrScheduler
         (d.Strings["mode"], d.Strings["threshold_mode"]) = (Mode, ThresholdMode);
     }
 
+    /// <inheritdoc/>
     protected override void Load(SchedulerStateDict d, bool apply)
     {
         int n = Optimizer.Groups.Count;
@@ -838,6 +934,7 @@ public sealed class ReduceLROnPlateau : LrScheduler
         (_minLrs, LastLr, Mode, ThresholdMode) = (min, last, mode, tm);
     }
 
+    /// <inheritdoc/>
     protected override string Describe() =>
         $"mode={Mode}, factor={F(Factor)}, patience={Patience}, threshold={F(Threshold)}, threshold_mode={ThresholdMode}, cooldown={Cooldown}, " +
         $"min_lr=[{string.Join(", ", _minLrs.Select(F))}], eps={F(Eps)}";

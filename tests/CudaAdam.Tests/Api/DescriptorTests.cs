@@ -21,6 +21,16 @@ public class DescriptorTests
     }
 
     [Test]
+    public void TheAlgorithmEnumsDocumentationIsTheDescriptorsAndCurrent()
+    {
+        string committed = File.ReadAllText(Repo(AlgorithmEnumSource.RepositoryPath.Split('/')));
+        Assert.That(committed, Is.EqualTo(AlgorithmEnumSource.Generate()),
+            $"{AlgorithmEnumSource.RepositoryPath} is stale: run ./build.sh gen");
+        foreach (var info in Algorithms.All)
+            Assert.That(committed, Does.Contain(info.Equations.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;")), $"{info.Name}'s equations");
+    }
+
+    [Test]
     public void TheExportedTorchCaseListIsCurrent()
     {
         string committed = File.ReadAllText(Repo("tests", "oracle", "cases.json"));

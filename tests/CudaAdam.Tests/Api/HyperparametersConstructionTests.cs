@@ -75,8 +75,9 @@ public class HyperparametersConstructionTests
             object changed = field.GetValue(original) switch
             {
                 bool b => !b,
-                int i => i + 1,   // WarmupSteps, StateBits (With does not validate)
-                var v => (double)v! + 0.125,
+                int i => i + 3,
+                double d => d + 0.125,
+                var other => throw new AssertionException($"{field.Name}: a field of type {other?.GetType()} — extend this test"),
             };
             var args = with.GetParameters().Select(p => p.Name == Camel(field.Name) ? changed : null).ToArray();
             var copy = (Hyperparameters)with.Invoke(original, args)!;

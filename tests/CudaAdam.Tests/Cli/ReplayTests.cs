@@ -161,7 +161,7 @@ public class ReplayTests
     {
         // (description, how to break the command, expected text in the message)
         yield return new TestCaseData("unknown optimizer", new Func<ReplayTests, string[]>(s => s.Base("adamm")), "unknown optimizer 'adamm'; known optimizers: adam, adamw");
-        yield return new TestCaseData("unknown flag", new Func<ReplayTests, string[]>(s => [.. s.Base(), "--learning-rate", "1"]), "unknown option --learning-rate; known options:");
+        yield return new TestCaseData("unknown flag", new Func<ReplayTests, string[]>(s => [.. s.Base(), "--learning-rate", "1"]), "unknown option --learning-rate; the learning rate is 'lr', as in torch.optim; known options:");
         yield return new TestCaseData("missing value", new Func<ReplayTests, string[]>(s => [.. s.Base(), "--lr"]), "option --lr needs a value");
         yield return new TestCaseData("not a number", new Func<ReplayTests, string[]>(s => [.. s.Base(), "--eps", "tiny"]), "--eps: 'tiny' is not a number");
         yield return new TestCaseData("bad boolean", new Func<ReplayTests, string[]>(s => [.. s.Base(), "--amsgrad=yes"]), "--amsgrad: 'yes' is not a boolean");
@@ -273,11 +273,13 @@ public class ReplayTests
         string config = _dir.File("hp.json");
         File.WriteAllText(config, """{ "optimizer": "adam", "learning_rate": 0.1 }""");
         AssertOneErrorLine(CliRunner.Invoke("replay", "--config", config, "--params", _init, "--grads", _grads, "--out", _out),
-            "unknown key 'learning_rate'; known keys: optimizer, backend, nonfinite, lr,");
+            "unknown key 'learning_rate'; the learning rate is 'lr', as in torch.optim; valid keys: optimizer, backend, nonfinite, lr,");
     }
 
     [TestCase("""{ "optimizer": "adam", "lr": }""", "is not a valid JSON object")]
-    [TestCase("""{ "optimizer": "adam", "betas": [0.9, 0.99] }""", "unknown key 'betas'")]
+    [TestCase("""{ "optimizer": "adam", "betas": [0.9, 0.99, 0.5] }""", "torch's betas is a pair (beta1, beta2)")]
+    [TestCase("""{ "optimizer": "adam", "betas": [0.9, 0.99], "beta1": 0.5 }""", "both set beta1")]
+    [TestCase("""{ "optimizer": "adam", "lrr": 0.1 }""", "unknown key 'lrr'; did you mean 'lr'?")]
     [TestCase("""{ "optimizer": "adam", "lr": "fast" }""", "key 'lr': 'fast' is not a number")]
     [TestCase("""{ "optimizer": "adam", "lr": 0.1, "LR": 0.2 }""", "duplicate key 'LR'")]
     [TestCase("""{ "optimizer": "adam", "lr": 0.1, "nested": { "a": 1 } }""", "unknown key 'nested'")]

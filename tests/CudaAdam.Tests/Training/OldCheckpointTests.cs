@@ -1,28 +1,46 @@
-using CudaAdam.Training.Jobs;
-
 namespace CudaAdam.Tests.Training;
 
-/// <summary>Checkpoints written before the optimizer state dict's version 2 (8-bit state) and before
-/// <see cref="Hyperparameters.StateBits"/> existed still load, and hold exactly what this build computes.</summary>
+/// <summary>Optimizer state written before the state dict's version 3 (8-bit state) and before
+/// <see cref="Hyperparameters.StateBits"/> existed still loads, and continues with exactly this build's numbers.</summary>
 public class OldCheckpointTests
 {
-    /// <summary><c>fixtures/v1-checkpoint</c>: the resolved config and the final checkpoints (step 100) of a
-    /// <c>cudaadam train</c> run (4-d noisy Rosenbrock, adam and adamw) by the build of commit ec44e74 (main before 8-bit state):
-    /// checkpoint format 3, an optimizer state dict of version 1, a hyperparameters fingerprint without StateBits.</summary>
-    [TestCase("adam")]
-    [TestCase("adamw")]
-    public void ACheckpointFromBeforeStateBits_Loads_AndHoldsThisBuildsNumbersBitwise(string id)
+    private static void Grads(Parameter p, Parameter b, int t)
     {
-        string fixture = TestPaths.InRepo("tests", "CudaAdam.Tests", "Training", "fixtures", "v1-checkpoint");
-        using var dir = new TempDirectory();
-        var config = TrainConfig.Load(Path.Combine(fixture, "config.json"));
-        config.Output = dir.File("runs");
-        var straight = TrainJob.Run(config, TextWriter.Null);
-        var now = ProblemResumeTests.FinalOf(straight.Folder, id);
-        var old = ProblemResumeTests.FinalOf(fixture, id);
-        Assert.That(old.Step, Is.EqualTo(100));
-        Assert.That(Bits(old.X), Is.EqualTo(Bits(now.X)), "x");
-        Assert.That((Bits(old.M), Bits(old.V)), Is.EqualTo((Bits(now.M), Bits(now.V))), "exp_avg, exp_avg_sq");
+        p.Grad = Enumerable.Range(0, 3000).Select(i => (float)Math.Cos((double)(i * t))).ToArray();
+        b.Grad = Enumerable.Range(0, 7).Select(i => (float)(i - t)).ToArray();
+    }
+
+    private static (Parameter P, Parameter B) Params() =>
+        (new("w", Enumerable.Range(0, 3000).Select(i => (float)Math.Sin(i)).ToArray()), new("b", Enumerable.Range(0, 7).Select(i => i * 0.1f).ToArray()));
+
+    /// <summary><c>Api/fixtures/adam-v1.statedict</c>: the state dict (version 1) of Adam (lr 0.01, weight decay 0.1) after 3
+    /// steps on these parameters and gradients, written by the build of commit 32f7f3d (before 8-bit state) through
+    /// <c>OptimizerStateDict.Write</c>. Read and loaded here, it equals this build's own state after the same 3 steps, bit for
+    /// bit, and the next steps agree.</summary>
+    [Test]
+    public void AVersion1StateDictFromAnOlderBuild_LoadsAndContinuesBitwise()
+    {
+        var dict = OptimizerStateDict.Read(File.ReadAllBytes(TestPaths.InRepo("tests", "CudaAdam.Tests", "Api", "fixtures", "adam-v1.statedict")));
+        Assert.That(dict.Version, Is.EqualTo(1));
+        Assert.That(dict.ParamGroups[0].Hyperparameters.StateBits, Is.EqualTo(32), "a field the old build did not write takes its default");
+        var hp = Hyperparameters.Defaults(Algorithm.Adam) with { Lr = 0.01, WeightDecay = 0.1 };
+        var (p, b) = Params();
+        using var now = new Optimizer(Algorithm.Adam, [p, b], hp, new CpuReferenceBackend());
+        for (int t = 1; t <= 3; t++) { Grads(p, b, t); now.Step(); }
+        var (p2, b2) = Params();
+        p.Data.CopyTo(p2.Data, 0);
+        b.Data.CopyTo(b2.Data, 0);
+        using var loaded = new Optimizer(Algorithm.Adam, [p2, b2], hp, new CpuReferenceBackend());
+        loaded.LoadStateDict(dict);
+        Assert.That(loaded.StepCount, Is.EqualTo(3));
+        Assert.That(Bits(loaded.State(p2)!.V!), Is.EqualTo(Bits(now.State(p)!.V!)), "exp_avg_sq as this build computes it");
+        for (int t = 4; t <= 5; t++)
+        {
+            Grads(p, b, t); now.Step();
+            Grads(p2, b2, t); loaded.Step();
+        }
+        Assert.That(Bits(p2.Data), Is.EqualTo(Bits(p.Data)));
+        Assert.That(Bits(loaded.State(b2)!.M!), Is.EqualTo(Bits(now.State(b)!.M!)));
     }
 
     [Test]

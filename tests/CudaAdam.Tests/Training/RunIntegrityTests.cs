@@ -117,7 +117,7 @@ public class RunIntegrityTests
         string configPath = Path.Combine(folder, "config.json");
         var config = TrainConfig.Load(configPath);
         var checkpoints = Checkpoints(folder);
-        config.Optimizers = [.. config.Optimizers!, new OptimizerConfig { Name = "lion", Lr = 1e-4 }];
+        config.Optimizers = [.. config.Optimizers!, new OptimizerConfig { Name = "lion", Settings = { ("lr", ["1e-4"]) } }];
         File.WriteAllText(configPath, config.Resolve().ToJson());
         var r = TrainJob.Resume(folder, TextWriter.Null);
         Assert.That(r.Interrupted, Is.False);
