@@ -33,7 +33,7 @@ public sealed record Hyperparameters
     public double Dampening { get; init; }
     /// <summary>SGD's Nesterov momentum.</summary>
     public bool Nesterov { get; init; }
-    /// <summary>RMSProp's smoothing constant α.</summary>
+    /// <summary>RMSProp's smoothing constant α; ASGD's power α of η_t = lr/(1 + λ·lr·t)^α; AdEMAMix's mixing weight α of the slow EMA.</summary>
     public double Alpha { get; init; } = 0.99;
     /// <summary>RMSProp centered: normalize by an estimate of the variance instead of the second moment.</summary>
     public bool Centered { get; init; }
@@ -59,6 +59,28 @@ public sealed record Hyperparameters
     /// same switch. The running products β1^t, β2^t still advance when it is off (the state is the same either way);
     /// only the scalars of <see cref="StepScalars.Advance"/> change: 1 − β1^t and 1 − β2^t become exactly 1.</remarks>
     public bool BiasCorrection { get; init; } = true;
+
+    // ---- issue 12, h12a: Rprop, ASGD, AdaBelief, AdEMAMix, Adan, LAMB, LARS (torch's keyword names where torch has the
+    // algorithm, else the reference implementation's) ----------------------------------------------------------------
+    /// <summary>Rprop's multiplicative decrease η− of a step size whose gradient changed sign (torch: <c>etas[0]</c>), in (0, 1).</summary>
+    public double Etaminus { get; init; } = 0.5;
+    /// <summary>Rprop's multiplicative increase η+ of a step size whose gradient kept its sign (torch: <c>etas[1]</c>), &gt; 1.</summary>
+    public double Etaplus { get; init; } = 1.2;
+    /// <summary>Rprop's smallest step size Γmin (torch: <c>step_sizes[0]</c>).</summary>
+    public double StepSizeMin { get; init; } = 1e-6;
+    /// <summary>Rprop's largest step size Γmax (torch: <c>step_sizes[1]</c>).</summary>
+    public double StepSizeMax { get; init; } = 50;
+    /// <summary>ASGD's decay term λ (torch: <c>lambd</c>): x ← x(1 − λη) each step, and η_t = lr / (1 + λ·lr·t)^α.</summary>
+    public double Lambd { get; init; } = 1e-4;
+    /// <summary>ASGD's t0: the step after which averaging starts (μ_t = 1 / max(1, t − t0)).</summary>
+    public double T0 { get; init; } = 1e6;
+    /// <summary>The third β (the reference implementations' <c>betas[2]</c>): AdEMAMix's slow-EMA decay β3 (0.9999), Adan's
+    /// decay of its second moment n (0.99).</summary>
+    public double Beta3 { get; init; } = 0.9999;
+    /// <summary>AdEMAMix's <c>alpha_warmup</c> T_α: α rises linearly from 0 over the first T_α steps (0: none, the reference's None).</summary>
+    public int AlphaWarmup { get; init; }
+    /// <summary>AdEMAMix's <c>beta3_warmup</c> T_β3: β3 rises from β1 over the first T_β3 steps, linearly in half-life (0: none).</summary>
+    public int Beta3Warmup { get; init; }
 
     /// <summary>Whether <paramref name="algorithm"/> reads <see cref="BiasCorrection"/> (its descriptor says).</summary>
     public static bool HasBiasCorrectionSwitch(Algorithm algorithm) => algorithm.Info().BiasCorrectionSwitch;
@@ -100,6 +122,8 @@ public sealed record Hyperparameters
                              "and the convergence analysis of arXiv 2507.05966 does not apply");
         }
         var info = algorithm.Info();
+        Require(info.UsesWeightDecay || WeightDecay == 0,
+            $"{info.Name} has no weight_decay{(info.TorchClass is { } tc ? $" (torch.optim.{tc} neither)" : "")}; got {WeightDecay}");
         if (info.UsesEps)
             Require(Finite(Eps) && Eps > 0, $"Invalid epsilon value: {Eps} (eps must be a finite number > 0)");
         info.Validate?.Invoke(this);

@@ -107,7 +107,7 @@ public sealed class Optimizer : IDisposable
     private double? _maxGradNorm;
     private readonly List<(Parameter P, Hyperparameters Hp, ParamState? State)> _work = [];
     private readonly List<StepItem> _items = [];
-    private readonly List<(ParamState State, long Step, double B1, double B2, double Mu)> _counters = [];
+    private readonly List<(ParamState State, long Step, double B1, double B2, double Mu, double Eta, double AsgdMu)> _counters = [];
 
     public Optimizer(Algorithm algorithm, IEnumerable<ParamGroup> groups, IStepBackend? backend = null)
     {
@@ -281,6 +281,7 @@ public sealed class Optimizer : IDisposable
                     var buffers = new Dictionary<string, float[]>(StringComparer.Ordinal);
                     foreach (var slot in info.State)
                         if (s[slot.Buffer] is { } b) buffers[slot.TorchName] = (float[])b.Clone();
+                    foreach (var scalar in info.ScalarState) buffers[scalar.TorchName] = [(float)scalar.Get(s)];   // torch: 0-dim float32
                     state[index] = new ParamStateEntry(s.Step, s.Beta1Power, s.Beta2Power, s.MuProduct, buffers);
                 }
                 ids.Add(index++);
@@ -356,8 +357,14 @@ public sealed class Optimizer : IDisposable
             if (!(e.MuProduct >= 0 && e.MuProduct <= 1)) Fail(FormattableString.Invariant($"{who}: the running product Πμ is {e.MuProduct}, outside [0, 1]"));
             var s = new ParamState { Step = e.Step, Beta1Power = e.Beta1Power, Beta2Power = e.Beta2Power, MuProduct = e.MuProduct };
             var slots = info.StateWith(hp).ToList();
+            foreach (var scalar in info.ScalarState)
+            {
+                if (!e.Buffers.TryGetValue(scalar.TorchName, out var one)) Fail($"{who}: scalar slot '{scalar.TorchName}' is missing");
+                else if (one.Length != 1 || !float.IsFinite(one[0])) Fail($"{who}: scalar slot '{scalar.TorchName}' must be one finite value, it has {one.Length}");
+                else scalar.Set(s, one[0]);
+            }
             foreach (var name in e.Buffers.Keys)
-                if (slots.All(x => x.TorchName != name))
+                if (slots.All(x => x.TorchName != name) && info.ScalarState.All(x => x.TorchName != name))
                     Fail($"{who}: slot '{name}' is not kept by {info.Name} with these hyperparameters " +
                          $"(it keeps {(slots.Count == 0 ? "none" : string.Join(", ", slots.Select(x => x.TorchName)))})");
             foreach (var slot in slots)
@@ -432,7 +439,7 @@ public sealed class Optimizer : IDisposable
         foreach (var (p, hp, existing) in work)
         {
             var s = existing ?? ParamState.Create(Algorithm, hp, p.Data.Length);
-            counters.Add((s, s.Step, s.Beta1Power, s.Beta2Power, s.MuProduct));
+            counters.Add((s, s.Step, s.Beta1Power, s.Beta2Power, s.MuProduct, s.Eta, s.Mu));
             items.Add(new StepItem(p, s, hp, StepScalars.Advance(Algorithm, hp, s)));
         }
         var contract = Contract;
@@ -464,8 +471,8 @@ public sealed class Optimizer : IDisposable
 
         void Restore()
         {
-            foreach (var (s, step, b1, b2, mu) in counters)
-                (s.Step, s.Beta1Power, s.Beta2Power, s.MuProduct) = (step, b1, b2, mu);
+            foreach (var (s, step, b1, b2, mu, eta, asgdMu) in counters)
+                (s.Step, s.Beta1Power, s.Beta2Power, s.MuProduct, s.Eta, s.Mu) = (step, b1, b2, mu, eta, asgdMu);
         }
     }
 
