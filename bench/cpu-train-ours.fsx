@@ -18,7 +18,7 @@ for i in 0 .. x.Data.Length - 1 do x.Data.[i] <- float32 (r.NextDouble())
 let labels = Array.init batch (fun i -> byte (i % 10))
 let make (model: Sequential) =
   let c = Classifier(model, null)
-  let opt = new Optimizer(Algorithm.Adam, model.Parameters, Hyperparameters(Lr = 1e-3), CudaAdam.Cpu.CpuSimdBackend())
+  let opt = new Optimizer(Algorithm.Adam, model.Parameters, Hyperparameters.For(Algorithm.Adam, lr = 1e-3), CudaAdam.Cpu.CpuSimdBackend())
   let step () =
     c.TrainBatch(x, ReadOnlySpan labels) |> ignore
     opt.Step() |> ignore

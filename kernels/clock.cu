@@ -23,7 +23,8 @@
 #define CA_CLOCK_SGD 7       // SGD: lr, CA_FIRST_STEP on step 1 when it has momentum
 #define CA_CLOCK_ADAGRAD 8   // AdaGrad: clr = lr / (1 + (t-1) lr_decay)
 #define CA_CLOCK_ADEMAMIX 10 // AdEMAMix: Adam's four, and s13 lr (without warmups: with them the host refuses the device clock)
-#define CA_CLOCK_CONSTANT 9  // nothing step-dependent in the scalars: only the counters advance (Rprop: lr only seeds the state)
+#define CA_CLOCK_CONSTANT 11 // nothing step-dependent in the scalars: only the counters advance (Rprop: lr only seeds the state)
+#define CA_CLOCK_SCHEDULEFREE 9 // Schedule-Free AdamW / SGD: lr_t, c_{t+1}, the y coefficient, 1 - beta2^t; CA_FIRST_STEP on step 1 (z = p)
 // OR-ed into CaClock::kind: bias correction off (Hyperparameters.BiasCorrection = false; Adam, AdamW, SignAdam,
 // AdaMax): 1 - beta1^t and 1 - beta2^t are exactly 1, as in StepScalars.Advance; the running products still advance.
 #define CA_CLOCK_NO_BIAS_CORRECTION 0x100
@@ -31,21 +32,30 @@
 #define CA_CLOCK_KIND(k) ((k) & 0xff)
 #define CA_CLOCK_LR_SLOT(k) (((k) >> 16) & 0xff)
 
-/// The clock of one tensor (64 bytes, mirrored by CaClock in src/CudaAdam/Device/DeviceOptimizer.cs).
+/// The clock of one tensor (104 bytes, mirrored by CaClock in src/CudaAdam/Device/ResidentPlan.cs).
 struct CaClock {
     long long step;       // t: steps taken (ParamState.Step)
     double beta1_power;   // β1^t, running product (ParamState.Beta1Power)
     double beta2_power;   // β2^t
-    double beta1, beta2;  // the hyperparameters, as double
+    double beta1, beta2;  // the hyperparameters, as double (Schedule-Free: beta1 is the interpolation β, SGD's momentum)
     double weight_decay;
     double lr_decay;      // AdaGrad
+    double lr_max;        // Schedule-Free: max lr_t so far (ParamState.LrMax)
+    double weight_sum;    // Schedule-Free: the sum of the averaging weights (ParamState.WeightSum)
+    double warmup_steps;  // Schedule-Free's hyperparameters, as double
+    double r, weight_lr_power;   // each 0, 1 (r) or 0, 1, 2 (weight_lr_power): the powers are products, exact
     int group;            // index of this tensor's learning rate in lrs[]
     int kind;             // CA_CLOCK_*
 };
 
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
-static_assert(sizeof(CaClock) == 64, "CaClock must be 64 bytes (mirrored in C#)");
+static_assert(sizeof(CaClock) == 104, "CaClock must be 104 bytes (mirrored in C#)");
 #endif
+
+/// StepScalars.ExactPower: x^y for the y the clock takes (0, 1, 2) as products, exact on every machine.
+static __device__ __forceinline__ double ca_exact_power(double x, double y) {
+    return y == 0.0 ? 1.0 : (y == 1.0 ? x : x * x);
+}
 
 /// One thread per tensor. Unless this step is skipped (*skip_flag == epoch: the check found a non-finite gradient,
 /// or the clip norm was non-finite), advances the tensor's clock and writes its step-dependent scalars; counters[0]
@@ -106,6 +116,19 @@ extern "C" __global__ void step_clock(CaTensor* tensors, CaClock* clocks, int co
         case CA_CLOCK_ADAGRAD:
             t.s[CA_S_B_LR] = (float)(lr / (1 + (double)(step - 1) * c.lr_decay));
             break;
+        case CA_CLOCK_SCHEDULEFREE: {   // StepScalars.Advance's Schedule-Free branch, operation for operation
+            const double scheduled = lr * ((double)(step - 1) < c.warmup_steps ? (double)step / c.warmup_steps : 1.0);
+            c.lr_max = scheduled > c.lr_max ? scheduled : c.lr_max;
+            const double weight = ca_exact_power((double)step, c.r) * ca_exact_power(c.lr_max, c.weight_lr_power);
+            c.weight_sum = c.weight_sum + weight;
+            const double ckp1 = c.weight_sum == 0 ? 0.0 : weight / c.weight_sum;
+            t.s[CA_S_SF_LR] = (float)scheduled;
+            t.s[CA_S_SF_CKP1] = (float)ckp1;
+            t.s[CA_S_SF_Y_STEP] = (float)(scheduled * (c.beta1 * (1 - ckp1) - 1));
+            t.s[CA_S_SF_BC2] = (float)bc2;   // AdamW's slot; unused by SGD's kernel
+            t.flags = step == 1 ? (t.flags | CA_FIRST_STEP) : (t.flags & ~CA_FIRST_STEP);
+            break;
+        }
     }
     clocks[i] = c;
 }

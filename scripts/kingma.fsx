@@ -98,12 +98,12 @@ let compare (figure: string) (build: unit -> ITrainable) (data: Dataset) (test: 
         atEdge.[(figure, label)] <- lrFactors.Length > 1 && (obj.ReferenceEquals(best, List.head runs) || obj.ReferenceEquals(best, List.last runs))
         best ]
 
-// torch.optim's defaults apart from lr (Hyperparameters.Defaults), written out: F# cannot copy-and-update a C# record.
-let adam lr = Hyperparameters(Lr = lr)                                   // β = (0.9, 0.999), ε = 1e-8
-let adagrad lr = Hyperparameters(Lr = lr, Eps = 1e-10)
-let rmsprop lr = Hyperparameters(Lr = lr)                                // α = 0.99, ε = 1e-8, no momentum
-let adadelta lr = Hyperparameters(Lr = lr, Eps = 1e-6)                   // ρ = 0.9
-let nesterov lr = Hyperparameters(Lr = lr, Momentum = 0.9, Nesterov = true)
+// Each algorithm's own defaults (its descriptor's, torch.optim's) apart from what is named.
+let adam (lr: float) = Hyperparameters.For(Algorithm.Adam, lr = lr)                // β = (0.9, 0.999), ε = 1e-8
+let adagrad (lr: float) = Hyperparameters.For(Algorithm.AdaGrad, lr = lr, eps = 1e-10)
+let rmsprop (lr: float) = Hyperparameters.For(Algorithm.RmsProp, lr = lr)          // α = 0.99, ε = 1e-8, no momentum
+let adadelta (lr: float) = Hyperparameters.For(Algorithm.AdaDelta, lr = lr, eps = 1e-6)   // ρ = 0.9
+let nesterov (lr: float) = Hyperparameters.For(Algorithm.Sgd, lr = lr, momentum = 0.9, nesterov = true)
 for a, hp in [ Algorithm.Adam, adam 1e-3; Algorithm.AdaGrad, adagrad 1e-2; Algorithm.RmsProp, rmsprop 1e-2; Algorithm.AdaDelta, adadelta 1.0 ] do
     if hp <> Hyperparameters.Defaults a then failwithf "kingma.fsx: the written-out defaults of %s differ from Hyperparameters.Defaults" (a.Name())
 
@@ -152,7 +152,7 @@ let fig4 =
         for b1 in fig4Beta1s do
             for bc in [ true; false ] do
                 for logLr in fig4LogLrs ->
-                    let hp = Hyperparameters(Lr = 10.0 ** logLr, Beta1 = b1, Beta2 = b2, BiasCorrection = bc)
+                    let hp = Hyperparameters.For(Algorithm.Adam, lr = 10.0 ** logLr, beta1 = b1, beta2 = b2, biasCorrection = bc)
                     let label = sprintf "b1=%s b2=%s %s" (num b1) (num b2) (if bc then "bc" else "no-bc")
                     let r = train "fig4" label build Algorithm.Adam hp data test fig4Epochs 100 (LrScheduler.ForKind("constant"))
                     log r

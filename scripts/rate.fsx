@@ -1,7 +1,8 @@
 // The convergence rate of Adam under the schedules of "Simple Convergence Proof of Adam From a Sign-like Descent
-// Perspective" (Peng et al., arXiv 2507.05966): min_t ‖∇F(x_t)‖ against the horizon T on a smooth nonconvex problem
-// with p-affine noise, its fitted log-log slope against −1/4, then sweeps of the dimension d and of ε (the paper
-// claims a bound free of both).
+// Perspective" (Peng et al., arXiv 2507.05966), judged by the paper's own metric, the mean over t of ‖∇F(x_t)‖₁:
+// its log-log slope against the horizon T; a d-sweep that holds F(x0) − F*, L and σ fixed; an ε sweep up to well above
+// sqrt(v̂); and the same rate on a problem that violates Conditions 2–3.
+// Criteria, margins, seeds and the horizons: scripts/criteria/rate.json (its hash is in the report).
 //   dotnet fsi scripts/rate.fsx [--smoke | --full] [--out DIR] [--seed N]
 // Writes runs/rate/{rate.csv, sweeps.csv, rate.png, sweep_d.png, sweep_eps.png, report.md}.
 #load "lib/Common.fsx"
@@ -11,127 +12,171 @@ open CudaAdam
 open CudaAdam.Experiments.Plotting
 open CudaAdam.Experiments.Problems
 open CudaAdam.Experiments.Recording
+open CudaAdam.Experiments.Statistics
 
-let opts = options "rate"
-let horizons = opts.Pick(geomInts 64 512 3, geomInts 256 65536 9, geomInts 256 1048576 13)
-let seeds = opts.Pick(2, 5, 10)
-let d0 = 10
-// The sweeps need a long horizon: at T = 4096 the d = 1000 runs were still in their transient (min-norm ratio 0.62
-// against 0.021 at d = 10 and 100); at T = 65536 the three agreed within a factor 1.5 (trial runs, 2 seeds).
-let sweepT = opts.Pick(256, 32768, 65536)
-let sweepSeeds = opts.Pick(1, 2, 10)
-// d = 1 is left out: there min_t |∇F(x_t)| catches the iterate nearest a zero crossing of a scalar (a lucky draw,
-// 1e-4 of the start in a trial run), which says nothing about a rate.
-let dims = opts.Pick([ 10; 100 ], [ 10; 100; 1000 ], [ 10; 100; 1000 ])
-let epsilons = opts.Pick([ 1e-8; 1e-2 ], [ 1e-8; 1e-6; 1e-4; 1e-2; 1e-1 ], [ 1e-8; 1e-6; 1e-4; 1e-2; 1e-1 ])
+let exp = experiment "rate"
+let opts = exp.Options
+let report = exp.Report
+let d0 = exp.Int "d"
+let horizons = exp.Ints "horizons" |> List.ofArray
+let sweepT = exp.Int "sweep_T"
+let dims = exp.Ints "dims" |> List.ofArray
+let epsilons = exp.Floats "epsilons" |> List.ofArray
+let gamma0 = exp.Float "gamma0"
+let active = exp.Int "active"
+let seedList = exp.Seeds |> List.ofSeq
+let seeds = seedList.Length
 let sigma0, sigma1, p = 0.5, 0.5, 1.0
-// γ0 = 10: with γ0 = 1 the iterates move only ≈ γ0·T^(1/4)/√d per coordinate in total, so over T ≤ 65536 the runs
-// stay in the transient (a trial run gave a min-norm slope of −1.03 from a curve that was not a power law, and a
-// mean-norm slope of −0.12); with γ0 = 10 both are straight on log-log axes.
-let gamma0, c1, c2 = 10.0, 1.0, 1.0
 let startRadius = 3.0
 
-/// The horizon-dependent schedule: β1 = 1 − c1/√T, β2 = 1 − c2/T^(3/4), γ = γ0/(√d·T^(3/4)), constant over the run.
+/// β1 = 1 − 1/√T, β2 = 1 − 1/T^(3/4), γ = γ0/(√d·T^(3/4)), constant over the run.
 let schedule (d: int) (T: int) (eps: float) =
     let t = float T
-    Hyperparameters(Beta1 = 1.0 - c1 / sqrt t, Beta2 = 1.0 - c2 / Math.Pow(t, 0.75),
-                    Lr = gamma0 / (sqrt (float d) * Math.Pow(t, 0.75)), Eps = eps)
+    Hyperparameters.For(Algorithm.Adam, beta1 = 1.0 - 1.0 / sqrt t, beta2 = 1.0 - 1.0 / Math.Pow(t, 0.75), lr = gamma0 / (sqrt (float d) * Math.Pow(t, 0.75)), eps = eps)
 
-/// One run: Adam (CPU reference) for T steps; returns (min_t ‖∇F(x_t)‖₂, mean_t ‖∇F(x_t)‖₂, ‖∇F(x_0)‖₂), t = 0..T−1.
-let run (d: int) (T: int) (eps: float) (seed: int) =
+/// A problem: the exact gradient (returns ‖∇F‖₁, ‖∇F‖₂) and a noisy sample into a float32 buffer.
+type Prob = { D: int; Sample: float32[] -> float32[] -> float * float; Start: float32[] }
+
+/// rate.fsx's problem F = Σ_j [x_j²/2 − cos 2x_j] with p-affine noise (NoisyNonconvex). Start: `activeOnly` = the first
+/// `active` coordinates from U[−3, 3] (the same draw at every d) and the rest at the minimizer 0; else all from U[−3, 3].
+let nonconvex (d: int) (seed: int) (activeOnly: bool) =
     let prob = NoisyNonconvex(d, sigma0, sigma1, p, seed = seed)
-    let x = prob.Start(startRadius, 7919 * seed + d)
-    let g = Array.zeroCreate<float32> d
-    let stepper = ReferenceStepper(Algorithm.Adam, schedule d T eps, d)
-    let mutable best = Double.PositiveInfinity
-    let mutable sum = 0.0
-    let mutable first = nan
+    let x0 =
+        if activeOnly then
+            let head = NoisyNonconvex(active, sigma0, sigma1, p).Start(startRadius, 7919 * seed)
+            Array.init d (fun j -> if j < active then head.[j] else 0.0f)
+        else prob.Start(startRadius, 7919 * seed + d)
+    { D = d; Start = x0; Sample = fun x g -> let struct (l2, l1) = prob.Sample(ReadOnlySpan x, Span g) in l1, l2 }
+
+/// Violates Conditions 2–3: F = Σ_j c_j [x_j²/2 − cos 2x_j], c_j = 10^(−4 + 4j/(d−1)) (L = 5 at j = d−1), the same
+/// p-affine noise on ∇_jF: the coordinates differ in curvature by 10⁴, so u is not identically distributed over them and
+/// ‖∇F‖₁/‖∇F‖₂ drifts as the stiff coordinates converge first.
+let heterogeneous (d: int) (seed: int) =
+    let c = Array.init d (fun j -> Math.Pow(10.0, -4.0 + 4.0 * float j / float (max 1 (d - 1))))
+    let rng = Random(seed)
+    let normal () = let u1, u2 = 1.0 - rng.NextDouble(), rng.NextDouble() in sqrt (-2.0 * log u1) * cos (2.0 * Math.PI * u2)
+    let x0 = NoisyNonconvex(d, sigma0).Start(startRadius, 7919 * seed + d)
+    { D = d; Start = x0
+      Sample = fun x g ->
+        let mutable s1, s2 = 0.0, 0.0
+        for j in 0 .. d - 1 do
+            let gj = c.[j] * (float x.[j] + 2.0 * sin (2.0 * float x.[j]))
+            s1 <- s1 + abs gj; s2 <- s2 + gj * gj
+            g.[j] <- float32 (gj + normal () * sqrt (sigma0 * sigma0 + sigma1 * sigma1 * abs gj ** p))
+        s1, sqrt s2 }
+
+/// One run: (G = mean_t ‖∇F(x_t)‖₁, mean_t ‖∇F‖₂, min_t ‖∇F‖₂, min/max over t > T/10 of ‖∇F‖₁/‖∇F‖₂, median sqrt(v̂) at T,
+/// mean_t of Σ_{j < active} |∇_jF| (the coordinates that start away from the minimizer in the d sweep; F's gradient)).
+let run (prob: Prob) (T: int) (eps: float) =
+    let x = Array.copy prob.Start
+    let g = Array.zeroCreate<float32> prob.D
+    let hp = schedule prob.D T eps
+    let st = ReferenceStepper(Algorithm.Adam, hp, prob.D)
+    let mutable s1, s2, best, rmin, rmax, sa = 0.0, 0.0, Double.PositiveInfinity, Double.PositiveInfinity, 0.0, 0.0
+    let na = min active prob.D
     for t in 0 .. T - 1 do
-        let struct (l2, _) = prob.Sample(ReadOnlySpan x, Span g)
-        if t = 0 then first <- l2
-        best <- min best l2
-        sum <- sum + l2
-        stepper.Step(Span x, ReadOnlySpan g)
-    best, sum / float T, first
+        for j in 0 .. na - 1 do sa <- sa + abs (float x.[j] + 2.0 * sin (2.0 * float x.[j]))
+        let l1, l2 = prob.Sample x g
+        s1 <- s1 + l1; s2 <- s2 + l2; best <- min best l2
+        if t > T / 10 && l2 > 0.0 then
+            rmin <- min rmin (l1 / l2); rmax <- max rmax (l1 / l2)
+        st.Step(Span x, ReadOnlySpan g)
+    let c = 1.0 - Math.Pow(hp.Beta2, float T)
+    let sv = st.State.V |> Array.map (fun v -> sqrt (float v / c)) |> Array.sort
+    s1 / float T, s2 / float T, best, rmin / rmax, Bootstrap.Quantile(sv, 0.5), sa / float T
 
-let report = Report("Adam's rate under the sign-like descent schedules (arXiv 2507.05966)", opts)
-report.Setup(sprintf "Problem: F(x) = Σ_j [x_j²/2 − cos(2x_j)] (L = 5, nonconvex, F* = −d), noisy gradient g_j = ∇_jF + ξ_j·sqrt(σ0² + σ1²·|∇_jF|^p), ξ ~ N(0,1), σ0 = %g, σ1 = %g, p = %g (p-affine variance, per coordinate); x0 uniform in [−%g, %g]^d" sigma0 sigma1 p startRadius startRadius)
-report.Setup(sprintf "Schedule for horizon T (constant during the run): β1 = 1 − %g/√T, β2 = 1 − %g/T^(3/4), γ = %g/(√d·T^(3/4)), ε = 1e-8 unless swept; Adam = the CPU reference (torch.optim.Adam: bias-corrected)" c1 c2 gamma0)
-report.Setup("Sources for the schedule: the paper's text (arXiv 2507.05966) could not be retrieved here (2026-11-23: the search corpora hold its abstract (arXiv, emergentmind, scholarfeed) and the ICLR 2026 reviews, which name Theorem 2 and Corollary 3 but quote no step size; no full text or code). Confirmed by the paper digest in shared/seeds (001): 1 − β1 = O(1/T^(1/2)) and 1 − β2 = O(1/T^(3/4)) with β1 < √β2, γ ∝ 1/√d (\"Case 2 in Corollary 3.3\"), R = (1−β1)/(sqrt(1−β2)·sqrt(1−β1²/β2)) (Lemma B.2). Not confirmed: the T-exponent of γ. The issue summarizes it as γ ∝ 1/sqrt(d·T^(1/2))…, but a step γ ∝ T^(−1/4) cannot give a T^(−1/4) rate with 1 − β1 ∝ T^(−1/2) (the momentum-lag term γ·L/(1−β1) grows like T^(1/4)); γ ∝ 1/sqrt(d·T^(3/2)) = 1/(√d·T^(3/4)) balances the three terms of a sign-like descent bound ((F0−F*)/(γT), σ·sqrt(1−β1), γL/(1−β1)) at T^(−1/4), so that is what runs: our reading, to be checked against the paper's Corollary before citing.")
-report.Setup(sprintf "Rate: d = %d, T ∈ {%s}, %d seeds each; sweeps at T = %d: d ∈ {%s} (ε = 1e-8), ε ∈ {%s} (d = %d), %d seeds each" d0 (horizons |> List.map string |> String.concat ", ") seeds sweepT (dims |> List.map string |> String.concat ", ") (epsilons |> List.map (sprintf "%g") |> String.concat ", ") d0 sweepSeeds)
-report.Setup("γ0 = 10 (γ0 = 1 leaves every run in its transient over this range of T: the iterates move only ≈ γ0·T^(1/4)/√d per coordinate); the sweep of d omits d = 1, where the minimum over t of a scalar |∇F| is a lucky zero crossing")
-report.Setup("Measured: min over t < T of ‖∇F(x_t)‖₂ (the exact gradient at the iterate), and its mean over t; for the sweeps, min_t ‖∇F(x_t)‖₂ / ‖∇F(x_0)‖₂, which removes the √d scale of ‖∇F‖₂ itself")
+type Row = { Sweep: string; D: int; T: int; Eps: float; Seed: int; G: float; G2: float; Min2: float; RatioSpread: float; SqrtVhat: float; GActive: float }
+let jobs =
+    [ for k in seedList do
+        for T in horizons -> "rate", d0, T, 1e-8, k
+        for T in horizons -> "heterogeneous", d0, T, 1e-8, k
+        for d in dims -> "d", d, sweepT, 1e-8, k
+        for e in epsilons -> "eps", d0, sweepT, e, k ]
+let raw =
+    exp.Run("runs", jobs, (fun (sw, d, T, e, k) -> sprintf "%s d=%d T=%d eps=%g seed=%d" sw d T e k),
+        [ "sweep"; "d"; "T"; "eps"; "seed"; "beta1"; "beta2"; "lr"; "mean_grad_l1"; "mean_grad_l2"; "min_grad_l2"; "l1_over_l2_min_over_max"; "median_sqrt_vhat"; "mean_grad_l1_first_active" ],
+        fun (sw, d, T, e, k) ->
+            let prob = match sw with "heterogeneous" -> heterogeneous d k | "d" -> nonconvex d k true | _ -> nonconvex d k false
+            let g, g2, m2, rs, sv, ga = run prob T e
+            let hp = schedule d T e
+            [ [| box sw; box d; box T; box e; box k; box hp.Beta1; box hp.Beta2; box hp.Lr; box g; box g2; box m2; box rs; box sv; box ga |] ])
+let rows =
+    [ for r in raw.Rows ->
+        { Sweep = r.Str "sweep"; D = r.Int "d"; T = r.Int "T"; Eps = r.Float "eps"; Seed = r.Int "seed"; G = r.Float "mean_grad_l1"; G2 = r.Float "mean_grad_l2"
+          Min2 = r.Float "min_grad_l2"; RatioSpread = r.Float "l1_over_l2_min_over_max"; SqrtVhat = r.Float "median_sqrt_vhat"; GActive = r.Float "mean_grad_l1_first_active" } ]
 
-// --- rate ---
-let rateRuns =
-    [ for T in horizons do for s in 1 .. seeds -> T, s ]
-    |> parallelMap (fun (T, s) -> let b, m, f = run d0 T 1e-8 (opts.Seed * 100 + s) in T, s, b, m, f)
-let csv = CsvTable("T", "seed", "min_grad_norm", "mean_grad_norm", "initial_grad_norm", "beta1", "beta2", "lr")
-for (T, s, b, m, f) in rateRuns do
-    let hp = schedule d0 T 1e-8
-    csv.Add(T, s, b, m, f, hp.Beta1, hp.Beta2, hp.Lr)
-csv.Save(opts.File "rate.csv")
+// ---- statistics ------------------------------------------------------------------------------------------------------
+let ciText (bd: BootstrapDistribution) = let struct (lo, hi) = bd.Interval(0.95) in sprintf "%s [%s, %s]" (num bd.Estimate) (num lo) (num hi)
+let boot (values: float[]) (bseed: int) = BootstrapDistribution.OfMean(values, seed = bseed)
+let olsSlope (xs: float[]) (ys: float[]) =
+    let mx, my = Array.average xs, Array.average ys
+    Array.fold2 (fun acc x y -> acc + (x - mx) * (y - my)) 0.0 xs ys / (xs |> Array.sumBy (fun x -> (x - mx) * (x - mx)))
+let of' sw = rows |> List.filter (fun r -> r.Sweep = sw)
+/// Per-seed slope of log(metric) on log(x) in one sweep.
+let perSeedSlope sw (x: Row -> float) (metric: Row -> float) =
+    [| for k in seedList -> let rs = of' sw |> List.filter (fun r -> r.Seed = k) |> List.toArray in olsSlope (rs |> Array.map (x >> log)) (rs |> Array.map (metric >> log)) |]
+let slopeCi sw x metric bseed = boot (perSeedSlope sw x metric) bseed
+let rateCi = slopeCi "rate" (fun r -> float r.T) (fun r -> r.G) 1
+let rate2Ci = slopeCi "rate" (fun r -> float r.T) (fun r -> r.G2) 2
+let rateMinCi = slopeCi "rate" (fun r -> float r.T) (fun r -> r.Min2) 3
+let hetCi = slopeCi "heterogeneous" (fun r -> float r.T) (fun r -> r.G) 4
+let dCi = slopeCi "d" (fun r -> float r.D) (fun r -> r.G) 5
+let d2Ci = slopeCi "d" (fun r -> float r.D) (fun r -> r.G2) 8
+let dActiveCi = slopeCi "d" (fun r -> float r.D) (fun r -> r.GActive) 9
+let epsMax = List.max epsilons
+let epsTheta = [| for k in seedList -> let at e = (of' "eps" |> List.find (fun r -> r.Seed = k && r.Eps = e)).G in log (at epsMax / at 1e-8) |]
+let epsCi = boot epsTheta 6
+let epsMin2Theta = boot [| for k in seedList -> let at e = (of' "eps" |> List.find (fun r -> r.Seed = k && r.Eps = e)).Min2 in log (at epsMax / at 1e-8) |] 7
 
-let logT = rateRuns |> List.map (fun (T, _, _, _, _) -> log (float T)) |> List.toArray
-let fitOf (ys: float list) = slopeFit 0.95 logT (ys |> List.map log |> List.toArray)
-let slope, icpt, lo, hi, se = fitOf (rateRuns |> List.map (fun (_, _, b, _, _) -> b))
-let mslope, _, mlo, mhi, _ = fitOf (rateRuns |> List.map (fun (_, _, _, m, _) -> m))
-let meanBy f = horizons |> List.map (fun T -> rateRuns |> List.filter (fun (t, _, _, _, _) -> t = T) |> List.averageBy f)
-let hs = horizons |> List.map float |> List.toArray
-Plots.Lines(opts.File "rate.png", sprintf "Adam, d = %d: gradient norm vs horizon T (%d seeds)" d0 seeds, "T", "‖∇F‖₂",
-    [ Series("min_t ‖∇F(x_t)‖ (seed mean)", hs, meanBy (fun (_, _, b, _, _) -> b) |> List.toArray, Markers = true)
-      Series("mean_t ‖∇F(x_t)‖ (seed mean)", hs, meanBy (fun (_, _, _, m, _) -> m) |> List.toArray, Markers = true)
-      Series(sprintf "fit of min: slope %.3f" slope, hs, hs |> Array.map (fun T -> exp (icpt + slope * log T)), Dashed = true)
-      Series("slope −1/4 (through the fit at the first T)", hs, hs |> Array.map (fun T -> exp (icpt + slope * log hs.[0]) * Math.Pow(T / hs.[0], -0.25)), Dashed = true) ],
-    logX = true, logY = true)
+// ---- report ----------------------------------------------------------------------------------------------------------
+report.Setup(sprintf "Problem: F(x) = Σ_j [x_j²/2 − cos(2x_j)] (L = 5, nonconvex, F* = −d), g_j = ∇_jF + ξ_j·sqrt(σ0² + σ1²·|∇_jF|^p), ξ ~ N(0, 1), σ0 = %g, σ1 = %g, p = %g; rate and ε sweeps: x0 ~ U[−%g, %g]^d; d sweep: the first %d coordinates from U[−%g, %g] (the same draw at every d), the rest at the minimizer 0, so F(x0) − F*, L and the per-coordinate noise are the same at every d" sigma0 sigma1 p startRadius startRadius active startRadius startRadius)
+report.Setup(sprintf "Schedule for horizon T (constant during the run): β1 = 1 − 1/√T, β2 = 1 − 1/T^(3/4), γ = %g/(√d·T^(3/4)), ε = 1e-8 unless swept (γ's T-exponent is our reading; see the earlier report's note)" gamma0)
+report.Setup(sprintf "Metric: G = (1/T)·Σ_{t<T} ‖∇F(x_t)‖₁ (the paper's mean over t; the exact gradient). Rate: d = %d, T ∈ {%s}; d sweep at T = %d: d ∈ {%s}; ε sweep at T = %d, d = %d: ε ∈ {%s}; seeds %s. The horizons are fixed in the criteria file." d0 (horizons |> List.map string |> String.concat ", ") sweepT (dims |> List.map string |> String.concat ", ") sweepT d0 (epsilons |> List.map (sprintf "%g") |> String.concat ", ") (seedList |> List.map string |> String.concat ", "))
+report.Setup("Problem violating Conditions 2–3: F = Σ_j c_j [x_j²/2 − cos 2x_j], c_j = 10^(−4 + 4j/(d−1)) (curvatures spread over 10⁴, L = 5), the same noise, the same schedule")
+
 report.Section("Rate")
-report.Table([ "T"; "β1"; "β2"; "γ"; "min_t ‖∇F‖ (mean of seeds)"; "mean_t ‖∇F‖ (mean of seeds)" ],
+let meanAt sw (key: Row -> bool) (f: Row -> float) = of' sw |> List.filter key |> List.averageBy f
+report.Table([ "T"; "G (mean_t ‖∇F‖₁)"; "mean_t ‖∇F‖₂"; "min_t ‖∇F‖₂"; "G, Conditions 2–3 violated"; "‖∇F‖₁/‖∇F‖₂ min/max, violated" ],
     [ for T in horizons ->
-        let hp = schedule d0 T 1e-8
-        let mine = rateRuns |> List.filter (fun (t, _, _, _, _) -> t = T)
-        [ box T; box hp.Beta1; box hp.Beta2; box hp.Lr; box (mine |> List.averageBy (fun (_, _, b, _, _) -> b)); box (mine |> List.averageBy (fun (_, _, _, m, _) -> m)) ] ])
-report.Text(sprintf "Least-squares fit of log min_t ‖∇F‖ on log T over all %d runs: slope **%.3f**, 95%% CI [%.3f, %.3f] (s.e. %.3f). The same for the mean over t: slope %.3f, CI [%.3f, %.3f]. %s"
-    rateRuns.Length slope lo hi se mslope mlo mhi
-    (if lo <= -0.25 && -0.25 <= hi then "−1/4 lies inside the CI: the bound's exponent is matched."
-     elif hi < -0.25 then "The decay is faster than T^(−1/4): the bound holds but is not tight on this problem."
-     else "The decay is slower than T^(−1/4)."))
-report.Image("rate.png", "min and mean gradient norm against T, log-log")
-report.Decide("Adam reaches min_t ‖∇F(x_t)‖ = O(T^(−1/4)) under these schedules (arXiv 2507.05966, main theorem)",
-    "the upper end of the 95% CI of the log-log slope of min_t ‖∇F(x_t)‖ against T is ≤ −0.20 (no slower than T^(−1/4), with 0.05 of slack for the finite range of T)",
-    hi <= -0.20, sprintf "slope %.3f, 95%% CI [%.3f, %.3f]" slope lo hi)
-|> ignore
+        [ box T; box (meanAt "rate" (fun r -> r.T = T) (fun r -> r.G)); box (meanAt "rate" (fun r -> r.T = T) (fun r -> r.G2)); box (meanAt "rate" (fun r -> r.T = T) (fun r -> r.Min2))
+          box (meanAt "heterogeneous" (fun r -> r.T = T) (fun r -> r.G)); box (meanAt "heterogeneous" (fun r -> r.T = T) (fun r -> r.RatioSpread)) ] ])
+report.Text(sprintf "Per-seed log-log slopes against T (seed mean [%.0f%% CI]): G (‖∇F‖₁, the decision) %s; mean_t ‖∇F‖₂ %s; min_t ‖∇F‖₂ (the earlier metric) %s; G on the problem violating Conditions 2–3 %s. The ratio ‖∇F‖₁/‖∇F‖₂ stays within a factor %s (min/max over t > T/10, seed mean at the largest T) on the original problem and %s on the violating one." 95.0 (ciText rateCi) (ciText rate2Ci) (ciText rateMinCi) (ciText hetCi)
+    (num (1.0 / meanAt "rate" (fun r -> r.T = List.max horizons) (fun r -> r.RatioSpread))) (num (1.0 / meanAt "heterogeneous" (fun r -> r.T = List.max horizons) (fun r -> r.RatioSpread))))
+let hs = horizons |> List.map float |> List.toArray
+Plots.Lines(opts.File "rate.png", sprintf "Adam, d = %d: the paper's metric against T (seed means)" d0, "T", "gradient norm",
+    [ Series("G = mean_t ‖∇F‖₁", hs, hs |> Array.map (fun T -> meanAt "rate" (fun r -> float r.T = T) (fun r -> r.G)), Markers = true)
+      Series("min_t ‖∇F‖₂ (earlier metric)", hs, hs |> Array.map (fun T -> meanAt "rate" (fun r -> float r.T = T) (fun r -> r.Min2)), Markers = true)
+      Series("G, Conditions 2–3 violated", hs, hs |> Array.map (fun T -> meanAt "heterogeneous" (fun r -> float r.T = T) (fun r -> r.G)), Markers = true)
+      Series("slope −1/4", hs, hs |> Array.map (fun T -> meanAt "rate" (fun r -> r.T = horizons.Head) (fun r -> r.G) * Math.Pow(T / hs.[0], -0.25)), Dashed = true) ],
+    logX = true, logY = true)
+report.Image("rate.png", "G and min_t ‖∇F‖ against T, log-log")
 
-// --- sweeps ---
-let sweep (label: string) (points: (int * float) list) =
-    [ for (d, eps) in points do for s in 1 .. sweepSeeds -> d, eps, s ]
-    |> parallelMap (fun (d, eps, s) -> let b, m, f = run d sweepT eps (opts.Seed * 100 + s) in label, d, eps, s, b / f, m / f)
-let dRuns = sweep "d" [ for d in dims -> d, 1e-8 ]
-let eRuns = sweep "eps" [ for e in epsilons -> d0, e ]
-let scsv = CsvTable("sweep", "d", "eps", "seed", "min_grad_over_initial", "mean_grad_over_initial")
-for (l, d, e, s, b, m) in dRuns @ eRuns do scsv.Add(l, d, e, s, b, m)
-scsv.Save(opts.File "sweeps.csv")
-let avg (runs: (string * int * float * int * float * float) list) key =
-    runs |> List.filter (fun (_, d, e, _, _, _) -> key d e) |> List.averageBy (fun (_, _, _, _, b, _) -> b)
-let dMeans = dims |> List.map (fun d -> avg dRuns (fun dd _ -> dd = d))
-let eMeans = epsilons |> List.map (fun e -> avg eRuns (fun _ ee -> ee = e))
-Plots.Lines(opts.File "sweep_d.png", sprintf "dimension sweep at T = %d" sweepT, "d", "min_t ‖∇F‖ / ‖∇F(x0)‖",
-    [ Series("seed mean", dims |> List.map float |> List.toArray, List.toArray dMeans, Markers = true) ], logX = true, logY = true)
-Plots.Lines(opts.File "sweep_eps.png", sprintf "ε sweep at T = %d, d = %d" sweepT d0, "ε", "min_t ‖∇F‖ / ‖∇F(x0)‖",
-    [ Series("seed mean", epsilons |> List.toArray, List.toArray eMeans, Markers = true) ], logX = true, logY = true)
-report.Section("Sweeps of d and ε")
-report.Table([ "d"; "min_t ‖∇F‖ / ‖∇F(x0)‖" ], [ for (d, v) in List.zip dims dMeans -> [ box d; box v ] ])
-report.Table([ "ε"; "min_t ‖∇F‖ / ‖∇F(x0)‖" ], [ for (e, v) in List.zip epsilons eMeans -> [ box e; box v ] ])
-report.Image("sweep_d.png", "normalized min gradient norm against d")
-report.Image("sweep_eps.png", "normalized min gradient norm against ε")
-let ratio (xs: float list) = List.max xs / List.min xs
-report.Decide("the rate does not depend on the dimension d (arXiv 2507.05966: a dimension-free bound, with γ ∝ 1/√d)",
-    sprintf "max/min over d ∈ {%s} of the seed-mean min_t ‖∇F‖/‖∇F(x0)‖ at T = %d is ≤ 2" (dims |> List.map string |> String.concat ", ") sweepT,
-    ratio dMeans <= 2.0, sprintf "ratio %s (%s)" (num (ratio dMeans)) (List.map2 (fun d v -> sprintf "d=%d: %s" d (num v)) dims dMeans |> String.concat ", "))
-|> ignore
-report.Text("Reading the d sweep: with γ = γ0/(√d·T^(3/4)) each coordinate moves at most ≈ γ0·T^(1/4)·R/√d in total, so at fixed T a larger d leaves every coordinate further from a stationary point, and F(x0) − F* itself grows like d on this separable problem. A bound that is 'dimension-free' in the paper's sense may still carry d through such constants; this sweep tests the plain reading (the same normalized progress at every d). The horizon matters: a trial at T = 4096 left d = 1000 in its transient (ratio 29 against d = 10), while at T = 65536 d = 10, 100, 1000 agreed within a factor 1.5.")
-report.Decide("the rate does not depend on ε (arXiv 2507.05966: an ε-free bound)",
-    sprintf "max/min over ε ∈ {%s} of the same quantity is ≤ 2" (epsilons |> List.map (sprintf "%g") |> String.concat ", "),
-    ratio eMeans <= 2.0, sprintf "ratio %s (%s)" (num (ratio eMeans)) (List.map2 (fun e v -> sprintf "ε=%g: %s" e (num v)) epsilons eMeans |> String.concat ", "))
-|> ignore
+report.Section("Sweeps of d (fixed F(x0) − F*, L, σ) and ε")
+report.Table([ "d"; "G"; "mean_t ‖∇F‖₂"; sprintf "mean_t Σ_{j<%d} |∇_jF| (the coordinates that start away)" active; "min_t ‖∇F‖₂" ],
+    [ for d in dims -> [ box d; box (meanAt "d" (fun r -> r.D = d) (fun r -> r.G)); box (meanAt "d" (fun r -> r.D = d) (fun r -> r.G2)); box (meanAt "d" (fun r -> r.D = d) (fun r -> r.GActive)); box (meanAt "d" (fun r -> r.D = d) (fun r -> r.Min2)) ] ])
+report.Text(sprintf "Slopes in d (seed mean [CI]): G (ℓ1, the decision) %s; mean_t ‖∇F‖₂ %s; the %d coordinates that start away from the minimizer alone %s. The ℓ1 norm adds the noise-driven jitter of every coordinate that starts at the minimizer; the last slope is the progress on the part of the problem that is the same at every d, which γ ∝ 1/√d slows down." (ciText dCi) (ciText d2Ci) active (ciText dActiveCi))
+report.Table([ "ε"; "G"; "min_t ‖∇F‖₂"; "median sqrt(v̂) at T"; "ε / median sqrt(v̂)" ],
+    [ for e in epsilons ->
+        let sv = meanAt "eps" (fun r -> r.Eps = e) (fun r -> r.SqrtVhat)
+        [ box e; box (meanAt "eps" (fun r -> r.Eps = e) (fun r -> r.G)); box (meanAt "eps" (fun r -> r.Eps = e) (fun r -> r.Min2)); box sv; box (e / sv) ] ])
+let svAtMax = meanAt "eps" (fun r -> r.Eps = 1e-8) (fun r -> r.SqrtVhat)
+report.Text(sprintf "ε_max = %g is %s × the median sqrt(v̂) (%s, at ε = 1e-8). ln(G(ε_max)/G(1e-8)) = %s; the same for min_t ‖∇F‖₂ (the earlier metric): %s." epsMax (num (epsMax / svAtMax)) (num svAtMax) (ciText epsCi) (ciText epsMin2Theta))
+let da = dims |> List.map float |> List.toArray
+let ea = epsilons |> List.toArray
+Plots.Lines(opts.File "sweep_d.png", sprintf "d sweep at T = %d (fixed F(x0) − F*)" sweepT, "d", "G",
+    [ Series("G (seed mean)", da, dims |> List.map (fun d -> meanAt "d" (fun r -> r.D = d) (fun r -> r.G)) |> List.toArray, Markers = true) ], logX = true, logY = true)
+Plots.Lines(opts.File "sweep_eps.png", sprintf "ε sweep at T = %d, d = %d" sweepT d0, "ε", "gradient norm",
+    [ Series("G (seed mean)", ea, epsilons |> List.map (fun e -> meanAt "eps" (fun r -> r.Eps = e) (fun r -> r.G)) |> List.toArray, Markers = true)
+      Series("min_t ‖∇F‖₂", ea, epsilons |> List.map (fun e -> meanAt "eps" (fun r -> r.Eps = e) (fun r -> r.Min2)) |> List.toArray, Markers = true) ], logX = true, logY = true)
+report.Image("sweep_d.png", "G against d")
+report.Image("sweep_eps.png", "G and min_t ‖∇F‖ against ε")
 
-finish report
+let seedsText (v: float[]) = v |> Array.map num |> String.concat ", "
+exp.EffectMean("rate", perSeedSlope "rate" (fun r -> float r.T) (fun r -> r.G), sprintf "per-seed slopes %s" (seedsText (perSeedSlope "rate" (fun r -> float r.T) (fun r -> r.G)))) |> ignore
+exp.EffectMean("dimension-free", perSeedSlope "d" (fun r -> float r.D) (fun r -> r.G), sprintf "per-seed slopes in d %s; in ℓ2 %s; on the %d coordinates that start away %s" (seedsText (perSeedSlope "d" (fun r -> float r.D) (fun r -> r.G))) (ciText d2Ci) active (ciText dActiveCi)) |> ignore
+exp.EffectMean("eps-free", epsTheta, sprintf "per seed %s (G ×%s at ε = %g; ε_max / median sqrt(v̂) = %s)" (seedsText epsTheta) (num (Math.Exp (Array.average epsTheta))) epsMax (num (epsMax / svAtMax))) |> ignore
+exp.EffectMean("rate-without-conditions", perSeedSlope "heterogeneous" (fun r -> float r.T) (fun r -> r.G), sprintf "per-seed slopes %s" (seedsText (perSeedSlope "heterogeneous" (fun r -> float r.T) (fun r -> r.G)))) |> ignore
+
+report.Text("How to read it: the theorem bounds the mean over t, not the minimum; the minimum keeps improving with any lucky iterate and can decrease while the mean does not (the ε sweep shows it: a large ε turns Adam into a slower, SGD-like method whose mean gradient is larger while its best iterate may be as good). 'Dimension-free' is tested at fixed F(x0) − F*, L and per-coordinate noise: every extra coordinate starts at the minimizer and only adds the noise-driven jitter that a step γ ∝ 1/√d allows; what remains is how d enters through γ.")
+report.Text("Earlier verdict (README, 2026-11-23): **held** — slope of min_t ‖∇F‖ −0.431, d ratio 1.56 (max/min ≤ 2, at a horizon changed after T = 4096 failed), ε ratio 1.03 over ε ≤ 0.1. Each of those three used a metric or range the theorem does not name; this version uses the mean over t, fixed F(x0) − F*, horizons fixed before the run and ε up to above sqrt(v̂).")
+finishExperiment exp

@@ -32,11 +32,11 @@ type Setup = { Label: string; Algorithm: Algorithm; Hp: Hyperparameters; Inverse
 
 let setups (problem: string) (beta1: float) (beta2: float) =
     let a = alphaFor problem
-    let adam amsgrad = Hyperparameters(Lr = a (if amsgrad then "AMSGrad" else "Adam"), Beta1 = beta1, Beta2 = beta2, Eps = 1e-8, Amsgrad = amsgrad)
+    let adam amsgrad = Hyperparameters.For(Algorithm.Adam, lr = a (if amsgrad then "AMSGrad" else "Adam"), beta1 = beta1, beta2 = beta2, eps = 1e-8, amsgrad = amsgrad)
     [ { Label = "Adam"; Algorithm = Algorithm.Adam; Hp = adam false; InverseSqrt = true; Expected = 1.0 }
       { Label = "AMSGrad"; Algorithm = Algorithm.Adam; Hp = adam true; InverseSqrt = true; Expected = -1.0 }
-      { Label = "SGD"; Algorithm = Algorithm.Sgd; Hp = Hyperparameters(Lr = a "SGD"); InverseSqrt = true; Expected = -1.0 }
-      { Label = "AdaGrad"; Algorithm = Algorithm.AdaGrad; Hp = Hyperparameters(Lr = a "AdaGrad", Eps = 1e-10); InverseSqrt = false; Expected = -1.0 } ]
+      { Label = "SGD"; Algorithm = Algorithm.Sgd; Hp = Hyperparameters.For(Algorithm.Sgd, lr = a "SGD"); InverseSqrt = true; Expected = -1.0 }
+      { Label = "AdaGrad"; Algorithm = Algorithm.AdaGrad; Hp = Hyperparameters.For(Algorithm.AdaGrad, lr = a "AdaGrad", eps = 1e-10); InverseSqrt = false; Expected = -1.0 } ]
 
 let c = 10.0
 let problems =

@@ -24,7 +24,7 @@ foreach (var backendName in backends)
 {
     var model = ModelZoo.Mlp(train.Features, [64], train.Classes, dropout: 0, inputDropout: 0,
         init: new Rng(1), dropoutRng: new Rng(2), gemm: new ManagedGemm());
-    var hp = Hyperparameters.Defaults(Algorithm.AdamW) with { Lr = 3e-3 };
+    var hp = Hyperparameters.For(Algorithm.AdamW, lr: 3e-3);   // AdamW's own defaults (weight decay 1e-2), lr changed
     using var opt = new Optimizer(Algorithm.AdamW, model.Parameters, hp, Backends.Create(backendName));
 
     var sampler = new MinibatchSampler(train.Count, Batch, new Rng(3));

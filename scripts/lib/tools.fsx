@@ -39,9 +39,9 @@ match args with
         let updated = VerdictTable.Splice(text, table)
         if check then
             if updated <> text then fail "scripts/README.md's verdict table is not what the reports say: run scripts/fsx table"
-            printfn "scripts/README.md's verdict table matches reports/*/verdicts.json"
+            printfn "scripts/README.md's verdict table matches scripts/reports/*/verdicts.json"
         else
             File.WriteAllText(readme, updated)
-            printfn "scripts/README.md: verdict table regenerated from %s" (Path.Combine(repoRoot, "reports"))
+            printfn "scripts/README.md: verdict table regenerated from %s" (VerdictTable.ReportsDir repoRoot)
     with :? InvalidDataException as e -> fail e.Message
 | _ -> fail "usage: scripts/fsx criteria [--register] | scripts/fsx table [--check] | scripts/fsx merge <name> <dir>..."

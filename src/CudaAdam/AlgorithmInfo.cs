@@ -100,9 +100,9 @@ public sealed record AlgorithmInfo
     /// <summary>What <c>step_clock</c> (kernels/clock.cu) writes for this algorithm in the graph-capturable mode
     /// (<c>CA_CLOCK_*</c>), or 0: not graph-capturable (NAdam: its schedule needs pow, which the GPU rounds differently).</summary>
     public int ClockKind { get; init; }
-    /// <summary>Why these hyperparameters cannot be clocked on the device although the algorithm has a clock (AdEMAMix with a
-    /// warmup: its schedules need log and pow), or null when they can.</summary>
-    public Func<Hyperparameters, string?> ClockRefusal { get; init; } = _ => null;
+    /// <summary>Why the device clock cannot step these hyperparameters bitwise (Schedule-Free with a weight that needs
+    /// pow), or null: it can. The device-resident engine refuses them with this message.</summary>
+    public Func<Hyperparameters, string?>? ClockRefusal { get; init; }
     /// <summary>Instead of <see cref="ClockKind"/>: only the lr is step-dependent, and the clock writes it into this scalar
     /// (<c>CA_CLOCK_LR</c>; signSGD, Signum, RMSProp, AdaDelta), so a new such algorithm needs no clock code.</summary>
     public string? ClockLrScalar { get; init; }
@@ -112,6 +112,11 @@ public sealed record AlgorithmInfo
     public int Clock => ClockLrScalar is { } lr
         ? 4 | (Scalars.Select((s, i) => (s, i)).Single(x => x.s?.Define == lr).i << 16)
         : ClockKind;
+    /// <summary>Schedule-Free (Defazio et al. 2024): the β of the gradient point y = (1 − β)·z + β·x (β1, or SGD's
+    /// momentum), or null. Non-null gives the optimizer the reference implementation's train()/eval() modes:
+    /// <see cref="Optimizer.Eval"/> puts x into the parameters (p ← lerp(p, z, 1 − 1/β)), <see cref="Optimizer.Train"/>
+    /// puts y back (p ← lerp(p, z, 1 − β)); the state slot in <see cref="StateBuffer.M"/> is z.</summary>
+    public Func<Hyperparameters, double>? EvalInterpolation { get; init; }
     /// <summary>Named hyperparameter sets the conformance registry runs beside the defaults; for an algorithm torch.optim
     /// has, also the sets of its golden trajectories (tests/oracle/cases.json, exported from the registry and read by
     /// tests/oracle/make_golden.py: the defaults and the LAST set also run on its edge cases and long trajectory).</summary>

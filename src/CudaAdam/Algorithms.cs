@@ -53,6 +53,12 @@ public enum Algorithm
     AdEMAMix,
     /// <summary>Xie et al. (2022): adaptive Nesterov momentum, three moments and the gradient difference. Not in torch.optim.</summary>
     Adan,
+    // ---- issue 12, helper h12b: Schedule-Free, Adafactor, Muon ----
+    /// <summary>Defazio et al. (2024), "The Road Less Scheduled": Schedule-Free AdamW (facebookresearch/schedule_free).
+    /// Not in torch.optim.</summary>
+    AdamWScheduleFree,
+    /// <summary>Defazio et al. (2024): Schedule-Free SGD (facebookresearch/schedule_free). Not in torch.optim.</summary>
+    SgdScheduleFree,
 }
 
 /// <summary>The command-line and config names of <see cref="Algorithm"/> (torch.optim's class names in lower case),
@@ -136,22 +142,44 @@ public static class Algorithms
     ];
 
     // The CA_CLOCK_* kinds of kernels/clock.cu.
-    private const int ClockAdam = 1, ClockAdaMax = 2, ClockRAdam = 3, ClockLion = 5, ClockSgd = 7, ClockAdaGrad = 8;
-    /// <summary>CA_CLOCK_CONSTANT: nothing step-dependent in the scalars (Rprop: lr only seeds the state).</summary>
-    private const int ClockConstant = 9;
+    private const int ClockAdam = 1, ClockAdaMax = 2, ClockRAdam = 3, ClockLion = 5, ClockSgd = 7, ClockAdaGrad = 8, ClockScheduleFree = 9;
     /// <summary>CA_CLOCK_ADEMAMIX: Adam's slots and the lr (slot 13).</summary>
     private const int ClockAdemamix = 10;
+    /// <summary>CA_CLOCK_CONSTANT: nothing step-dependent in the scalars (Rprop: lr only seeds the state).</summary>
+    private const int ClockConstant = 11;
 
 
     private static readonly StateSlot ExpAvg = new("exp_avg", StateBuffer.M), ExpAvgSq = new("exp_avg_sq", StateBuffer.V),
         MaxExpAvgSq = new("max_exp_avg_sq", StateBuffer.VMax, h => h.Amsgrad);
+
+    /// <summary>Slots 0–3 of both Schedule-Free kernels (kernels/schedulefree.cu: ca_schedulefree_yz and weight decay).</summary>
+    private static readonly KernelScalar[] ScheduleFreeYZ =
+    [
+        S("CA_S_SF_WD", "(float)weight_decay (at y)", (h, _) => h.WeightDecay),
+        S("CA_S_SF_LR", "(float)lr_t, the scheduled lr (z step)", (_, k) => k.ScheduledLr),
+        S("CA_S_SF_CKP1", "(float)c_{t+1} = w_t / sum w (lerp of y toward z)", (_, k) => k.Ckp1),
+        S("CA_S_SF_Y_STEP", "(float)(lr_t (beta (1 - c) - 1)) (y step)", (_, k) => k.ScheduleFreeYStep),
+    ];
+
+    /// <summary>Schedule-Free's z: created on the first step as a copy of the parameter (torch.clone in the reference).</summary>
+    private static readonly StateSlot ScheduleFreeZ = new("z", StateBuffer.M, OnFirstStep: true);
+
+    private static void ValidateScheduleFree(Hyperparameters h)
+    {
+        Require(h.WarmupSteps >= 0, $"Invalid warmup_steps value: {h.WarmupSteps} (must be an integer >= 0)");
+        Require(double.IsFinite(h.R) && h.R >= 0, $"Invalid r value: {h.R} (must be a finite number >= 0)");
+        Require(double.IsFinite(h.WeightLrPower) && h.WeightLrPower >= 0,
+            $"Invalid weight_lr_power value: {h.WeightLrPower} (must be a finite number >= 0)");
+    }
 
     private static void Require(bool ok, string message)
     {
         if (!ok) throw new ArgumentException(message);
     }
 
-    private static Hyperparameters Hp(Func<Hyperparameters, Hyperparameters>? f = null) => f is null ? new() : f(new());
+    /// <summary>A row's defaults, written as changes to <see cref="Hyperparameters.DescriptorBase"/> (torch.optim.Adam's).</summary>
+    private static Hyperparameters Hp(Func<Hyperparameters, Hyperparameters>? f = null) =>
+        f is null ? Hyperparameters.DescriptorBase : f(Hyperparameters.DescriptorBase);
 
     // ---- the rows -------------------------------------------------------------------------------------------
 
@@ -646,6 +674,63 @@ public static class Algorithms
                 ("wd-maximize", d => d with { WeightDecay = 0.02, Maximize = true }),
                 ("betas", d => d with { Beta1 = 0.9, Beta2 = 0.5, Beta3 = 0.999, Lr = 0.01, Eps = 1e-6 }),
                 ("wd0.1", d => d with { WeightDecay = 0.1, Lr = 0.01 }),
+            ],
+        },
+        // ---- issue 12, helper h12b: Schedule-Free, Adafactor, Muon ----
+        new()
+        {
+            Algorithm = Algorithm.AdamWScheduleFree, Name = "adamwschedulefree",
+            Source = "Defazio, Yang, Mehta, Mishchenko, Khaled & Cutkosky (2024), The Road Less Scheduled, NeurIPS, Algorithm 1; " +
+                     "facebookresearch/schedule_free AdamWScheduleFree",
+            Equations = "γ_t = γ·min(1, t/warmup);  w_t = t^r·(max γ)^weight_lr_power;  c = w_t/Σw;  v ← β2 v + (1−β2) g²;  " +
+                        "u = g/(sqrt(v/(1−β2^t)) + ε) + λy;  y ← lerp(y, z, c) + γ_t(β1(1−c) − 1)·u;  z ← z − γ_t u;  " +
+                        "x = lerp(y, z, 1 − 1/β1) is the evaluation point (eval()). Convention: the parameter holds y in train mode, " +
+                        "x in eval mode; β1 interpolates (no first moment); weight decay at y inside the normalized step; " +
+                        "ε outside the sqrt of the bias-corrected v. Not in torch.optim.",
+            Defaults = Hp(h => h with { Lr = 0.0025 }), UsesBetas = true,
+            Validate = ValidateScheduleFree,
+            State = [ScheduleFreeZ, ExpAvgSq], Reference = AdamWScheduleFreeReference.Step,
+            Kernel = ("schedulefree", "adamw_schedulefree_step"),
+            Scalars =
+            [
+                .. ScheduleFreeYZ,
+                S("CA_S_SF_BETA2", "(float)beta2", (h, _) => h.Beta2),
+                S("CA_S_SF_ONE_MINUS_BETA2", "(float)(1 - beta2)", (h, _) => 1 - h.Beta2),
+                S("CA_S_SF_EPS", "(float)eps", (h, _) => h.Eps),
+                S("CA_S_SF_BC2", "(float)(1 - beta2^t)", (_, k) => k.BiasCorrection2),
+            ],
+            EvalInterpolation = h => h.Beta1, ClockKind = ClockScheduleFree, ClockRefusal = StepScalars.ScheduleFreeClockRefusal,
+            ConformanceSets =
+            [
+                ("warmup-wd", d => d with { WarmupSteps = 3, WeightDecay = 0.1, Lr = 0.01 }),
+                ("r-power-maximize", d => d with { R = 0.5, WeightLrPower = 1, Maximize = true }),
+                ("beta-0.5-0.6-eps", d => d with { Beta1 = 0.5, Beta2 = 0.6, Eps = 1e-3, Lr = 0.1 }),
+                ("beta1-0-no-averaging", d => d with { Beta1 = 0 }),
+            ],
+        },
+        new()
+        {
+            Algorithm = Algorithm.SgdScheduleFree, Name = "sgdschedulefree",
+            Source = "Defazio, Yang, Mehta, Mishchenko, Khaled & Cutkosky (2024), The Road Less Scheduled, NeurIPS; " +
+                     "facebookresearch/schedule_free SGDScheduleFree",
+            Equations = "γ_t, w_t, c as Schedule-Free AdamW;  u = g + λy;  y ← lerp(y, z, c) + γ_t(β(1−c) − 1)·u;  z ← z − γ_t u;  " +
+                        "x = lerp(y, z, 1 − 1/β) (eval()), β = momentum. Convention: the parameter holds y in train mode, x in eval " +
+                        "mode; weight decay coupled into g at y. Not in torch.optim.",
+            Defaults = Hp(h => h with { Lr = 1.0, Momentum = 0.9 }), UsesEps = false,
+            Validate = h =>
+            {
+                Require(h.Momentum >= 0 && h.Momentum < 1, $"Invalid momentum value: {h.Momentum} (Schedule-Free's momentum must be in [0, 1))");
+                ValidateScheduleFree(h);
+            },
+            State = [ScheduleFreeZ], Reference = SgdScheduleFreeReference.Step,
+            Kernel = ("schedulefree", "sgd_schedulefree_step"),
+            Scalars = ScheduleFreeYZ,
+            EvalInterpolation = h => h.Momentum, ClockKind = ClockScheduleFree, ClockRefusal = StepScalars.ScheduleFreeClockRefusal,
+            ConformanceSets =
+            [
+                ("warmup-wd", d => d with { WarmupSteps = 3, WeightDecay = 0.1, Lr = 0.1 }),
+                ("r-power-maximize", d => d with { R = 1, WeightLrPower = 0, Maximize = true, Lr = 0.01 }),
+                ("momentum0-no-averaging", d => d with { Momentum = 0, Lr = 0.01 }),
             ],
         },
     ];

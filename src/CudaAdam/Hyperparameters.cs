@@ -8,11 +8,29 @@ namespace CudaAdam;
 /// torch.optim's float32 tensor ops would.
 /// </summary>
 /// <remarks>
-/// Start from <see cref="Defaults"/> (torch.optim's defaults for the algorithm) and change fields with
-/// <c>with { ... }</c>. <see cref="Validate"/> rejects impossible values with torch.optim-style messages.
+/// <para>Every value starts from the algorithm's own defaults: there is no public constructor, so nothing can silently
+/// take another algorithm's (Adam's β2 = 0.999 for Lion, whose default is 0.99; weight decay 0 for AdamW, whose
+/// default is 1e-2). Build them with <see cref="For"/> (the algorithm required, the values you change named):</para>
+/// <code>
+/// var hp = Hyperparameters.For(Algorithm.Lion, lr: 3e-4);        // C#: beta1 0.9, beta2 0.99 from Lion's descriptor
+/// var hp2 = hp with { WeightDecay = 0.1 };                        // C# copy-and-update
+/// let hp = Hyperparameters.For(Algorithm.Lion, lr = 3e-4)         // F#
+/// let hp2 = hp.With(weightDecay = 0.1)                            // F# copy-and-update ({ hp with … } needs an F# record)
+/// </code>
+/// <para><see cref="Defaults"/> is <see cref="For"/> with nothing changed. <see cref="Validate"/> rejects impossible
+/// values with torch.optim-style messages; <see cref="For"/> calls it.</para>
 /// </remarks>
 public sealed record Hyperparameters
 {
+    // The field initializers below are torch.optim.Adam's values: the base every descriptor row (Algorithms.All) states
+    // its defaults against. Only the rows and the state dict's reader construct from it.
+    [System.Text.Json.Serialization.JsonConstructor]
+    private Hyperparameters() { }
+
+    /// <summary>The base the descriptor rows write their defaults against (torch.optim.Adam's values); not a default of
+    /// any algorithm but Adam: everyone else starts from <see cref="For"/> or <see cref="Defaults"/>.</summary>
+    internal static Hyperparameters DescriptorBase { get; } = new();
+
     /// <summary>Learning rate γ (torch: <c>lr</c>).</summary>
     public double Lr { get; init; } = 1e-3;
     /// <summary>First-moment decay β1 (torch: <c>betas[0]</c>). For Lion: the interpolation β1 of the update direction.</summary>
@@ -81,13 +99,59 @@ public sealed record Hyperparameters
     public int AlphaWarmup { get; init; }
     /// <summary>AdEMAMix's <c>beta3_warmup</c> T_β3: β3 rises from β1 over the first T_β3 steps, linearly in half-life (0: none).</summary>
     public int Beta3Warmup { get; init; }
+    // ---- Schedule-Free (Defazio et al. 2024; facebookresearch/schedule_free's keyword names) -----------------------
+    /// <summary>Schedule-Free: linear warmup of the lr over the first <c>warmup_steps</c> steps, lr·t/warmup_steps (0: none).</summary>
+    public int WarmupSteps { get; init; }
+    /// <summary>Schedule-Free's <c>r</c>: the averaging weight of step t is t^r · lr_max^weight_lr_power (0: uniform).</summary>
+    public double R { get; init; }
+    /// <summary>Schedule-Free's <c>weight_lr_power</c>: the power of the largest lr so far in the averaging weight (default 2).</summary>
+    public double WeightLrPower { get; init; } = 2.0;
 
     /// <summary>Whether <paramref name="algorithm"/> reads <see cref="BiasCorrection"/> (its descriptor says).</summary>
     public static bool HasBiasCorrectionSwitch(Algorithm algorithm) => algorithm.Info().BiasCorrectionSwitch;
 
     /// <summary>torch.optim's defaults for <paramref name="algorithm"/> (its descriptor's <see cref="AlgorithmInfo.Defaults"/>;
-    /// for SGD, whose lr torch 1.13 requires, 1e-3 as in torch 2.x).</summary>
+    /// for SGD, whose lr torch 1.13 requires, 1e-3 as in torch 2.x): <see cref="For"/> with nothing changed.</summary>
     public static Hyperparameters Defaults(Algorithm algorithm) => algorithm.Info().Defaults;
+
+    /// <summary>
+    /// <paramref name="algorithm"/>'s defaults (its descriptor's, torch.optim's where torch has the algorithm) with the
+    /// named values changed, validated. Parameters are the fields in torch.optim's keyword order, camel case
+    /// (<c>weightDecay</c> is torch's <c>weight_decay</c>); one left out (null) keeps the algorithm's default. From F#:
+    /// <c>Hyperparameters.For(Algorithm.Lion, lr = 3e-4)</c>.
+    /// </summary>
+    /// <exception cref="ArgumentException">A value is outside its domain for <paramref name="algorithm"/>
+    /// (<see cref="Validate"/>'s message), or an option the algorithm does not have is set.</exception>
+    public static Hyperparameters For(Algorithm algorithm, double? lr = null, double? beta1 = null, double? beta2 = null,
+        double? eps = null, double? weightDecay = null, bool? amsgrad = null, bool? maximize = null, double? momentum = null,
+        double? dampening = null, bool? nesterov = null, double? alpha = null, bool? centered = null, double? rho = null,
+        double? lrDecay = null, double? initialAccumulatorValue = null, double? momentumDecay = null,
+        bool? decoupledWeightDecay = null, bool? biasCorrection = null)
+    {
+        var hp = Defaults(algorithm).With(lr, beta1, beta2, eps, weightDecay, amsgrad, maximize, momentum, dampening, nesterov,
+            alpha, centered, rho, lrDecay, initialAccumulatorValue, momentumDecay, decoupledWeightDecay, biasCorrection);
+        hp.Validate(algorithm);
+        return hp;
+    }
+
+    /// <summary>
+    /// A copy with the named values changed and every other kept: C#'s <c>with { … }</c> for F# and other languages
+    /// without it (<c>hp.With(lr = 1e-3, weightDecay = 0.1)</c>). Not validated: it does not know the algorithm
+    /// (<see cref="Validate"/>, or the optimizer's first step, checks it).
+    /// </summary>
+    public Hyperparameters With(double? lr = null, double? beta1 = null, double? beta2 = null, double? eps = null,
+        double? weightDecay = null, bool? amsgrad = null, bool? maximize = null, double? momentum = null,
+        double? dampening = null, bool? nesterov = null, double? alpha = null, bool? centered = null, double? rho = null,
+        double? lrDecay = null, double? initialAccumulatorValue = null, double? momentumDecay = null,
+        bool? decoupledWeightDecay = null, bool? biasCorrection = null) => this with
+    {
+        Lr = lr ?? Lr, Beta1 = beta1 ?? Beta1, Beta2 = beta2 ?? Beta2, Eps = eps ?? Eps, WeightDecay = weightDecay ?? WeightDecay,
+        Amsgrad = amsgrad ?? Amsgrad, Maximize = maximize ?? Maximize, Momentum = momentum ?? Momentum,
+        Dampening = dampening ?? Dampening, Nesterov = nesterov ?? Nesterov, Alpha = alpha ?? Alpha, Centered = centered ?? Centered,
+        Rho = rho ?? Rho, LrDecay = lrDecay ?? LrDecay, InitialAccumulatorValue = initialAccumulatorValue ?? InitialAccumulatorValue,
+        MomentumDecay = momentumDecay ?? MomentumDecay, DecoupledWeightDecay = decoupledWeightDecay ?? DecoupledWeightDecay,
+        BiasCorrection = biasCorrection ?? BiasCorrection,
+    };
 
     /// <summary>Whether <paramref name="algorithm"/> reads β1/β2 (the Adam family and Lion).</summary>
     public static bool UsesBetas(Algorithm algorithm) => algorithm.Info().UsesBetas;

@@ -2,24 +2,61 @@ using CudaAdam.Reference;
 
 namespace CudaAdam;
 
-/// <summary>A parameter tensor (flat float32) and its gradient for the coming step.</summary>
+/// <summary>A parameter tensor (float32, stored flat, row-major) and its gradient for the coming step.</summary>
+/// <remarks>A parameter has a <see cref="Shape"/> (torch's <c>p.shape</c>); flat, <c>[n]</c>, unless given. Element-wise
+/// algorithms never read it; those that treat a matrix as a matrix do: the factored second moment of Adafactor and the
+/// orthogonalized update of Muon apply to parameters of rank &gt;= 2, whose last two dimensions are the matrix (torch's
+/// convention). The state dict records every parameter's shape and refuses a checkpoint made for another.</remarks>
 public sealed class Parameter
 {
-    public Parameter(string name, float[] data)
+    /// <param name="name">A name for messages, checkpoints and diagnostics.</param>
+    /// <param name="data">The values, row-major.</param>
+    /// <param name="shape">The dimensions (each &gt;= 0, their product the length of <paramref name="data"/>), or null: flat.</param>
+    /// <exception cref="ArgumentException">The shape does not hold the data.</exception>
+    public Parameter(string name, float[] data, IReadOnlyList<int>? shape = null)
     {
         Name = name ?? throw new ArgumentNullException(nameof(name));
         Data = data ?? throw new ArgumentNullException(nameof(data));
+        Shape = shape is null ? [data.Length] : CheckShape(name, shape, data.Length);
     }
 
     /// <summary>A name for messages, checkpoints and diagnostics.</summary>
     public string Name { get; }
     /// <summary>The values, updated in place by <see cref="Optimizer.Step()"/>.</summary>
     public float[] Data { get; }
+    /// <summary>The dimensions, outermost first (torch's <c>p.shape</c>); <c>[n]</c> for a flat parameter.</summary>
+    public IReadOnlyList<int> Shape { get; }
+    /// <summary>The number of dimensions (torch's <c>p.dim()</c>).</summary>
+    public int Rank => Shape.Count;
     /// <summary>The gradient for the next step, or null: the parameter has no gradient this step and neither it nor
     /// its state changes (torch.optim's <c>p.grad is None</c>).</summary>
     public float[]? Grad { get; set; }
 
-    public override string ToString() => $"{Name}[{Data.Length}]";
+    /// <summary>The parameter as a matrix of <c>Rows × Cols</c> (rank &gt;= 2: the product of the leading dimensions by
+    /// the last; rank 1: 1 × n; rank 0: 1 × 1). Muon and Adafactor read parameters of rank 2 as this matrix.</summary>
+    public (int Rows, int Cols) Matrix => Rank switch
+    {
+        0 => (1, 1),
+        1 => (1, Shape[0]),
+        _ => (Data.Length == 0 ? 0 : Data.Length / Shape[^1], Shape[^1]),
+    };
+
+    /// <summary>"[3, 4]": the shape as messages write it.</summary>
+    public static string Show(IReadOnlyList<int> shape) => $"[{string.Join(", ", shape)}]";
+
+    private static int[] CheckShape(string name, IReadOnlyList<int> shape, int length)
+    {
+        foreach (int d in shape)
+            if (d < 0) throw new ArgumentException($"parameter '{name}': shape {Show(shape)} has a negative dimension");
+        // The product, stopped once it passes the length (dimensions are < 2^31, so it never overflows a long first).
+        long product = shape.Contains(0) ? 0 : 1;
+        for (int i = 0; i < shape.Count && product <= length && product != 0; i++) product *= shape[i];
+        if (product != length)
+            throw new ArgumentException($"parameter '{name}': shape {Show(shape)} does not hold its {length} elements (the dimensions' product must equal the data's length)");
+        return [.. shape];
+    }
+
+    public override string ToString() => $"{Name}{(Rank == 1 ? $"[{Data.Length}]" : Show(Shape))}";
 }
 
 /// <summary>Parameters that share hyperparameters (torch.optim's param_groups). Change
@@ -107,7 +144,7 @@ public sealed class Optimizer : IDisposable
     private double? _maxGradNorm;
     private readonly List<(Parameter P, Hyperparameters Hp, ParamState? State)> _work = [];
     private readonly List<StepItem> _items = [];
-    private readonly List<(ParamState State, long Step, double B1, double B2, double Mu, double Eta, double AsgdMu)> _counters = [];
+    private readonly List<(ParamState State, long Step, double B1, double B2, double Mu, double LrMax, double WeightSum, double Eta, double AsgdMu)> _counters = [];
 
     public Optimizer(Algorithm algorithm, IEnumerable<ParamGroup> groups, IStepBackend? backend = null)
     {
@@ -254,7 +291,11 @@ public sealed class Optimizer : IDisposable
         if (_backend.Resident)
         {
             _backend.WriteState(p, state);
-            _state[p] = new ParamState { Step = state.Step, Beta1Power = state.Beta1Power, Beta2Power = state.Beta2Power, MuProduct = state.MuProduct };
+            _state[p] = new ParamState
+            {
+                Step = state.Step, Beta1Power = state.Beta1Power, Beta2Power = state.Beta2Power, MuProduct = state.MuProduct,
+                LrMax = state.LrMax, WeightSum = state.WeightSum,
+            };
             return;
         }
         _state[p] = state;
@@ -282,13 +323,17 @@ public sealed class Optimizer : IDisposable
                     foreach (var slot in info.State)
                         if (s[slot.Buffer] is { } b) buffers[slot.TorchName] = (float[])b.Clone();
                     foreach (var scalar in info.ScalarState) buffers[scalar.TorchName] = [(float)scalar.Get(s)];   // torch: 0-dim float32
-                    state[index] = new ParamStateEntry(s.Step, s.Beta1Power, s.Beta2Power, s.MuProduct, buffers);
+                    state[index] = new ParamStateEntry(s.Step, s.Beta1Power, s.Beta2Power, s.MuProduct, buffers, s.LrMax, s.WeightSum);
                 }
                 ids.Add(index++);
             }
-            groups.Add(new ParamGroupState(g.Hyperparameters, ids, g.Params.Select(p => p.Name).ToArray(), g.Params.Select(p => p.Data.Length).ToArray()));
+            groups.Add(new ParamGroupState(g.Hyperparameters, ids, g.Params.Select(p => p.Name).ToArray(), g.Params.Select(p => p.Data.Length).ToArray())
+                { Shapes = g.Params.Select(p => p.Shape).ToArray() });
         }
-        return new OptimizerStateDict { Algorithm = info.Name, StepCount = StepCount, SkippedSteps = SkippedSteps, ParamGroups = groups, State = state };
+        return new OptimizerStateDict
+        {
+            Algorithm = info.Name, StepCount = StepCount, SkippedSteps = SkippedSteps, ParamGroups = groups, State = state, EvalMode = EvalMode,
+        };
     }
 
     /// <summary>Checks that <paramref name="dict"/> fits this optimizer (version, algorithm, groups, every parameter's
@@ -312,7 +357,7 @@ public sealed class Optimizer : IDisposable
                 else if (_backend.Resident) SetState(p, ParamState.Create(Algorithm, g.Hyperparameters, p.Data.Length));
                 else _state.Remove(p);
             }
-        (StepCount, SkippedSteps) = (dict.StepCount, dict.SkippedSteps);
+        (StepCount, SkippedSteps, EvalMode) = (dict.StepCount, dict.SkippedSteps, dict.EvalMode);
     }
 
     private (Hyperparameters[] Hps, ParamState?[] States) Prepare(OptimizerStateDict dict)
@@ -320,9 +365,10 @@ public sealed class Optimizer : IDisposable
         ArgumentNullException.ThrowIfNull(dict);
         var info = Algorithm.Info();
         void Fail(string what) => throw new ArgumentException($"state dict: {what}; nothing was loaded");
-        if (dict.Version != OptimizerStateDict.CurrentVersion) Fail($"version {dict.Version}, this build reads {OptimizerStateDict.CurrentVersion}");
+        if (dict.Version is < 1 or > OptimizerStateDict.CurrentVersion) Fail($"version {dict.Version}, this build reads 1 … {OptimizerStateDict.CurrentVersion}");
         if (dict.Algorithm != info.Name) Fail($"it is of {dict.Algorithm}, this optimizer is {info.Name}");
         if (dict.StepCount < 0 || dict.SkippedSteps < 0) Fail($"negative step counts ({dict.StepCount} taken, {dict.SkippedSteps} skipped)");
+        if (dict.EvalMode && info.EvalInterpolation is null) Fail($"it is in eval mode, which {info.Name} does not have");
         if (dict.ParamGroups.Count != Groups.Count) Fail($"{dict.ParamGroups.Count} parameter groups, this optimizer has {Groups.Count}");
         var hps = new Hyperparameters[Groups.Count];
         int count = Groups.Sum(g => g.Params.Count);
@@ -343,6 +389,9 @@ public sealed class Optimizer : IDisposable
                 if (dg.Params[i] != index) Fail($"group {g} parameter {i} has index {dg.Params[i]}, expected {index}");
                 if (dg.Lengths[i] != p.Data.Length)
                     Fail($"parameter {index} ('{dg.Names[i]}') has {dg.Lengths[i]} elements, this optimizer's '{p.Name}' {p.Data.Length}");
+                if (dg.Shapes is { } shapes && (shapes.Count != dg.Params.Count || !shapes[i].SequenceEqual(p.Shape)))
+                    Fail($"parameter {index} ('{dg.Names[i]}') has shape {(shapes.Count == dg.Params.Count ? Parameter.Show(shapes[i]) : "?")}, " +
+                         $"this optimizer's '{p.Name}' {Parameter.Show(p.Shape)}");
                 known[index] = (p, hps[g]);
             }
         }
@@ -355,7 +404,12 @@ public sealed class Optimizer : IDisposable
             CheckProduct(e.Beta1Power, hp.Beta1, "β1^t");
             CheckProduct(e.Beta2Power, hp.Beta2, "β2^t");
             if (!(e.MuProduct >= 0 && e.MuProduct <= 1)) Fail(FormattableString.Invariant($"{who}: the running product Πμ is {e.MuProduct}, outside [0, 1]"));
-            var s = new ParamState { Step = e.Step, Beta1Power = e.Beta1Power, Beta2Power = e.Beta2Power, MuProduct = e.MuProduct };
+            if (!(double.IsFinite(e.LrMax) && e.LrMax >= 0 && double.IsFinite(e.WeightSum) && e.WeightSum >= 0))
+                Fail(FormattableString.Invariant($"{who}: Schedule-Free's lr_max {e.LrMax} and weight_sum {e.WeightSum} must be finite and >= 0"));
+            var s = new ParamState
+            {
+                Step = e.Step, Beta1Power = e.Beta1Power, Beta2Power = e.Beta2Power, MuProduct = e.MuProduct, LrMax = e.LrMax, WeightSum = e.WeightSum,
+            };
             var slots = info.StateWith(hp).ToList();
             foreach (var scalar in info.ScalarState)
             {
@@ -391,6 +445,46 @@ public sealed class Optimizer : IDisposable
         return (hps, states);
     }
 
+    /// <summary>Whether the parameters hold the evaluation point (after <see cref="Eval"/>); false (train mode) from the
+    /// start. Only Schedule-Free algorithms (<see cref="AlgorithmInfo.EvalInterpolation"/>) ever switch; for the others it
+    /// stays false.</summary>
+    public bool EvalMode { get; private set; }
+
+    /// <summary>
+    /// The reference implementation's <c>optimizer.eval()</c>: with a Schedule-Free algorithm, puts the evaluation point x
+    /// into every parameter that has stepped (p ← lerp(p, z, 1 − 1/β), p holding y); <see cref="Train"/> goes back. Call
+    /// it before evaluating or saving a model for use, <see cref="Train"/> before the next step (a step in eval mode is
+    /// refused). A no-op for every other algorithm (their parameters are their evaluation point), and when already in
+    /// eval mode. Checkpoints record the mode (<see cref="OptimizerStateDict.EvalMode"/>), so either mode resumes exactly.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">β = 0 (x cannot be recovered from y = z).</exception>
+    public void Eval() => SwitchMode(toEval: true);
+
+    /// <summary>The reference implementation's <c>optimizer.train()</c>: the gradient point y back into the parameters
+    /// (p ← lerp(p, z, 1 − β)); see <see cref="Eval"/>. A no-op in train mode and for non-Schedule-Free algorithms.</summary>
+    public void Train() => SwitchMode(toEval: false);
+
+    private void SwitchMode(bool toEval)
+    {
+        if (EvalMode == toEval || Algorithm.Info().EvalInterpolation is not { } interpolation) return;
+        foreach (var g in Groups)
+            if (toEval && interpolation(g.Hyperparameters) == 0)
+                throw new InvalidOperationException($"{Algorithm.Name()}: eval() needs an interpolation beta > 0 (with beta = 0, y = z and the average x " +
+                                                    "cannot be recovered; the reference divides by zero too)");
+        // On the host, over the parameters that have stepped (z exists); a resident backend's values and z are read
+        // from the device and the new values written back (two copies per switch, not per step).
+        if (_backend.Resident) _backend.DownloadParameters();
+        foreach (var g in Groups)
+        {
+            double beta = interpolation(g.Hyperparameters);
+            foreach (var p in g.Params)
+                if (State(p) is { Step: > 0, M: { } z })
+                    Reference.ScheduleFreeReference.Interpolate(p.Data, z, beta, toEval);
+        }
+        if (_backend.Resident) _backend.UploadParameters();
+        EvalMode = toEval;
+    }
+
     /// <summary>With a resident backend (a device-resident <see cref="Device.DeviceBackend"/>): copies the parameters from
     /// the device into each <see cref="Parameter.Data"/>. Nothing to do for host-resident backends, whose
     /// <see cref="Parameter.Data"/> is always current.</summary>
@@ -411,6 +505,8 @@ public sealed class Optimizer : IDisposable
     /// <exception cref="NonFiniteGradientException">Under <see cref="NonFinitePolicy.Error"/>, a non-finite gradient; nothing changed.</exception>
     public StepResult Step()
     {
+        if (EvalMode)
+            throw new InvalidOperationException($"{Algorithm.Name()} is in eval mode (the parameters hold the average x): call Train() before Step()");
         // The step's lists are fields, cleared and refilled: no allocation per step once they have grown.
         var work = _work;
         work.Clear();
@@ -439,7 +535,7 @@ public sealed class Optimizer : IDisposable
         foreach (var (p, hp, existing) in work)
         {
             var s = existing ?? ParamState.Create(Algorithm, hp, p.Data.Length);
-            counters.Add((s, s.Step, s.Beta1Power, s.Beta2Power, s.MuProduct, s.Eta, s.Mu));
+            counters.Add((s, s.Step, s.Beta1Power, s.Beta2Power, s.MuProduct, s.LrMax, s.WeightSum, s.Eta, s.Mu));
             items.Add(new StepItem(p, s, hp, StepScalars.Advance(Algorithm, hp, s)));
         }
         var contract = Contract;
@@ -471,8 +567,8 @@ public sealed class Optimizer : IDisposable
 
         void Restore()
         {
-            foreach (var (s, step, b1, b2, mu, eta, asgdMu) in counters)
-                (s.Step, s.Beta1Power, s.Beta2Power, s.MuProduct, s.Eta, s.Mu) = (step, b1, b2, mu, eta, asgdMu);
+            foreach (var (s, step, b1, b2, mu, lrMax, weightSum, eta, asgdMu) in counters)
+                (s.Step, s.Beta1Power, s.Beta2Power, s.MuProduct, s.LrMax, s.WeightSum, s.Eta, s.Mu) = (step, b1, b2, mu, lrMax, weightSum, eta, asgdMu);
         }
     }
 

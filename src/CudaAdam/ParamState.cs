@@ -17,6 +17,7 @@ namespace CudaAdam;
 /// <item><term>SignSGD</term><description>no buffers</description></item>
 /// <item><term>Rprop</term><description>M = prev, V = step_size</description></item>
 /// <item><term>ASGD</term><description>M = ax; the scalars <see cref="Eta"/> (eta) and <see cref="Mu"/> (mu)</description></item>
+/// <item><term>AdamW/SGD Schedule-Free</term><description>M = z (created on the first step as a copy of the parameter), V = exp_avg_sq (AdamW)</description></item>
 /// </list>
 /// </remarks>
 public sealed class ParamState
@@ -42,6 +43,10 @@ public sealed class ParamState
     public double Eta { get; set; }
     /// <summary>ASGD's averaging weight μ of the NEXT step (torch's float32 <c>state['mu']</c>; 1 when created).</summary>
     public double Mu { get; set; } = 1.0;
+    /// <summary>Schedule-Free: the largest scheduled lr so far (the reference's group <c>lr_max</c>; 0 before the first step).</summary>
+    public double LrMax { get; set; }
+    /// <summary>Schedule-Free: the sum of the averaging weights so far (the reference's group <c>weight_sum</c>).</summary>
+    public double WeightSum { get; set; }
 
     /// <summary>The state of a parameter of <paramref name="length"/> elements before its first step, as torch.optim
     /// creates it: one buffer per slot of the algorithm's descriptor (<see cref="AlgorithmInfo.State"/>) kept with these
@@ -82,6 +87,7 @@ public sealed class ParamState
     {
         Step = Step, M = (float[]?)M?.Clone(), V = (float[]?)V?.Clone(), VMax = (float[]?)VMax?.Clone(),
         Aux = (float[]?)Aux?.Clone(), Beta1Power = Beta1Power, Beta2Power = Beta2Power, MuProduct = MuProduct, Eta = Eta, Mu = Mu,
+        LrMax = LrMax, WeightSum = WeightSum,
     };
 
     /// <summary>The buffer torch.optim calls <paramref name="torchName"/> for <paramref name="algorithm"/>, or null.</summary>

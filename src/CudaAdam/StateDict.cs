@@ -17,8 +17,10 @@ namespace CudaAdam;
 /// corrections from them, never from pow (DESIGN.md).</remarks>
 public sealed record OptimizerStateDict
 {
-    /// <summary>The version this build writes and reads.</summary>
-    public const int CurrentVersion = 1;
+    /// <summary>The version this build writes; it reads 1 and 2. Version 2 (issue 12) adds each parameter's shape, the
+    /// Schedule-Free counters lr_max and weight_sum, and the train/eval mode; a version-1 dict reads as flat parameters,
+    /// zero counters, train mode.</summary>
+    public const int CurrentVersion = 2;
 
     public int Version { get; init; } = CurrentVersion;
     /// <summary>The algorithm's name (<see cref="AlgorithmInfo.Name"/>).</summary>
@@ -29,6 +31,9 @@ public sealed record OptimizerStateDict
     public required IReadOnlyList<ParamGroupState> ParamGroups { get; init; }
     /// <summary>Parameter index → its state; a parameter that has not stepped yet has none (as in torch).</summary>
     public required IReadOnlyDictionary<int, ParamStateEntry> State { get; init; }
+    /// <summary>Schedule-Free: the parameters hold the evaluation point x (<see cref="Optimizer.EvalMode"/>); torch keeps
+    /// it per group as <c>train_mode</c>.</summary>
+    public bool EvalMode { get; init; }
 
     private static readonly byte[] Magic = "CAOPTSD\0"u8.ToArray();
     private static readonly JsonSerializerOptions Json = new() { UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow };
@@ -41,6 +46,7 @@ public sealed record OptimizerStateDict
         w.Write(Algorithm);
         w.Write(StepCount);
         w.Write(SkippedSteps);
+        w.Write(EvalMode);
         w.Write(ParamGroups.Count);
         foreach (var g in ParamGroups)
         {
@@ -51,6 +57,9 @@ public sealed record OptimizerStateDict
                 w.Write(g.Params[i]);
                 w.Write(g.Names[i]);
                 w.Write(g.Lengths[i]);
+                var shape = g.Shapes?[i] ?? [g.Lengths[i]];
+                w.Write(shape.Count);
+                foreach (int d in shape) w.Write(d);
             }
         }
         w.Write(State.Count);
@@ -61,6 +70,8 @@ public sealed record OptimizerStateDict
             w.Write(s.Beta1Power);
             w.Write(s.Beta2Power);
             w.Write(s.MuProduct);
+            w.Write(s.LrMax);
+            w.Write(s.WeightSum);
             w.Write(s.Buffers.Count);
             foreach (var (name, values) in s.Buffers.OrderBy(kv => kv.Key, StringComparer.Ordinal))
             {
@@ -83,19 +94,27 @@ public sealed record OptimizerStateDict
         {
             if (!r.ReadBytes(Magic.Length).AsSpan().SequenceEqual(Magic)) throw new InvalidDataException("not an optimizer state dict (bad magic bytes)");
             int version = r.ReadInt32();
-            if (version != CurrentVersion)
-                throw new InvalidDataException($"optimizer state dict version {version}; this build reads version {CurrentVersion}");
+            if (version is < 1 or > CurrentVersion)
+                throw new InvalidDataException($"optimizer state dict version {version}; this build reads versions 1 … {CurrentVersion}");
+            bool v2 = version >= 2;
             string algorithm = r.ReadString();
             long stepCount = r.ReadInt64(), skipped = r.ReadInt64();
+            bool evalMode = v2 && r.ReadBoolean();
             var groups = new ParamGroupState[Count(r, ms, 1, "parameter groups")];
             for (int g = 0; g < groups.Length; g++)
             {
                 var hp = JsonSerializer.Deserialize<Hyperparameters>(r.ReadString(), Json)
                          ?? throw new InvalidDataException($"parameter group {g}: no hyperparameters");
                 int n = Count(r, ms, 12, $"parameters of group {g}");
-                var (ids, names, lengths) = (new int[n], new string[n], new int[n]);
-                for (int i = 0; i < n; i++) (ids[i], names[i], lengths[i]) = (r.ReadInt32(), r.ReadString(), r.ReadInt32());
-                groups[g] = new ParamGroupState(hp, ids, names, lengths);
+                var (ids, names, lengths, shapes) = (new int[n], new string[n], new int[n], new int[n][]);
+                for (int i = 0; i < n; i++)
+                {
+                    (ids[i], names[i], lengths[i]) = (r.ReadInt32(), r.ReadString(), r.ReadInt32());
+                    if (!v2) continue;   // not recorded: not checked
+                    shapes[i] = new int[Count(r, ms, 4, $"dimensions of parameter {ids[i]}")];
+                    for (int d = 0; d < shapes[i].Length; d++) shapes[i][d] = r.ReadInt32();
+                }
+                groups[g] = new ParamGroupState(hp, ids, names, lengths) { Shapes = v2 ? shapes : null };
             }
             var state = new Dictionary<int, ParamStateEntry>();
             int entries = Count(r, ms, 40, "state entries");
@@ -104,6 +123,7 @@ public sealed record OptimizerStateDict
                 int index = r.ReadInt32();
                 long step = r.ReadInt64();
                 double b1 = r.ReadDouble(), b2 = r.ReadDouble(), mu = r.ReadDouble();
+                double lrMax = v2 ? r.ReadDouble() : 0, weightSum = v2 ? r.ReadDouble() : 0;
                 var buffers = new Dictionary<string, float[]>(StringComparer.Ordinal);
                 int nb = Count(r, ms, 5, $"buffers of parameter {index}");
                 for (int b = 0; b < nb; b++)
@@ -114,13 +134,14 @@ public sealed record OptimizerStateDict
                     Buffer.BlockCopy(r.ReadBytes(len * sizeof(float)), 0, values, 0, len * sizeof(float));
                     if (!buffers.TryAdd(name, values)) throw new InvalidDataException($"parameter {index}: buffer {name} twice");
                 }
-                if (!state.TryAdd(index, new ParamStateEntry(step, b1, b2, mu, buffers)))
+                if (!state.TryAdd(index, new ParamStateEntry(step, b1, b2, mu, buffers, lrMax, weightSum)))
                     throw new InvalidDataException($"parameter {index} has two state entries");
             }
             if (ms.Position != ms.Length) throw new InvalidDataException($"{ms.Length - ms.Position} unexpected bytes after the state dict");
             return new OptimizerStateDict
             {
                 Version = version, Algorithm = algorithm, StepCount = stepCount, SkippedSteps = skipped, ParamGroups = groups, State = state,
+                EvalMode = evalMode,
             };
         }
         catch (Exception e) when (e is EndOfStreamException or JsonException or FormatException)
@@ -140,8 +161,15 @@ public sealed record OptimizerStateDict
     }
 }
 
-/// <summary>One parameter group of a state dict: its hyperparameters and its parameters' indices, names and lengths.</summary>
-public sealed record ParamGroupState(Hyperparameters Hyperparameters, IReadOnlyList<int> Params, IReadOnlyList<string> Names, IReadOnlyList<int> Lengths);
+/// <summary>One parameter group of a state dict: its hyperparameters and its parameters' indices, names, lengths and
+/// shapes (<see cref="Shapes"/> null: not recorded, as in version 1; not checked then).</summary>
+public sealed record ParamGroupState(Hyperparameters Hyperparameters, IReadOnlyList<int> Params, IReadOnlyList<string> Names, IReadOnlyList<int> Lengths)
+{
+    /// <summary>Each parameter's <see cref="Parameter.Shape"/>, or null.</summary>
+    public IReadOnlyList<IReadOnlyList<int>>? Shapes { get; init; }
+}
 
-/// <summary>One parameter's state in a state dict: torch's <c>step</c>, the running products, and the buffers by torch's names.</summary>
-public sealed record ParamStateEntry(long Step, double Beta1Power, double Beta2Power, double MuProduct, IReadOnlyDictionary<string, float[]> Buffers);
+/// <summary>One parameter's state in a state dict: torch's <c>step</c>, the running products, the buffers by torch's names,
+/// and Schedule-Free's lr_max and weight_sum (0 for every other algorithm).</summary>
+public sealed record ParamStateEntry(long Step, double Beta1Power, double Beta2Power, double MuProduct, IReadOnlyDictionary<string, float[]> Buffers,
+    double LrMax = 0, double WeightSum = 0);

@@ -51,6 +51,24 @@ public readonly record struct StepScalars
     public double AdanStepSizeDiff { get; init; }
     /// <summary>Adan's sqrt(1 − β3^t), β3^t by pow as sail-sg/Adan (Adan has no device clock).</summary>
     public double AdanBc3Sqrt { get; init; }
+    /// <summary>Schedule-Free: this step's lr after warmup, γ_t = γ·min(1, t/warmup_steps).</summary>
+    public double ScheduledLr { get; init; }
+    /// <summary>Schedule-Free: c_{t+1} = w_t / Σ_{i≤t} w_i, w_t = t^r · (max_{i≤t} γ_i)^weight_lr_power (0 when the sum is 0).</summary>
+    public double Ckp1 { get; init; }
+    /// <summary>Schedule-Free: the coefficient of the normalized gradient in the y update, γ_t·(β·(1 − c_{t+1}) − 1), with β
+    /// the interpolation β1 (AdamW) or momentum (SGD).</summary>
+    public double ScheduleFreeYStep { get; init; }
+
+    /// <summary>x^y: for y = 0, 1, 2 (Schedule-Free's usual r and weight_lr_power) the products 1, x, x·x, which every
+    /// machine rounds alike (the device clock, kernels/clock.cu, computes the same); otherwise <see cref="Math.Pow"/>
+    /// (host only: such settings have no device clock, <see cref="ScheduleFreeClockRefusal"/>).</summary>
+    public static double ExactPower(double x, double y) => y == 0 ? 1 : y == 1 ? x : y == 2 ? x * x : Math.Pow(x, y);
+
+    /// <summary>Why Schedule-Free with <paramref name="hp"/> has no device clock (r not 0 or 1, weight_lr_power not 0, 1 or
+    /// 2: the weight would need pow, which the GPU rounds differently), or null when it has one.</summary>
+    public static string? ScheduleFreeClockRefusal(Hyperparameters hp) =>
+        hp.R is 0 or 1 && hp.WeightLrPower is 0 or 1 or 2 ? null
+        : FormattableString.Invariant($"Schedule-Free with r = {hp.R}, weight_lr_power = {hp.WeightLrPower} needs pow for its averaging weight, which the device clock does not compute bitwise (r in {{0, 1}} and weight_lr_power in {{0, 1, 2}} have one)");
 
     /// <summary>
     /// Starts step t+1 of a parameter: increments <see cref="ParamState.Step"/>, advances the running products
@@ -118,6 +136,18 @@ public readonly record struct StepScalars
             adanStepSizeDiff = hp.Lr * hp.Beta2 / bc2;
             adanBc3Sqrt = Math.Sqrt(1 - Math.Pow(hp.Beta3, t));
         }
+        double scheduledLr = 0, ckp1 = 0, yStep = 0;
+        if (algorithm.Info().EvalInterpolation is { } beta)
+        {
+            // facebookresearch/schedule_free (adamw_schedulefree.py, sgd_schedulefree.py), with k = t − 1. Per parameter
+            // here (its own t, lr_max and weight_sum), per group there: the same when every parameter steps every time.
+            scheduledLr = hp.Lr * (t - 1 < hp.WarmupSteps ? (double)t / hp.WarmupSteps : 1.0);
+            state.LrMax = scheduledLr > state.LrMax ? scheduledLr : state.LrMax;
+            double weight = ExactPower(t, hp.R) * ExactPower(state.LrMax, hp.WeightLrPower);
+            state.WeightSum += weight;
+            ckp1 = state.WeightSum == 0 ? 0 : weight / state.WeightSum;   // Python: ZeroDivisionError -> 0
+            yStep = scheduledLr * (beta(hp) * (1 - ckp1) - 1);
+        }
         return new StepScalars
         {
             Step = t,
@@ -141,6 +171,9 @@ public readonly record struct StepScalars
             AdemamixBeta3 = ademamixBeta3,
             AdanStepSizeDiff = adanStepSizeDiff,
             AdanBc3Sqrt = adanBc3Sqrt,
+            ScheduledLr = scheduledLr,
+            Ckp1 = ckp1,
+            ScheduleFreeYStep = yStep,
         };
     }
 }

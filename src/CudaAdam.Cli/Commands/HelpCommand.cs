@@ -76,6 +76,8 @@ public sealed class HelpCommand : ICommand
         if (i.UsesEps) sb.Append(FormattableString.Invariant($", eps {d.Eps}"));
         sb.Append(FormattableString.Invariant($", weight_decay {d.WeightDecay}"));
         foreach (var key in i.Keys) sb.Append(FormattableString.Invariant($", {key} {Value(d, key)}"));
+        if (i.EvalInterpolation is not null)
+            sb.Append(FormattableString.Invariant($"{(i.UsesBetas ? "" : $", momentum {d.Momentum}")}, warmup_steps {d.WarmupSteps}, r {d.R}, weight_lr_power {d.WeightLrPower}"));
         sb.Append('\n');
         foreach (var tuple in i.Tuples)
             sb.Append("  tuple      ").Append(tuple.Key).Append(" = (").Append(string.Join(", ", tuple.Components)).Append(") in configs and torch\n");

@@ -19,17 +19,17 @@ internal static class HyperparameterKeys
     private static Key D(string snake, Func<Hyperparameters, double, Hyperparameters> set) =>
         new(snake, false, (h, raw, what) => set(h, Arguments.ParseDouble(raw, what)));
 
+    private static Key B(string snake, Func<Hyperparameters, bool, Hyperparameters> set) =>
+        new(snake, true, (h, raw, what) => set(h, Arguments.ParseBool(raw, what)));
+
     private static Key I(string snake, Func<Hyperparameters, int, Hyperparameters> set) =>
         new(snake, false, (h, raw, what) =>
         {
             double v = Arguments.ParseDouble(raw, what);
-            if (!(v >= 0 && v <= int.MaxValue && v == Math.Floor(v)))
-                throw new UsageException($"{what}: '{raw}' is not a whole number of steps >= 0");
+            if (v != Math.Floor(v) || v < 0 || v > int.MaxValue)
+                throw new UsageException($"{what}: '{raw}' is not a whole number >= 0");
             return set(h, (int)v);
         });
-
-    private static Key B(string snake, Func<Hyperparameters, bool, Hyperparameters> set) =>
-        new(snake, true, (h, raw, what) => set(h, Arguments.ParseBool(raw, what)));
 
     public static readonly IReadOnlyList<Key> All =
     [
@@ -61,6 +61,10 @@ internal static class HyperparameterKeys
         D("beta3", (h, v) => h with { Beta3 = v }),
         I("alpha_warmup", (h, v) => h with { AlphaWarmup = v }),
         I("beta3_warmup", (h, v) => h with { Beta3Warmup = v }),
+        // Schedule-Free (facebookresearch/schedule_free's keywords)
+        I("warmup_steps", (h, v) => h with { WarmupSteps = v }),
+        D("r", (h, v) => h with { R = v }),
+        D("weight_lr_power", (h, v) => h with { WeightLrPower = v }),
     ];
 
     public static Key? Find(string snake) => All.FirstOrDefault(k => k.Snake == snake);

@@ -11,7 +11,7 @@ public sealed class RunCommand : ICommand
 
     public string Name => "run";
     public bool HandlesInterrupts => true;
-    public string Summary => "the main job: `train` on its embedded default (MLP on Fashion-MNIST, six optimizers, report)";
+    public string Summary => "the main job: `train` on its embedded default (MLP on Fashion-MNIST, seven optimizers, report)";
     public string Usage => "usage: cudaadam run [config.json] [--output DIR]   (the same as `cudaadam train`)\n\n" + _train.Usage;
 
     public int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr) => _train.Run(args, stdout, stderr);

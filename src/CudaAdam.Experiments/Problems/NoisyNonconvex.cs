@@ -9,14 +9,17 @@ namespace CudaAdam.Experiments.Problems;
 /// F is L-smooth with L = 1 + a·ω², nonconvex when a·ω² &gt; 1 (defaults a = 1, ω = 2: L = 5, local minima near
 /// |x_j| ≈ 1.9 besides the global one at 0, F* = −a·d), bounded below, and its gradient does not vanish at infinity.
 /// The noise is unbiased with coordinate variance σ0² + σ1²·|∇_j F|^p: the generalized p-affine variance assumption
-/// of arXiv 2507.05966 holds with equality coordinate by coordinate.
+/// of arXiv 2507.05966 holds with equality coordinate by coordinate. With <c>skewed</c>, ξ_j = E_j − 1 with E_j ~ Exp(1)
+/// instead (mean 0, variance 1, skewness 2: the same variance, a heavy right tail), for checks that a finding does not
+/// rest on symmetric noise.
 /// </summary>
 public sealed class NoisyNonconvex
 {
     private readonly Random _rng;
 
-    public NoisyNonconvex(int dimension, double sigma0, double sigma1 = 0, double p = 1, double a = 1, double omega = 2, int seed = 1)
+    public NoisyNonconvex(int dimension, double sigma0, double sigma1 = 0, double p = 1, double a = 1, double omega = 2, int seed = 1, bool skewed = false)
     {
+        Skewed = skewed;
         ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
         if (!(sigma0 >= 0) || !(sigma1 >= 0)) throw new ArgumentOutOfRangeException(nameof(sigma0), "noise scales must be >= 0");
         if (!(p >= 0 && p <= 2)) throw new ArgumentOutOfRangeException(nameof(p), p, "p must be in [0, 2]");
@@ -30,6 +33,8 @@ public sealed class NoisyNonconvex
     public double P { get; }
     public double A { get; }
     public double Omega { get; }
+    /// <summary>ξ = Exp(1) − 1 (skewed) rather than N(0, 1).</summary>
+    public bool Skewed { get; }
     /// <summary>The smoothness constant L = 1 + a·ω².</summary>
     public double Smoothness => 1 + A * Omega * Omega;
     /// <summary>min F = −a·d (at x = 0).</summary>
@@ -76,7 +81,7 @@ public sealed class NoisyNonconvex
             double g = x[j] + A * Omega * Math.Sin(Omega * x[j]);
             s2 += g * g; s1 += Math.Abs(g);
             double sd = Sigma1 == 0 ? Sigma0 : Math.Sqrt(Sigma0 * Sigma0 + Sigma1 * Sigma1 * Math.Pow(Math.Abs(g), P));
-            noisy[j] = (float)(g + sd * Normal());
+            noisy[j] = (float)(g + sd * (Skewed ? -Math.Log(1.0 - _rng.NextDouble()) - 1.0 : Normal()));
         }
         return (Math.Sqrt(s2), s1);
     }

@@ -75,7 +75,7 @@ public sealed class ZhangCounterexample
     {
         if (steps < 2) throw new ArgumentOutOfRangeException(nameof(steps), steps, "steps must be at least 2 (the run reports x after half of them)");
         var x = new float[] { (float)x0 };
-        var opt = new ReferenceStepper(Algorithm.Adam, new Hyperparameters { Beta1 = beta1, Beta2 = beta2, Eps = eps, Lr = eta }, 1);
+        var opt = new ReferenceStepper(Algorithm.Adam, Hyperparameters.For(Algorithm.Adam, beta1: beta1, beta2: beta2, eps: eps, lr: eta), 1);
         var rng = new Random(seed);
         var order = Enumerable.Range(0, N).ToArray();
         var grad = new float[1];

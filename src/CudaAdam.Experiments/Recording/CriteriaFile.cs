@@ -33,8 +33,10 @@ public sealed record EarlierVerdict(string Verdict, string Date, string Why);
 /// <param name="High">Equivalent: the upper bound.</param>
 /// <param name="Center">Equivalent with a symmetric margin: the centre (0 unless given).</param>
 /// <param name="Earlier">Our previous verdict on this claim, if any.</param>
+/// <param name="Complements">The id of a complementary criterion on the same θ (e.g. "momentum helps" vs "no difference"):
+/// at most one of a pair can be supported, and the README table shows the pair as one finding.</param>
 public sealed record CriterionSpec(string Id, string Claim, string Source, string Metric, TestKind Test, double Margin, double Low, double High,
-    double Center, EarlierVerdict? Earlier)
+    double Center, EarlierVerdict? Earlier, string? Complements = null)
 {
     /// <summary>The test in words, e.g. "θ &gt; 0.9" or "−0.1 &lt; θ &lt; 0.1 (equivalence, TOST)".</summary>
     public string TestText => Test switch
@@ -91,6 +93,8 @@ public sealed class CriteriaFile
         foreach (var c in Req(root, "criteria").EnumerateArray())
             list.Add(ParseCriterion(c));
         if (list.Select(c => c.Id).Distinct().Count() != list.Count) throw Bad("two criteria share an id");
+        foreach (var c in list)
+            if (c.Complements is { } other && list.All(x => x.Id != other)) throw Bad($"criterion {c.Id} complements \"{other}\", which is not in the file");
         Criteria = list;
     }
 
@@ -229,7 +233,8 @@ public sealed class CriteriaFile
         EarlierVerdict? earlier = null;
         if (c.TryGetProperty("earlier", out var e))
             earlier = new EarlierVerdict(Req(e, "verdict").GetString()!, Req(e, "date").GetString()!, Req(e, "why").GetString()!);
-        return new CriterionSpec(id, Req(c, "claim").GetString()!, Req(c, "source").GetString()!, Req(c, "metric").GetString()!, test, margin, low, high, center, earlier);
+        string? complements = c.TryGetProperty("complements", out var co) ? co.GetString() : null;
+        return new CriterionSpec(id, Req(c, "claim").GetString()!, Req(c, "source").GetString()!, Req(c, "metric").GetString()!, test, margin, low, high, center, earlier, complements);
     }
 
     private static JsonElement Req(JsonElement e, string name) =>

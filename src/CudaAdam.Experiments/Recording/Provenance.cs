@@ -63,23 +63,10 @@ public sealed record Provenance
     public static Provenance FromJson(string json) => JsonSerializer.Deserialize<Provenance>(json, Json)
         ?? throw new InvalidDataException("empty provenance record");
 
-    /// <summary>The 1-, 5- and 15-minute load averages from /proc/loadavg ("n/a" elsewhere).</summary>
-    public static string LoadAverage()
-    {
-        try { return string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)); }
-        catch (IOException) { return "n/a"; }
-        catch (UnauthorizedAccessException) { return "n/a"; }
-    }
+    /// <summary>The 1-, 5- and 15-minute load averages ("unknown" where /proc/loadavg is missing).</summary>
+    public static string LoadAverage() => CudaAdam.MachineInfo.LoadAverage();
 
-    private static string CpuModel()
-    {
-        try
-        {
-            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
-            return line is null ? System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString() : line[(line.IndexOf(':') + 1)..].Trim();
-        }
-        catch (IOException) { return System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString(); }
-    }
+    private static string CpuModel() => CudaAdam.MachineInfo.CpuModel();
 
     private static string GpuNames()
     {

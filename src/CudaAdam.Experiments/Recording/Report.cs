@@ -222,7 +222,7 @@ public sealed class Report
         var sb = new StringBuilder();
         sb.Append("# ").Append(Title).Append("\n\n");
         sb.Append($"Run: `scripts/fsx {Options.Script}` size **{Options.Size.ToString().ToLowerInvariant()}**, {SeedList.Count} seeds ({SeedRange(SeedList)}); ")
-          .Append($"criteria [`scripts/criteria/{c.Name}.json`](../../scripts/criteria/{c.Name}.json) **version {c.Version}** (sha256 `{c.Hash}`).\n\n");
+          .Append($"criteria `scripts/criteria/{c.Name}.json` **version {c.Version}** (sha256 `{c.Hash}`).\n\n");
         if (c.Unregistered is not null) sb.Append($"> Criteria not registered: {c.Unregistered}.\n\n");
         sb.Append("## Criteria (fixed before the run in the criteria file)\n\n");
         sb.Append($"Source: {c.Source}. Each criterion is an effect θ with a bootstrap interval over seeds (expanded percentile, {Num(100 * (1 - 2 * c.Alpha))}%, ")
@@ -250,6 +250,7 @@ public sealed class Report
         var missing = c.Criteria.Where(s => decisions.All(d => d.Spec.Id != s.Id)).Select(s => s.Id).ToArray();
         if (missing.Length > 0) sb.Append($"\nNot measured by this run: {string.Join(", ", missing.Select(x => $"`{x}`"))}.\n");
         sb.Append($"\n**Verdicts: {Counts(decisions)}.**");
+        if (c.Criteria.Any(x => x.Complements is not null)) sb.Append($" Findings, a complementary pair counted once: {Counts(Findings(decisions))}.");
         if (Options.Size == RunSize.Smoke) sb.Append(" This was a smoke run (too small to decide); run without `--smoke` for a verdict.");
         sb.Append('\n');
         if (RawFiles.Count > 0)
@@ -301,6 +302,7 @@ public sealed class Report
                 ["departure"] = d.Departure,
                 ["seeds_to_decide"] = d.SeedsToDecide,
                 ["evidence"] = d.Evidence,
+                ["complements"] = d.Spec.Complements,
                 ["earlier"] = d.Spec.Earlier is { } e ? new JsonObject { ["verdict"] = e.Verdict, ["date"] = e.Date, ["why"] = e.Why } : null,
             }).ToArray()),
         };
@@ -315,6 +317,29 @@ public sealed class Report
         V.Inconclusive => "inconclusive",
         _ => "not tested as stated",
     };
+
+    /// <summary>
+    /// The decisions with each complementary pair (<see cref="CriterionSpec.Complements"/>) counted once: the member that
+    /// was supported if one was (its complement is dropped), else the first of the pair.
+    /// </summary>
+    public static IReadOnlyList<Decision> Findings(IReadOnlyList<Decision> ds)
+    {
+        var list = new List<Decision>();
+        foreach (var d in ds)
+        {
+            var partner = ds.FirstOrDefault(o => o != d && (o.Spec.Complements == d.Spec.Id || d.Spec.Complements == o.Spec.Id));
+            if (partner is null) { list.Add(d); continue; }
+            bool keep = d.Verdict == V.Supported || partner.Verdict != V.Supported && IndexOf(ds, d) < IndexOf(ds, partner);
+            if (keep) list.Add(d);
+        }
+        return list;
+    }
+
+    private static int IndexOf(IReadOnlyList<Decision> ds, Decision d)
+    {
+        for (int i = 0; i < ds.Count; i++) if (ReferenceEquals(ds[i], d)) return i;
+        return -1;
+    }
 
     /// <summary>e.g. "2 supported, 1 inconclusive".</summary>
     public static string Counts(IEnumerable<Decision> ds)

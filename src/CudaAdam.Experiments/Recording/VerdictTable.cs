@@ -36,13 +36,23 @@ public static class VerdictTable
             var crit = root.GetProperty("criteria_file").GetString()!;
             int version = root.GetProperty("criteria_version").GetInt32();
             var size = root.GetProperty("size").GetString();
-            foreach (var c in root.GetProperty("criteria").EnumerateArray())
+            var all = root.GetProperty("criteria").EnumerateArray().ToArray();
+            string? Comp(JsonElement c) => c.TryGetProperty("complements", out var x) && x.ValueKind == JsonValueKind.String ? x.GetString() : null;
+            string Id(JsonElement c) => c.GetProperty("id").GetString()!;
+            string Verdict(JsonElement c) => c.GetProperty("verdict").GetString()!;
+            foreach (var c in all)
             {
+                var partner = all.Where(o => Id(o) != Id(c) && (Comp(o) == Id(c) || Comp(c) == Id(o))).Select(o => (JsonElement?)o).FirstOrDefault();
+                // A complementary pair is one finding: show the supported member (or the first), with its partner's verdict.
+                if (partner is { } pr && (Verdict(pr) == "supported" && Verdict(c) != "supported"
+                                          || Verdict(c) != "supported" && Verdict(pr) != "supported" && Array.IndexOf(all, pr) < Array.IndexOf(all, c)))
+                    continue;
                 var verdict = c.GetProperty("verdict").GetString()!;
                 var asRun = c.GetProperty("as_run").GetString()!;
                 var dep = c.TryGetProperty("departure", out var d) && d.ValueKind == JsonValueKind.String ? d.GetString() : null;
                 var more = c.TryGetProperty("seeds_to_decide", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() : null;
-                var word = $"**{verdict}**" + (dep is null ? "" : $" ({dep}; as run: {asRun})") + (more is null ? "" : $" — {more}");
+                var word = $"**{verdict}**" + (dep is null ? "" : $" ({dep}; as run: {asRun})") + (more is null ? "" : $" — {more}")
+                    + (partner is { } p2 ? $"; its complement `{Id(p2)}`: {Verdict(p2)}" : "");
                 var earlier = "";
                 if (c.TryGetProperty("earlier", out var e) && e.ValueKind == JsonValueKind.Object)
                 {

@@ -35,6 +35,16 @@ public static class Bootstrap
         if (resamples < 100) throw new ArgumentOutOfRangeException(nameof(resamples), resamples, "use at least 100 resamples (1000+ for a 95% interval)");
         if (!(confidence > 0 && confidence < 1)) throw new ArgumentOutOfRangeException(nameof(confidence), confidence, "the confidence level must be in (0, 1), e.g. 0.95");
         double estimate = statistic(items);
+        var replicates = Replicates(items, statistic, resamples, seed);
+        Array.Sort(replicates);
+        double low = Quantile(replicates, (1 - confidence) / 2), high = Quantile(replicates, (1 + confidence) / 2);
+        return new BootstrapResult(estimate, low, high, ArrayStatistics.StandardDeviation(replicates), confidence, resamples, seed);
+    }
+
+    /// <summary>B replicates of the statistic on resamples of n items drawn with replacement (<see cref="Random"/>(seed)), unsorted.</summary>
+    /// <exception cref="ArgumentException">A replicate is not finite.</exception>
+    internal static double[] Replicates<T>(IReadOnlyList<T> items, Func<IReadOnlyList<T>, double> statistic, int resamples, int seed)
+    {
         var rng = new Random(seed);
         var draw = new T[items.Count];
         var replicates = new double[resamples];
@@ -46,9 +56,7 @@ public static class Bootstrap
                 throw new ArgumentException($"the statistic returned {v} on bootstrap replicate {r} (seed {seed}): it must be finite on any resample", nameof(statistic));
             replicates[r] = v;
         }
-        Array.Sort(replicates);
-        double low = Quantile(replicates, (1 - confidence) / 2), high = Quantile(replicates, (1 + confidence) / 2);
-        return new BootstrapResult(estimate, low, high, ArrayStatistics.StandardDeviation(replicates), confidence, resamples, seed);
+        return replicates;
     }
 
     /// <summary>Percentile bootstrap of the mean of <paramref name="values"/> (e.g. one final loss per seed).</summary>

@@ -53,17 +53,7 @@ public sealed class BootstrapDistribution
         if (resamples < 1000) throw new ArgumentOutOfRangeException(nameof(resamples), resamples, "use at least 1000 resamples (the expanded tails sit near the 0.1% quantile at n = 5)");
         double estimate = statistic(items);
         if (!double.IsFinite(estimate)) throw new ArgumentException($"the statistic is {estimate} on the original items: it must be finite", nameof(statistic));
-        var rng = new Random(seed);
-        var draw = new T[items.Count];
-        var reps = new double[resamples];
-        for (int r = 0; r < resamples; r++)
-        {
-            for (int i = 0; i < draw.Length; i++) draw[i] = items[rng.Next(items.Count)];
-            double v = statistic(draw);
-            if (!double.IsFinite(v))
-                throw new ArgumentException($"the statistic returned {v} on bootstrap replicate {r} (seed {seed}): it must be finite on any resample", nameof(statistic));
-            reps[r] = v;
-        }
+        var reps = Bootstrap.Replicates(items, statistic, resamples, seed);
         Array.Sort(reps);
         return new BootstrapDistribution(estimate, items.Count, reps, seed);
     }

@@ -126,12 +126,17 @@ internal static class Reports
             IEnumerable<(string Label, double[] X, double[] Y)> series, bool integerX = false)
         {
             var plt = new ScottPlot.Plot();
-            foreach (var (label, x, y) in series)
+            var all = series.ToArray();
+            var styles = Styles(all);
+            ScottPlot.LinePattern[] patterns = [ScottPlot.LinePattern.Solid, ScottPlot.LinePattern.Dashed, ScottPlot.LinePattern.Dotted];
+            for (int i = 0; i < all.Length; i++)
             {
+                var (_, x, y) = all[i];
                 var line = plt.Add.Scatter(x, y);
-                line.LegendText = label;
+                line.LegendText = styles[i].Legend;
                 line.MarkerSize = x.Length > 50 ? 0 : 5;
-                line.LineWidth = 1.5f;
+                line.LineWidth = styles[i].Copy == 0 ? 1.5f : 2.5f;
+                line.LinePattern = patterns[styles[i].Copy % patterns.Length];
             }
             plt.Title(plotTitle);
             plt.XLabel(xLabel);
@@ -140,6 +145,29 @@ internal static class Reports
             if (integerX) plt.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
             AtomicFile.WriteAllBytes(Path.Combine(folder, file), plt.GetImageBytes(1000, 600, ScottPlot.ImageFormat.Png));
         }
+    }
+
+    /// <summary>
+    /// How each curve of a plot is told apart from an identical one (adam and signadam are the same step bit for bit, so
+    /// their curves coincide and the later one would hide the earlier): a curve whose points equal an earlier curve's
+    /// exactly is copy 1, 2, … of it (drawn dashed, then dotted, wider, over the solid original) and its legend says
+    /// <c>"signadam ≡ adam"</c>; every other curve is copy 0 with its own label.
+    /// </summary>
+    internal static (string Legend, int Copy)[] Styles(IReadOnlyList<(string Label, double[] X, double[] Y)> series)
+    {
+        var result = new (string, int)[series.Count];
+        for (int i = 0; i < series.Count; i++)
+        {
+            int first = -1, copies = 0;
+            for (int j = 0; j < i; j++)
+                if (series[j].X.AsSpan().SequenceEqual(series[i].X) && series[j].Y.AsSpan().SequenceEqual(series[i].Y))
+                {
+                    if (first < 0) first = j;
+                    copies++;
+                }
+            result[i] = first < 0 ? (series[i].Label, 0) : ($"{series[i].Label} ≡ {series[first].Label}", copies);
+        }
+        return result;
     }
 
     private static string LoadAverage()

@@ -337,6 +337,19 @@ public sealed class OptimizerConfig
     /// adam, adamw, signadam, adamax).</summary>
     [ConfigurationKeyName("bias_correction")]
     public bool? BiasCorrection { get; set; }
+    /// <summary>Schedule-Free only (<c>adamwschedulefree</c>, <c>sgdschedulefree</c>): the optimizer's own linear lr warmup
+    /// (<see cref="CudaAdam.Hyperparameters.WarmupSteps"/>); such a run ignores the job's <c>schedule</c> (Schedule-Free
+    /// replaces the schedule by its averaging), and the log says so.</summary>
+    [ConfigurationKeyName("warmup_steps")]
+    public int? WarmupSteps { get; set; }
+    /// <summary>Schedule-Free only: the averaging weight's power of t (<see cref="CudaAdam.Hyperparameters.R"/>).</summary>
+    public double? R { get; set; }
+    /// <summary>Schedule-Free only: the averaging weight's power of lr_max (<see cref="CudaAdam.Hyperparameters.WeightLrPower"/>).</summary>
+    [ConfigurationKeyName("weight_lr_power")]
+    public double? WeightLrPower { get; set; }
+
+    /// <summary>Whether this optimizer is Schedule-Free (it has train/eval modes and ignores the job's schedule).</summary>
+    [JsonIgnore] public bool ScheduleFree => Algorithm.Info().EvalInterpolation is not null;
 
     [JsonIgnore] public Algorithm Algorithm { get; private set; }
     /// <summary>The label, or the name when there is none.</summary>
@@ -351,6 +364,7 @@ public sealed class OptimizerConfig
             Lr = Lr ?? h.Lr, Beta1 = Beta1 ?? h.Beta1, Beta2 = Beta2 ?? h.Beta2, Eps = Eps ?? h.Eps,
             WeightDecay = WeightDecay ?? h.WeightDecay, Amsgrad = Amsgrad ?? h.Amsgrad, Momentum = Momentum ?? h.Momentum,
             Dampening = Dampening ?? h.Dampening, Nesterov = Nesterov ?? h.Nesterov, BiasCorrection = BiasCorrection ?? h.BiasCorrection,
+            WarmupSteps = WarmupSteps ?? h.WarmupSteps, R = R ?? h.R, WeightLrPower = WeightLrPower ?? h.WeightLrPower,
         };
     }
 
@@ -361,6 +375,9 @@ public sealed class OptimizerConfig
         Label ??= Name;
         if (Label.Length == 0 || Label.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || Label.Contains(' ') || Label.Contains(','))
             throw new ConfigException($"optimizers: label '{Label}' must be a non-empty word without spaces, commas or '/' (it names files)");
+        if (!ScheduleFree && (WarmupSteps, R, WeightLrPower) is not (null, null, null))
+            throw new ConfigException($"optimizers.{Label}: warmup_steps, r and weight_lr_power are keys of the Schedule-Free optimizers " +
+                                      $"(adamwschedulefree, sgdschedulefree), not {Name}; use the job's \"schedule\" for a warmup");
         var h = Hyperparameters();
         try { h.Validate(Algorithm); }
         catch (ArgumentException e) { throw new ConfigException($"optimizers.{Label}: {e.Message}", e); }
@@ -369,6 +386,7 @@ public sealed class OptimizerConfig
         (Amsgrad, Momentum, Dampening, Nesterov) = (h.Amsgrad, h.Momentum, h.Dampening, h.Nesterov);
         // Written back only when it is off, so configs of the algorithms without the switch stay as they were.
         BiasCorrection = h.BiasCorrection ? null : false;
+        if (ScheduleFree) (WarmupSteps, R, WeightLrPower) = (h.WarmupSteps, h.R, h.WeightLrPower);
     }
 }
 

@@ -67,18 +67,47 @@ public static class TrainJob
         ITrainProgress? progress = null)
     {
         config.Resolve();
+        var start = now ?? DateTime.UtcNow;
         if (config.Model.IsProblem)
-        {
-            string problemFolder = CreateRunFolder(config, now ?? DateTime.UtcNow);
-            using var problemLock = RunFolderLock.Acquire(problemFolder);
-            AtomicFile.WriteAllText(Path.Combine(problemFolder, "config.json"), config.ToJson() + "\n");
-            return ExecuteProblem(config, problemFolder, new Dictionary<string, (List<StepRecord>, List<EpochRecord>)>(), log, cancel, progress);
-        }
+            return InNewRunFolder(config, start, folder =>
+                ExecuteProblem(config, folder, new Dictionary<string, (List<StepRecord>, List<EpochRecord>)>(), log, cancel, progress));
         var (train, test) = config.Data.Load();
-        string folder = CreateRunFolder(config, now ?? DateTime.UtcNow);
-        using var folderLock = RunFolderLock.Acquire(folder);
-        AtomicFile.WriteAllText(Path.Combine(folder, "config.json"), config.ToJson() + "\n");
-        return Execute(config, folder, train, test, new Dictionary<string, (List<StepRecord>, List<EpochRecord>)>(), log, cancel, progress);
+        return InNewRunFolder(config, start, folder =>
+            Execute(config, folder, train, test, new Dictionary<string, (List<StepRecord>, List<EpochRecord>)>(), log, cancel, progress));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="job"/> in a new, locked run folder that holds config.json. When the job fails before it
+    /// wrote anything else (a backend that does not open, a model the device path does not run), the folder goes again:
+    /// a failed start leaves no run folder behind, and the error says why.
+    /// </summary>
+    private static TrainResult InNewRunFolder(TrainConfig config, DateTime now, Func<string, TrainResult> job)
+    {
+        string folder = CreateRunFolder(config, now);
+        try
+        {
+            using var folderLock = RunFolderLock.Acquire(folder);
+            AtomicFile.WriteAllText(Path.Combine(folder, "config.json"), config.ToJson() + "\n");
+            return job(folder);
+        }
+        catch
+        {
+            RemoveIfNothingRan(folder);   // the lock is released by now: the using ended before this block
+            throw;
+        }
+    }
+
+    /// <summary>Deletes <paramref name="folder"/> when it holds only what a start writes (config.json and the lock
+    /// files); a folder with any record, checkpoint or plot stays as it is.</summary>
+    internal static void RemoveIfNothingRan(string folder)
+    {
+        string[] startFiles = ["config.json", ".lock", ".lock.pid"];
+        try
+        {
+            if (Directory.EnumerateFileSystemEntries(folder).Any(e => !startFiles.Contains(Path.GetFileName(e)))) return;
+            Directory.Delete(folder, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
     }
 
     /// <summary>
@@ -192,7 +221,9 @@ public static class TrainJob
         }
         run.Add(("backend", backend));
         run.Add(("config hash", ConfigHash(config, oc)));
-        return Options(config) with { Run = run };
+        // Schedule-Free replaces the lr schedule (its averaging is the schedule; warmup is its own warmup_steps).
+        var options = Options(config) with { Run = run };
+        return oc.ScheduleFree ? options with { Scheduler = null } : options;
     }
 
     private static string ConfigHash(TrainConfig config, OptimizerConfig oc)
@@ -273,7 +304,9 @@ public static class TrainJob
         string name = config.Backend.ToLowerInvariant();
         string? cpuOnly = config.Model.Kind == "vae" ? "the vae's layers and loss run on the CPU only"
             : config.Optimizers?.FirstOrDefault(o => o.Algorithm == Algorithm.NAdam) is { } nadam
-                ? $"optimizer '{nadam.Id}' is nadam, which the device-resident step does not run" : null;
+                ? $"optimizer '{nadam.Id}' is nadam, which the device-resident step does not run"
+            : config.Optimizers?.FirstOrDefault(o => o.Algorithm.Info().ClockRefusal?.Invoke(o.Hyperparameters()) is not null) is { } noClock
+                ? $"optimizer '{noClock.Id}': {noClock.Algorithm.Info().ClockRefusal!(noClock.Hyperparameters())}" : null;
         // Which CPU path runs, said whenever the job trains on the CPU (chosen or by auto).
         string cpuStep = $"fast CPU step: {new CudaAdam.Cpu.CpuSimdBackend().Description}";
         if (name == "cpu")
@@ -541,6 +574,8 @@ public static class TrainJob
         if (h.Momentum != 0) sb.Append($", momentum {G(h.Momentum)}");
         if (h.Nesterov) sb.Append(", nesterov");
         if (!h.BiasCorrection) sb.Append(", no bias correction");
+        if (oc.ScheduleFree)
+            sb.Append($", warmup {h.WarmupSteps} steps, r {G(h.R)}, weight_lr_power {G(h.WeightLrPower)}; Schedule-Free: no lr schedule, evaluated at x (eval())");
         // The sign-like descent bound of arXiv 2507.05966: |m|/sqrt(v) <= R, finite iff beta1 < sqrt(beta2).
         if (Hyperparameters.HasSecondMoment(oc.Algorithm))
             sb.Append(double.IsFinite(h.SignBound) ? FormattableString.Invariant($", R {h.SignBound:0.###} (β1 < √β2)") : ", R ∞ (β1 ≥ √β2)");

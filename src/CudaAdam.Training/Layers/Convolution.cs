@@ -103,7 +103,7 @@ public sealed class Conv2d : ILayer
         for (int i = 0; i < w.Length; i++) w[i] = (float)((2 * init.NextDouble() - 1) * bound);
         var b = new float[outChannels];
         for (int i = 0; i < b.Length; i++) b[i] = (float)((2 * init.NextDouble() - 1) * bound);
-        Weight = new Parameter($"{name}.weight", w);
+        Weight = new Parameter($"{name}.weight", w, [outChannels, inChannels, kernel, kernel]);
         Bias = new Parameter($"{name}.bias", b);
         _gradW = new float[w.Length];
         _gradB = new float[b.Length];

@@ -194,10 +194,20 @@ public sealed class Trainer
         }
     }
 
+    /// <summary>The objective's evaluation at the optimizer's evaluation point: Schedule-Free's x (the reference's
+    /// <c>optimizer.eval()</c> before, <c>optimizer.train()</c> after, as its README asks); the parameters themselves
+    /// for every other algorithm (both calls are no-ops).</summary>
+    private (double Loss, double Accuracy) EvaluateAtEvalPoint()
+    {
+        Optimizer.Eval();
+        try { return Objective.Evaluate(); }
+        finally { Optimizer.Train(); }
+    }
+
     /// <summary>The record before the first step (epoch 0): the objective's evaluation at the initial parameters.</summary>
     public EpochRecord Initial()
     {
-        var (loss, accuracy) = Objective.Evaluate();
+        var (loss, accuracy) = EvaluateAtEvalPoint();
         return new EpochRecord(0, 0, double.NaN, double.NaN, loss, accuracy, 0);
     }
 
@@ -265,7 +275,7 @@ public sealed class Trainer
     public EpochRecord EndEpoch()
     {
         if (Step % StepsPerEpoch != 0 || Step == 0) throw new InvalidOperationException($"step {Step} is not at the end of an epoch");
-        var (testLoss, testAcc) = Objective.Evaluate();
+        var (testLoss, testAcc) = EvaluateAtEvalPoint();
         double trainAcc = Objective.HasAccuracy ? (double)_epochCorrect / _epochSeen : double.NaN;
         var r = new EpochRecord(EpochsDone, Step, _epochLossSum / _epochSeen, trainAcc, testLoss, testAcc, WallSeconds);
         (_epochLossSum, _epochCorrect, _epochSeen) = (0, 0, 0);

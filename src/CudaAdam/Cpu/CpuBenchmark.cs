@@ -205,22 +205,9 @@ public static class CpuBenchmark
         return s.Length % 2 == 1 ? s[s.Length / 2] : 0.5 * (s[s.Length / 2 - 1] + s[s.Length / 2]);
     }
 
-    private static string LoadAverage()
-    {
-        try { return string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)); }
-        catch (IOException) { return "unknown"; }
-        catch (UnauthorizedAccessException) { return "unknown"; }
-    }
+    private static string LoadAverage() => MachineInfo.LoadAverage();
 
-    private static string CpuModel()
-    {
-        try
-        {
-            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
-            return line is null ? "cpu unknown" : line[(line.IndexOf(':') + 1)..].Trim();
-        }
-        catch (IOException) { return "cpu unknown"; }
-    }
+    private static string CpuModel() => MachineInfo.CpuModel();
 
     /// <summary>One configuration of ours: the parameters, an <see cref="Optimizer"/> on the fast backend (or the reference).</summary>
     private sealed class Config : IDisposable

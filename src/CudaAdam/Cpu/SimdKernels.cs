@@ -345,3 +345,35 @@ internal ref struct YogiKernel(in StepConstants c) : IStepKernel
         TO.Store(TO.Sub(x, TO.Mul(TO.Splat(_c.Lr), TO.Div(m, TO.Add(TO.Sqrt(v), TO.Splat(_c.Eps))))), ref P, i);
     }
 }
+
+/// <summary>Mirrors <see cref="Reference.AdamWScheduleFreeReference"/> (adaptive) and
+/// <see cref="Reference.SgdScheduleFreeReference"/>: torch's lerp with its branch chosen once per step (the weight c is a
+/// constant), z read as y on the first step (the reference's copy of the parameter).</summary>
+internal ref struct ScheduleFreeKernel(in StepConstants c, bool adaptive) : IStepKernel
+{
+    public ref float P, G, Z, V;
+    private readonly StepConstants _c = c;
+    private readonly bool _adaptive = adaptive;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly void At<TV, TO>(nuint i) where TV : struct where TO : IVecOps<TV>
+    {
+        TV g = SimdKernels.Grad<TV, TO>(ref G, i, _c);
+        TV y = TO.Load(ref P, i);
+        TV u = g;
+        if (_adaptive)
+        {
+            TV v = TO.Add(TO.Mul(TO.Load(ref V, i), TO.Splat(_c.Beta2)), TO.Mul(TO.Mul(TO.Splat(_c.OneMinusBeta2), g), g));
+            TO.Store(v, ref V, i);
+            TV d = TO.Add(TO.Sqrt(TO.Div(v, TO.Splat(_c.Bc2))), TO.Splat(_c.Eps));
+            u = TO.Div(g, d);
+        }
+        if (_c.WeightDecayNonZero) u = TO.Add(u, TO.Mul(TO.Splat(_c.Wd), y));
+        TV z = _c.FirstBuffer ? y : TO.Load(ref Z, i);
+        TV lerp = _c.LerpSmall
+            ? TO.Add(y, TO.Mul(TO.Splat(_c.Ckp1), TO.Sub(z, y)))
+            : TO.Sub(z, TO.Mul(TO.Sub(z, y), TO.Splat(_c.OneMinusCkp1)));
+        TO.Store(TO.Add(lerp, TO.Mul(TO.Splat(_c.YStep), u)), ref P, i);
+        TO.Store(TO.Sub(z, TO.Mul(TO.Splat(_c.Lr), u)), ref Z, i);
+    }
+}

@@ -30,6 +30,7 @@ public static class SimdStep
     {
         Algorithm.Adam, Algorithm.AdamW, Algorithm.SignAdam, Algorithm.Yogi, Algorithm.AdaMax, Algorithm.NAdam, Algorithm.RAdam,
         Algorithm.Sgd, Algorithm.AdaGrad, Algorithm.RmsProp, Algorithm.AdaDelta, Algorithm.SignSgd, Algorithm.Signum, Algorithm.Lion,
+        Algorithm.AdamWScheduleFree, Algorithm.SgdScheduleFree,
     };
 
     public static string Describe() => SimdKernels.Lanes switch
@@ -156,6 +157,15 @@ public static class SimdStep
             {
                 Need(m.Length, "M");
                 var k = new LionKernel(c) { P = ref p, G = ref g, M = ref Ref(m) };
+                SimdKernels.Run(ref k, (nuint)n);
+                break;
+            }
+            case Algorithm.AdamWScheduleFree or Algorithm.SgdScheduleFree:
+            {
+                bool adaptive = c.Algorithm == Algorithm.AdamWScheduleFree;
+                Need(m.Length, "M");
+                if (adaptive) Need(v.Length, "V");
+                var k = new ScheduleFreeKernel(c, adaptive) { P = ref p, G = ref g, Z = ref Ref(m), V = ref Ref(v) };
                 SimdKernels.Run(ref k, (nuint)n);
                 break;
             }
@@ -386,7 +396,8 @@ public sealed class SimdStepper : IChunkJob
             Algorithm.AdaGrad => Short(s.V),
             Algorithm.RmsProp => Short(s.V) || (c.Centered && Short(s.Aux)) || (c.UseMomentum && Short(s.M)),
             Algorithm.AdaDelta => Short(s.V) || Short(s.Aux),
-            Algorithm.Signum or Algorithm.Lion => Short(s.M),
+            Algorithm.Signum or Algorithm.Lion or Algorithm.SgdScheduleFree => Short(s.M),
+            Algorithm.AdamWScheduleFree => Short(s.M) || Short(s.V),
             _ => false,
         };
         if (bad) throw new ArgumentException($"the state of parameter '{name}' does not fit {c.Algorithm.Name()} ({n} elements)");

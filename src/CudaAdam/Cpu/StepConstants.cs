@@ -61,6 +61,11 @@ public readonly struct StepConstants
     internal float OneMinusAlpha { get; init; }
     internal float Rho { get; init; }
     internal float OneMinusRho { get; init; }
+    // Schedule-Free: c_{t+1}, 1 − c_{t+1} (float), which side of torch's lerp (|c| < 0.5), the y coefficient.
+    internal float Ckp1 { get; init; }
+    internal float OneMinusCkp1 { get; init; }
+    internal bool LerpSmall { get; init; }
+    internal float YStep { get; init; }
 
     /// <summary>
     /// The constants of this step of one tensor of <paramref name="length"/> elements. Like
@@ -163,6 +168,19 @@ public readonly struct StepConstants
                     Beta1 = (float)hp.Beta1, Beta2 = (float)hp.Beta2,
                     OneMinusBeta1 = (float)(1 - hp.Beta1), OneMinusBeta2 = (float)(1 - hp.Beta2), Lr = (float)hp.Lr,
                 };
+            case Algorithm.AdamWScheduleFree or Algorithm.SgdScheduleFree:   // AdamWScheduleFreeReference, SgdScheduleFreeReference
+            {
+                bool first = state.M is null;   // z is created as a copy of the parameter: the kernel reads y for it
+                if (first) state.M = new float[length];
+                float ckp1 = (float)k.Ckp1;
+                return c with
+                {
+                    FirstBuffer = first,
+                    Beta2 = (float)hp.Beta2, OneMinusBeta2 = (float)(1 - hp.Beta2), Bc2 = (float)k.BiasCorrection2,
+                    Ckp1 = ckp1, OneMinusCkp1 = 1f - ckp1, LerpSmall = MathF.Abs(ckp1) < 0.5f,
+                    YStep = (float)k.ScheduleFreeYStep, Lr = (float)k.ScheduledLr,
+                };
+            }
             default:
                 throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, null);
         }

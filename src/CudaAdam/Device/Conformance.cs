@@ -114,7 +114,7 @@ public static class Conformance
     {
         if (e == ConformanceEngine.Host) return null;
         if (c.Algorithm.Info().Clock == 0) return $"{c.Algorithm.Name()} has no device clock";
-        if (c.Algorithm.Info().ClockRefusal(c.Hyperparameters) is { } refusal) return refusal;
+        if (c.Algorithm.Info().ClockRefusal?.Invoke(c.Hyperparameters) is { } refusal) return refusal;
         if (c.Edge.HasGrad is not null) return "a tensor without a gradient at some step (the device-resident mode steps every tensor)";
         if (c.Edge.Options.Precision.StochasticRounding) return "stochastic rounding keys are made per step on the host";
         return null;

@@ -190,7 +190,7 @@ public sealed class DeviceBackend : IStepBackend
         // The counters too: the device clock's own, which must equal the optimizer's (the conformance registry checks).
         var s = Plan.DownloadState(p);
         (into.M, into.V, into.VMax, into.Aux) = (s.M, s.V, s.VMax, s.Aux);
-        (into.Step, into.Beta1Power, into.Beta2Power) = (s.Step, s.Beta1Power, s.Beta2Power);
+        (into.Step, into.Beta1Power, into.Beta2Power, into.LrMax, into.WeightSum) = (s.Step, s.Beta1Power, s.Beta2Power, s.LrMax, s.WeightSum);
     }
 
     /// <inheritdoc/>
@@ -299,9 +299,9 @@ public sealed class DeviceBackend : IStepBackend
             SetScalars(ref e, scalars);
             if ((place.Slots & (1u << SlotM)) != 0 && it.State.M is null)
             {
-                if (algorithm != Algorithm.Sgd)
+                if (!algorithm.Info().StateWith(it.Hyperparameters).Any(x => x.Buffer == StateBuffer.M && x.OnFirstStep))
                     throw new InvalidOperationException($"parameter '{it.Param.Name}' has no {algorithm.Name()} state M");
-                flags |= KernelFlags.FirstStep; // torch creates SGD's momentum_buffer from the first d_p
+                flags |= KernelFlags.FirstStep; // torch creates SGD's momentum_buffer from the first d_p, Schedule-Free's z from p
                 firstStep[i] = true;
             }
             e.Flags = flags | _options.Precision.Flags;
@@ -524,7 +524,8 @@ public sealed class DeviceBackend : IStepBackend
         if (layout.V is not null) Require(SlotV, st.V, "V");
         if (layout.VMax is not null) Require(SlotVMax, st.VMax, "VMax");
         if (layout.Aux is not null) Require(SlotAux, st.Aux, "Aux");
-        if (algorithm == Algorithm.Sgd && hp.Momentum != 0) Need(SlotM, st.M, "M"); // created on the first step
+        foreach (var slot in algorithm.Info().StateWith(hp))   // created by the first step's kernel (CA_FIRST_STEP)
+            if (slot.OnFirstStep && slot.Buffer == StateBuffer.M) Need(SlotM, st.M, "M");
         return slots;
     }
 

@@ -6,12 +6,13 @@ using CudaAdam.Diagnostics;
 
 namespace CudaAdam.Device;
 
-/// <summary>The per-tensor device clock: the C# twin of <c>struct CaClock</c> in <c>kernels/clock.cu</c> (64 bytes).</summary>
-[StructLayout(LayoutKind.Sequential, Size = 64)]
+/// <summary>The per-tensor device clock: the C# twin of <c>struct CaClock</c> in <c>kernels/clock.cu</c> (104 bytes).</summary>
+[StructLayout(LayoutKind.Sequential, Size = 104)]
 public struct CaClock
 {
     public long Step;
     public double Beta1Power, Beta2Power, Beta1, Beta2, WeightDecay, LrDecay;
+    public double LrMax, WeightSum, WarmupSteps, R, WeightLrPower;
     public int Group;
     public int Kind;
 }
@@ -81,7 +82,7 @@ internal sealed class ResidentPlan : IDisposable
             throw new NotSupportedException("the device-resident mode does not support stochastic rounding: its random stream key " +
                                             "changes every step on the host (LowPrecision.Key); use Residency.Host");
         ChunkTable.CheckLayout();
-        if (Unsafe.SizeOf<CaClock>() != 64) throw new InvalidOperationException("CaClock must be 64 bytes (kernels/clock.cu)");
+        if (Unsafe.SizeOf<CaClock>() != 104) throw new InvalidOperationException("CaClock must be 104 bytes (kernels/clock.cu)");
         if (algorithm.Info().Clock == 0)
             throw new NotSupportedException($"{algorithm.Name()} cannot run in the graph-capturable mode: it has no device clock " +
                                             "(kernels/clock.cu; NAdam's momentum schedule mu_t = beta1 (1 - 0.96^(t psi) / 2) and ASGD's " +
@@ -95,8 +96,8 @@ internal sealed class ResidentPlan : IDisposable
         foreach (var hp in _groupHp)
         {
             hp.Validate(algorithm);
-            if (algorithm.Info().ClockRefusal(hp) is { } refusal)
-                throw new NotSupportedException($"{algorithm.Name()} cannot run in the graph-capturable mode with these hyperparameters: {refusal}; use Residency.Host");
+            if (algorithm.Info().ClockRefusal?.Invoke(hp) is { } refusal)
+                throw new NotSupportedException($"{algorithm.Name()} cannot run device-resident with these hyperparameters: {refusal}; use Residency.Host");
         }
         _params = groupList.SelectMany(g => g.Params).ToArray();
         _groupOf = groupList.SelectMany((g, gi) => g.Params.Select(_ => gi)).ToArray();
@@ -177,8 +178,9 @@ internal sealed class ResidentPlan : IDisposable
             e.Lp = _lp is { } lpa ? lpa.Pointer + (nint)(_offsets[i] * sizeof(ushort)) : 0;
             clocks[i] = new CaClock
             {
-                Step = 0, Beta1Power = 1, Beta2Power = 1, Beta1 = hp.Beta1, Beta2 = hp.Beta2, WeightDecay = hp.WeightDecay,
-                LrDecay = hp.LrDecay, Group = _groupOf[i],
+                Step = 0, Beta1Power = 1, Beta2Power = 1, Beta1 = algorithm.Info().EvalInterpolation?.Invoke(hp) ?? hp.Beta1,
+                Beta2 = hp.Beta2, WeightDecay = hp.WeightDecay, LrDecay = hp.LrDecay,
+                WarmupSteps = hp.WarmupSteps, R = hp.R, WeightLrPower = hp.WeightLrPower, Group = _groupOf[i],
                 Kind = ClockKind(algorithm) | (hp.BiasCorrection ? 0 : ClockNoBiasCorrection),
             };
         }
@@ -465,6 +467,7 @@ internal sealed class ResidentPlan : IDisposable
         clock[0].Step = state.Step;
         clock[0].Beta1Power = state.Beta1Power;
         clock[0].Beta2Power = state.Beta2Power;
+        (clock[0].LrMax, clock[0].WeightSum) = (state.LrMax, state.WeightSum);
         _device.CopyToDevice<CaClock>(clock, _clocks, i);
     }
 
@@ -485,7 +488,11 @@ internal sealed class ResidentPlan : IDisposable
         int i = IndexOf(p);
         Span<CaClock> clock = stackalloc CaClock[1];
         _device.CopyToHost(_clocks, clock, i);
-        var s = new ParamState { Step = clock[0].Step, Beta1Power = clock[0].Beta1Power, Beta2Power = clock[0].Beta2Power };
+        var s = new ParamState
+        {
+            Step = clock[0].Step, Beta1Power = clock[0].Beta1Power, Beta2Power = clock[0].Beta2Power,
+            LrMax = clock[0].LrMax, WeightSum = clock[0].WeightSum,
+        };
         var tableEntry = new CaTensor[1];
         _device.CopyToHost(_tensorTable, tableEntry.AsSpan(), i);
         s.M = tableEntry[0].M != 0 ? Read(_m!, i) : null;

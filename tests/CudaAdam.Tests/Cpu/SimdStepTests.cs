@@ -67,6 +67,7 @@ public class SimdStepTests
 
     // ---- adversarial values, every width, every tail, misaligned ----------------------------------------------
 
+    // The algorithms with a fast kernel (the others step on the reference itself: SimdStep.Kernels).
     public static IEnumerable<TestCaseData> AlgorithmSets() =>
         from a in AlgorithmNames.All
         where SimdStep.Kernels.Contains(a)   // the others step on the reference itself (OnTheReference)

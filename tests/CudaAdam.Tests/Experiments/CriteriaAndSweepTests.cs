@@ -185,3 +185,40 @@ public class CriteriaAndSweepTests
         Assert.That(ex!.Message, Does.Contain(message));
     }
 }
+
+/// <summary>The README's verdict table is what the committed reports say (scripts/fsx table regenerates it).</summary>
+public class VerdictTableTests
+{
+    [Test]
+    public void ReadmeTableMatchesTheCommittedReports()
+    {
+        var root = TestPaths.RepoRoot;
+        var readme = File.ReadAllText(TestPaths.InRepo("scripts", "README.md"));
+        var expected = VerdictTable.Splice(readme, VerdictTable.Render(root));
+        Assert.That(readme, Is.EqualTo(expected), "scripts/README.md's verdict table differs from scripts/reports/*/verdicts.json: run scripts/fsx table");
+    }
+
+    [Test]
+    public void AChangedVerdictSaysFromWhatAndWhyAndPairsCountOnce()
+    {
+        using var tmp = new TempDirectory();
+        var dir = Path.Combine(tmp.Path, "scripts", "reports", "toy");
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "verdicts.json"), """
+        { "script": "toy", "size": "default", "criteria_file": "scripts/criteria/toy.json", "criteria_version": 3, "criteria": [
+          { "id": "helps", "claim": "c1", "source": "s1", "metric": "m", "test": "θ > 0", "estimate": 0.1, "low": -0.1, "high": 0.3, "seeds": 5,
+            "verdict": "contradicted", "as_run": "contradicted", "complements": "same", "earlier": { "verdict": "held", "date": "2026-11-23", "why": "a constant step" } },
+          { "id": "same", "claim": "c2", "source": "s2", "metric": "m", "test": "-0.1 < θ < 0.1", "estimate": 0.01, "low": -0.02, "high": 0.04, "seeds": 5,
+            "verdict": "supported", "as_run": "supported", "complements": "helps" },
+          { "id": "other", "claim": "c3", "source": "s3", "metric": "m", "test": "θ < 1", "estimate": 0.5, "low": 0.4, "high": 0.6, "seeds": 5,
+            "verdict": "supported", "as_run": "supported", "earlier": { "verdict": "held", "date": "2026-11-23", "why": "-" } } ] }
+        """);
+        var table = VerdictTable.Render(tmp.Path);
+        Assert.That(table, Does.Not.Contain("`helps`: c1"), "the contradicted member of a pair whose partner is supported is not a row of its own");
+        Assert.That(table, Does.Contain("`same`: c2").And.Contain("its complement `helps`: contradicted"));
+        Assert.That(table, Does.Contain("held (2026-11-23), unchanged"));
+        Assert.That(table, Does.Contain("[toy.json v3](criteria/toy.json)"));
+        var spliced = VerdictTable.Splice("# x\n\n" + VerdictTable.Begin + "\nold\n" + VerdictTable.End + "\ntail\n", table);
+        Assert.That(spliced, Does.StartWith("# x\n\n" + VerdictTable.Begin).And.EndWith(VerdictTable.End + "\ntail\n").And.Not.Contain("old"));
+    }
+}

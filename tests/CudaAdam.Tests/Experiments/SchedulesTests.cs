@@ -28,7 +28,7 @@ public class SchedulesTests
         var bounds = new List<double>();
         foreach (var T in horizons)
         {
-            var c = SignCondition.Of(new Hyperparameters { Beta1 = Schedules.Beta1ForHorizon(T), Beta2 = Schedules.Beta2ForHorizon(T) });
+            var c = SignCondition.Of(Hyperparameters.For(Algorithm.Adam, beta1: Schedules.Beta1ForHorizon(T), beta2: Schedules.Beta2ForHorizon(T)));
             Assert.That(c.Beta1BelowSqrtBeta2, $"T = {T}: {c}");
             bounds.Add(c.Bound);
         }
@@ -48,7 +48,7 @@ public class SchedulesTests
         Assert.That(maxR, Is.GreaterThan(0).And.LessThan(double.PositiveInfinity));
         Assert.That(SignCondition.Of(run.At(Hyperparameters.Defaults(Algorithm.Adam), 3)).ToString(), Does.Contain("R = inf"));
         // β1 = β2 = 0 is SignSGD: not β1 < sqrt(β2), yet |m|/sqrt(v) = 1, so R is 1, not inf.
-        var sign = SignCondition.Of(new Hyperparameters { Beta1 = 0, Beta2 = 0 });
+        var sign = SignCondition.Of(Hyperparameters.For(Algorithm.Adam, beta1: 0, beta2: 0));
         Assert.That(sign.Beta1BelowSqrtBeta2, Is.False);
         Assert.That(sign.Bound, Is.EqualTo(1.0));
         Assert.That(sign.ToString(), Does.Contain("R = 1 (SignSGD)"));

@@ -38,7 +38,7 @@ public class ScriptsInstrumentsTests
     [Test]
     public void ReferenceStepperRejectsAMismatchedGradient()
     {
-        var s = new ReferenceStepper(Algorithm.Adam, new Hyperparameters(), 3);
+        var s = new ReferenceStepper(Algorithm.Adam, Hyperparameters.Defaults(Algorithm.Adam), 3);
         Assert.That(() => s.Step(new float[3], new float[2]), Throws.ArgumentException.With.Message.Contains("gradient (2)"));
         Assert.That(() => s.SetLr(double.NaN), Throws.InstanceOf<ArgumentOutOfRangeException>());
     }
@@ -117,7 +117,7 @@ public class ScriptsInstrumentsTests
         for (int t = 1; t <= 100_000; t++) if (st.Slope(t) == 1010) spikes++;
         Assert.That(spikes, Is.InRange(900, 1100), "1010 with probability 0.01");
         // SGD with a zero learning rate stays at x0 = 0: every round costs 0 and the regret is |Σ s_t|.
-        var tr = OnlineLinear.Cycle3(10).Run(Algorithm.Sgd, new Hyperparameters { Lr = 0 }, 30, inverseSqrt: false, x0: 0);
+        var tr = OnlineLinear.Cycle3(10).Run(Algorithm.Sgd, Hyperparameters.For(Algorithm.Sgd, lr: 0), 30, inverseSqrt: false, x0: 0);
         Assert.That(tr.AverageRegret[^1], Is.EqualTo(10 * 8.0 / 30).Within(1e-12), "Σ s over 30 rounds = 10·10 − 20 = 80");
         Assert.That(tr.TailMeanX, Is.EqualTo(0));
     }
@@ -146,6 +146,29 @@ public class ScriptsInstrumentsTests
             Assert.That(sq[j] / n, Is.EqualTo(want).Within(0.05 * want), $"noise variance, coordinate {j}");
         }
         Assert.That(p.Value(new float[4]), Is.EqualTo(p.MinValue));
+    }
+
+    [Test]
+    public void NoisyNonconvexSkewedNoiseHasMeanZeroTheStatedVarianceAndSkewnessTwo()
+    {
+        var p = new NoisyNonconvex(1, sigma0: 2.0, seed: 3, skewed: true);
+        var x = new float[] { 0.7f };
+        var exact = new double[1];
+        p.Gradient(x, exact);
+        var g = new float[1];
+        double s1 = 0, s2 = 0, s3 = 0;
+        const int n = 200_000;
+        for (int k = 0; k < n; k++)
+        {
+            p.Sample(x, g);
+            double e = g[0] - exact[0];
+            s1 += e; s2 += e * e; s3 += e * e * e;
+        }
+        double mean = s1 / n, variance = s2 / n - mean * mean;
+        double skew = (s3 / n - 3 * mean * variance - mean * mean * mean) / Math.Pow(variance, 1.5);
+        Assert.That(mean, Is.EqualTo(0).Within(4 * 2.0 / Math.Sqrt(n)), "noise mean");
+        Assert.That(variance, Is.EqualTo(4.0).Within(0.03 * 4.0), "noise variance σ0²");
+        Assert.That(skew, Is.EqualTo(2.0).Within(0.15), "Exp(1) − 1 has skewness 2 (Gaussian noise: 0)");
     }
 
     [Test]

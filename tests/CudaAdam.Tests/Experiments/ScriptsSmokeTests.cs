@@ -9,7 +9,7 @@ namespace CudaAdam.Tests.Experiments;
 public class ScriptsSmokeTests
 {
     /// <summary>Every script under scripts/ (the test below fails when a new one is not listed here).</summary>
-    public static readonly string[] Scripts = ["reddi", "zhang", "rate", "momentum", "boundary", "adamw", "width", "conditions", "deepobs", "kingma"];
+    public static readonly string[] Scripts = ["reddi", "zhang", "rate", "momentum", "boundary", "adamw", "width", "conditions", "deepobs", "kingma", "vbar"];
 
     private static readonly string Bin = TestPaths.InRepo("src", "CudaAdam.Experiments", "bin", "Release", "net10.0");
 

@@ -50,7 +50,7 @@ public class ConformanceTests
         var runs = Conformance.Runs().ToList();
         int cases = Conformance.Cases.Count;
         // The device-resident engines run the algorithms with a device clock (not NAdam, ASGD, Adan; not AdEMAMix's warmups).
-        int clocked = Conformance.Cases.Count(c => c.Algorithm.Info().Clock != 0 && c.Algorithm.Info().ClockRefusal(c.Hyperparameters) is null);
+        int clocked = Conformance.Cases.Count(c => c.Algorithm.Info().Clock != 0 && c.Algorithm.Info().ClockRefusal?.Invoke(c.Hyperparameters) is null);
         Assert.That(clocked, Is.GreaterThan(cases * 3 / 4), "most cases have a device clock");
         foreach (var e in Enum.GetValues<ConformanceEngine>())
             Assert.That(runs.Count(r => r.Engine == e), Is.GreaterThan((e == ConformanceEngine.Host ? cases : clocked) * 3 / 4), $"{e}: most cases apply");

@@ -247,15 +247,15 @@ public class AdamPropertyTests
     [Test]
     public void SignBoundIsInfiniteWhenBeta1ReachesSqrtBeta2()
     {
-        Assert.That(new Hyperparameters { Beta1 = 0.9, Beta2 = 0.81 }.SignBound, Is.EqualTo(double.PositiveInfinity));
-        Assert.That(new Hyperparameters { Beta1 = 0.95, Beta2 = 0.81 }.SignBound, Is.EqualTo(double.PositiveInfinity));
+        Assert.That(Hyperparameters.For(Algorithm.Adam, beta1: 0.9, beta2: 0.81).SignBound, Is.EqualTo(double.PositiveInfinity));
+        Assert.That(Hyperparameters.For(Algorithm.Adam, beta1: 0.95, beta2: 0.81).SignBound, Is.EqualTo(double.PositiveInfinity));
         // β1 = 0: m = (1−β1)g, v = (1−β2)g², so |m|/sqrt(v) = 1/sqrt(1−β2) exactly.
-        Assert.That(new Hyperparameters { Beta1 = 0, Beta2 = 0.75 }.SignBound, Is.EqualTo(2.0).Within(1e-15));
+        Assert.That(Hyperparameters.For(Algorithm.Adam, beta1: 0, beta2: 0.75).SignBound, Is.EqualTo(2.0).Within(1e-15));
         // β1 = β2 = 0 (SignSGD): |m|/sqrt(v) = |g|/|g| = 1; the formula is 0/0 there, the bound is 1, and no warning.
         var sign = Hyperparameters.Defaults(Algorithm.Adam) with { Beta1 = 0, Beta2 = 0 };
         Assert.That(sign.SignBound, Is.EqualTo(1.0));
         Assert.That(sign.Validate(Algorithm.Adam), Is.Empty);
         // β2 = 0 with β1 > 0: v = g² forgets at once while m remembers, so |m|/sqrt(v) is unbounded.
-        Assert.That(new Hyperparameters { Beta1 = 0.1, Beta2 = 0 }.SignBound, Is.EqualTo(double.PositiveInfinity));
+        Assert.That(Hyperparameters.For(Algorithm.Adam, beta1: 0.1, beta2: 0).SignBound, Is.EqualTo(double.PositiveInfinity));
     }
 }

@@ -88,6 +88,25 @@ public class DeviceTrainJobTests
     }
 
     [Test]
+    public void AFailedStartLeavesNoRunFolder_AndAFolderWithRecordsStays()
+    {
+        using var dir = new TempDirectory();
+        // nadam on a device backend fails at the start on every machine (the device-resident step does not run it), as
+        // --backend cuda does on a machine without a GPU: after config.json was written, before anything ran.
+        var nadam = Load(dir.File("runs"), Config.Replace("\"name\": \"adamw\"", "\"name\": \"nadam\""));
+        var e = Assert.Throws<ConfigException>(() => TrainJob.Run(nadam, TextWriter.Null));
+        Assert.That(e!.Message, Does.Contain("nadam"));
+        Assert.That(Directory.Exists(dir.File("runs")) ? Directory.GetFileSystemEntries(dir.File("runs")) : [], Is.Empty,
+            "a failed start must not leave a run folder holding only config.json");
+
+        var kept = Directory.CreateDirectory(dir.File("kept")).FullName;
+        File.WriteAllText(Path.Combine(kept, "config.json"), "{}");
+        File.WriteAllText(Path.Combine(kept, "steps.csv"), "optimizer,step\n");
+        TrainJob.RemoveIfNothingRan(kept);
+        Assert.That(File.Exists(Path.Combine(kept, "steps.csv")), Is.True, "a folder with records is never removed");
+    }
+
+    [Test]
     public void Auto_IsTheEmbeddedDefault_AndPicksTheGpuOnlyWhenOneOpens()
     {
         var d = TrainConfig.Default().Resolve();

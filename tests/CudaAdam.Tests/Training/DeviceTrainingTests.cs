@@ -367,8 +367,11 @@ public abstract class DeviceTrainingTests
     public static IEnumerable<TestCaseData> ResumeCases()
     {
         yield return new TestCaseData(Algorithm.Adam, Hyperparameters.Defaults(Algorithm.Adam) with { Amsgrad = true }).SetArgDisplayNames("amsgrad");
-        yield return new TestCaseData(Algorithm.Sgd, new Hyperparameters { Lr = 0.05, Momentum = 0.9, Nesterov = true }).SetArgDisplayNames("sgd-nesterov");
+        yield return new TestCaseData(Algorithm.Sgd, Hyperparameters.For(Algorithm.Sgd, lr: 0.05, momentum: 0.9, nesterov: true)).SetArgDisplayNames("sgd-nesterov");
         yield return new TestCaseData(Algorithm.Lion, Hyperparameters.Defaults(Algorithm.Lion)).SetArgDisplayNames("lion");
+        // eval()/train() around the epoch's evaluation move the device values through the host (x, then y back).
+        yield return new TestCaseData(Algorithm.AdamWScheduleFree, Hyperparameters.Defaults(Algorithm.AdamWScheduleFree) with { WarmupSteps = 2 })
+            .SetArgDisplayNames("schedulefree-adamw");
     }
 
     /// <summary>8 steps straight vs 4 steps, checkpoint, a fresh trainer loads it, 4 more: parameters, optimizer state
@@ -426,7 +429,7 @@ public abstract class DeviceTrainingTests
     public void OptimizerStateRoundTripsThroughTheHost(Algorithm algorithm, bool amsgrad)
     {
         using var device = Open();
-        var hp = algorithm == Algorithm.Sgd ? new Hyperparameters { Lr = 0.05, Momentum = 0.9 } : Hyperparameters.Defaults(algorithm) with { Amsgrad = amsgrad };
+        var hp = algorithm == Algorithm.Sgd ? Hyperparameters.For(Algorithm.Sgd, lr: 0.05, momentum: 0.9) : Hyperparameters.Defaults(algorithm) with { Amsgrad = amsgrad };
         Parameter[] Make() => [new Parameter("a", Normal(37, 1)), new Parameter("b", Normal(5, 2))];
         var pa = Make();
         var pb = Make();

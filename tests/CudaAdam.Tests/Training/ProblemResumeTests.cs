@@ -225,7 +225,7 @@ public class ProblemResumeTests
         Checkpoint.Save(modelCkpt, model);
         var p = new NoisyRosenbrock(4);
         var x = new Parameter("x", p.InitialPoint());
-        using var opt = new Optimizer(Algorithm.Adam, [x], new Hyperparameters());
+        using var opt = new Optimizer(Algorithm.Adam, [x], Hyperparameters.Defaults(Algorithm.Adam));
         var t = new Trainer(p, opt, x, new TrainerOptions { BatchSize = 1, StepsPerEpoch = 5 }, new Rng(1));
         e = Assert.Throws<CheckpointException>(() => Checkpoint.Load(modelCkpt, t));
         Assert.That(e!.Message, Does.Contain("is of a model run, this run is a problem run"));

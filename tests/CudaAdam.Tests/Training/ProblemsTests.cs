@@ -258,7 +258,7 @@ public class ProblemsTests
         (double[] Losses, float[] X) Run(IStochasticProblem p, ulong seed, int batch, int? stepsPerEpoch)
         {
             var x = new Parameter("x", p.InitialPoint());
-            using var opt = new Optimizer(Algorithm.Adam, [x], new Hyperparameters { Lr = 0.01 });
+            using var opt = new Optimizer(Algorithm.Adam, [x], Hyperparameters.For(Algorithm.Adam, lr: 0.01));
             var t = new Trainer(p, opt, x, new TrainerOptions { Epochs = 5, BatchSize = batch, StepsPerEpoch = stepsPerEpoch }, new Rng(seed));
             var losses = new List<double>();
             t.Run(s => losses.Add(s.Loss));
@@ -283,7 +283,7 @@ public class ProblemsTests
     {
         var p = ReddiOnline.Online();
         var x = new Parameter("x", p.InitialPoint());
-        using var opt = new Optimizer(Algorithm.Sgd, [x], new Hyperparameters { Lr = 1 });
+        using var opt = new Optimizer(Algorithm.Sgd, [x], Hyperparameters.For(Algorithm.Sgd, lr: 1));
         var t = new Trainer(p, opt, x, new TrainerOptions { Epochs = 3, BatchSize = 1, StepsPerEpoch = 101 }, new Rng(1));
         t.Run(_ => Assert.That(x.Data[0], Is.InRange(-1f, 1f)));
         Assert.That(t.Step, Is.EqualTo(303));
@@ -294,14 +294,14 @@ public class ProblemsTests
     {
         var z = new ZhangFiniteSum(10);
         var x = new Parameter("x", z.InitialPoint());
-        using var opt = new Optimizer(Algorithm.Adam, [x], new Hyperparameters());
+        using var opt = new Optimizer(Algorithm.Adam, [x], Hyperparameters.Defaults(Algorithm.Adam));
         Assert.That(() => new Trainer(z, opt, x, new TrainerOptions { StepsPerEpoch = 5 }, new Rng(1)),
             Throws.ArgumentException.With.Message.Contains("finite sum"));
         Assert.That(() => new Trainer(z, opt, x, new TrainerOptions { BatchSize = 11 }, new Rng(1)),
             Throws.ArgumentException.With.Message.Contains("exceeds"));
         var r = new NoisyRosenbrock(2);
         var y = new Parameter("y", r.InitialPoint());
-        using var opt2 = new Optimizer(Algorithm.Adam, [y], new Hyperparameters());
+        using var opt2 = new Optimizer(Algorithm.Adam, [y], Hyperparameters.Defaults(Algorithm.Adam));
         Assert.That(() => new Trainer(r, opt2, y, new TrainerOptions(), new Rng(1)),
             Throws.ArgumentException.With.Message.Contains("stream"));
     }

@@ -180,7 +180,7 @@ public class RunIntegrityTests
         using var dir = new TempDirectory();
         var p = new NoisyRosenbrock(2);
         var x = new Parameter("x", p.InitialPoint());
-        using var opt = new Optimizer(Algorithm.Adam, [x], new Hyperparameters());
+        using var opt = new Optimizer(Algorithm.Adam, [x], Hyperparameters.Defaults(Algorithm.Adam));
         var t = new Trainer(p, opt, x, new TrainerOptions { BatchSize = 1, StepsPerEpoch = 2 }, new Rng(1));
         string path = dir.File("c.ckpt");
         Checkpoint.Save(path, t);
@@ -251,7 +251,7 @@ public class RunIntegrityTests
         using var dir = new TempDirectory();
         var problem = new OverflowingGradient(badStep: 3);
         var x = new Parameter("x", problem.InitialPoint());
-        using var opt = new Optimizer(Algorithm.Sgd, [x], new Hyperparameters { Lr = 0.1 });
+        using var opt = new Optimizer(Algorithm.Sgd, [x], Hyperparameters.For(Algorithm.Sgd, lr: 0.1));
         var t = new Trainer(problem, opt, x, new TrainerOptions { Epochs = 3, BatchSize = 1, StepsPerEpoch = 2 }, new Rng(1));
         string path = dir.File("x.ckpt");
         float[]? afterTwo = null;
@@ -267,7 +267,7 @@ public class RunIntegrityTests
         Assert.That(x.Data, Is.EqualTo(afterTwo), "x is that of step 2");
         Assert.That(x.Data.All(float.IsFinite));
         var fresh = new Parameter("x", problem.InitialPoint());
-        using var opt2 = new Optimizer(Algorithm.Sgd, [fresh], new Hyperparameters { Lr = 0.1 });
+        using var opt2 = new Optimizer(Algorithm.Sgd, [fresh], Hyperparameters.For(Algorithm.Sgd, lr: 0.1));
         var resumed = new Trainer(problem, opt2, fresh, new TrainerOptions { Epochs = 3, BatchSize = 1, StepsPerEpoch = 2 }, new Rng(1));
         Checkpoint.Load(path, resumed);
         Assert.That(fresh.Data, Is.EqualTo(afterTwo), "the checkpoint holds the finite x of step 2");

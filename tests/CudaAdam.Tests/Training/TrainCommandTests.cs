@@ -122,7 +122,13 @@ public class TrainCommandTests
     public void DefaultConfig_AndShippedConfigs_Resolve()
     {
         var d = TrainConfig.Default().Resolve();
-        Assert.That(d.Optimizers!.Select(o => o.Id), Is.EqualTo(new[] { "adam", "adamw", "amsgrad", "signadam", "lion", "sgd-nesterov" }));
+        Assert.That(d.Optimizers!.Select(o => o.Id), Is.EqualTo(new[] { "adam", "adamw", "amsgrad", "signadam", "lion", "sgd-nesterov", "schedulefree-adamw" }));
+        var sf = d.Optimizers!.Single(o => o.Id == "schedulefree-adamw");
+        Assert.That((sf.ScheduleFree, sf.Hyperparameters().WarmupSteps, sf.R, sf.WeightLrPower), Is.EqualTo((true, 20, (double?)0.0, (double?)2.0)),
+            "the Schedule-Free keys are written back for it");
+        Assert.That(TrainJob.Options(d, sf, "cpu").Scheduler, Is.Null, "Schedule-Free ignores the job's schedule");
+        Assert.That(TrainJob.Options(d, d.Optimizers![0], "cpu").Scheduler, Is.Not.Null, "the others run the job's cosine schedule");
+        Assert.That(d.Optimizers![0].WarmupSteps, Is.Null, "and only for it");
         Assert.That(d.Model.Hidden, Is.EqualTo(new[] { 256, 256 }));
         Assert.That(d.Optimizers!.Single(o => o.Id == "amsgrad").Hyperparameters().Amsgrad, Is.True);
         Assert.That(d.Optimizers!.Single(o => o.Id == "sgd-nesterov").Hyperparameters().Nesterov, Is.True);

@@ -23,7 +23,7 @@ internal static class TrainingFixtures
         return new Trainer(model, opt, Train(trainCount), Test(testCount), options, Rng.ForStream(seed, 1), dropRng);
     }
 
-    /// <summary>The six optimizers of the train job, with the job's settings.</summary>
+    /// <summary>The seven optimizers of the train job, with the job's settings.</summary>
     public static IEnumerable<TestCaseData> Optimizers()
     {
         yield return new TestCaseData(Algorithm.Adam, Hyperparameters.Defaults(Algorithm.Adam)).SetArgDisplayNames("adam");
@@ -31,7 +31,9 @@ internal static class TrainingFixtures
         yield return new TestCaseData(Algorithm.Adam, Hyperparameters.Defaults(Algorithm.Adam) with { Amsgrad = true }).SetArgDisplayNames("amsgrad");
         yield return new TestCaseData(Algorithm.SignAdam, Hyperparameters.Defaults(Algorithm.SignAdam)).SetArgDisplayNames("signadam");
         yield return new TestCaseData(Algorithm.Lion, Hyperparameters.Defaults(Algorithm.Lion)).SetArgDisplayNames("lion");
-        yield return new TestCaseData(Algorithm.Sgd, new Hyperparameters { Lr = 0.05, Momentum = 0.9, Nesterov = true }).SetArgDisplayNames("sgd-nesterov");
+        yield return new TestCaseData(Algorithm.Sgd, Hyperparameters.For(Algorithm.Sgd, lr: 0.05, momentum: 0.9, nesterov: true)).SetArgDisplayNames("sgd-nesterov");
+        yield return new TestCaseData(Algorithm.AdamWScheduleFree, Hyperparameters.Defaults(Algorithm.AdamWScheduleFree) with { WarmupSteps = 20 })
+            .SetArgDisplayNames("schedulefree-adamw");
     }
 
     /// <summary>A model run's objective (its model, data sets, generators, evaluation).</summary>
