@@ -126,10 +126,14 @@ public sealed record Hyperparameters
         double? eps = null, double? weightDecay = null, bool? amsgrad = null, bool? maximize = null, double? momentum = null,
         double? dampening = null, bool? nesterov = null, double? alpha = null, bool? centered = null, double? rho = null,
         double? lrDecay = null, double? initialAccumulatorValue = null, double? momentumDecay = null,
-        bool? decoupledWeightDecay = null, bool? biasCorrection = null)
+        bool? decoupledWeightDecay = null, bool? biasCorrection = null,
+        double? etaminus = null, double? etaplus = null, double? stepSizeMin = null, double? stepSizeMax = null, double? lambd = null,
+        double? t0 = null, double? beta3 = null, int? alphaWarmup = null, int? beta3Warmup = null,
+        int? warmupSteps = null, double? r = null, double? weightLrPower = null)
     {
         var hp = Defaults(algorithm).With(lr, beta1, beta2, eps, weightDecay, amsgrad, maximize, momentum, dampening, nesterov,
-            alpha, centered, rho, lrDecay, initialAccumulatorValue, momentumDecay, decoupledWeightDecay, biasCorrection);
+            alpha, centered, rho, lrDecay, initialAccumulatorValue, momentumDecay, decoupledWeightDecay, biasCorrection,
+            etaminus, etaplus, stepSizeMin, stepSizeMax, lambd, t0, beta3, alphaWarmup, beta3Warmup, warmupSteps, r, weightLrPower);
         hp.Validate(algorithm);
         return hp;
     }
@@ -143,7 +147,10 @@ public sealed record Hyperparameters
         double? weightDecay = null, bool? amsgrad = null, bool? maximize = null, double? momentum = null,
         double? dampening = null, bool? nesterov = null, double? alpha = null, bool? centered = null, double? rho = null,
         double? lrDecay = null, double? initialAccumulatorValue = null, double? momentumDecay = null,
-        bool? decoupledWeightDecay = null, bool? biasCorrection = null) => this with
+        bool? decoupledWeightDecay = null, bool? biasCorrection = null,
+        double? etaminus = null, double? etaplus = null, double? stepSizeMin = null, double? stepSizeMax = null, double? lambd = null,
+        double? t0 = null, double? beta3 = null, int? alphaWarmup = null, int? beta3Warmup = null,
+        int? warmupSteps = null, double? r = null, double? weightLrPower = null) => this with
     {
         Lr = lr ?? Lr, Beta1 = beta1 ?? Beta1, Beta2 = beta2 ?? Beta2, Eps = eps ?? Eps, WeightDecay = weightDecay ?? WeightDecay,
         Amsgrad = amsgrad ?? Amsgrad, Maximize = maximize ?? Maximize, Momentum = momentum ?? Momentum,
@@ -151,6 +158,10 @@ public sealed record Hyperparameters
         Rho = rho ?? Rho, LrDecay = lrDecay ?? LrDecay, InitialAccumulatorValue = initialAccumulatorValue ?? InitialAccumulatorValue,
         MomentumDecay = momentumDecay ?? MomentumDecay, DecoupledWeightDecay = decoupledWeightDecay ?? DecoupledWeightDecay,
         BiasCorrection = biasCorrection ?? BiasCorrection,
+        Etaminus = etaminus ?? Etaminus, Etaplus = etaplus ?? Etaplus, StepSizeMin = stepSizeMin ?? StepSizeMin,
+        StepSizeMax = stepSizeMax ?? StepSizeMax, Lambd = lambd ?? Lambd, T0 = t0 ?? T0, Beta3 = beta3 ?? Beta3,
+        AlphaWarmup = alphaWarmup ?? AlphaWarmup, Beta3Warmup = beta3Warmup ?? Beta3Warmup,
+        WarmupSteps = warmupSteps ?? WarmupSteps, R = r ?? R, WeightLrPower = weightLrPower ?? WeightLrPower,
     };
 
     /// <summary>Whether <paramref name="algorithm"/> reads β1/β2 (the Adam family and Lion).</summary>

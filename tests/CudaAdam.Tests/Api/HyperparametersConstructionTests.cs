@@ -72,7 +72,12 @@ public class HyperparametersConstructionTests
         var with = typeof(Hyperparameters).GetMethod(nameof(Hyperparameters.With))!;
         foreach (var field in Fields)
         {
-            object changed = field.PropertyType == typeof(bool) ? !(bool)field.GetValue(original)! : (double)field.GetValue(original)! + 0.125;
+            object changed = field.GetValue(original) switch
+            {
+                bool b => !b,
+                int i => i + 3,   // the step counts (warmups)
+                var v => (double)v! + 0.125,
+            };
             var args = with.GetParameters().Select(p => p.Name == Camel(field.Name) ? changed : null).ToArray();
             var copy = (Hyperparameters)with.Invoke(original, args)!;
             foreach (var other in Fields)
