@@ -99,6 +99,11 @@ public enum Algorithm
     /// <para>Defaults: lr 0.01, beta1 0.9, beta2 0.999, eps 0.001, weight_decay 0. State: exp_avg, exp_avg_sq. Kernel: <c>kernels/adam.cu</c> <c>yogi_step</c>. Name: <c>yogi</c>.</para>
     /// </remarks>
     Yogi,
+    Rprop,
+    Asgd,
+    AdaBelief,
+    AdEMAMix,
+    Adan,
     /// <summary>Defazio, Yang, Mehta, Mishchenko, Khaled &amp; Cutkosky (2024), The Road Less Scheduled, NeurIPS, Algorithm 1; facebookresearch/schedule_free AdamWScheduleFree. Not in torch.optim.</summary>
     /// <remarks>
     /// <para>Update: γ_t = γ·min(1, t/warmup);  w_t = t^r·(max γ)^weight_lr_power;  c = w_t/Σw;  v ← β2 v + (1−β2) g²;  u = g/(sqrt(v/(1−β2^t)) + ε) + λy;  y ← lerp(y, z, c) + γ_t(β1(1−c) − 1)·u;  z ← z − γ_t u;  x = lerp(y, z, 1 − 1/β1) is the evaluation point (eval()). Convention: the parameter holds y in train mode, x in eval mode; β1 interpolates (no first moment); weight decay at y inside the normalized step; ε outside the sqrt of the bias-corrected v. Not in torch.optim.</para>

@@ -15,6 +15,8 @@ namespace CudaAdam;
 /// <item><term>RMSProp</term><description>V = square_avg, M = momentum_buffer (momentum &gt; 0), Aux = grad_avg (centered)</description></item>
 /// <item><term>AdaDelta</term><description>V = square_avg, Aux = acc_delta</description></item>
 /// <item><term>SignSGD</term><description>no buffers</description></item>
+/// <item><term>Rprop</term><description>M = prev, V = step_size</description></item>
+/// <item><term>ASGD</term><description>M = ax; the scalars <see cref="Eta"/> (eta) and <see cref="Mu"/> (mu)</description></item>
 /// <item><term>AdamW/SGD Schedule-Free</term><description>M = z (created on the first step as a copy of the parameter), V = exp_avg_sq (AdamW)</description></item>
 /// </list>
 /// </remarks>
@@ -36,6 +38,11 @@ public sealed class ParamState
     public double Beta2Power { get; set; } = 1.0;
     /// <summary>NAdam's Π_{i≤t} μ_i.</summary>
     public double MuProduct { get; set; } = 1.0;
+    /// <summary>ASGD's η of the NEXT step (torch's float32 <c>state['eta']</c>, so a float32 value; lr when created).
+    /// A descriptor scalar slot (<see cref="AlgorithmInfo.ScalarState"/>).</summary>
+    public double Eta { get; set; }
+    /// <summary>ASGD's averaging weight μ of the NEXT step (torch's float32 <c>state['mu']</c>; 1 when created).</summary>
+    public double Mu { get; set; } = 1.0;
     /// <summary>Schedule-Free: the largest scheduled lr so far (the reference's group <c>lr_max</c>; 0 before the first step).</summary>
     public double LrMax { get; set; }
     /// <summary>Schedule-Free: the sum of the averaging weights so far (the reference's group <c>weight_sum</c>).</summary>
@@ -55,6 +62,7 @@ public sealed class ParamState
             if (slot.Initial?.Invoke(hp) is { } init and not 0f) Array.Fill(buffer, init);
             s[slot.Buffer] = buffer;
         }
+        foreach (var scalar in algorithm.Info().ScalarState) scalar.Set(s, scalar.Initial(hp));
         return s;
     }
 
@@ -78,7 +86,7 @@ public sealed class ParamState
     public ParamState Clone() => new()
     {
         Step = Step, M = (float[]?)M?.Clone(), V = (float[]?)V?.Clone(), VMax = (float[]?)VMax?.Clone(),
-        Aux = (float[]?)Aux?.Clone(), Beta1Power = Beta1Power, Beta2Power = Beta2Power, MuProduct = MuProduct,
+        Aux = (float[]?)Aux?.Clone(), Beta1Power = Beta1Power, Beta2Power = Beta2Power, MuProduct = MuProduct, Eta = Eta, Mu = Mu,
         LrMax = LrMax, WeightSum = WeightSum,
     };
 

@@ -55,15 +55,34 @@ public sealed class HelpCommand : ICommand
         return sb.ToString();
     }
 
+    /// <summary>The value of the <see cref="Hyperparameters"/> property a snake-case key names (<c>step_size_min</c> → StepSizeMin).</summary>
+    private static object? Value(Hyperparameters h, string key)
+    {
+        string pascal = string.Concat(key.Split('_').Select(w => char.ToUpperInvariant(w[0]) + w[1..]));
+        return (typeof(Hyperparameters).GetProperty(pascal) ?? throw new InvalidOperationException($"no Hyperparameters property for key '{key}'"))
+            .GetValue(h);
+    }
+
     /// <summary>One algorithm's descriptor, for a reader: equations and conventions, defaults, state, kernel.</summary>
     internal static string Describe(AlgorithmInfo i)
     {
+        var d = i.Defaults;
         var sb = new System.Text.StringBuilder();
         sb.Append(i.Name).Append(i.TorchClass is { } t ? $" (torch.optim.{t})" : " (not in torch.optim)").Append('\n');
         sb.Append("  source     ").Append(i.Source).Append('\n');
         sb.Append("  update     ").Append(i.Equations).Append('\n');
-        sb.Append("  defaults   ").Append(i.DescribeDefaults()).Append('\n');
-        sb.Append("  state      ").Append(i.State.Count == 0 ? "none" : string.Join(", ", i.State.Select(s => s.TorchName))).Append('\n');
+        sb.Append(FormattableString.Invariant($"  defaults   lr {d.Lr}"));
+        if (i.UsesBetas) sb.Append(FormattableString.Invariant($", beta1 {d.Beta1}, beta2 {d.Beta2}"));
+        if (i.UsesEps) sb.Append(FormattableString.Invariant($", eps {d.Eps}"));
+        sb.Append(FormattableString.Invariant($", weight_decay {d.WeightDecay}"));
+        foreach (var key in i.Keys) sb.Append(FormattableString.Invariant($", {key} {Value(d, key)}"));
+        if (i.EvalInterpolation is not null)
+            sb.Append(FormattableString.Invariant($"{(i.UsesBetas ? "" : $", momentum {d.Momentum}")}, warmup_steps {d.WarmupSteps}, r {d.R}, weight_lr_power {d.WeightLrPower}"));
+        sb.Append('\n');
+        foreach (var tuple in i.Tuples)
+            sb.Append("  tuple      ").Append(tuple.Key).Append(" = (").Append(string.Join(", ", tuple.Components)).Append(") in configs and torch\n");
+        sb.Append("  state      ").Append(i.State.Count == 0 ? "none" : string.Join(", ", i.State.Select(s => s.TorchName)))
+          .Append(i.ScalarState.Count == 0 ? "" : $"; scalars {string.Join(", ", i.ScalarState.Select(s => s.TorchName))}").Append('\n');
         sb.Append("  kernel     kernels/").Append(i.Kernel.Family).Append(".cu ").Append(i.Kernel.Name)
           .Append(i.DiagnosticsKernel is { } k ? $" (diagnostics: {k.Name})" : "").Append('\n');
         return sb.ToString();
