@@ -26,6 +26,7 @@ namespace CudaAdam.Reference;
 /// </summary>
 public static class AdEMAMixReference
 {
+    /// <inheritdoc cref="ReferenceStep"/>
     public static void Step(Span<float> param, ReadOnlySpan<float> grad, ParamState state, Hyperparameters hp, in StepScalars k)
     {
         float[] m1 = state.M!, nu = state.V!, m2 = state.Aux!;

@@ -22,6 +22,7 @@ namespace CudaAdam.Reference;
 /// </summary>
 public static class AdaBeliefReference
 {
+    /// <inheritdoc cref="ReferenceStep"/>
     public static void Step(Span<float> param, ReadOnlySpan<float> grad, ParamState state, Hyperparameters hp, in StepScalars k)
     {
         float[] m = state.M!, s = state.V!;

@@ -26,6 +26,7 @@ namespace CudaAdam.Reference;
 /// </summary>
 public static class AdanReference
 {
+    /// <inheritdoc cref="ReferenceStep"/>
     public static void Step(Span<float> param, ReadOnlySpan<float> grad, ParamState state, Hyperparameters hp, in StepScalars k)
     {
         float[] m = state.M!, n = state.V!, v = state.VMax!, pre = state.Aux!;

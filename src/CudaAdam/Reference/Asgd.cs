@@ -20,6 +20,7 @@ namespace CudaAdam.Reference;
 /// </summary>
 public static class AsgdReference
 {
+    /// <inheritdoc cref="ReferenceStep"/>
     public static void Step(Span<float> param, ReadOnlySpan<float> grad, ParamState state, Hyperparameters hp, in StepScalars k)
     {
         float[] ax = state.M!;

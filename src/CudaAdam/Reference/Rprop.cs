@@ -26,6 +26,7 @@ namespace CudaAdam.Reference;
 /// </summary>
 public static class RpropReference
 {
+    /// <inheritdoc cref="ReferenceStep"/>
     public static void Step(Span<float> param, ReadOnlySpan<float> grad, ParamState state, Hyperparameters hp, in StepScalars k)
     {
         float[] prev = state.M!, stepSize = state.V!;
