@@ -66,7 +66,6 @@ public sealed class HelpCommand : ICommand
     /// <summary>One algorithm's descriptor, for a reader: equations and conventions, defaults, state, kernel.</summary>
     internal static string Describe(AlgorithmInfo i)
     {
-        var d = i.Defaults;
         var sb = new System.Text.StringBuilder();
         sb.Append(i.Name).Append(i.TorchClass is { } t ? $" (torch.optim.{t})" : " (not in torch.optim)").Append('\n');
         sb.Append("  source     ").Append(i.Source).Append('\n');
