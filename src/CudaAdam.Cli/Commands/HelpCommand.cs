@@ -70,13 +70,9 @@ public sealed class HelpCommand : ICommand
         sb.Append(i.Name).Append(i.TorchClass is { } t ? $" (torch.optim.{t})" : " (not in torch.optim)").Append('\n');
         sb.Append("  source     ").Append(i.Source).Append('\n');
         sb.Append("  update     ").Append(i.Equations).Append('\n');
-        sb.Append(FormattableString.Invariant($"  defaults   lr {d.Lr}"));
-        if (i.UsesBetas) sb.Append(FormattableString.Invariant($", beta1 {d.Beta1}, beta2 {d.Beta2}"));
-        if (i.UsesEps) sb.Append(FormattableString.Invariant($", eps {d.Eps}"));
-        sb.Append(FormattableString.Invariant($", weight_decay {d.WeightDecay}"));
+        var d = i.Defaults;
+        sb.Append("  defaults   ").Append(i.DescribeDefaults());
         foreach (var key in i.Keys) sb.Append(FormattableString.Invariant($", {key} {Value(d, key)}"));
-        if (i.EvalInterpolation is not null)
-            sb.Append(FormattableString.Invariant($"{(i.UsesBetas ? "" : $", momentum {d.Momentum}")}, warmup_steps {d.WarmupSteps}, r {d.R}, weight_lr_power {d.WeightLrPower}"));
         sb.Append('\n');
         foreach (var tuple in i.Tuples)
             sb.Append("  tuple      ").Append(tuple.Key).Append(" = (").Append(string.Join(", ", tuple.Components)).Append(") in configs and torch\n");
