@@ -148,3 +148,75 @@ extern "C" __global__ __launch_bounds__(CA_MAX_BLOCK) void radam_step_diag(const
     ca_foreach_diag(tensors, chunks, inv_scale, skip_flag, epoch, clip, edges, stats,
                     [](CaElem& e, const CaTensor& t) { ca_radam_op(e, t); });
 }
+
+// ---- issue 12 (h12a) ------------------------------------------------------------------------------------------------
+
+/// AdaBelief (Zhuang et al. 2020, Algorithm 2): x ← x(1−γλ) (decoupled) or g ← g + λx;  m ← β1 m + (1−β1) g;
+///   s ← β2 s + (1−β2)(g − m)² + ε;  s̄ ← max(s̄, s) (amsgrad);  x ← x − (γ/(1−β1^t))·m/(sqrt(s̄)/sqrt(1−β2^t) + ε).
+///   (s: slot v, s̄: slot vmax; Adam's slots and clock.)
+/// Reference: src/CudaAdam/Reference/AdaBelief.cs (AdaBeliefReference.Step).
+extern "C" __global__ __launch_bounds__(CA_MAX_BLOCK) void adabelief_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+                                          const int* skip_flag, int epoch, const float* clip) {
+    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
+        const float* s = t.s;
+        float g = e.g;
+        float x = e.p;
+        if (t.flags & CA_DECOUPLED) x = x * s[CA_S_DECAY];
+        else if (t.flags & CA_WEIGHT_DECAY) g = g + s[CA_S_WD] * x;
+        e.m = e.m * s[CA_S_BETA1] + s[CA_S_ONE_MINUS_BETA1] * g;
+        const float r = g - e.m;
+        e.v = e.v * s[CA_S_BETA2] + s[CA_S_ONE_MINUS_BETA2] * r * r;
+        e.v = e.v + s[CA_S_EPS];
+        float sHat = e.v;
+        if (t.flags & CA_AMSGRAD) {
+            e.vmax = ca_max(e.vmax, e.v);
+            sHat = e.vmax;
+        }
+        const float denom = sqrtf(sHat) / s[CA_S_BC2_SQRT] + s[CA_S_EPS];
+        e.p = x + -s[CA_S_STEP_SIZE] * (e.m / denom);
+    });
+}
+
+/// AdEMAMix (Pagliardini et al. 2024, Algorithm 1): x ← x(1−γλ);  m1 ← β1 m1 + (1−β1) g;  m2 ← β3(t) m2 + (1−β3(t)) g;
+///   ν ← β2 ν + (1−β2) g²;  d = sqrt(ν)/sqrt(1−β2^t) + ε;  x ← x − (γ/(1−β1^t))·(m1/d) − (γ·α(t))·(m2/d).
+///   (m1: slot m, ν: slot v, m2: slot aux; Adam's slots 0-9 and clock, plus β3(t), 1 − β3(t), α(t), γ.)
+/// Reference: src/CudaAdam/Reference/AdEMAMix.cs (AdEMAMixReference.Step).
+extern "C" __global__ __launch_bounds__(CA_MAX_BLOCK) void ademamix_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+                                         const int* skip_flag, int epoch, const float* clip) {
+    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
+        const float* s = t.s;
+        const float g = e.g;
+        float x = e.p;
+        if (t.flags & CA_WEIGHT_DECAY) x = x * s[CA_S_DECAY];
+        e.m = e.m * s[CA_S_BETA1] + s[CA_S_ONE_MINUS_BETA1] * g;
+        e.aux = e.aux * s[CA_S_ADEMAMIX_BETA3] + s[CA_S_ADEMAMIX_ONE_MINUS_BETA3] * g;
+        e.v = e.v * s[CA_S_BETA2] + s[CA_S_ONE_MINUS_BETA2] * g * g;
+        const float denom = sqrtf(e.v) / s[CA_S_BC2_SQRT] + s[CA_S_EPS];
+        x = x + -s[CA_S_STEP_SIZE] * (e.m / denom);
+        const float slow = s[CA_S_ADEMAMIX_LR] * s[CA_S_ADEMAMIX_ALPHA];
+        e.p = x - slow * (e.aux / denom);
+    });
+}
+
+/// Adan (Xie et al. 2022, Algorithm 1; sail-sg/Adan's convention and bias corrections): Δ ← (g − g_prev)·[t > 1];
+///   m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) Δ;  n ← β3 n + (1−β3)(g + β2 Δ)²;  d = sqrt(n)/sqrt(1−β3^t) + ε;
+///   x ← [x − (γ/(1−β1^t))·m/d − (γβ2/(1−β2^t))·v/d] / (1 + γλ);  g_prev ← g.   (m: slot m, n: v, v: vmax, g_prev: aux.)
+/// Reference: src/CudaAdam/Reference/Adan.cs (AdanReference.Step).
+extern "C" __global__ __launch_bounds__(CA_MAX_BLOCK) void adan_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+                                     const int* skip_flag, int epoch, const float* clip) {
+    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
+        const float* s = t.s;
+        const float g = e.g;
+        const float diff = (g - e.aux) * s[CA_S_ADAN_DIFF_SCALE];
+        e.m = e.m * s[CA_S_BETA1] + s[CA_S_ONE_MINUS_BETA1] * g;
+        e.vmax = e.vmax * s[CA_S_BETA2] + s[CA_S_ONE_MINUS_BETA2] * diff;
+        const float u = diff * s[CA_S_BETA2] + g;
+        e.v = e.v * s[CA_S_ADAN_BETA3] + s[CA_S_ADAN_ONE_MINUS_BETA3] * u * u;
+        const float denom = sqrtf(e.v) / s[CA_S_ADAN_BC3_SQRT] + s[CA_S_EPS];
+        float x = e.p + -s[CA_S_ADAN_STEP_SIZE] * (e.m / denom);
+        x = x + -s[CA_S_ADAN_STEP_SIZE_DIFF] * (e.vmax / denom);
+        if (t.flags & CA_WEIGHT_DECAY) x = x / s[CA_S_ADAN_PROX];
+        e.p = x;
+        e.aux = g;
+    });
+}

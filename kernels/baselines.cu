@@ -87,3 +87,23 @@ extern "C" __global__ __launch_bounds__(CA_MAX_BLOCK) void adadelta_step(const C
         e.p = x + -s[CA_S_B_LR] * delta;
     });
 }
+
+// ---- issue 12 (h12a) ------------------------------------------------------------------------------------------------
+
+/// ASGD (Polyak & Juditsky 1992; torch.optim.ASGD): g ← g + λ_wd x;  x ← x(1 − λη_t);  x ← x − η_t g;
+///   ax ← ax + μ_t (x − ax) if μ_t ≠ 1, else ax ← x.   (ax: slot m; η_t, μ_t: the host's per-step scalars.)
+/// Reference: src/CudaAdam/Reference/Asgd.cs (AsgdReference.Step).
+extern "C" __global__ __launch_bounds__(CA_MAX_BLOCK) void asgd_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+                                     const int* skip_flag, int epoch, const float* clip) {
+    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
+        const float* s = t.s;
+        float g = e.g;
+        float x = e.p;
+        if (t.flags & CA_WEIGHT_DECAY) g = g + s[CA_S_B_WD] * x;
+        x = x * s[CA_S_ASGD_DECAY];
+        x = x - s[CA_S_ASGD_ETA] * g;
+        e.p = x;
+        const float mu = s[CA_S_ASGD_MU];
+        e.m = mu != 1.0f ? e.m + (x - e.m) * mu : x;
+    });
+}

@@ -22,6 +22,8 @@
 #define CA_CLOCK_LION 5      // Lion: lr, decay
 #define CA_CLOCK_SGD 7       // SGD: lr, CA_FIRST_STEP on step 1 when it has momentum
 #define CA_CLOCK_ADAGRAD 8   // AdaGrad: clr = lr / (1 + (t-1) lr_decay)
+#define CA_CLOCK_ADEMAMIX 10 // AdEMAMix: Adam's four, and s13 lr (without warmups: with them the host refuses the device clock)
+#define CA_CLOCK_CONSTANT 11 // nothing step-dependent in the scalars: only the counters advance (Rprop: lr only seeds the state)
 #define CA_CLOCK_SCHEDULEFREE 9 // Schedule-Free AdamW / SGD: lr_t, c_{t+1}, the y coefficient, 1 - beta2^t; CA_FIRST_STEP on step 1 (z = p)
 // OR-ed into CaClock::kind: bias correction off (Hyperparameters.BiasCorrection = false; Adam, AdamW, SignAdam,
 // AdaMax): 1 - beta1^t and 1 - beta2^t are exactly 1, as in StepScalars.Advance; the running products still advance.
@@ -75,10 +77,12 @@ extern "C" __global__ void step_clock(CaTensor* tensors, CaClock* clocks, int co
     const double decay = 1 - lr * c.weight_decay;
     switch (CA_CLOCK_KIND(c.kind)) {
         case CA_CLOCK_ADAM:
+        case CA_CLOCK_ADEMAMIX:
             t.s[CA_S_DECAY] = (float)decay;
             t.s[CA_S_BC2_SQRT] = (float)sqrt(bc2);
             t.s[CA_S_STEP_SIZE] = (float)(lr / bc1);
             t.s[CA_S_BC1] = (float)bc1;
+            if (CA_CLOCK_KIND(c.kind) == CA_CLOCK_ADEMAMIX) t.s[CA_S_ADEMAMIX_LR] = (float)lr;
             break;
         case CA_CLOCK_ADAMAX:
             t.s[CA_S_DECAY] = (float)decay;

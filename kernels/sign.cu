@@ -72,3 +72,25 @@ extern "C" __global__ __launch_bounds__(CA_MAX_BLOCK) void signadam_step_diag(co
     ca_foreach_diag(tensors, chunks, inv_scale, skip_flag, epoch, clip, edges, stats,
                     [](CaElem& e, const CaTensor& t) { ca_signadam_op(e, t); });
 }
+
+// ---- issue 12 (h12a) ------------------------------------------------------------------------------------------------
+
+/// Rprop (Riedmiller & Braun 1993; torch.optim.Rprop): s ← g·g_prev;  η ← η+ (s > 0), η− (s < 0), else 1 (±0, NaN);
+///   Δ ← clamp(Δ·η, Γmin, Γmax);  g ← 0 where η = η−;  x ← x − sign(g)·Δ with torch's sign (±0, NaN → 0);  g_prev ← g.
+///   (g_prev: slot m, Δ: slot v.)
+/// Reference: src/CudaAdam/Reference/Rprop.cs (RpropReference.Step).
+extern "C" __global__ __launch_bounds__(CA_MAX_BLOCK) void rprop_step(const CaTensor* tensors, const CaChunk* chunks, float inv_scale,
+                                      const int* skip_flag, int epoch, const float* clip) {
+    ca_foreach(tensors, chunks, inv_scale, skip_flag, epoch, clip, [](CaElem& e, const CaTensor& t) {
+        const float* s = t.s;
+        float g = e.g;
+        const float prod = g * e.m;
+        const float eta = prod > 0.0f ? s[CA_S_RPROP_ETAPLUS] : (prod < 0.0f ? s[CA_S_RPROP_ETAMINUS] : 1.0f);
+        const float d = e.v * eta;
+        e.v = d < s[CA_S_RPROP_STEP_MIN] ? s[CA_S_RPROP_STEP_MIN] : (d > s[CA_S_RPROP_STEP_MAX] ? s[CA_S_RPROP_STEP_MAX] : d);
+        if (eta == s[CA_S_RPROP_ETAMINUS]) g = 0.0f;
+        const float sign = g > 0.0f ? 1.0f : (g < 0.0f ? -1.0f : 0.0f);   // torch's sign: NaN -> 0
+        e.p = e.p - sign * e.v;
+        e.m = g;
+    });
+}

@@ -99,6 +99,36 @@ public enum Algorithm
     /// <para>Defaults: lr 0.01, beta1 0.9, beta2 0.999, eps 0.001, weight_decay 0. State: exp_avg, exp_avg_sq. Kernel: <c>kernels/adam.cu</c> <c>yogi_step</c>. Name: <c>yogi</c>.</para>
     /// </remarks>
     Yogi,
+    /// <summary>Riedmiller &amp; Braun (1993), A Direct Adaptive Method for Faster Backpropagation Learning: The RPROP Algorithm; torch.optim.Rprop.</summary>
+    /// <remarks>
+    /// <para>Update: s = g·g_prev;  η = η+ (s &gt; 0), η− (s &lt; 0), else 1;  Δ ← clamp(Δ·η, Γmin, Γmax);  g ← 0 where η = η−;  x ← x − sign(g)·Δ;  g_prev ← g. Convention: torch's variant (no weight backtracking); lr only seeds Δ_0 (the state step_size); sign is torch's (NaN and ±0 give 0); no weight decay, no ε.</para>
+    /// <para>Defaults: lr 0.01, weight_decay 0. State: prev, step_size. Kernel: <c>kernels/sign.cu</c> <c>rprop_step</c>. Name: <c>rprop</c>.</para>
+    /// </remarks>
+    Rprop,
+    /// <summary>Polyak &amp; Juditsky (1992), Acceleration of Stochastic Approximation by Averaging; torch.optim.ASGD.</summary>
+    /// <remarks>
+    /// <para>Update: g ← g + λ_wd x;  x ← x(1 − λη_t);  x ← x − η_t g;  ax ← ax + μ_t(x − ax) (μ_t ≠ 1), else ax ← x;  η_{t+1} = lr/(1 + λ·lr·t)^α, μ_{t+1} = 1/max(1, t − t0). Convention: η, μ are per-parameter state (torch's eta, mu), set at the end of a step from its lr; ax, the average, stays in the state (never in the parameters).</para>
+    /// <para>Defaults: lr 0.01, weight_decay 0. State: ax. Kernel: <c>kernels/baselines.cu</c> <c>asgd_step</c>. Name: <c>asgd</c>.</para>
+    /// </remarks>
+    Asgd,
+    /// <summary>Zhuang et al. (2020), AdaBelief Optimizer: Adapting Stepsizes by the Belief in Observed Gradients, NeurIPS, Algorithm 2. Not in torch.optim.</summary>
+    /// <remarks>
+    /// <para>Update: x ← x(1 − γλ) (decoupled, default) or g ← g + λx;  m ← β1 m + (1−β1) g;  s ← β2 s + (1−β2)(g − m)² + ε;  s̄ ← max(s̄, s) (amsgrad);  x ← x − (γ/(1−β1^t))·m/(sqrt(s̄)/sqrt(1−β2^t) + ε). Convention: ε twice (in the state s each step, and outside the sqrt), default 1e-16; the paper's box without the rectification adabelief-pytorch defaults to. Not in torch.optim.</para>
+    /// <para>Defaults: lr 0.001, beta1 0.9, beta2 0.999, eps 1E-16, weight_decay 0. State: exp_avg, exp_avg_var, max_exp_avg_var. Kernel: <c>kernels/adam.cu</c> <c>adabelief_step</c>. Name: <c>adabelief</c>.</para>
+    /// </remarks>
+    AdaBelief,
+    /// <summary>Pagliardini, Ablin &amp; Grangier (2024), The AdEMAMix Optimizer: Better, Faster, Older, arXiv 2409.03137, Algorithm 1; apple/ml-ademamix. Not in torch.optim.</summary>
+    /// <remarks>
+    /// <para>Update: x ← x(1 − γλ);  m1 ← β1 m1 + (1−β1) g;  m2 ← β3(t) m2 + (1−β3(t)) g;  ν ← β2 ν + (1−β2) g²;  d = sqrt(ν)/sqrt(1−β2^t) + ε;  x ← x − (γ/(1−β1^t))·m1/d − γα(t)·m2/d;  α(t) = α·min(1, t/T_α), β3(t) from β1 to β3 linearly in half-life over T_β3. Convention: decoupled decay (AdamW); the slow EMA is not bias-corrected; α = 0 is AdamW bitwise. Not in torch.optim.</para>
+    /// <para>Defaults: lr 0.001, beta1 0.9, beta2 0.999, eps 1E-08, weight_decay 0. State: exp_avg_fast, exp_avg_sq, exp_avg_slow. Kernel: <c>kernels/adam.cu</c> <c>ademamix_step</c>. Name: <c>ademamix</c>.</para>
+    /// </remarks>
+    AdEMAMix,
+    /// <summary>Xie, Zhou, Li, Lin &amp; Yan (2022), Adan: Adaptive Nesterov Momentum Algorithm for Faster Optimizing Deep Models, arXiv 2208.06677, Algorithm 1; sail-sg/Adan. Not in torch.optim.</summary>
+    /// <remarks>
+    /// <para>Update: Δ = g − g_prev (0 at t = 1);  m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) Δ;  n ← β3 n + (1−β3)(g + β2Δ)²;  d = sqrt(n)/sqrt(1−β3^t) + ε;  x ← [x − (γ/(1−β1^t))·m/d − (γβ2/(1−β2^t))·v/d]/(1 + γλ). Convention: the usual β convention (the paper's β_i are 1 − these), sail-sg's bias corrections, proximal weight decay. Not in torch.optim.</para>
+    /// <para>Defaults: lr 0.001, beta1 0.98, beta2 0.92, eps 1E-08, weight_decay 0. State: exp_avg, exp_avg_sq, exp_avg_diff, pre_grad. Kernel: <c>kernels/adam.cu</c> <c>adan_step</c>. Name: <c>adan</c>.</para>
+    /// </remarks>
+    Adan,
     /// <summary>Defazio, Yang, Mehta, Mishchenko, Khaled &amp; Cutkosky (2024), The Road Less Scheduled, NeurIPS, Algorithm 1; facebookresearch/schedule_free AdamWScheduleFree. Not in torch.optim.</summary>
     /// <remarks>
     /// <para>Update: γ_t = γ·min(1, t/warmup);  w_t = t^r·(max γ)^weight_lr_power;  c = w_t/Σw;  v ← β2 v + (1−β2) g²;  u = g/(sqrt(v/(1−β2^t)) + ε) + λy;  y ← lerp(y, z, c) + γ_t(β1(1−c) − 1)·u;  z ← z − γ_t u;  x = lerp(y, z, 1 − 1/β1) is the evaluation point (eval()). Convention: the parameter holds y in train mode, x in eval mode; β1 interpolates (no first moment); weight decay at y inside the normalized step; ε outside the sqrt of the bias-corrected v. Not in torch.optim.</para>

@@ -43,6 +43,20 @@ public sealed record StateSlot(string TorchName, StateBuffer Buffer, Func<Hyperp
 /// </summary>
 public sealed record KernelScalar(string Define, string Doc, Func<Hyperparameters, StepScalars, double> Value);
 
+/// <summary>
+/// A scalar of an algorithm's per-parameter state (torch keeps a 0-dim float32 tensor: ASGD's <c>eta</c>, <c>mu</c>),
+/// held in a <see cref="ParamState"/> field. The state dict carries it under its torch name as a one-element buffer.
+/// </summary>
+/// <param name="TorchName">torch's <c>state[p]</c> key.</param>
+/// <param name="Get">Reads it from a state.</param>
+/// <param name="Set">Writes it into a state.</param>
+/// <param name="Initial">Its value when the state is created (torch: at the first step, from the group's hyperparameters).</param>
+public sealed record ScalarSlot(string TorchName, Func<ParamState, double> Get, Action<ParamState, double> Set, Func<Hyperparameters, double> Initial);
+
+/// <summary>A tuple-valued torch keyword (<c>etas</c>) and the snake-case hyperparameter keys of its components, in order.</summary>
+public sealed record HyperparameterTuple(string Key, IReadOnlyList<string> Components);
+
+
 /// <summary>One step of the CPU reference on one parameter (<c>src/CudaAdam/Reference/*.cs</c>), in place, as the
 /// algorithm's equations state (its <see cref="Algorithm"/> member and the reference class carry them).</summary>
 /// <param name="param">The parameter's float32 values, updated in place.</param>
@@ -78,6 +92,8 @@ public sealed record AlgorithmInfo
     /// <summary>Has the Adam-style second moment v ← β2 v + (1−β2) g², so that the sign-like descent bound R applies
     /// (a warning when β1 ≥ sqrt(β2)).</summary>
     public bool HasSecondMoment { get; init; }
+    /// <summary>Reads weight_decay (false: a non-zero one is refused, as torch's Rprop has no such keyword).</summary>
+    public bool UsesWeightDecay { get; init; } = true;
     /// <summary>Reads ε (must then be finite and &gt; 0).</summary>
     public bool UsesEps { get; init; } = true;
     /// <summary>Reads <see cref="Hyperparameters.BiasCorrection"/> (false is refused otherwise).</summary>
@@ -92,6 +108,8 @@ public sealed record AlgorithmInfo
     public Action<Hyperparameters>? Validate { get; init; }
     /// <summary>The state buffers, in torch's order.</summary>
     public required IReadOnlyList<StateSlot> State { get; init; }
+    /// <summary>The scalar state (ASGD's eta and mu), beside the buffers of <see cref="State"/>.</summary>
+    public IReadOnlyList<ScalarSlot> ScalarState { get; init; } = [];
     /// <summary>The CPU reference step (the oracle).</summary>
     public required ReferenceStep Reference { get; init; }
     /// <summary>The fused step kernel: <c>kernels/&lt;Family&gt;.cu</c>, <c>extern "C"</c> name.</summary>
@@ -133,6 +151,16 @@ public sealed record AlgorithmInfo
     /// has, also the sets of its golden trajectories (tests/oracle/cases.json, exported from the registry and read by
     /// tests/oracle/make_golden.py: the defaults and the LAST set also run on its edge cases and long trajectory).</summary>
     public IReadOnlyList<(string Name, Func<Hyperparameters, Hyperparameters> Tweak)> ConformanceSets { get; init; } = [];
+
+    /// <summary>torch's tuple-valued keywords beyond <c>betas</c> (which every <see cref="UsesBetas"/> row has: beta1, beta2),
+    /// each with the scalar keys it spells in order (Rprop: <c>etas</c> = (etaminus, etaplus)). Configs accept the tuple
+    /// or its keys.</summary>
+    public IReadOnlyList<HyperparameterTuple> Tuples { get; init; } = [];
+
+    /// <summary>The algorithm's own hyperparameter keys (snake case, torch's keyword names: the <see cref="Hyperparameters"/>
+    /// property of the same words) beyond lr, betas, eps, weight_decay and maximize, as <c>cudaadam help NAME</c> lists
+    /// them with their defaults (Rprop: etaminus, etaplus, step_size_min, step_size_max).</summary>
+    public IReadOnlyList<string> Keys { get; init; } = [];
 
     /// <summary>The state slots kept with <paramref name="hp"/>.</summary>
     public IEnumerable<StateSlot> StateWith(Hyperparameters hp) => State.Where(s => s.Kept(hp));

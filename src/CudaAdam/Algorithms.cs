@@ -86,6 +86,10 @@ public static class Algorithms
 
     // The CA_CLOCK_* kinds of kernels/clock.cu.
     private const int ClockAdam = 1, ClockAdaMax = 2, ClockRAdam = 3, ClockLion = 5, ClockSgd = 7, ClockAdaGrad = 8, ClockScheduleFree = 9;
+    /// <summary>CA_CLOCK_ADEMAMIX: Adam's slots and the lr (slot 13).</summary>
+    private const int ClockAdemamix = 10;
+    /// <summary>CA_CLOCK_CONSTANT: nothing step-dependent in the scalars (Rprop: lr only seeds the state).</summary>
+    private const int ClockConstant = 11;
 
 
     private static readonly StateSlot ExpAvg = new("exp_avg", StateBuffer.M), ExpAvgSq = new("exp_avg_sq", StateBuffer.V),
@@ -476,6 +480,164 @@ public static class Algorithms
             ],
         },
 
+        // ---- issue 12 (h12a): appended in this block ------------------------------------------------------------------
+        new()
+        {
+            Algorithm = Algorithm.Rprop, Name = "rprop", TorchClass = "Rprop",
+            Source = "Riedmiller & Braun (1993), A Direct Adaptive Method for Faster Backpropagation Learning: The RPROP Algorithm; torch.optim.Rprop",
+            Equations = "s = g·g_prev;  η = η+ (s > 0), η− (s < 0), else 1;  Δ ← clamp(Δ·η, Γmin, Γmax);  g ← 0 where η = η−;  " +
+                        "x ← x − sign(g)·Δ;  g_prev ← g. Convention: torch's variant (no weight backtracking); lr only seeds Δ_0 " +
+                        "(the state step_size); sign is torch's (NaN and ±0 give 0); no weight decay, no ε.",
+            Defaults = Hp(h => h with { Lr = 1e-2 }), UsesEps = false, UsesWeightDecay = false,
+            Tuples = [new("etas", ["etaminus", "etaplus"]), new("step_sizes", ["step_size_min", "step_size_max"])],
+            Keys = ["etaminus", "etaplus", "step_size_min", "step_size_max"],
+            Validate = h =>
+            {
+                Require(h.Etaminus > 0 && h.Etaminus < 1 && h.Etaplus > 1 && double.IsFinite(h.Etaplus),
+                    $"Invalid eta values: {h.Etaminus}, {h.Etaplus} (need 0 < etaminus < 1 < etaplus)");
+                Require(double.IsFinite(h.StepSizeMax) && h.StepSizeMin >= 0 && h.StepSizeMin <= h.StepSizeMax,
+                    $"Invalid step sizes: {h.StepSizeMin}, {h.StepSizeMax} (need 0 <= step_size_min <= step_size_max, finite)");
+            },
+            State = [new("prev", StateBuffer.M), new("step_size", StateBuffer.V, Initial: h => (float)h.Lr)],
+            Reference = RpropReference.Step, Kernel = ("sign", "rprop_step"),
+            Scalars =
+            [
+                S("CA_S_RPROP_ETAMINUS", "(float)etaminus", (h, _) => h.Etaminus),
+                S("CA_S_RPROP_ETAPLUS", "(float)etaplus", (h, _) => h.Etaplus),
+                S("CA_S_RPROP_STEP_MIN", "(float)step_size_min", (h, _) => h.StepSizeMin),
+                S("CA_S_RPROP_STEP_MAX", "(float)step_size_max", (h, _) => h.StepSizeMax),
+            ],
+            ClockKind = ClockConstant,
+            ConformanceSets =
+            [
+                ("maximize", d => d with { Maximize = true }),
+                ("etas", d => d with { Etaminus = 0.3, Etaplus = 1.5 }),
+                ("step-sizes-bind", d => d with { Lr = 0.02, StepSizeMin = 0.005, StepSizeMax = 0.03 }),
+                ("rich", d => d with { Lr = 0.05, Etaminus = 0.4, Etaplus = 1.3, StepSizeMin = 1e-3, StepSizeMax = 0.2, Maximize = true }),
+            ],
+        },
+        new()
+        {
+            Algorithm = Algorithm.Asgd, Name = "asgd", TorchClass = "ASGD",
+            Source = "Polyak & Juditsky (1992), Acceleration of Stochastic Approximation by Averaging; torch.optim.ASGD",
+            Equations = "g ← g + λ_wd x;  x ← x(1 − λη_t);  x ← x − η_t g;  ax ← ax + μ_t(x − ax) (μ_t ≠ 1), else ax ← x;  " +
+                        "η_{t+1} = lr/(1 + λ·lr·t)^α, μ_{t+1} = 1/max(1, t − t0). Convention: η, μ are per-parameter state (torch's " +
+                        "eta, mu), set at the end of a step from its lr; ax, the average, stays in the state (never in the parameters).",
+            Defaults = Hp(h => h with { Lr = 1e-2, Alpha = 0.75 }), UsesEps = false, Keys = ["lambd", "alpha", "t0"],
+            Validate = h =>
+            {
+                Require(double.IsFinite(h.Lambd) && h.Lambd >= 0, $"Invalid lambd value: {h.Lambd} (must be a finite number >= 0)");
+                Require(double.IsFinite(h.Alpha) && h.Alpha >= 0, $"Invalid alpha value: {h.Alpha} (must be a finite number >= 0)");
+                Require(!double.IsNaN(h.T0), $"Invalid t0 value: {h.T0}");
+            },
+            State = [new("ax", StateBuffer.M)],
+            ScalarState =
+            [
+                new("eta", s => s.Eta, (s, v) => s.Eta = v, h => (float)h.Lr),
+                new("mu", s => s.Mu, (s, v) => s.Mu = v, _ => 1.0),
+            ],
+            Reference = AsgdReference.Step, Kernel = ("baselines", "asgd_step"),
+            Scalars =
+            [
+                S("CA_S_B_WD", "(float)weight_decay (coupled L2)", (h, _) => h.WeightDecay),
+                S("CA_S_ASGD_DECAY", "(float)(1 - lambd * eta_t)", (h, k) => 1 - h.Lambd * k.AsgdEta),
+                S("CA_S_ASGD_ETA", "(float)eta_t", (_, k) => k.AsgdEta),
+                S("CA_S_ASGD_MU", "(float)mu_t", (_, k) => k.AsgdMu),
+            ],
+            ConformanceSets =
+            [
+                ("wd-maximize", d => d with { WeightDecay = 0.05, Maximize = true }),
+                ("averaging-from-t0-2", d => d with { T0 = 2, Lambd = 1e-2 }),
+                ("lambd-alpha", d => d with { Lr = 0.05, Lambd = 0.1, Alpha = 1.0 }),
+                ("rich", d => d with { Lr = 0.02, Lambd = 0.05, Alpha = 0.5, T0 = 3, WeightDecay = 0.01 }),
+            ],
+        },
+        new()
+        {
+            Algorithm = Algorithm.AdaBelief, Name = "adabelief",
+            Source = "Zhuang et al. (2020), AdaBelief Optimizer: Adapting Stepsizes by the Belief in Observed Gradients, NeurIPS, Algorithm 2",
+            Equations = "x ← x(1 − γλ) (decoupled, default) or g ← g + λx;  m ← β1 m + (1−β1) g;  s ← β2 s + (1−β2)(g − m)² + ε;  " +
+                        "s̄ ← max(s̄, s) (amsgrad);  x ← x − (γ/(1−β1^t))·m/(sqrt(s̄)/sqrt(1−β2^t) + ε). Convention: ε twice (in the state s " +
+                        "each step, and outside the sqrt), default 1e-16; the paper's box without the rectification adabelief-pytorch " +
+                        "defaults to. Not in torch.optim.",
+            Defaults = Hp(h => h with { Eps = 1e-16, DecoupledWeightDecay = true }), UsesBetas = true, AmsgradOption = true,
+            DecoupledOption = true, Decoupled = h => h.DecoupledWeightDecay,
+            State = [ExpAvg, new("exp_avg_var", StateBuffer.V), new("max_exp_avg_var", StateBuffer.VMax, h => h.Amsgrad)],
+            Reference = AdaBeliefReference.Step, Kernel = ("adam", "adabelief_step"),
+            Scalars = [.. AdamFamily, .. AdamCorrections], ClockKind = ClockAdam,
+            ConformanceSets =
+            [
+                ("coupled-wd-maximize", d => d with { DecoupledWeightDecay = false, WeightDecay = 0.1, Maximize = true }),
+                ("decoupled-wd-amsgrad", d => d with { WeightDecay = 0.05, Amsgrad = true, Lr = 0.01 }),
+                ("beta-0.5-0.6-eps-1e-8", d => d with { Beta1 = 0.5, Beta2 = 0.6, Eps = 1e-8, Lr = 0.1 }),
+            ],
+        },
+        new()
+        {
+            Algorithm = Algorithm.AdEMAMix, Name = "ademamix",
+            Source = "Pagliardini, Ablin & Grangier (2024), The AdEMAMix Optimizer: Better, Faster, Older, arXiv 2409.03137, Algorithm 1; apple/ml-ademamix",
+            Equations = "x ← x(1 − γλ);  m1 ← β1 m1 + (1−β1) g;  m2 ← β3(t) m2 + (1−β3(t)) g;  ν ← β2 ν + (1−β2) g²;  d = sqrt(ν)/sqrt(1−β2^t) + ε;  " +
+                        "x ← x − (γ/(1−β1^t))·m1/d − γα(t)·m2/d;  α(t) = α·min(1, t/T_α), β3(t) from β1 to β3 linearly in half-life over T_β3. " +
+                        "Convention: decoupled decay (AdamW); the slow EMA is not bias-corrected; α = 0 is AdamW bitwise. Not in torch.optim.",
+            Defaults = Hp(h => h with { Alpha = 2.0, Beta3 = 0.9999 }), UsesBetas = true, Decoupled = _ => true,
+            Keys = ["beta3", "alpha", "alpha_warmup", "beta3_warmup"], Tuples = [new("betas", ["beta1", "beta2", "beta3"])],
+            Validate = h =>
+            {
+                Require(h.Beta3 >= 0 && h.Beta3 < 1, $"Invalid beta parameter at index 2: {h.Beta3} (beta3 must be in [0, 1))");
+                Require(double.IsFinite(h.Alpha) && h.Alpha >= 0, $"Invalid alpha value: {h.Alpha} (must be a finite number >= 0)");
+                Require(h.AlphaWarmup >= 0 && h.Beta3Warmup >= 0, $"Invalid warmup: alpha_warmup {h.AlphaWarmup}, beta3_warmup {h.Beta3Warmup} (must be >= 0 steps)");
+            },
+            State = [new("exp_avg_fast", StateBuffer.M), ExpAvgSq, new("exp_avg_slow", StateBuffer.Aux)],
+            Reference = AdEMAMixReference.Step, Kernel = ("adam", "ademamix_step"),
+            Scalars =
+            [
+                .. AdamFamily, .. AdamCorrections,
+                S("CA_S_ADEMAMIX_BETA3", "(float)beta3(t)", (_, k) => k.AdemamixBeta3),
+                S("CA_S_ADEMAMIX_ONE_MINUS_BETA3", "(float)(1 - beta3(t))", (_, k) => 1 - k.AdemamixBeta3),
+                S("CA_S_ADEMAMIX_ALPHA", "(float)alpha(t)", (_, k) => k.AdemamixAlpha),
+                S("CA_S_ADEMAMIX_LR", "(float)lr", (h, _) => h.Lr),
+            ],
+            ClockKind = ClockAdemamix,
+            ClockRefusal = h => h.AlphaWarmup > 0 || h.Beta3Warmup > 0
+                ? "AdEMAMix's alpha and beta3 warmups need log and pow, which the GPU does not round like the host" : null,
+            ConformanceSets =
+            [
+                ("alpha0-wd", d => d with { Alpha = 0, WeightDecay = 0.1, Lr = 0.01 }),
+                ("maximize-alpha8", d => d with { Maximize = true, Alpha = 8, Beta3 = 0.999 }),
+                ("warmups", d => d with { AlphaWarmup = 50, Beta3Warmup = 80, Alpha = 5, Lr = 0.01 }),
+                ("beta1-0-warmup", d => d with { Beta1 = 0, Beta3Warmup = 3, Beta3 = 0.99, WeightDecay = 0.01 }),
+            ],
+        },
+        new()
+        {
+            Algorithm = Algorithm.Adan, Name = "adan",
+            Source = "Xie, Zhou, Li, Lin & Yan (2022), Adan: Adaptive Nesterov Momentum Algorithm for Faster Optimizing Deep Models, arXiv 2208.06677, Algorithm 1; sail-sg/Adan",
+            Equations = "Δ = g − g_prev (0 at t = 1);  m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) Δ;  n ← β3 n + (1−β3)(g + β2Δ)²;  " +
+                        "d = sqrt(n)/sqrt(1−β3^t) + ε;  x ← [x − (γ/(1−β1^t))·m/d − (γβ2/(1−β2^t))·v/d]/(1 + γλ). Convention: the usual β " +
+                        "convention (the paper's β_i are 1 − these), sail-sg's bias corrections, proximal weight decay. Not in torch.optim.",
+            Defaults = Hp(h => h with { Beta1 = 0.98, Beta2 = 0.92, Beta3 = 0.99 }), UsesBetas = true,
+            Keys = ["beta3"], Tuples = [new("betas", ["beta1", "beta2", "beta3"])],
+            Validate = h => Require(h.Beta3 >= 0 && h.Beta3 < 1, $"Invalid beta parameter at index 2: {h.Beta3} (beta3 must be in [0, 1))"),
+            State = [ExpAvg, ExpAvgSq, new("exp_avg_diff", StateBuffer.VMax), new("pre_grad", StateBuffer.Aux)],
+            Reference = AdanReference.Step, Kernel = ("adam", "adan_step"),
+            Scalars =
+            [
+                .. AdamFamily,
+                S("CA_S_ADAN_BETA3", "(float)beta3", (h, _) => h.Beta3),
+                S("CA_S_ADAN_ONE_MINUS_BETA3", "(float)(1 - beta3)", (h, _) => 1 - h.Beta3),
+                S("CA_S_ADAN_STEP_SIZE", "(float)(lr / (1 - beta1^t))", (_, k) => k.StepSize),
+                S("CA_S_ADAN_STEP_SIZE_DIFF", "(float)(lr beta2 / (1 - beta2^t))", (_, k) => k.AdanStepSizeDiff),
+                S("CA_S_ADAN_BC3_SQRT", "(float)sqrt(1 - beta3^t)", (_, k) => k.AdanBc3Sqrt),
+                S("CA_S_ADAN_PROX", "(float)(1 + lr * weight_decay)", (h, _) => 1 + h.Lr * h.WeightDecay),
+                S("CA_S_ADAN_DIFF_SCALE", "0 at the first step (no difference yet), else 1", (_, k) => k.Step == 1 ? 0 : 1),
+            ],
+            ConformanceSets =
+            [
+                ("wd-maximize", d => d with { WeightDecay = 0.02, Maximize = true }),
+                ("betas", d => d with { Beta1 = 0.9, Beta2 = 0.5, Beta3 = 0.999, Lr = 0.01, Eps = 1e-6 }),
+                ("wd0.1", d => d with { WeightDecay = 0.1, Lr = 0.01 }),
+            ],
+        },
         // ---- issue 12, helper h12b: Schedule-Free, Adafactor, Muon ----
         new()
         {

@@ -51,7 +51,7 @@ public sealed record Hyperparameters
     public double Dampening { get; init; }
     /// <summary>SGD's Nesterov momentum.</summary>
     public bool Nesterov { get; init; }
-    /// <summary>RMSProp's smoothing constant α.</summary>
+    /// <summary>RMSProp's smoothing constant α; ASGD's power α of η_t = lr/(1 + λ·lr·t)^α; AdEMAMix's mixing weight α of the slow EMA.</summary>
     public double Alpha { get; init; } = 0.99;
     /// <summary>RMSProp centered: normalize by an estimate of the variance instead of the second moment.</summary>
     public bool Centered { get; init; }
@@ -78,6 +78,27 @@ public sealed record Hyperparameters
     /// only the scalars of <see cref="StepScalars.Advance"/> change: 1 − β1^t and 1 − β2^t become exactly 1.</remarks>
     public bool BiasCorrection { get; init; } = true;
 
+    // ---- issue 12, h12a: Rprop, ASGD, AdaBelief, AdEMAMix, Adan, LAMB, LARS (torch's keyword names where torch has the
+    // algorithm, else the reference implementation's) ----------------------------------------------------------------
+    /// <summary>Rprop's multiplicative decrease η− of a step size whose gradient changed sign (torch: <c>etas[0]</c>), in (0, 1).</summary>
+    public double Etaminus { get; init; } = 0.5;
+    /// <summary>Rprop's multiplicative increase η+ of a step size whose gradient kept its sign (torch: <c>etas[1]</c>), &gt; 1.</summary>
+    public double Etaplus { get; init; } = 1.2;
+    /// <summary>Rprop's smallest step size Γmin (torch: <c>step_sizes[0]</c>).</summary>
+    public double StepSizeMin { get; init; } = 1e-6;
+    /// <summary>Rprop's largest step size Γmax (torch: <c>step_sizes[1]</c>).</summary>
+    public double StepSizeMax { get; init; } = 50;
+    /// <summary>ASGD's decay term λ (torch: <c>lambd</c>): x ← x(1 − λη) each step, and η_t = lr / (1 + λ·lr·t)^α.</summary>
+    public double Lambd { get; init; } = 1e-4;
+    /// <summary>ASGD's t0: the step after which averaging starts (μ_t = 1 / max(1, t − t0)).</summary>
+    public double T0 { get; init; } = 1e6;
+    /// <summary>The third β (the reference implementations' <c>betas[2]</c>): AdEMAMix's slow-EMA decay β3 (0.9999), Adan's
+    /// decay of its second moment n (0.99).</summary>
+    public double Beta3 { get; init; } = 0.9999;
+    /// <summary>AdEMAMix's <c>alpha_warmup</c> T_α: α rises linearly from 0 over the first T_α steps (0: none, the reference's None).</summary>
+    public int AlphaWarmup { get; init; }
+    /// <summary>AdEMAMix's <c>beta3_warmup</c> T_β3: β3 rises from β1 over the first T_β3 steps, linearly in half-life (0: none).</summary>
+    public int Beta3Warmup { get; init; }
     // ---- Schedule-Free (Defazio et al. 2024; facebookresearch/schedule_free's keyword names) -----------------------
     /// <summary>Schedule-Free: linear warmup of the lr over the first <c>warmup_steps</c> steps, lr·t/warmup_steps (0: none).</summary>
     public int WarmupSteps { get; init; }
@@ -118,12 +139,14 @@ public sealed record Hyperparameters
         double? eps = null, double? weightDecay = null, bool? amsgrad = null, bool? maximize = null, double? momentum = null,
         double? dampening = null, bool? nesterov = null, double? alpha = null, bool? centered = null, double? rho = null,
         double? lrDecay = null, double? initialAccumulatorValue = null, double? momentumDecay = null,
-        bool? decoupledWeightDecay = null, bool? biasCorrection = null, int? warmupSteps = null, double? r = null,
-        double? weightLrPower = null, int? stateBits = null)
+        bool? decoupledWeightDecay = null, bool? biasCorrection = null,
+        double? etaminus = null, double? etaplus = null, double? stepSizeMin = null, double? stepSizeMax = null, double? lambd = null,
+        double? t0 = null, double? beta3 = null, int? alphaWarmup = null, int? beta3Warmup = null,
+        int? warmupSteps = null, double? r = null, double? weightLrPower = null, int? stateBits = null)
     {
         var hp = Defaults(algorithm).With(lr, beta1, beta2, eps, weightDecay, amsgrad, maximize, momentum, dampening, nesterov,
             alpha, centered, rho, lrDecay, initialAccumulatorValue, momentumDecay, decoupledWeightDecay, biasCorrection,
-            warmupSteps, r, weightLrPower, stateBits);
+            etaminus, etaplus, stepSizeMin, stepSizeMax, lambd, t0, beta3, alphaWarmup, beta3Warmup, warmupSteps, r, weightLrPower, stateBits);
         hp.Validate(algorithm);
         return hp;
     }
@@ -137,16 +160,21 @@ public sealed record Hyperparameters
         double? weightDecay = null, bool? amsgrad = null, bool? maximize = null, double? momentum = null,
         double? dampening = null, bool? nesterov = null, double? alpha = null, bool? centered = null, double? rho = null,
         double? lrDecay = null, double? initialAccumulatorValue = null, double? momentumDecay = null,
-        bool? decoupledWeightDecay = null, bool? biasCorrection = null, int? warmupSteps = null, double? r = null,
-        double? weightLrPower = null, int? stateBits = null) => this with
+        bool? decoupledWeightDecay = null, bool? biasCorrection = null,
+        double? etaminus = null, double? etaplus = null, double? stepSizeMin = null, double? stepSizeMax = null, double? lambd = null,
+        double? t0 = null, double? beta3 = null, int? alphaWarmup = null, int? beta3Warmup = null,
+        int? warmupSteps = null, double? r = null, double? weightLrPower = null, int? stateBits = null) => this with
     {
         Lr = lr ?? Lr, Beta1 = beta1 ?? Beta1, Beta2 = beta2 ?? Beta2, Eps = eps ?? Eps, WeightDecay = weightDecay ?? WeightDecay,
         Amsgrad = amsgrad ?? Amsgrad, Maximize = maximize ?? Maximize, Momentum = momentum ?? Momentum,
         Dampening = dampening ?? Dampening, Nesterov = nesterov ?? Nesterov, Alpha = alpha ?? Alpha, Centered = centered ?? Centered,
         Rho = rho ?? Rho, LrDecay = lrDecay ?? LrDecay, InitialAccumulatorValue = initialAccumulatorValue ?? InitialAccumulatorValue,
         MomentumDecay = momentumDecay ?? MomentumDecay, DecoupledWeightDecay = decoupledWeightDecay ?? DecoupledWeightDecay,
-        BiasCorrection = biasCorrection ?? BiasCorrection, WarmupSteps = warmupSteps ?? WarmupSteps, R = r ?? R,
-        WeightLrPower = weightLrPower ?? WeightLrPower, StateBits = stateBits ?? StateBits,
+        BiasCorrection = biasCorrection ?? BiasCorrection,
+        Etaminus = etaminus ?? Etaminus, Etaplus = etaplus ?? Etaplus, StepSizeMin = stepSizeMin ?? StepSizeMin,
+        StepSizeMax = stepSizeMax ?? StepSizeMax, Lambd = lambd ?? Lambd, T0 = t0 ?? T0, Beta3 = beta3 ?? Beta3,
+        AlphaWarmup = alphaWarmup ?? AlphaWarmup, Beta3Warmup = beta3Warmup ?? Beta3Warmup,
+        WarmupSteps = warmupSteps ?? WarmupSteps, R = r ?? R, WeightLrPower = weightLrPower ?? WeightLrPower, StateBits = stateBits ?? StateBits,
     };
 
     /// <summary>Whether <paramref name="algorithm"/> reads β1/β2 (the Adam family and Lion).</summary>
@@ -182,6 +210,8 @@ public sealed record Hyperparameters
                              "and the convergence analysis of arXiv 2507.05966 does not apply");
         }
         var info = algorithm.Info();
+        Require(info.UsesWeightDecay || WeightDecay == 0,
+            $"{info.Name} has no weight_decay{(info.TorchClass is { } tc ? $" (torch.optim.{tc} neither)" : "")}; got {WeightDecay}");
         if (info.UsesEps)
             Require(Finite(Eps) && Eps > 0, $"Invalid epsilon value: {Eps} (eps must be a finite number > 0)");
         info.Validate?.Invoke(this);

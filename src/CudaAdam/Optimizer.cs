@@ -150,7 +150,7 @@ public sealed class Optimizer : IDisposable
     private double? _maxGradNorm;
     private readonly List<(Parameter P, Hyperparameters Hp, ParamState? State)> _work = [];
     private readonly List<StepItem> _items = [];
-    private readonly List<(ParamState State, long Step, double B1, double B2, double Mu, double LrMax, double WeightSum)> _counters = [];
+    private readonly List<(ParamState State, long Step, double B1, double B2, double Mu, double LrMax, double WeightSum, double Eta, double AsgdMu)> _counters = [];
 
     /// <summary>An optimizer of <paramref name="algorithm"/> over parameter groups, each with its own hyperparameters (torch's <c>param_groups</c>).</summary>
     /// <param name="algorithm">The update rule; its equations are on its <see cref="CudaAdam.Algorithm"/> member (e.g. <see cref="Algorithm.Adam"/>).</param>
@@ -343,6 +343,7 @@ public sealed class Optimizer : IDisposable
                         if (s[slot.Buffer] is { } b) buffers[slot.TorchName] = (float[])b.Clone();
                         if (slot.Quantized is not null && s.Quantized(slot.Buffer) is { } q) quantized[slot.TorchName] = q.Clone();
                     }
+                    foreach (var scalar in info.ScalarState) buffers[scalar.TorchName] = [(float)scalar.Get(s)];   // torch: 0-dim float32
                     state[index] = new ParamStateEntry(s.Step, s.Beta1Power, s.Beta2Power, s.MuProduct, buffers, s.LrMax, s.WeightSum) { Quantized = quantized };
                 }
                 ids.Add(index++);
@@ -431,8 +432,14 @@ public sealed class Optimizer : IDisposable
                 Step = e.Step, Beta1Power = e.Beta1Power, Beta2Power = e.Beta2Power, MuProduct = e.MuProduct, LrMax = e.LrMax, WeightSum = e.WeightSum,
             };
             var slots = info.StateWith(hp).ToList();
+            foreach (var scalar in info.ScalarState)
+            {
+                if (!e.Buffers.TryGetValue(scalar.TorchName, out var one)) Fail($"{who}: scalar slot '{scalar.TorchName}' is missing");
+                else if (one.Length != 1 || !float.IsFinite(one[0])) Fail($"{who}: scalar slot '{scalar.TorchName}' must be one finite value, it has {one.Length}");
+                else scalar.Set(s, one[0]);
+            }
             foreach (var name in e.Buffers.Keys.Concat(e.Quantized.Keys))
-                if (slots.All(x => x.TorchName != name))
+                if (slots.All(x => x.TorchName != name) && info.ScalarState.All(x => x.TorchName != name))
                     Fail($"{who}: slot '{name}' is not kept by {info.Name} with these hyperparameters " +
                          $"(it keeps {(slots.Count == 0 ? "none" : string.Join(", ", slots.Select(x => x.TorchName)))})");
             foreach (var slot in slots)
@@ -562,7 +569,7 @@ public sealed class Optimizer : IDisposable
         foreach (var (p, hp, existing) in work)
         {
             var s = existing ?? ParamState.Create(Algorithm, hp, p.Data.Length);
-            counters.Add((s, s.Step, s.Beta1Power, s.Beta2Power, s.MuProduct, s.LrMax, s.WeightSum));
+            counters.Add((s, s.Step, s.Beta1Power, s.Beta2Power, s.MuProduct, s.LrMax, s.WeightSum, s.Eta, s.Mu));
             items.Add(new StepItem(p, s, hp, StepScalars.Advance(Algorithm, hp, s)));
         }
         var contract = Contract;
@@ -594,8 +601,8 @@ public sealed class Optimizer : IDisposable
 
         void Restore()
         {
-            foreach (var (s, step, b1, b2, mu, lrMax, weightSum) in counters)
-                (s.Step, s.Beta1Power, s.Beta2Power, s.MuProduct, s.LrMax, s.WeightSum) = (step, b1, b2, mu, lrMax, weightSum);
+            foreach (var (s, step, b1, b2, mu, lrMax, weightSum, eta, asgdMu) in counters)
+                (s.Step, s.Beta1Power, s.Beta2Power, s.MuProduct, s.LrMax, s.WeightSum, s.Eta, s.Mu) = (step, b1, b2, mu, lrMax, weightSum, eta, asgdMu);
         }
     }
 

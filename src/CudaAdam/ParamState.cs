@@ -16,6 +16,8 @@ namespace CudaAdam;
 /// <item><term>AdaDelta</term><description>V = square_avg, Aux = acc_delta</description></item>
 /// <item><term>SignSGD</term><description>no buffers</description></item>
 /// <item><term>state_bits = 8 (Adam, AdamW)</term><description>M8 = exp_avg, V8 = exp_avg_sq, block-wise 8-bit (<see cref="QuantizedBuffer"/>); M and V null</description></item>
+/// <item><term>Rprop</term><description>M = prev, V = step_size</description></item>
+/// <item><term>ASGD</term><description>M = ax; the scalars <see cref="Eta"/> (eta) and <see cref="Mu"/> (mu)</description></item>
 /// <item><term>AdamW/SGD Schedule-Free</term><description>M = z (created on the first step as a copy of the parameter), V = exp_avg_sq (AdamW)</description></item>
 /// </list>
 /// </remarks>
@@ -41,6 +43,11 @@ public sealed class ParamState
     public double Beta2Power { get; set; } = 1.0;
     /// <summary>NAdam's Π_{i≤t} μ_i.</summary>
     public double MuProduct { get; set; } = 1.0;
+    /// <summary>ASGD's η of the NEXT step (torch's float32 <c>state['eta']</c>, so a float32 value; lr when created).
+    /// A descriptor scalar slot (<see cref="AlgorithmInfo.ScalarState"/>).</summary>
+    public double Eta { get; set; }
+    /// <summary>ASGD's averaging weight μ of the NEXT step (torch's float32 <c>state['mu']</c>; 1 when created).</summary>
+    public double Mu { get; set; } = 1.0;
     /// <summary>Schedule-Free: the largest scheduled lr so far (the reference's group <c>lr_max</c>; 0 before the first step).</summary>
     public double LrMax { get; set; }
     /// <summary>Schedule-Free: the sum of the averaging weights so far (the reference's group <c>weight_sum</c>).</summary>
@@ -65,6 +72,7 @@ public sealed class ParamState
             if (slot.Initial?.Invoke(hp) is { } init and not 0f) Array.Fill(buffer, init);
             s[slot.Buffer] = buffer;
         }
+        foreach (var scalar in algorithm.Info().ScalarState) scalar.Set(s, scalar.Initial(hp));
         return s;
     }
 
@@ -109,7 +117,7 @@ public sealed class ParamState
     {
         Step = Step, M = (float[]?)M?.Clone(), V = (float[]?)V?.Clone(), VMax = (float[]?)VMax?.Clone(),
         Aux = (float[]?)Aux?.Clone(), M8 = M8?.Clone(), V8 = V8?.Clone(),
-        Beta1Power = Beta1Power, Beta2Power = Beta2Power, MuProduct = MuProduct,
+        Beta1Power = Beta1Power, Beta2Power = Beta2Power, MuProduct = MuProduct, Eta = Eta, Mu = Mu,
         LrMax = LrMax, WeightSum = WeightSum,
     };
 

@@ -38,6 +38,19 @@ public readonly record struct StepScalars
     public bool Rectified { get; init; }
     /// <summary>RAdam's rectification r_t = sqrt((ρ_t−4)(ρ_t−2)ρ∞ / ((ρ∞−4)(ρ∞−2)ρ_t)); 0 when not rectified.</summary>
     public double Rect { get; init; }
+    /// <summary>ASGD's η of this step (the state's, a float32 value: torch's <c>eta.item()</c>).</summary>
+    public double AsgdEta { get; init; }
+    /// <summary>ASGD's averaging weight μ of this step (the state's float32 value).</summary>
+    public double AsgdMu { get; init; }
+    /// <summary>AdEMAMix's α(t): α, or α·t/T_α during its warmup (apple/ml-ademamix, linear_warmup_scheduler).</summary>
+    public double AdemamixAlpha { get; init; }
+    /// <summary>AdEMAMix's β3(t): β3, or during its warmup f⁻¹((1 − t/T)·f(β1) + (t/T)·f(β3)), f(β) = ln ½ / ln(β + 1e-8) − 1,
+    /// f⁻¹(h) = ½^(1/(h+1)) (apple/ml-ademamix, linear_hl_warmup_scheduler: linear in the half-life).</summary>
+    public double AdemamixBeta3 { get; init; }
+    /// <summary>Adan's step size of the difference term, γ·β2/(1 − β2^t).</summary>
+    public double AdanStepSizeDiff { get; init; }
+    /// <summary>Adan's sqrt(1 − β3^t), β3^t by pow as sail-sg/Adan (Adan has no device clock).</summary>
+    public double AdanBc3Sqrt { get; init; }
     /// <summary>Schedule-Free: this step's lr after warmup, γ_t = γ·min(1, t/warmup_steps).</summary>
     public double ScheduledLr { get; init; }
     /// <summary>Schedule-Free: c_{t+1} = w_t / Σ_{i≤t} w_i, w_t = t^r · (max_{i≤t} γ_i)^weight_lr_power (0 when the sum is 0).</summary>
@@ -89,6 +102,40 @@ public readonly record struct StepScalars
             if (rectified)
                 rect = Math.Sqrt((rhoT - 4) * (rhoT - 2) * rhoInf / ((rhoInf - 4) * (rhoInf - 2) * rhoT));
         }
+        double asgdEta = 0, asgdMu = 0;
+        if (algorithm == Algorithm.Asgd)
+        {
+            // torch 1.13 _single_tensor_asgd: this step uses the state's eta and mu, then stores the next ones, computed in
+            // double from this step's lr and count and rounded to float32 (torch.tensor(python float)). The pow keeps ASGD
+            // off the device clock (kernels/clock.cu: pow is not correctly rounded on the GPU).
+            (asgdEta, asgdMu) = (state.Eta, state.Mu);
+            state.Eta = (float)(hp.Lr / Math.Pow(1 + hp.Lambd * hp.Lr * t, hp.Alpha));
+            state.Mu = (float)(1 / Math.Max(1, t - hp.T0));
+        }
+        double ademamixAlpha = 0, ademamixBeta3 = 0;
+        if (algorithm == Algorithm.AdEMAMix)
+        {
+            // apple/ml-ademamix (pytorch/ademamix.py): the schedules of its step count t (from 1), in double as in Python.
+            ademamixAlpha = hp.Alpha;
+            if (t < hp.AlphaWarmup)
+            {
+                double a = t / (double)hp.AlphaWarmup;
+                ademamixAlpha = (1.0 - a) * 0.0 + a * hp.Alpha;
+            }
+            ademamixBeta3 = hp.Beta3;
+            if (t < hp.Beta3Warmup)
+            {
+                static double F(double beta) => Math.Log(0.5) / Math.Log(beta + 1e-8) - 1;
+                double a = t / (double)hp.Beta3Warmup;
+                ademamixBeta3 = Math.Pow(0.5, 1 / ((1.0 - a) * F(hp.Beta1) + a * F(hp.Beta3) + 1));
+            }
+        }
+        double adanStepSizeDiff = 0, adanBc3Sqrt = 0;
+        if (algorithm == Algorithm.Adan)
+        {
+            adanStepSizeDiff = hp.Lr * hp.Beta2 / bc2;
+            adanBc3Sqrt = Math.Sqrt(1 - Math.Pow(hp.Beta3, t));
+        }
         double scheduledLr = 0, ckp1 = 0, yStep = 0;
         if (algorithm.Info().EvalInterpolation is { } beta)
         {
@@ -118,6 +165,12 @@ public readonly record struct StepScalars
             RhoT = rhoT,
             Rectified = rectified,
             Rect = rect,
+            AsgdEta = asgdEta,
+            AsgdMu = asgdMu,
+            AdemamixAlpha = ademamixAlpha,
+            AdemamixBeta3 = ademamixBeta3,
+            AdanStepSizeDiff = adanStepSizeDiff,
+            AdanBc3Sqrt = adanBc3Sqrt,
             ScheduledLr = scheduledLr,
             Ckp1 = ckp1,
             ScheduleFreeYStep = yStep,

@@ -56,6 +56,11 @@ KWARG_TO_PROPERTY = {
     'momentum': 'Momentum', 'dampening': 'Dampening', 'nesterov': 'Nesterov', 'alpha': 'Alpha',
     'centered': 'Centered', 'rho': 'Rho', 'lr_decay': 'LrDecay', 'initial_accumulator_value': 'InitialAccumulatorValue',
     'momentum_decay': 'MomentumDecay', 'decoupled_weight_decay': 'DecoupledWeightDecay',  # the last: torch >= 2.1
+    'lambd': 'Lambd', 't0': 'T0',  # ASGD
+}
+# torch's tuple keywords -> the CudaAdam properties of their components, in order (betas; Rprop's etas and step_sizes).
+TUPLE_TO_PROPERTIES = {
+    'betas': ('Beta1', 'Beta2'), 'etas': ('Etaminus', 'Etaplus'), 'step_sizes': ('StepSizeMin', 'StepSizeMax'),
 }
 IMPLEMENTATION_KWARGS = {'foreach', 'capturable', 'differentiable', 'fused'}
 
@@ -97,9 +102,9 @@ def torch_kwargs(cls, hp, defaults):
     for name in sig:
         if name in ('self', 'params') or name in IMPLEMENTATION_KWARGS:
             continue
-        if name == 'betas':
-            kwargs['betas'] = (hp['Beta1'], hp['Beta2'])
-            covered |= {'Beta1', 'Beta2'}
+        if name in TUPLE_TO_PROPERTIES:
+            kwargs[name] = tuple(hp[k] for k in TUPLE_TO_PROPERTIES[name])
+            covered |= set(TUPLE_TO_PROPERTIES[name])
         elif name in KWARG_TO_PROPERTY:
             kwargs[name] = hp[KWARG_TO_PROPERTY[name]]
             covered.add(KWARG_TO_PROPERTY[name])
@@ -207,8 +212,9 @@ def full_hyperparameters(cls, kwargs):
         value = kwargs.get(name, p.default)
         if value is inspect.Parameter.empty:
             raise ValueError(f'{cls.__name__}: no value for required argument {name}')
-        if name == 'betas':
-            out['Beta1'], out['Beta2'] = float(value[0]), float(value[1])
+        if name in TUPLE_TO_PROPERTIES:
+            for prop, v in zip(TUPLE_TO_PROPERTIES[name], value):
+                out[prop] = float(v)
         elif name in KWARG_TO_PROPERTY:
             out[KWARG_TO_PROPERTY[name]] = value if isinstance(value, bool) else float(value)
         else:

@@ -29,9 +29,13 @@ import torch
 TORCH_CLASSES = {
     "adam": "Adam", "adamw": "AdamW", "adamax": "Adamax", "nadam": "NAdam", "radam": "RAdam",
     "sgd": "SGD", "adagrad": "Adagrad", "rmsprop": "RMSprop", "adadelta": "Adadelta",
+    "rprop": "Rprop", "asgd": "ASGD",
 }
+# torch's tuple keywords and the flags of their components (cudaadam replay's flags are the components).
+TUPLES = {"betas": ("beta1", "beta2"), "etas": ("etaminus", "etaplus"), "step_sizes": ("step_size_min", "step_size_max")}
 FLOAT_KEYS = ["lr", "beta1", "beta2", "eps", "weight_decay", "momentum", "dampening", "alpha", "rho", "lr_decay",
-              "initial_accumulator_value", "momentum_decay"]
+              "initial_accumulator_value", "momentum_decay", "etaminus", "etaplus", "step_size_min", "step_size_max",
+              "lambd", "t0"]
 BOOL_KEYS = ["amsgrad", "maximize", "nesterov", "centered", "decoupled_weight_decay"]
 
 
@@ -67,13 +71,17 @@ def main(argv):
     accepted = inspect.signature(cls.__init__).parameters
 
     kwargs = {}
-    if a.beta1 is not None or a.beta2 is not None:
-        if "betas" not in accepted:
-            fail(f"torch.optim.{cls.__name__} has no betas")
-        b1, b2 = accepted["betas"].default
-        kwargs["betas"] = (b1 if a.beta1 is None else a.beta1, b2 if a.beta2 is None else a.beta2)
+    in_tuples = {k for parts in TUPLES.values() for k in parts}
+    for tuple_key, parts in TUPLES.items():
+        given = [getattr(a, k) for k in parts]
+        if all(v is None for v in given):
+            continue
+        if tuple_key not in accepted:
+            fail(f"torch.optim.{cls.__name__} has no {tuple_key}")
+        defaults = accepted[tuple_key].default
+        kwargs[tuple_key] = tuple(d if v is None else v for d, v in zip(defaults, given))
     for k in FLOAT_KEYS + BOOL_KEYS:
-        if k in ("beta1", "beta2"):
+        if k in in_tuples:
             continue
         v = getattr(a, k)
         if v is None:

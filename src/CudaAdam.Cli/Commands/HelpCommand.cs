@@ -55,6 +55,14 @@ public sealed class HelpCommand : ICommand
         return sb.ToString();
     }
 
+    /// <summary>The value of the <see cref="Hyperparameters"/> property a snake-case key names (<c>step_size_min</c> → StepSizeMin).</summary>
+    private static object? Value(Hyperparameters h, string key)
+    {
+        string pascal = string.Concat(key.Split('_').Select(w => char.ToUpperInvariant(w[0]) + w[1..]));
+        return (typeof(Hyperparameters).GetProperty(pascal) ?? throw new InvalidOperationException($"no Hyperparameters property for key '{key}'"))
+            .GetValue(h);
+    }
+
     /// <summary>One algorithm's descriptor, for a reader: equations and conventions, defaults, state, kernel.</summary>
     internal static string Describe(AlgorithmInfo i)
     {
@@ -62,8 +70,14 @@ public sealed class HelpCommand : ICommand
         sb.Append(i.Name).Append(i.TorchClass is { } t ? $" (torch.optim.{t})" : " (not in torch.optim)").Append('\n');
         sb.Append("  source     ").Append(i.Source).Append('\n');
         sb.Append("  update     ").Append(i.Equations).Append('\n');
-        sb.Append("  defaults   ").Append(i.DescribeDefaults()).Append('\n');
-        sb.Append("  state      ").Append(i.State.Count == 0 ? "none" : string.Join(", ", i.State.Select(s => s.TorchName))).Append('\n');
+        var d = i.Defaults;
+        sb.Append("  defaults   ").Append(i.DescribeDefaults());
+        foreach (var key in i.Keys) sb.Append(FormattableString.Invariant($", {key} {Value(d, key)}"));
+        sb.Append('\n');
+        foreach (var tuple in i.Tuples)
+            sb.Append("  tuple      ").Append(tuple.Key).Append(" = (").Append(string.Join(", ", tuple.Components)).Append(") in configs and torch\n");
+        sb.Append("  state      ").Append(i.State.Count == 0 ? "none" : string.Join(", ", i.State.Select(s => s.TorchName)))
+          .Append(i.ScalarState.Count == 0 ? "" : $"; scalars {string.Join(", ", i.ScalarState.Select(s => s.TorchName))}").Append('\n');
         sb.Append("  kernel     kernels/").Append(i.Kernel.Family).Append(".cu ").Append(i.Kernel.Name)
           .Append(i.DiagnosticsKernel is { } k ? $" (diagnostics: {k.Name})" : "").Append('\n');
         return sb.ToString();

@@ -41,7 +41,7 @@ public static class GraphCheck
         }).ToArray();
         var hp = Hyperparameters.Defaults(algorithm) with
         {
-            WeightDecay = 0.01,
+            WeightDecay = algorithm.Info().UsesWeightDecay ? 0.01 : 0,
             Momentum = algorithm is Algorithm.Sgd or Algorithm.RmsProp ? 0.9 : Hyperparameters.Defaults(algorithm).Momentum,
             LrDecay = algorithm == Algorithm.AdaGrad ? 0.01 : 0,
         };

@@ -86,7 +86,8 @@ internal sealed class ResidentPlan : IDisposable
         if (Unsafe.SizeOf<CaClock>() != 104) throw new InvalidOperationException("CaClock must be 104 bytes (kernels/clock.cu)");
         if (algorithm.Info().Clock == 0)
             throw new NotSupportedException($"{algorithm.Name()} cannot run in the graph-capturable mode: it has no device clock " +
-                                            "(kernels/clock.cu; NAdam's momentum schedule mu_t = beta1 (1 - 0.96^(t psi) / 2) needs pow, " +
+                                            "(kernels/clock.cu; NAdam's momentum schedule mu_t = beta1 (1 - 0.96^(t psi) / 2) and ASGD's " +
+                                            "eta_t = lr / (1 + lambd lr t)^alpha and Adan's third bias correction 1 - beta3^t need pow, " +
                                             "which the GPU does not round like the host, so the clock could not be bitwise the host's); " +
                                             $"use Residency.Host for {algorithm.Name()}");
         if (_options.Diagnostics) FusedSignDiagnostics.RequireKernelOf(algorithm);   // before any allocation

@@ -23,7 +23,8 @@ public class OptimizerApiTests
     [TestCaseSource(typeof(AlgorithmNames), nameof(AlgorithmNames.All))]
     public void ParameterWithoutGradientIsSkippedWhileOthersStep(Algorithm algorithm)
     {
-        var hp = Hyperparameters.Defaults(algorithm) with { WeightDecay = 0.1 }; // decay would move it if it were stepped
+        // Decay would move it if it were stepped (Rprop has no weight decay: torch's has none, and ours refuses one).
+        var hp = Hyperparameters.Defaults(algorithm) with { WeightDecay = algorithm.Info().UsesWeightDecay ? 0.1 : 0 };
         var a = new Parameter("a", Ramp(8, 0.25f)) { Grad = Ramp(8, 1f) };
         var b = new Parameter("b", Ramp(8, -0.5f)) { Grad = Ramp(8, 2f) };
         using var opt = new Optimizer(algorithm, [a, b], hp);
@@ -41,6 +42,7 @@ public class OptimizerApiTests
         Assert.That(sb.VMax, Is.EqualTo(stateB.VMax));
         Assert.That(sb.Aux, Is.EqualTo(stateB.Aux));
         Assert.That((sb.Beta1Power, sb.Beta2Power, sb.MuProduct), Is.EqualTo((stateB.Beta1Power, stateB.Beta2Power, stateB.MuProduct)));
+        Assert.That((sb.Eta, sb.Mu), Is.EqualTo((stateB.Eta, stateB.Mu)), "no gradient: ASGD's eta and mu unchanged");
         Assert.That(opt.State(a)!.Step, Is.EqualTo(2));
         Assert.That(a.Data, Is.Not.EqualTo(dataA), "the parameter with a gradient moves");
     }

@@ -22,6 +22,9 @@ public class HelpTests
     [TestCase("yogi", "v ← v − (1−β2)·sign(v − g²)·g²", "exp_avg, exp_avg_sq", "kernels/adam.cu yogi_step")]
     [TestCase("AdamW", "DECOUPLED", "max_exp_avg_sq", "(diagnostics: adam_step_diag)")]
     [TestCase("sgd", "dampening", "momentum_buffer", "kernels/baselines.cu sgd_step")]
+    [TestCase("rprop", "etaminus 0.5, etaplus 1.2, step_size_min 1E-06, step_size_max 50", "tuple      etas = (etaminus, etaplus)", "kernels/sign.cu rprop_step")]
+    [TestCase("asgd", "lambd 0.0001, alpha 0.75, t0 1000000", "ax; scalars eta, mu", "kernels/baselines.cu asgd_step")]
+    [TestCase("ademamix", "beta3 0.9999, alpha 2, alpha_warmup 0", "exp_avg_fast, exp_avg_sq, exp_avg_slow", "kernels/adam.cu ademamix_step")]
     public void HelpForAnOptimizerPrintsItsDescriptor(string name, string equation, string state, string kernel)
     {
         var r = CliRunner.Invoke("help", name);

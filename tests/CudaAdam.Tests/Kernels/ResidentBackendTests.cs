@@ -28,7 +28,7 @@ public class ResidentBackendTests
 
     private static Hyperparameters Hp(Algorithm a, int group) => Hyperparameters.Defaults(a) with
     {
-        WeightDecay = group == 0 ? 0.01 : 0,
+        WeightDecay = group == 0 && a.Info().UsesWeightDecay ? 0.01 : 0,
         Momentum = a is Algorithm.Sgd or Algorithm.RmsProp ? 0.9 : Hyperparameters.Defaults(a).Momentum,
         LrDecay = a == Algorithm.AdaGrad ? 0.01 : 0,
         InitialAccumulatorValue = a == Algorithm.AdaGrad ? 0.1 : 0,
