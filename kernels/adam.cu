@@ -34,13 +34,7 @@ extern "C" __global__ __launch_bounds__(CA_FINAL_THREADS) void grad_clip_finaliz
     ca_grad_clip_finalize(partials, count, max_norm, norm_out, coef_out, flag, epoch);
 }
 
-/// adam_step's element update (also adam_step_diag's).
-static __device__ __forceinline__ void ca_adam_op(CaElem& e, const CaTensor& t) {
-    float x = e.p;
-    ca_adam_moments(e, t, x);
-    float denom = ca_adam_denom(e, t);
-    e.p = x + -t.s[CA_S_STEP_SIZE] * (e.m / denom);
-}
+// adam_step's element update (also adam_step_diag's and state8.cu's adam8_step): ca_adam_op in common.cuh.
 
 /// Adam (Kingma & Ba 2015) with torch.optim.Adam's conventions; AdamW (CA_DECOUPLED); AMSGrad (CA_AMSGRAD).
 ///   g ← g + λx (coupled, unless decoupled: x ← x(1−γλ));  m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) g²;

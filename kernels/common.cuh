@@ -453,3 +453,12 @@ static __device__ __forceinline__ float ca_adam_denom(CaElem& e, const CaTensor&
     }
     return sqrtf(vHat) / s[CA_S_BC2_SQRT] + s[CA_S_EPS];
 }
+
+/// Adam's / AdamW's whole element update (adam.cu: adam_step, adam_step_diag; state8.cu: adam8_step):
+///   x ← x − (γ/(1−β1^t)) · m / (sqrt(v̄)/sqrt(1−β2^t) + ε), after ca_adam_moments. Reference: AdamReference.Update.
+static __device__ __forceinline__ void ca_adam_op(CaElem& e, const CaTensor& t) {
+    float x = e.p;
+    ca_adam_moments(e, t, x);
+    float denom = ca_adam_denom(e, t);
+    e.p = x + -t.s[CA_S_STEP_SIZE] * (e.m / denom);
+}

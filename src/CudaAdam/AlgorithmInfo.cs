@@ -22,9 +22,15 @@ public enum StateBuffer
 /// <param name="Initial">Its value before the first step (null: 0).</param>
 /// <param name="OnFirstStep">torch creates it on the first step (SGD's momentum_buffer, a copy of the gradient), so
 /// <see cref="ParamState.Create"/> leaves it null and the step allocates it.</param>
+/// <param name="Quantized">With <see cref="Hyperparameters.StateBits"/> = 8 (an algorithm whose descriptor has a
+/// <see cref="AlgorithmInfo.State8Kernel"/>): the buffer is kept block-wise in 8 bits with this map
+/// (<see cref="QuantizedBuffer"/>, <see cref="ParamState.Quantized"/>) instead of float32.</param>
 public sealed record StateSlot(string TorchName, StateBuffer Buffer, Func<Hyperparameters, bool>? When = null,
-    Func<Hyperparameters, float>? Initial = null, bool OnFirstStep = false)
+    Func<Hyperparameters, float>? Initial = null, bool OnFirstStep = false, QuantMap? Quantized = null)
 {
+    /// <summary>Whether the buffer is 8-bit with <paramref name="hp"/>.</summary>
+    public bool QuantizedWith(Hyperparameters hp) => Quantized is not null && hp.StateBits == 8;
+
     /// <summary>Whether the buffer exists (or will, after the first step) with <paramref name="hp"/>.</summary>
     public bool Kept(Hyperparameters hp) => When?.Invoke(hp) ?? true;
 }
@@ -110,6 +116,12 @@ public sealed record AlgorithmInfo
     public required (string Family, string Name) Kernel { get; init; }
     /// <summary>The diagnostics-enabled variant of <see cref="Kernel"/> (sign diagnostics fused), or null.</summary>
     public (string Family, string Name)? DiagnosticsKernel { get; init; }
+    /// <summary>The fused kernel of the 8-bit state option (<see cref="Hyperparameters.StateBits"/> = 8; Dettmers et al. 2022:
+    /// m and v block-wise quantized, dequantize → update → requantize in one launch; <c>kernels/state8.cu</c>), reading the
+    /// same scalar slots as <see cref="Kernel"/>; null: the algorithm keeps float32 state only. Its state slots say which
+    /// map each buffer uses (<see cref="StateSlot.Quantized"/>); its reference is <see cref="Reference"/> wrapped by
+    /// <see cref="CudaAdam.Reference.BlockwiseState8"/>.</summary>
+    public (string Family, string Name)? State8Kernel { get; init; }
     /// <summary>The kernel's scalar slots, in slot order (null: a slot this algorithm leaves unused, 0).</summary>
     public required IReadOnlyList<KernelScalar?> Scalars { get; init; }
     /// <summary>The algorithm's own <c>CA_*</c> flags (beyond maximize, weight decay, amsgrad and decoupled, which

@@ -95,6 +95,23 @@ public static class Algorithms
     private static readonly StateSlot ExpAvg = new("exp_avg", StateBuffer.M), ExpAvgSq = new("exp_avg_sq", StateBuffer.V),
         MaxExpAvgSq = new("max_exp_avg_sq", StateBuffer.VMax, h => h.Amsgrad);
 
+    // ---- 8-bit state (Dettmers et al. 2022; Hyperparameters.StateBits, kernels/state8.cu, Reference/BlockwiseState8.cs) ----
+
+    /// <summary>exp_avg and exp_avg_sq of the algorithms with the 8-bit state option: m on the signed map, v on the unsigned.</summary>
+    private static readonly StateSlot ExpAvg8 = ExpAvg with { Quantized = QuantMap.Signed },
+        ExpAvgSq8 = ExpAvgSq with { Quantized = QuantMap.Unsigned };
+
+    /// <summary>The fused 8-bit state step of Adam and AdamW (the flags choose coupled or decoupled decay, as adam_step's).</summary>
+    private static readonly (string, string) Adam8Kernel = ("state8", "adam8_step");
+
+    /// <summary>The conformance sets of the 8-bit state option (Adam and AdamW; amsgrad does not combine with it).</summary>
+    private static readonly (string, Func<Hyperparameters, Hyperparameters>)[] State8Sets =
+    [
+        ("state8", d => d with { StateBits = 8 }),
+        ("state8-wd-maximize", d => d with { StateBits = 8, WeightDecay = 0.1, Maximize = true, Lr = 0.01 }),
+        ("state8-betas-no-bias-correction", d => d with { StateBits = 8, Beta1 = 0.5, Beta2 = 0.6, Eps = 1e-3, BiasCorrection = false }),
+    ];
+
     /// <summary>Slots 0–3 of both Schedule-Free kernels (kernels/schedulefree.cu: ca_schedulefree_yz and weight decay).</summary>
     private static readonly KernelScalar[] ScheduleFreeYZ =
     [
@@ -135,8 +152,8 @@ public static class Algorithms
             Source = "Kingma & Ba (2015), Algorithm 1; torch.optim.Adam",
             Equations = AdamEquations + " Weight decay is L2, COUPLED into g.",
             Defaults = Hp(), UsesBetas = true, HasSecondMoment = true, BiasCorrectionSwitch = true, AmsgradOption = true,
-            State = [ExpAvg, ExpAvgSq, MaxExpAvgSq], Reference = AdamReference.Step,
-            Kernel = ("adam", "adam_step"), DiagnosticsKernel = ("adam", "adam_step_diag"),
+            State = [ExpAvg8, ExpAvgSq8, MaxExpAvgSq], Reference = AdamReference.Step,
+            Kernel = ("adam", "adam_step"), DiagnosticsKernel = ("adam", "adam_step_diag"), State8Kernel = Adam8Kernel,
             Scalars = [.. AdamFamily, .. AdamCorrections], ClockKind = ClockAdam,
             ConformanceSets =
             [
@@ -147,6 +164,7 @@ public static class Algorithms
                 ("betas", d => d with { Lr = 0.01, Beta1 = 0.5, Beta2 = 0.9, Eps = 1e-6 }),
                 ("lr0.1", d => d with { Lr = 0.1 }),
                 ("amsgrad-wd0.1", d => d with { Amsgrad = true, WeightDecay = 0.1, Lr = 0.01 }),
+                .. State8Sets,
             ],
         },
         new()
@@ -157,8 +175,8 @@ public static class Algorithms
                         "Convention: torch multiplies by (1 − lr·weight_decay), so the decay scales with lr. Default weight_decay 1e-2.",
             Defaults = Hp(h => h with { WeightDecay = 1e-2 }), UsesBetas = true, HasSecondMoment = true, BiasCorrectionSwitch = true,
             AmsgradOption = true, Decoupled = _ => true,
-            State = [ExpAvg, ExpAvgSq, MaxExpAvgSq], Reference = AdamWReference.Step,
-            Kernel = ("adam", "adam_step"), DiagnosticsKernel = ("adam", "adam_step_diag"),
+            State = [ExpAvg8, ExpAvgSq8, MaxExpAvgSq], Reference = AdamWReference.Step,
+            Kernel = ("adam", "adam_step"), DiagnosticsKernel = ("adam", "adam_step_diag"), State8Kernel = Adam8Kernel,
             Scalars = [.. AdamFamily, .. AdamCorrections], ClockKind = ClockAdam,
             ConformanceSets =
             [
@@ -170,6 +188,7 @@ public static class Algorithms
                 ("maximize", d => d with { Maximize = true }),
                 ("betas", d => d with { Lr = 0.01, Beta1 = 0.5, Beta2 = 0.9, Eps = 1e-6 }),
                 ("amsgrad-wd0.5", d => d with { Lr = 0.01, Amsgrad = true, WeightDecay = 0.5 }),
+                .. State8Sets,
             ],
         },
         new()

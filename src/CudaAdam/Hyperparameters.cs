@@ -106,6 +106,19 @@ public sealed record Hyperparameters
     public double R { get; init; }
     /// <summary>Schedule-Free's <c>weight_lr_power</c>: the power of the largest lr so far in the averaging weight (default 2).</summary>
     public double WeightLrPower { get; init; } = 2.0;
+    /// <summary>
+    /// Bits per element of the optimizer state: 32 (float32, default) or 8, the block-wise 8-bit state of Dettmers et al.,
+    /// "8-bit Optimizers via Block-wise Quantization" (ICLR 2022; bitsandbytes' <c>Adam8bit</c>/<c>AdamW8bit</c>,
+    /// <c>optim_bits=8</c>): m with the signed and v with the unsigned dynamic map (<see cref="DynamicMap"/>), blocks of
+    /// 2,048 elements with a float32 absmax each (<see cref="QuantizedBuffer"/>), about 2 bytes of state per parameter instead
+    /// of 8. A state option, not an algorithm: the algorithms whose descriptor has a <see cref="AlgorithmInfo.State8Kernel"/>
+    /// (Adam, AdamW) accept it.
+    /// </summary>
+    /// <remarks>Convention warnings: the step itself runs in float32 on the dequantized state, and the parameter is updated
+    /// with the new m and v BEFORE they are requantized (bitsandbytes' order), so the first step is bitwise float32 Adam's.
+    /// Unlike bitsandbytes (<c>min_8bit_size=4096</c>) every tensor is quantized, small ones too; amsgrad is refused (as in
+    /// bitsandbytes' 8-bit Adam); a non-finite value in a block (non_finite = propagate) makes the whole block NaN.</remarks>
+    public int StateBits { get; init; } = 32;
 
     /// <summary>Whether <paramref name="algorithm"/> reads <see cref="BiasCorrection"/> (its descriptor says).</summary>
     public static bool HasBiasCorrectionSwitch(Algorithm algorithm) => algorithm.Info().BiasCorrectionSwitch;
@@ -129,11 +142,11 @@ public sealed record Hyperparameters
         bool? decoupledWeightDecay = null, bool? biasCorrection = null,
         double? etaminus = null, double? etaplus = null, double? stepSizeMin = null, double? stepSizeMax = null, double? lambd = null,
         double? t0 = null, double? beta3 = null, int? alphaWarmup = null, int? beta3Warmup = null,
-        int? warmupSteps = null, double? r = null, double? weightLrPower = null)
+        int? warmupSteps = null, double? r = null, double? weightLrPower = null, int? stateBits = null)
     {
         var hp = Defaults(algorithm).With(lr, beta1, beta2, eps, weightDecay, amsgrad, maximize, momentum, dampening, nesterov,
             alpha, centered, rho, lrDecay, initialAccumulatorValue, momentumDecay, decoupledWeightDecay, biasCorrection,
-            etaminus, etaplus, stepSizeMin, stepSizeMax, lambd, t0, beta3, alphaWarmup, beta3Warmup, warmupSteps, r, weightLrPower);
+            etaminus, etaplus, stepSizeMin, stepSizeMax, lambd, t0, beta3, alphaWarmup, beta3Warmup, warmupSteps, r, weightLrPower, stateBits);
         hp.Validate(algorithm);
         return hp;
     }
@@ -150,7 +163,7 @@ public sealed record Hyperparameters
         bool? decoupledWeightDecay = null, bool? biasCorrection = null,
         double? etaminus = null, double? etaplus = null, double? stepSizeMin = null, double? stepSizeMax = null, double? lambd = null,
         double? t0 = null, double? beta3 = null, int? alphaWarmup = null, int? beta3Warmup = null,
-        int? warmupSteps = null, double? r = null, double? weightLrPower = null) => this with
+        int? warmupSteps = null, double? r = null, double? weightLrPower = null, int? stateBits = null) => this with
     {
         Lr = lr ?? Lr, Beta1 = beta1 ?? Beta1, Beta2 = beta2 ?? Beta2, Eps = eps ?? Eps, WeightDecay = weightDecay ?? WeightDecay,
         Amsgrad = amsgrad ?? Amsgrad, Maximize = maximize ?? Maximize, Momentum = momentum ?? Momentum,
@@ -161,7 +174,7 @@ public sealed record Hyperparameters
         Etaminus = etaminus ?? Etaminus, Etaplus = etaplus ?? Etaplus, StepSizeMin = stepSizeMin ?? StepSizeMin,
         StepSizeMax = stepSizeMax ?? StepSizeMax, Lambd = lambd ?? Lambd, T0 = t0 ?? T0, Beta3 = beta3 ?? Beta3,
         AlphaWarmup = alphaWarmup ?? AlphaWarmup, Beta3Warmup = beta3Warmup ?? Beta3Warmup,
-        WarmupSteps = warmupSteps ?? WarmupSteps, R = r ?? R, WeightLrPower = weightLrPower ?? WeightLrPower,
+        WarmupSteps = warmupSteps ?? WarmupSteps, R = r ?? R, WeightLrPower = weightLrPower ?? WeightLrPower, StateBits = stateBits ?? StateBits,
     };
 
     /// <summary>Whether <paramref name="algorithm"/> reads β1/β2 (the Adam family and Lion).</summary>
@@ -210,6 +223,12 @@ public sealed record Hyperparameters
                                         (info.HasSecondMoment
                                             ? "(its step schedule is built on the corrected moments; use adam with bias_correction = false)"
                                             : "(it has no bias correction to switch off)"));
+        if (StateBits != 32 && StateBits != 8)
+            throw new ArgumentException($"Invalid state_bits value: {StateBits} (must be 32, float32 state, or 8, block-wise 8-bit state)");
+        if (StateBits == 8 && info.State8Kernel is null)
+            throw new ArgumentException($"state_bits = 8 is an option of {Having(i => i.State8Kernel is not null)}, not {info.Name} (it keeps float32 state only)");
+        if (StateBits == 8 && Amsgrad)
+            throw new ArgumentException("state_bits = 8 does not combine with amsgrad (as in bitsandbytes: max_exp_avg_sq stays float32-only); drop one of them");
         if (DecoupledWeightDecay && !info.DecoupledOption)
             throw new ArgumentException($"decoupled_weight_decay is an option of {Having(i => i.DecoupledOption)}, not {info.Name} " +
                                         "(use adamw for Adam with decoupled weight decay)");

@@ -337,10 +337,14 @@ public sealed class Optimizer : IDisposable
                 if (State(p) is { } s)
                 {
                     var buffers = new Dictionary<string, float[]>(StringComparer.Ordinal);
+                    var quantized = new Dictionary<string, QuantizedBuffer>(StringComparer.Ordinal);
                     foreach (var slot in info.State)
+                    {
                         if (s[slot.Buffer] is { } b) buffers[slot.TorchName] = (float[])b.Clone();
+                        if (slot.Quantized is not null && s.Quantized(slot.Buffer) is { } q) quantized[slot.TorchName] = q.Clone();
+                    }
                     foreach (var scalar in info.ScalarState) buffers[scalar.TorchName] = [(float)scalar.Get(s)];   // torch: 0-dim float32
-                    state[index] = new ParamStateEntry(s.Step, s.Beta1Power, s.Beta2Power, s.MuProduct, buffers, s.LrMax, s.WeightSum);
+                    state[index] = new ParamStateEntry(s.Step, s.Beta1Power, s.Beta2Power, s.MuProduct, buffers, s.LrMax, s.WeightSum) { Quantized = quantized };
                 }
                 ids.Add(index++);
             }
@@ -434,12 +438,25 @@ public sealed class Optimizer : IDisposable
                 else if (one.Length != 1 || !float.IsFinite(one[0])) Fail($"{who}: scalar slot '{scalar.TorchName}' must be one finite value, it has {one.Length}");
                 else scalar.Set(s, one[0]);
             }
-            foreach (var name in e.Buffers.Keys)
+            foreach (var name in e.Buffers.Keys.Concat(e.Quantized.Keys))
                 if (slots.All(x => x.TorchName != name) && info.ScalarState.All(x => x.TorchName != name))
                     Fail($"{who}: slot '{name}' is not kept by {info.Name} with these hyperparameters " +
                          $"(it keeps {(slots.Count == 0 ? "none" : string.Join(", ", slots.Select(x => x.TorchName)))})");
             foreach (var slot in slots)
             {
+                if (slot.QuantizedWith(hp))
+                {
+                    // state_bits = 8: the slot is codes + absmax (QuantizedBuffer), never float32.
+                    if (e.Buffers.ContainsKey(slot.TorchName))
+                        Fail($"{who}: slot '{slot.TorchName}' is float32, but with state_bits = 8 it is kept 8-bit");
+                    if (!e.Quantized.TryGetValue(slot.TorchName, out var q)) Fail($"{who}: slot '{slot.TorchName}' (8-bit) is missing");
+                    else if (q.Length != p.Data.Length) Fail($"{who}: slot '{slot.TorchName}' has {q.Length} elements, the parameter {p.Data.Length}");
+                    else if (q.Map != slot.Quantized) Fail($"{who}: slot '{slot.TorchName}' uses the {q.Map} map, {info.Name} keeps it on the {slot.Quantized} map");
+                    else s.SetQuantized(slot.Buffer, q.Clone());
+                    continue;
+                }
+                if (e.Quantized.ContainsKey(slot.TorchName))
+                    Fail($"{who}: slot '{slot.TorchName}' is 8-bit, but with state_bits = {hp.StateBits} it is kept float32");
                 if (!e.Buffers.TryGetValue(slot.TorchName, out var values))
                 {
                     if (slot.OnFirstStep && e.Step == 0) continue;
@@ -629,6 +646,15 @@ public sealed class Optimizer : IDisposable
         {
             var slot = state[i];
             var have = s[slot.Buffer];
+            var q8 = slot.Quantized is null ? null : s.Quantized(slot.Buffer);
+            if (slot.Kept(hp) && slot.QuantizedWith(hp))
+            {
+                if (q8?.Length == p.Data.Length && q8.Map == slot.Quantized && have is null) continue;
+                throw Misfit($"{slot.Buffer} ({slot.TorchName})", q8 is null ? "not 8-bit" : $"8-bit, {q8.Length} long, {q8.Map} map",
+                    $"8-bit, {p.Data.Length} elements, {slot.Quantized} map (state_bits = 8)");
+            }
+            if (q8 is not null)
+                throw Misfit($"{slot.Buffer} ({slot.TorchName})", "8-bit", $"float32 (state_bits = {hp.StateBits})");
             if (!slot.Kept(hp) || (have is null && slot.OnFirstStep) || have?.Length == p.Data.Length) continue;
             throw Misfit($"{slot.Buffer} ({slot.TorchName})", have is null ? "missing" : $"{have.Length} long", $"{p.Data.Length} elements");
         }
@@ -647,7 +673,7 @@ public sealed class Optimizer : IDisposable
         InvalidOperationException Misfit(string slot, string have, string want) => new(
             $"the state of parameter '{p.Name}' does not fit {Algorithm.Name()} with these hyperparameters: slot {slot} " +
             $"is {have}, expected {want} " +
-            "(amsgrad, momentum or centered changed after the first step, or a checkpoint of another optimizer was loaded)");
+            "(amsgrad, momentum, centered or state_bits changed after the first step, or a checkpoint of another optimizer was loaded)");
     }
 
     private static readonly StateBuffer[] AllBuffers = Enum.GetValues<StateBuffer>();

@@ -17,6 +17,7 @@ namespace CudaAdam;
 /// <item><term>SignSGD</term><description>no buffers</description></item>
 /// <item><term>Rprop</term><description>M = prev, V = step_size</description></item>
 /// <item><term>ASGD</term><description>M = ax; the scalars <see cref="Eta"/> (eta) and <see cref="Mu"/> (mu)</description></item>
+/// <item><term>state_bits = 8 (Adam, AdamW)</term><description>M8 = exp_avg, V8 = exp_avg_sq, block-wise 8-bit (<see cref="QuantizedBuffer"/>); M and V null</description></item>
 /// <item><term>AdamW/SGD Schedule-Free</term><description>M = z (created on the first step as a copy of the parameter), V = exp_avg_sq (AdamW)</description></item>
 /// </list>
 /// </remarks>
@@ -32,6 +33,10 @@ public sealed class ParamState
     public float[]? VMax { get; set; }
     /// <summary>RMSProp's grad_avg (centered) or AdaDelta's acc_delta.</summary>
     public float[]? Aux { get; set; }
+    /// <summary>With <see cref="Hyperparameters.StateBits"/> = 8: the block-wise 8-bit M (exp_avg, signed map); M is then null.</summary>
+    public QuantizedBuffer? M8 { get; set; }
+    /// <summary>With <see cref="Hyperparameters.StateBits"/> = 8: the block-wise 8-bit V (exp_avg_sq, unsigned map); V is then null.</summary>
+    public QuantizedBuffer? V8 { get; set; }
     /// <summary>β1^t as a running product (not pow), so that a device-side step counter reproduces it exactly.</summary>
     public double Beta1Power { get; set; } = 1.0;
     /// <summary>β2^t as a running product.</summary>
@@ -58,6 +63,11 @@ public sealed class ParamState
         foreach (var slot in algorithm.Info().StateWith(hp))
         {
             if (slot.OnFirstStep) continue;
+            if (slot.QuantizedWith(hp))
+            {
+                s.SetQuantized(slot.Buffer, QuantizedBuffer.Zeros(slot.Quantized!.Value, length));
+                continue;
+            }
             var buffer = new float[length];
             if (slot.Initial?.Invoke(hp) is { } init and not 0f) Array.Fill(buffer, init);
             s[slot.Buffer] = buffer;
@@ -82,11 +92,32 @@ public sealed class ParamState
         }
     }
 
+    /// <summary>The 8-bit buffer in <paramref name="b"/> (M8 or V8), or null (float32 state, or a buffer that has no 8-bit form).</summary>
+    public QuantizedBuffer? Quantized(StateBuffer b) => b switch { StateBuffer.M => M8, StateBuffer.V => V8, _ => null };
+
+    /// <summary>Sets the 8-bit buffer of <paramref name="b"/> (M or V only).</summary>
+    public void SetQuantized(StateBuffer b, QuantizedBuffer? value)
+    {
+        switch (b)
+        {
+            case StateBuffer.M: M8 = value; break;
+            case StateBuffer.V: V8 = value; break;
+            default: throw new ArgumentException($"state buffer {b} has no 8-bit form (only M and V do)");
+        }
+    }
+
+    /// <summary>Bytes of state buffers this state holds (float32 buffers at 4 bytes per element, 8-bit ones with their
+    /// absmax values): what <see cref="Hyperparameters.StateBits"/> saves.</summary>
+    public long StateBytes =>
+        ((long)(M?.Length ?? 0) + (V?.Length ?? 0) + (VMax?.Length ?? 0) + (Aux?.Length ?? 0)) * sizeof(float)
+        + (M8?.Bytes ?? 0) + (V8?.Bytes ?? 0);
+
     /// <summary>A deep copy (checkpoints, tests).</summary>
     public ParamState Clone() => new()
     {
         Step = Step, M = (float[]?)M?.Clone(), V = (float[]?)V?.Clone(), VMax = (float[]?)VMax?.Clone(),
-        Aux = (float[]?)Aux?.Clone(), Beta1Power = Beta1Power, Beta2Power = Beta2Power, MuProduct = MuProduct, Eta = Eta, Mu = Mu,
+        Aux = (float[]?)Aux?.Clone(), M8 = M8?.Clone(), V8 = V8?.Clone(),
+        Beta1Power = Beta1Power, Beta2Power = Beta2Power, MuProduct = MuProduct, Eta = Eta, Mu = Mu,
         LrMax = LrMax, WeightSum = WeightSum,
     };
 

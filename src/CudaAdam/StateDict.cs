@@ -17,10 +17,12 @@ namespace CudaAdam;
 /// corrections from them, never from pow (DESIGN.md).</remarks>
 public sealed record OptimizerStateDict
 {
-    /// <summary>The version this build writes; it reads 1 and 2. Version 2 (issue 12) adds each parameter's shape, the
-    /// Schedule-Free counters lr_max and weight_sum, and the train/eval mode; a version-1 dict reads as flat parameters,
-    /// zero counters, train mode.</summary>
-    public const int CurrentVersion = 2;
+    /// <summary>The version this build writes; it reads 1, 2 and 3. Version 2 (issue 12, Schedule-Free) adds each parameter's
+    /// shape, the Schedule-Free counters lr_max and weight_sum, and the train/eval mode; a version-1 dict reads as flat
+    /// parameters, zero counters, train mode. Version 3 (issue 12, 8-bit state) adds, after each parameter's float32 buffers,
+    /// its 8-bit buffers (<see cref="ParamStateEntry.Quantized"/>: name, map, block size, codes, absmax); an older dict has
+    /// none. <see cref="Write"/> writes the fields of <see cref="Version"/>.</summary>
+    public const int CurrentVersion = 3;
 
     /// <summary>The format version of this dictionary (<see cref="CurrentVersion"/> when written by this build).</summary>
     public int Version { get; init; } = CurrentVersion;
@@ -49,7 +51,8 @@ public sealed record OptimizerStateDict
         w.Write(Algorithm);
         w.Write(StepCount);
         w.Write(SkippedSteps);
-        w.Write(EvalMode);
+        bool v2 = Version >= 2;
+        if (v2) w.Write(EvalMode);
         w.Write(ParamGroups.Count);
         foreach (var g in ParamGroups)
         {
@@ -60,6 +63,7 @@ public sealed record OptimizerStateDict
                 w.Write(g.Params[i]);
                 w.Write(g.Names[i]);
                 w.Write(g.Lengths[i]);
+                if (!v2) continue;
                 var shape = g.Shapes?[i] ?? [g.Lengths[i]];
                 w.Write(shape.Count);
                 foreach (int d in shape) w.Write(d);
@@ -73,8 +77,11 @@ public sealed record OptimizerStateDict
             w.Write(s.Beta1Power);
             w.Write(s.Beta2Power);
             w.Write(s.MuProduct);
-            w.Write(s.LrMax);
-            w.Write(s.WeightSum);
+            if (v2)
+            {
+                w.Write(s.LrMax);
+                w.Write(s.WeightSum);
+            }
             w.Write(s.Buffers.Count);
             foreach (var (name, values) in s.Buffers.OrderBy(kv => kv.Key, StringComparer.Ordinal))
             {
@@ -82,6 +89,23 @@ public sealed record OptimizerStateDict
                 w.Write(values.Length);
                 var bytes = new byte[values.Length * sizeof(float)];
                 Buffer.BlockCopy(values, 0, bytes, 0, bytes.Length);
+                w.Write(bytes);
+            }
+            if (Version < 3)
+            {
+                if (s.Quantized.Count > 0) throw new InvalidOperationException($"a version {Version} state dict cannot hold 8-bit state");
+                continue;
+            }
+            w.Write(s.Quantized.Count);
+            foreach (var (name, q) in s.Quantized.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+            {
+                w.Write(name);
+                w.Write((byte)q.Map);
+                w.Write(QuantizedBuffer.BlockSize);
+                w.Write(q.Length);
+                w.Write(q.Codes);
+                var bytes = new byte[q.Absmax.Length * sizeof(float)];
+                Buffer.BlockCopy(q.Absmax, 0, bytes, 0, bytes.Length);
                 w.Write(bytes);
             }
         }
@@ -137,7 +161,28 @@ public sealed record OptimizerStateDict
                     Buffer.BlockCopy(r.ReadBytes(len * sizeof(float)), 0, values, 0, len * sizeof(float));
                     if (!buffers.TryAdd(name, values)) throw new InvalidDataException($"parameter {index}: buffer {name} twice");
                 }
-                if (!state.TryAdd(index, new ParamStateEntry(step, b1, b2, mu, buffers, lrMax, weightSum)))
+                var quantized = new Dictionary<string, QuantizedBuffer>(StringComparer.Ordinal);
+                int nq = version >= 3 ? Count(r, ms, 10, $"8-bit buffers of parameter {index}") : 0;
+                for (int b = 0; b < nq; b++)
+                {
+                    string name = r.ReadString();
+                    byte map = r.ReadByte();
+                    if (map is not ((byte)QuantMap.Signed or (byte)QuantMap.Unsigned))
+                        throw new InvalidDataException($"parameter {index}: 8-bit buffer {name} names map {map}, which does not exist");
+                    int blockSize = r.ReadInt32();
+                    if (blockSize != QuantizedBuffer.BlockSize)
+                        throw new InvalidDataException($"parameter {index}: 8-bit buffer {name} has blocks of {blockSize}, this build uses {QuantizedBuffer.BlockSize}");
+                    int len = Count(r, ms, 1, $"codes of {name} of parameter {index}");
+                    var codes = r.ReadBytes(len);
+                    int blocks = QuantizedBuffer.Blocks(len);
+                    if ((long)blocks * sizeof(float) > ms.Length - ms.Position)
+                        throw new InvalidDataException($"parameter {index}: 8-bit buffer {name} is cut short");
+                    var absmax = new float[blocks];
+                    Buffer.BlockCopy(r.ReadBytes(blocks * sizeof(float)), 0, absmax, 0, blocks * sizeof(float));
+                    if (!quantized.TryAdd(name, new QuantizedBuffer((QuantMap)map, codes, absmax)) || buffers.ContainsKey(name))
+                        throw new InvalidDataException($"parameter {index}: buffer {name} twice");
+                }
+                if (!state.TryAdd(index, new ParamStateEntry(step, b1, b2, mu, buffers, lrMax, weightSum) { Quantized = quantized }))
                     throw new InvalidDataException($"parameter {index} has two state entries");
             }
             if (ms.Position != ms.Length) throw new InvalidDataException($"{ms.Length - ms.Position} unexpected bytes after the state dict");
@@ -172,7 +217,12 @@ public sealed record ParamGroupState(Hyperparameters Hyperparameters, IReadOnlyL
     public IReadOnlyList<IReadOnlyList<int>>? Shapes { get; init; }
 }
 
-/// <summary>One parameter's state in a state dict: torch's <c>step</c>, the running products, the buffers by torch's names,
-/// and Schedule-Free's lr_max and weight_sum (0 for every other algorithm).</summary>
+/// <summary>One parameter's state in a state dict: torch's <c>step</c>, the running products, the buffers by torch's names
+/// (float32 in <see cref="Buffers"/>; with state_bits = 8, the 8-bit ones in <see cref="Quantized"/>, codes and absmax, under
+/// the same torch names), and Schedule-Free's lr_max and weight_sum (0 for every other algorithm).</summary>
 public sealed record ParamStateEntry(long Step, double Beta1Power, double Beta2Power, double MuProduct, IReadOnlyDictionary<string, float[]> Buffers,
-    double LrMax = 0, double WeightSum = 0);
+    double LrMax = 0, double WeightSum = 0)
+{
+    /// <summary>The 8-bit buffers (<see cref="Hyperparameters.StateBits"/> = 8), by torch's slot names; empty for float32 state.</summary>
+    public IReadOnlyDictionary<string, QuantizedBuffer> Quantized { get; init; } = new Dictionary<string, QuantizedBuffer>();
+}

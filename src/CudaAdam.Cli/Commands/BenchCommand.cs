@@ -44,6 +44,10 @@ public sealed class BenchCommand : ICommand
         "  --threads N    threads for ours, the triad and torch (default: CUDAADAM_CPU_THREADS or all cores)\n" +
         "  --rounds N     interleaved rounds (default 5; smoke 2);  --steps N  timed steps per round (default 3)\n" +
         "  --smoke        tiny shapes (100k, 10 x 10k): the code path, numbers mean nothing\n\n" +
+        "       cudaadam bench memory [--out DIR]\n\n" +
+        "bench memory: bytes of optimizer state per parameter, float32 vs 8-bit state (state_bits = 8), measured from the\n" +
+        "allocations (host: ParamState.Create under the GC's allocation counter; the emulator: the device backend's state\n" +
+        "arenas) for the main job's MLP and one 10M tensor, Adam and AdamW. Writes DIR/state8-memory-<date>.md (default bench).\n\n" +
         "bench (no subcommand): bench cpu (into bench/, or DIR), the fused step on the host emulator (2^20 parameters, 1 and 1,000 tensors), the kernel\n" +
         "cache cold vs warm (needs NVRTC), and bench gpu into DIR when a GPU is present.\n" +
         "On the GPU machine: scripts/device/pack.sh here, then run scripts/device/run-on-gpu.sh there (carry .device).\n";
@@ -52,6 +56,7 @@ public sealed class BenchCommand : ICommand
     {
         if (args.Count > 0 && args[0] == "gpu") return Gpu(args.Skip(1).ToArray(), stdout, stderr);
         if (args.Count > 0 && args[0] == "cpu") return Cpu(args.Skip(1).ToArray(), stdout);
+        if (args.Count > 0 && args[0] == "memory") return Memory(args.Skip(1).ToArray(), stdout);
         var parsed = Arguments.Parse(args, ["out"], []);
         string outDir = parsed.Get("out") ?? "bench-out";
         int rc = ExitCodes.Ok;
@@ -108,6 +113,24 @@ public sealed class BenchCommand : ICommand
         stdout.Write(CpuBenchmark.Markdown(report));
         stdout.WriteLine($"wrote {md} and {json}");
         stdout.WriteLine(report.Summary);
+        return ExitCodes.Ok;
+    }
+
+    private static int Memory(string[] args, TextWriter stdout)
+    {
+        var parsed = Arguments.Parse(args, ["out"], []);
+        string dir = parsed.Get("out") ?? "bench";
+        IDevice? device = DeviceBackends.Unavailable("emulator") is null ? DeviceBackends.OpenDevice("emulator") : null;
+        IReadOnlyList<StateMemory.Row> rows;
+        try { rows = StateMemory.Measure(device); }
+        finally { device?.Dispose(); }
+        string md = StateMemory.Markdown(rows, ("cudaadam bench memory " + string.Join(" ", args)).TrimEnd(),
+            device is null ? "no emulator here: not measured" : "the host emulator");
+        Directory.CreateDirectory(dir);
+        string path = Path.Combine(dir, $"state8-memory-{DateTime.UtcNow:yyyy-MM-dd}.md");
+        CudaAdam.IO.AtomicFile.WriteAllText(path, md);
+        stdout.Write(md);
+        stdout.WriteLine($"wrote {path}");
         return ExitCodes.Ok;
     }
 

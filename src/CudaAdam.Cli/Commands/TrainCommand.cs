@@ -16,7 +16,7 @@ public sealed class TrainCommand : ICommand
     public string Summary => "train an MLP, CNN, logistic regression or VAE on Fashion-MNIST with several optimizers; CSV, plots, summary";
 
     public string Usage =>
-        "usage: cudaadam train [config.json] [--output DIR] [--backend cpu|emulator|cuda|auto] [--epochs N]\n" +
+        "usage: cudaadam train [config.json] [--output DIR] [--backend cpu|emulator|cuda|auto] [--epochs N] [--seed N] [--state-bits 8|32]\n" +
         "       cudaadam train --resume RUNFOLDER\n\n" +
         "Trains one model (Kingma & Ba 2015: logistic regression, Fig. 1; MLP with dropout, Fig. 2; VAE, Fig. 4, loss the\n" +
         "negative ELBO, no accuracy, CPU only; DeepOBS fmnist_2c2d CNN) on Fashion-MNIST " +
@@ -35,6 +35,10 @@ public sealed class TrainCommand : ICommand
         "                and fused step on the device; mlp, logreg, cnn, not the vae or nadam), auto (cuda when a GPU\n" +
         "                opens, else cpu; the embedded default's)\n" +
         "  --epochs N    overrides \"training\": {\"epochs\"}\n" +
+        "  --seed N      overrides \"training\": {\"seed\"} (initial weights, minibatch order, dropout)\n" +
+        "  --state-bits B  8: block-wise 8-bit optimizer state (Dettmers et al. 2022) for every optimizer of the config that\n" +
+        "                has the option (adam, adamw, not with amsgrad; the others keep float32 state, and the log says\n" +
+        "                which); 32: float32. The device training path keeps float32 state: with 8-bit, auto trains on the CPU\n" +
         "  --resume RUNFOLDER  continue an interrupted run (Ctrl+C, a crash) from its checkpoints (one per optimizer,\n" +
         "                written every epoch and on Ctrl+C); the numbers are bitwise those of an uninterrupted run\n\n" +
         "Data: Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist/) when installed, else an embedded\n" +
@@ -43,10 +47,10 @@ public sealed class TrainCommand : ICommand
     public int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
     {
         string? configPath = args.Count > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : null;
-        var parsed = Arguments.Parse(configPath is null ? args : args.Skip(1).ToArray(), ["output", "resume", "backend", "epochs"], []);
+        var parsed = Arguments.Parse(configPath is null ? args : args.Skip(1).ToArray(), ["output", "resume", "backend", "epochs", "seed", "state-bits"], []);
         string? resume = parsed.Get("resume");
-        if (resume is not null && (configPath is not null || parsed.Get("output") is not null || parsed.Get("backend") is not null || parsed.Get("epochs") is not null))
-            throw new UsageException("--resume RUNFOLDER takes neither a config nor --output, --backend, --epochs: the run folder holds its config");
+        if (resume is not null && (configPath is not null || new[] { "output", "backend", "epochs", "seed", "state-bits" }.Any(k => parsed.Get(k) is not null)))
+            throw new UsageException("--resume RUNFOLDER takes neither a config nor --output, --backend, --epochs, --seed, --state-bits: the run folder holds its config");
         TrainConfig? config = null;
         if (resume is null)
         {
@@ -58,6 +62,26 @@ public sealed class TrainCommand : ICommand
                 if (parsed.Get("epochs") is { } epochs)
                     config.Training.Epochs = int.TryParse(epochs, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out int e) && e >= 1
                         ? e : throw new UsageException($"--epochs: '{epochs}' is not a whole number >= 1");
+                if (parsed.Get("seed") is { } seed)
+                    config.Training.Seed = ulong.TryParse(seed, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ulong sd)
+                        ? sd : throw new UsageException($"--seed: '{seed}' is not a whole number >= 0");
+                if (parsed.Get("state-bits") is { } bits)
+                {
+                    int b = bits switch { "8" => 8, "32" => 32, _ => throw new UsageException($"--state-bits: '{bits}' must be 8 (block-wise 8-bit state) or 32 (float32)") };
+                    var with = new List<string>();
+                    foreach (var o in config.Optimizers ?? [])
+                        if (Algorithms.All.FirstOrDefault(i => string.Equals(i.Name, o.Name, StringComparison.OrdinalIgnoreCase)) is { State8Kernel: not null }
+                            && !o.Settings.Any(x => x.Key == "amsgrad" && x.Values is ["true" or "True"]))   // amsgrad keeps float32 state (max_exp_avg_sq has no 8-bit form)
+                        {
+                            // an unknown name is left to Resolve, which says so; the key goes through the one schema
+                            o.Settings.RemoveAll(x => x.Key == "state_bits");
+                            o.Settings.Add(("state_bits", [b.ToString(System.Globalization.CultureInfo.InvariantCulture)]));
+                            with.Add(o.Label ?? o.Name);
+                        }
+                    stdout.WriteLine(with.Count == 0
+                        ? $"--state-bits {b}: no optimizer of the config has the option (adam, adamw); all keep float32 state"
+                        : $"--state-bits {b}: {string.Join(", ", with)}; the others (and amsgrad) keep float32 state");
+                }
                 config.Resolve();
             }
             catch (ConfigException e) { throw new UsageException(e.Message, e); }

@@ -195,6 +195,13 @@ public static class Checkpoint
             string name = own[i].Name;
             if (e.Step > trainerStep)
                 throw r.Invalid($"the optimizer state of '{name}' is at step {e.Step}, outside [0, {trainerStep}] (the run's step)");
+            foreach (var (slot, q) in e.Quantized)
+            {
+                // 8-bit state: every code is a valid map index; the block maxima must be finite and >= 0.
+                CheckFinite(r, $"the optimizer state {slot} (8-bit, block absmax) of '{name}'", q.Absmax);
+                if (Array.FindIndex(q.Absmax, a => a < 0) is var k and >= 0)
+                    throw r.Invalid(FormattableString.Invariant($"the optimizer state {slot} of '{name}' holds a block absmax of {q.Absmax[k]} in block {k}; an absolute maximum is never negative"));
+            }
             foreach (var (slot, buffer) in e.Buffers)
             {
                 CheckFinite(r, $"the optimizer state {slot} of '{name}'", buffer);
@@ -348,9 +355,46 @@ public static class Checkpoint
                 "(resume with the same config, or start a new run)");
         var values = found.ToDictionary(f => f.Field, f => f.Value, StringComparer.Ordinal);
         foreach (var (field, value) in expected)
-            if (!values.TryGetValue(field, out var v) || v != value) throw r.Mismatch(field, v ?? "not recorded", value);
+            if (!values.TryGetValue(field, out var v) || (v != value && !(field == "hyperparameters" && SameHyperparameters(v, value))))
+                throw r.Mismatch(field, v ?? "not recorded", value);
         foreach (var (field, value) in found)
             if (!expected.Any(e => e.Field == field)) throw r.Mismatch(field, value, "not recorded");
+    }
+
+    /// <summary>
+    /// Whether a recorded hyperparameters fingerprint (<see cref="Hyperparameters"/>' record printing, one line per group)
+    /// names this run's: equal, except that a property this build has and the checkpoint's build did not (a field added
+    /// since, such as <see cref="Hyperparameters.StateBits"/>) may be missing from the record when this run leaves it at
+    /// its default. So a checkpoint from before a new hyperparameter resumes the run it belongs to.
+    /// </summary>
+    internal static bool SameHyperparameters(string recorded, string current)
+    {
+        var (r, c) = (recorded.Split('\n'), current.Split('\n'));
+        if (r.Length != c.Length) return false;
+        var defaults = Properties(Hyperparameters.Defaults(Algorithm.Adam).ToString());   // the record's own defaults: Adam's row changes none
+        for (int g = 0; g < r.Length; g++)
+        {
+            var (rp, cp) = (Properties(r[g]), Properties(c[g]));
+            if (rp is null || cp is null || defaults is null) return false;
+            if (rp.Keys.Any(k => !cp.ContainsKey(k))) return false;
+            foreach (var (key, value) in cp)
+                if (rp.TryGetValue(key, out var was) ? was != value : !(defaults.TryGetValue(key, out var d) && d == value)) return false;
+        }
+        return true;
+
+        // "Hyperparameters { Lr = 0.001, Beta1 = 0.9, ... }" → { Lr: "0.001", ... }; null when it is not that shape.
+        static Dictionary<string, string>? Properties(string printed)
+        {
+            const string Head = "Hyperparameters { ", Tail = " }";
+            if (!printed.StartsWith(Head, StringComparison.Ordinal) || !printed.EndsWith(Tail, StringComparison.Ordinal)) return null;
+            var result = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var part in printed[Head.Length..^Tail.Length].Split(", "))
+            {
+                int eq = part.IndexOf(" = ", StringComparison.Ordinal);
+                if (eq <= 0 || !result.TryAdd(part[..eq], part[(eq + 3)..])) return null;
+            }
+            return result;
+        }
     }
 
     /// <summary>A bounds-checked reader over the payload; every failure names the file.</summary>

@@ -306,6 +306,8 @@ public static class TrainJob
         string? cpuOnly = config.Model.Kind == "vae" ? "the vae's layers and loss run on the CPU only"
             : config.Optimizers?.FirstOrDefault(o => o.Algorithm == Algorithm.NAdam) is { } nadam
                 ? $"optimizer '{nadam.Id}' is nadam, which the device-resident step does not run"
+            : config.Optimizers?.FirstOrDefault(o => o.Hyperparameters().StateBits == 8) is { } state8
+                ? $"optimizer '{state8.Id}' keeps 8-bit state (state_bits = 8), which the device-resident step does not run"
             : config.Optimizers?.FirstOrDefault(o => o.Algorithm.Info().ClockRefusal?.Invoke(o.Hyperparameters()) is not null) is { } noClock
                 ? $"optimizer '{noClock.Id}': {noClock.Algorithm.Info().ClockRefusal!(noClock.Hyperparameters())}" : null;
         // Which CPU path runs, said whenever the job trains on the CPU (chosen or by auto).
@@ -575,6 +577,7 @@ public static class TrainJob
         if (h.Momentum != 0) sb.Append($", momentum {G(h.Momentum)}");
         if (h.Nesterov) sb.Append(", nesterov");
         if (!h.BiasCorrection) sb.Append(", no bias correction");
+        if (h.StateBits == 8) sb.Append(", 8-bit state (block-wise, Dettmers et al. 2022)");
         if (oc.ScheduleFree)
             sb.Append($", warmup {h.WarmupSteps} steps, r {G(h.R)}, weight_lr_power {G(h.WeightLrPower)}; Schedule-Free: no lr schedule, evaluated at x (eval())");
         // The sign-like descent bound of arXiv 2507.05966: |m|/sqrt(v) <= R, finite iff beta1 < sqrt(beta2).

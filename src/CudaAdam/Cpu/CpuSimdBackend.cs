@@ -12,6 +12,10 @@ namespace CudaAdam.Cpu;
 ///       a non-finite norm: refused under skip / error, coefficient 1 under propagate
 /// step: SimdStep.Elements(x)
 /// </code>
+/// 8-bit state (<see cref="Hyperparameters.StateBits"/> = 8): the same passes; the step dequantizes each 2,048-element
+/// block, runs the float32 SIMD step on it and requantizes it (<see cref="SimdStepper"/>, <see cref="State8Encode"/>),
+/// bitwise the reference's block loop. An algorithm without a SIMD kernel (<see cref="SimdStep.Kernels"/>) runs on
+/// <see cref="CpuReferenceBackend"/> instead: the same contract and bits, at the reference's speed.
 /// No allocation per step once the first step has created the state.
 /// </summary>
 public sealed class CpuSimdBackend : IStepBackend

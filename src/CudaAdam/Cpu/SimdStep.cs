@@ -56,7 +56,33 @@ public static class SimdStep
         if (param.Length != grad.Length)
             throw new ArgumentException($"param has {param.Length} elements but grad has {grad.Length}");
         var c = StepConstants.Create(algorithm, hp, k, state, param.Length, transform);
-        Elements(c, param, grad, state.M, state.V, state.VMax, state.Aux);
+        if (hp.StateBits == 8) State8Elements(c, state, param, grad, 0);
+        else Elements(c, param, grad, state.M, state.V, state.VMax, state.Aux);
+    }
+
+    [ThreadStatic] private static float[]? t_m, t_v;
+
+    /// <summary>8-bit state (Reference/BlockwiseState8.cs, block by block) on elements [offset, offset + param.Length) of a
+    /// tensor, offset a multiple of 2,048: dequantize m and v into this thread's block buffers, <see cref="Elements"/> on
+    /// them (the float32 step, bitwise the reference's), requantize with <see cref="State8Encode"/> (bitwise
+    /// DynamicMap.Encode). Blocks are independent, so any cut into whole blocks gives the same bits.</summary>
+    internal static void State8Elements(in StepConstants c, ParamState state, Span<float> param, ReadOnlySpan<float> grad, int offset)
+    {
+        if (offset % QuantizedBuffer.BlockSize != 0) throw new ArgumentException($"offset {offset} is not a multiple of {QuantizedBuffer.BlockSize}");
+        var (m8, v8) = (state.M8 ?? throw Missing("M8"), state.V8 ?? throw Missing("V8"));
+        var m = t_m ??= new float[QuantizedBuffer.BlockSize];
+        var v = t_v ??= new float[QuantizedBuffer.BlockSize];
+        for (int at = 0; at < param.Length; at += QuantizedBuffer.BlockSize)
+        {
+            int block = (offset + at) / QuantizedBuffer.BlockSize, n = Math.Min(QuantizedBuffer.BlockSize, param.Length - at);
+            Span<float> mb = m.AsSpan(0, n), vb = v.AsSpan(0, n);
+            m8.DequantizeBlock(block, mb);
+            v8.DequantizeBlock(block, vb);
+            Elements(c, param.Slice(at, n), grad.Slice(at, n), mb, vb, Span<float>.Empty, Span<float>.Empty);
+            State8Encode.QuantizeBlock(m8, block, mb);
+            State8Encode.QuantizeBlock(v8, block, vb);
+        }
+        static ArgumentException Missing(string what) => new($"8-bit state (state_bits = 8) without its {what} buffer");
     }
 
     /// <summary>
@@ -277,6 +303,8 @@ public sealed class SimdStepper : IChunkJob
         public float[] G;
         public ParamState S;
         public StepConstants C;
+        public int Chunk;    // elements per chunk of this tensor
+        public bool State8;  // 8-bit state (state_bits = 8): chunks are whole 2,048-element blocks
     }
 
     private Entry[] _entries = [];
@@ -365,8 +393,11 @@ public sealed class SimdStepper : IChunkJob
             e.P = p;
             e.G = g;
             e.S = it.State;
+            // A step on 8-bit state cuts whole quantization blocks (the chunk size rounded up to a multiple of 2,048).
+            e.State8 = withConstants && it.Hyperparameters.StateBits == 8;
+            e.Chunk = e.State8 ? (_chunkElements + QuantizedBuffer.BlockSize - 1) / QuantizedBuffer.BlockSize * QuantizedBuffer.BlockSize : _chunkElements;
             _chunkStart[t] = chunk;
-            chunk += (p.Length + _chunkElements - 1) / _chunkElements;
+            chunk += (int)(((long)p.Length + e.Chunk - 1) / e.Chunk);
             total += p.Length;
         }
         _chunkStart[n] = chunk;
@@ -390,7 +421,7 @@ public sealed class SimdStepper : IChunkJob
         int n = e.P.Length;
         var s = e.S;
         var c = e.C;
-        bool bad = c.Algorithm switch
+        bool bad = e.State8 ? Short8(s.M8) || Short8(s.V8) : c.Algorithm switch
         {
             Algorithm.Adam or Algorithm.AdamW or Algorithm.SignAdam => Short(s.M) || Short(s.V) || (c.HasVMax && Short(s.VMax)),
             Algorithm.AdaMax or Algorithm.NAdam or Algorithm.RAdam or Algorithm.Yogi => Short(s.M) || Short(s.V),
@@ -406,6 +437,7 @@ public sealed class SimdStepper : IChunkJob
         return;
 
         bool Short(float[]? a) => a is null || a.Length < n;
+        bool Short8(QuantizedBuffer? q) => q is null || q.Length != n;
     }
 
     private void Dispatch(long total)
@@ -426,8 +458,8 @@ public sealed class SimdStepper : IChunkJob
             else hi = mid - 1;
         }
         ref var e = ref _entries[lo];
-        int start = (chunk - _chunkStart[lo]) * _chunkElements;
-        int count = Math.Min(_chunkElements, e.P.Length - start);
+        int start = (chunk - _chunkStart[lo]) * e.Chunk;
+        int count = Math.Min(e.Chunk, e.P.Length - start);
         if (_mode == Mode.Norm)
         {
             _partials[chunk] = SimdStep.SumOfSquares(e.G.AsSpan(start, count), _normInvScale);
@@ -440,6 +472,11 @@ public sealed class SimdStepper : IChunkJob
             return;
         }
         var s = e.S;
+        if (e.State8)
+        {
+            SimdStep.State8Elements(e.C, s, e.P.AsSpan(start, count), e.G.AsSpan(start, count), start);
+            return;
+        }
         SimdStep.Elements(e.C, e.P.AsSpan(start, count), e.G.AsSpan(start, count),
             Slice(s.M), Slice(s.V), Slice(s.VMax), Slice(s.Aux));
         return;

@@ -118,6 +118,7 @@ public static class Conformance
         if (c.Algorithm.Info().ClockRefusal?.Invoke(c.Hyperparameters) is { } refusal) return refusal;
         if (c.Edge.HasGrad is not null) return "a tensor without a gradient at some step (the device-resident mode steps every tensor)";
         if (c.Edge.Options.Precision.StochasticRounding) return "stochastic rounding keys are made per step on the host";
+        if (c.Hyperparameters.StateBits == 8) return "8-bit state runs host-resident only (the device-resident plan keeps float32 state)";
         return null;
     }
 
@@ -210,6 +211,10 @@ public static class Conformance
             Lengths = [300, 41], Steps = 4, MaxGradNorm = 0.5, NonFinite = NonFinitePolicy.Propagate, Poison = [(3, 0, 17, float.NaN)],
         },
         new("many-steps", "200 steps (bias corrections, RAdam's rectification switch, NAdam's schedule)") { Lengths = [257, 3], Steps = 200 },
+        new("quant-blocks", "lengths across the 8-bit state's 2,048-element blocks (two and a bit, exactly one, one element, one and one), chunks of 1,002 (8-bit state cuts its own, a block each)")
+        {
+            Lengths = [4_096 + 37, 2_048, 1, 2_049], Steps = 4, Options = new DeviceBackendOptions { ChunkSize = 1002 },
+        },
         new("bf16", "bfloat16 parameters, fp32 state, no master weights, round to nearest even")
         {
             Lengths = [300, 7], Steps = 6, Options = new DeviceBackendOptions { Precision = new PrecisionOptions { Format = ParamFormat.Bf16 } },
@@ -246,6 +251,9 @@ public static class Conformance
     /// <summary>The edges run with the non-default hyperparameter sets.</summary>
     private static readonly string[] CoreEdges = ["single-odd", "skipped-grad", "misaligned", "non-finite", "non-finite-propagate", "many-steps"];
 
+    /// <summary>The edges also run with the 8-bit state sets (state_bits = 8): its blocks, the contract, 16-bit parameters.</summary>
+    private static readonly string[] State8Edges = ["quant-blocks", "zero-size", "clip", "unscale-inexact", "bf16", "fp16-master", "bf16-stochastic"];
+
     private static int[] ManyLengths(int count, int max, int seed)
     {
         var rng = new Random(seed);
@@ -272,7 +280,8 @@ public static class Conformance
             var sets = HyperparameterSets(a);
             for (int h = 0; h < sets.Count; h++)
                 foreach (var e in Edges)
-                    if ((h == 0 || CoreEdges.Contains(e.Name)) && (!e.Options.Diagnostics || FusedSignDiagnostics.KernelOf(a) is not null))
+                    if ((h == 0 || CoreEdges.Contains(e.Name) || (sets[h].Hp.StateBits == 8 && State8Edges.Contains(e.Name)))
+                        && (!e.Options.Diagnostics || FusedSignDiagnostics.KernelOf(a) is not null))
                         cases.Add(new ConformanceCase(a, sets[h].Name, sets[h].Hp, e));
         }
         return cases;
@@ -377,6 +386,8 @@ public static class Conformance
                     Compare(step, t, "V", rs.V, ds.V);
                     Compare(step, t, "VMax", rs.VMax, ds.VMax);
                     Compare(step, t, "Aux", rs.Aux, ds.Aux);
+                    CompareQuantized(step, t, "M8", rs.M8, ds.M8);
+                    CompareQuantized(step, t, "V8", rs.V8, ds.V8);
                 }
             }
             return new ConformanceResult(c, compared, mismatches, maxUlp, refusedRef, refusedDev, first, null);
@@ -467,6 +478,25 @@ public static class Conformance
                 maxUlp = Math.Max(maxUlp, Math.Abs(r[i] - d[i]));
                 Note(step, t, $"16-bit param[{i}]", $"reference 0x{r[i]:x4}, device 0x{d[i]:x4}");
             }
+        }
+
+        // 8-bit state: the codes byte for byte, the block absmax values as floats.
+        void CompareQuantized(int step, int t, string slot, QuantizedBuffer? r, QuantizedBuffer? d)
+        {
+            if (r is null && d is null) return;
+            if (r is null || d is null || r.Length != d.Length || r.Map != d.Map)
+            {
+                Note(step, t, slot, $"reference {(r is null ? "null" : $"[{r.Length}] {r.Map}")}, device {(d is null ? "null" : $"[{d.Length}] {d.Map}")}");
+                return;
+            }
+            for (int i = 0; i < r.Length; i++)
+            {
+                compared++;
+                if (r.Codes[i] == d.Codes[i]) continue;
+                maxUlp = Math.Max(maxUlp, Math.Abs(r.Codes[i] - d.Codes[i]));
+                Note(step, t, $"{slot} code[{i}]", $"reference {r.Codes[i]}, device {d.Codes[i]}");
+            }
+            Compare(step, t, $"{slot} absmax", r.Absmax, d.Absmax);
         }
 
         void Compare(int step, int t, string slot, float[]? r, float[]? d)

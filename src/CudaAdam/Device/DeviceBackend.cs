@@ -87,6 +87,10 @@ public sealed record DeviceBackendOptions
 public sealed class DeviceBackend : IStepBackend
 {
     private const int SlotP = 0, SlotG = 1, SlotM = 2, SlotV = 3, SlotVMax = 4, SlotAux = 5, SlotCount = 6;
+    // 8-bit state (state_bits = 8; kernels/state8.cu, adam8_step): the codes of m and v, a byte per element at the tensor's
+    // Offset, and their float32 block absmax, one per 2,048 elements at the tensor's BlockOffset. TensorPlace.Slots bits.
+    private const int Slot8M = 6, Slot8V = 7;
+    private const uint State8Bits = 1u << Slot8M | 1u << Slot8V;
 
     private readonly IDevice _device;
     private readonly bool _ownsDevice;
@@ -117,6 +121,13 @@ public sealed class DeviceBackend : IStepBackend
     private Kernel? _diagKernel;
     private readonly Dictionary<Parameter, SignAccumulator> _lastDiag = new(ReferenceEqualityComparer.Instance);
     private ResidentPlan? _plan;
+    private readonly DeviceBuffer<byte>?[] _codes = new DeviceBuffer<byte>?[2];
+    private readonly DeviceBuffer<float>?[] _absmax = new DeviceBuffer<float>?[2];
+    private readonly byte[][] _codeStaging = [[], []];
+    private readonly float[][] _absmaxStaging = [[], []];
+    private DeviceBuffer<float>? _maps;
+    private Kernel? _state8Kernel;
+    private bool _state8;   // the layout's tensors keep 8-bit state (all of them, or none)
 
     /// <param name="device">Where the kernels run.</param>
     /// <param name="options">Defaults when null.</param>
@@ -151,6 +162,9 @@ public sealed class DeviceBackend : IStepBackend
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (!Resident) return;
+        if (groups.Any(g => g.Hyperparameters.StateBits == 8))
+            throw new NotSupportedException("8-bit optimizer state (state_bits = 8) runs on the device backends host-resident only " +
+                                            "(Residency.Host); the device-resident plan keeps float32 state. Use Residency.Host or state_bits = 32");
         if (_plan is not null) throw new InvalidOperationException("this device-resident backend already holds a parameter set; use one backend per optimizer");
         _plan = new ResidentPlan(_device, algorithm, groups, _options);
         _algorithm = algorithm;
@@ -234,6 +248,20 @@ public sealed class DeviceBackend : IStepBackend
     /// <summary>How many times the layout and chunk table were (re)built.</summary>
     public int LayoutBuilds { get; private set; }
 
+    /// <summary>Host-resident: the bytes of device memory the optimizer-state arenas of the current layout hold (m, v, vmax,
+    /// aux in float32; with 8-bit state the codes and block absmax of m and v instead), as allocated (alignment padding
+    /// included): what <see cref="Hyperparameters.StateBits"/> saves on the device.</summary>
+    public long StateBytes
+    {
+        get
+        {
+            long bytes = 0;
+            foreach (int slot in new[] { SlotM, SlotV, SlotVMax, SlotAux }) bytes += (_arenas[slot]?.Length ?? 0) * sizeof(float);
+            for (int q = 0; q < 2; q++) bytes += (_codes[q]?.Length ?? 0) + (_absmax[q]?.Length ?? 0) * sizeof(float);
+            return bytes;
+        }
+    }
+
     /// <summary>Chunks (thread blocks) per launch in the current layout.</summary>
     public int ChunkCount => _chunkCount;
 
@@ -261,6 +289,9 @@ public sealed class DeviceBackend : IStepBackend
         _algorithm = algorithm;
         bool clipping = contract.MaxGradNorm is not null;
         if (items.Count == 0) return new BackendStepOutcome(false, clipping ? 0 : double.NaN, 1f);
+        bool state8 = items[0].Hyperparameters.StateBits == 8;
+        if (state8 && diagnostics)
+            throw new NotSupportedException("the fused sign diagnostics do not run with 8-bit state (state_bits = 8); turn Diagnostics off");
 
         // 1. Layout: place new tensors, notice changed slot sets.
         var slotsOf = new uint[items.Count];
@@ -287,6 +318,9 @@ public sealed class DeviceBackend : IStepBackend
             }
         }
         if (_layoutDirty) BuildLayout();
+        if (state8 != _state8)
+            throw new NotSupportedException("one step cannot mix 8-bit and float32 optimizer state on a device backend (one kernel per " +
+                                            "launch): give every parameter group the same state_bits");
 
         // 2. The tensor table of this step, and the staged uploads.
         for (int t = 0; t < _hostTable.Length; t++) _hostTable[t].Flags = 0;
@@ -320,11 +354,17 @@ public sealed class DeviceBackend : IStepBackend
             StageIf(SlotV, place, it.State.V);
             StageIf(SlotVMax, place, it.State.VMax);
             StageIf(SlotAux, place, it.State.Aux);
+            if (state8) Stage8(place, it.State);
         }
 
         // 3. Upload, launch, download.
         for (int s = 0; s < SlotCount; s++)
             if (_arenas[s] is { Length: > 0 } arena) _device.CopyToDevice<float>(_staging[s], arena);
+        for (int q = 0; q < 2; q++)
+        {
+            if (_codes[q] is { Length: > 0 } codes) _device.CopyToDevice<byte>(_codeStaging[q], codes);
+            if (_absmax[q] is { Length: > 0 } absmax) _device.CopyToDevice<float>(_absmaxStaging[q], absmax);
+        }
         if (_lpArena is { Length: > 0 } && !HasFp32Params) _device.CopyToDevice<ushort>(_lpStaging, _lpArena);
         _device.CopyToDevice<CaTensor>(_hostTable, _tensorTable!);
         bool skipped = false;
@@ -336,7 +376,9 @@ public sealed class DeviceBackend : IStepBackend
             var (family, name) = KernelScalars.KernelOf(algorithm);
             var step = diagnostics
                 ? _diagKernel ??= _device.GetKernel(diagKernelName.Family, diagKernelName.Name)
-                : _stepKernel ??= _device.GetKernel(family, name);
+                : state8
+                    ? _state8Kernel ??= _device.GetKernel(algorithm.Info().State8Kernel!.Value.Family, algorithm.Info().State8Kernel!.Value.Name)
+                    : _stepKernel ??= _device.GetKernel(family, name);
             if (_epoch == int.MaxValue)
             {
                 _device.Zero(_flag!); // an epoch must never meet a stale flag from 2^31 steps ago
@@ -370,6 +412,7 @@ public sealed class DeviceBackend : IStepBackend
             }
             if (!contract.Checks) flagPointer = 0;
             _args.Clear().Add(_tensorTable!).Add(_chunkTable!).Add(invScale).Add(flagPointer).Add(_epoch).Add(clipPointer);
+            if (state8) _args.Add(_maps!);
             if (diagnostics)
             {
                 _diag ??= new FusedSignDiagnostics(_device);
@@ -400,6 +443,11 @@ public sealed class DeviceBackend : IStepBackend
         for (int s = 0; s < SlotCount; s++)
             if (s != SlotG && _arenas[s] is { Length: > 0 } arena) _device.CopyToHost(arena, _staging[s]);
         if (_lpArena is { Length: > 0 } lp) _device.CopyToHost(lp, _lpStaging);
+        for (int q = 0; q < 2; q++)
+        {
+            if (_codes[q] is { Length: > 0 } codes) _device.CopyToHost(codes, _codeStaging[q]);
+            if (_absmax[q] is { Length: > 0 } absmax) _device.CopyToHost(absmax, _absmaxStaging[q]);
+        }
         for (int i = 0; i < items.Count; i++)
         {
             var it = items[i];
@@ -419,6 +467,7 @@ public sealed class DeviceBackend : IStepBackend
             UnstageIf(SlotV, place, it.State.V);
             UnstageIf(SlotVMax, place, it.State.VMax);
             UnstageIf(SlotAux, place, it.State.Aux);
+            if (state8) Unstage8(place, it.State);
         }
         foreach (var it in items) _lastStepped.Add(it.Param);
         if (diagnostics) ReadDiagnostics(items);
@@ -527,6 +576,15 @@ public sealed class DeviceBackend : IStepBackend
         if (layout.V is not null) Require(SlotV, st.V, "V");
         if (layout.VMax is not null) Require(SlotVMax, st.VMax, "VMax");
         if (layout.Aux is not null) Require(SlotAux, st.Aux, "Aux");
+        void Require8(int slot, QuantizedBuffer? have, QuantizedBuffer want, string what)
+        {
+            if (have is null || have.Length != it.Param.Data.Length || have.Map != want.Map)
+                throw new InvalidOperationException(
+                    $"parameter '{it.Param.Name}': state {what} must be 8-bit, {it.Param.Data.Length} long, on the {want.Map} map (state_bits = 8)");
+            slots |= 1u << slot;
+        }
+        if (layout.M8 is { } m8) Require8(Slot8M, st.M8, m8, "M");
+        if (layout.V8 is { } v8) Require8(Slot8V, st.V8, v8, "V");
         foreach (var slot in algorithm.Info().StateWith(hp))   // created by the first step's kernel (CA_FIRST_STEP)
             if (slot.OnFirstStep && slot.Buffer == StateBuffer.M) Need(SlotM, st.M, "M");
         return slots;
@@ -534,15 +592,20 @@ public sealed class DeviceBackend : IStepBackend
 
     private void BuildLayout()
     {
-        long offset = _options.BaseOffset;
+        long offset = _options.BaseOffset, blocks = 0;
         var lengths = new long[_tensors.Count];
+        _state8 = _tensors.Count > 0 && (_tensors[0].Slots & State8Bits) != 0;
         for (int t = 0; t < _tensors.Count; t++)
         {
+            if (((_tensors[t].Slots & State8Bits) != 0) != _state8)
+                throw new NotSupportedException("a device backend keeps either 8-bit or float32 optimizer state for all its tensors " +
+                                                "(one kernel per launch): give every parameter group the same state_bits");
             long a = _options.Alignment;
             offset = (offset - _options.BaseOffset + a - 1) / a * a + _options.BaseOffset;
-            _tensors[t] = _tensors[t] with { Offset = offset };
+            _tensors[t] = _tensors[t] with { Offset = offset, BlockOffset = blocks };
             lengths[t] = _tensors[t].Length;
             offset += _tensors[t].Length;
+            blocks += QuantizedBuffer.Blocks(_tensors[t].Length);
         }
         long total = offset;
         if (total > Array.MaxLength)
@@ -566,7 +629,24 @@ public sealed class DeviceBackend : IStepBackend
             _lpArena = _device.Allocate<ushort>(total);
             _lpStaging = new ushort[total];
         }
-        var chunks = ChunkTable.Build(lengths, _options.ChunkSize);
+        for (int q = 0; q < 2; q++)
+        {
+            _codes[q]?.Dispose();
+            _absmax[q]?.Dispose();
+            (_codes[q], _absmax[q], _codeStaging[q], _absmaxStaging[q]) = (null, null, [], []);
+            if (!_state8 || total == 0) continue;
+            _codes[q] = _device.Allocate<byte>(total);
+            _codeStaging[q] = new byte[total];
+            _absmax[q] = _device.Allocate<float>(Math.Max(1, blocks));
+            _absmaxStaging[q] = new float[Math.Max(1, blocks)];
+        }
+        if (_state8 && _maps is null)
+        {
+            _maps = _device.Allocate<float>(512);
+            _device.CopyToDevice<float>([.. DynamicMap.Signed, .. DynamicMap.Unsigned], _maps);
+        }
+        // 8-bit state: one thread block per quantization block (kernels/state8.cu), so a chunk is a 2,048-element block.
+        var chunks = ChunkTable.Build(lengths, _state8 ? QuantizedBuffer.BlockSize : _options.ChunkSize);
         _chunkCount = chunks.Length;
         _chunkTable?.Dispose();
         _chunkTable = _device.Allocate<CaChunk>(Math.Max(1, chunks.Length));
@@ -585,6 +665,12 @@ public sealed class DeviceBackend : IStepBackend
             e.V = Address(SlotV, place);
             e.VMax = Address(SlotVMax, place);
             e.Aux = Address(SlotAux, place);
+            if (_state8 && total > 0)
+            {
+                // kernels/state8.cu: m, v → the codes; vmax, aux → the block absmax of m and v.
+                (e.M, e.V) = (_codes[0]!.Pointer + (nint)place.Offset, _codes[1]!.Pointer + (nint)place.Offset);
+                (e.VMax, e.Aux) = (_absmax[0]!.Pointer + (nint)(place.BlockOffset * sizeof(float)), _absmax[1]!.Pointer + (nint)(place.BlockOffset * sizeof(float)));
+            }
             e.Lp = _lpArena is { } lpa ? lpa.Pointer + (nint)(place.Offset * sizeof(ushort)) : 0;
         }
         _partials?.Dispose();
@@ -606,6 +692,24 @@ public sealed class DeviceBackend : IStepBackend
         bool has = slot is SlotP && HasFp32Params || slot is SlotG || (place.Slots & (1u << slot)) != 0;
         if (!has || _arenas[slot] is not { } arena) return 0;
         return arena.Pointer + (nint)(place.Offset * sizeof(float));
+    }
+
+    private void Stage8(TensorPlace place, ParamState state)
+    {
+        if (place.Length == 0) return;
+        state.M8!.Codes.CopyTo(_codeStaging[0], place.Offset);
+        state.V8!.Codes.CopyTo(_codeStaging[1], place.Offset);
+        state.M8.Absmax.CopyTo(_absmaxStaging[0], place.BlockOffset);
+        state.V8.Absmax.CopyTo(_absmaxStaging[1], place.BlockOffset);
+    }
+
+    private void Unstage8(TensorPlace place, ParamState state)
+    {
+        if (place.Length == 0) return;
+        _codeStaging[0].AsSpan((int)place.Offset, place.Length).CopyTo(state.M8!.Codes);
+        _codeStaging[1].AsSpan((int)place.Offset, place.Length).CopyTo(state.V8!.Codes);
+        _absmaxStaging[0].AsSpan((int)place.BlockOffset, state.M8.Absmax.Length).CopyTo(state.M8.Absmax);
+        _absmaxStaging[1].AsSpan((int)place.BlockOffset, state.V8.Absmax.Length).CopyTo(state.V8.Absmax);
     }
 
     private void Stage(int slot, TensorPlace place, float[] host) => host.CopyTo(_staging[slot], (int)place.Offset);
@@ -636,11 +740,15 @@ public sealed class DeviceBackend : IStepBackend
         _partials?.Dispose();
         _norm?.Dispose();
         _coef?.Dispose();
+        foreach (var b in _codes) b?.Dispose();
+        foreach (var b in _absmax) b?.Dispose();
+        _maps?.Dispose();
         _diag?.Dispose();
         _args.Dispose();
         _plan?.Dispose();
         if (_ownsDevice) _device.Dispose();
     }
 
-    private readonly record struct TensorPlace(int Length, uint Slots, long Offset);
+    // BlockOffset (8-bit state): where the tensor's block absmax values start in the absmax arenas.
+    private readonly record struct TensorPlace(int Length, uint Slots, long Offset, long BlockOffset = 0);
 }

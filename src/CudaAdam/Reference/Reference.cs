@@ -18,7 +18,9 @@ public static class Reference
     {
         if (param.Length != grad.Length)
             throw new ArgumentException($"param has {param.Length} elements but grad has {grad.Length}");
-        algorithm.Info().Reference(param, grad, state, hp, k);
+        var info = algorithm.Info();
+        if (hp.StateBits == 8) BlockwiseState8.Step(info, param, grad, state, hp, k);   // dequantize → this step → requantize
+        else info.Reference(param, grad, state, hp, k);
     }
 
     /// <summary>sign(x) that keeps the sign of zero: +1, −1, +0 or −0 (NaN stays NaN), so that

@@ -84,8 +84,10 @@ public class DescriptorTests
             foreach (var b in Enum.GetValues<StateBuffer>())
             {
                 var slot = info.StateWith(hp).SingleOrDefault(x => x.Buffer == b);
-                bool expected = slot is not null && !slot.OnFirstStep;
+                bool q8 = slot?.QuantizedWith(hp) == true;   // state_bits = 8: the slot is 8-bit (ParamState.M8/V8)
+                bool expected = slot is not null && !slot.OnFirstStep && !q8;
                 Assert.That(s[b] is not null, Is.EqualTo(expected), $"{info.Name}: buffer {b}");
+                Assert.That(s.Quantized(b) is not null, Is.EqualTo(q8), $"{info.Name}: 8-bit buffer {b}");
                 if (slot is not null && expected) Assert.That(s.ByTorchName(info.Algorithm, slot.TorchName), Is.SameAs(s[b]));
             }
         }

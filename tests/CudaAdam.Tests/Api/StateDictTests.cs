@@ -105,7 +105,7 @@ public class StateDictTests
         yield return Case("product missing", d => WithEntry(d, 1, e => e with { Beta2Power = 1 }), "β2^t is 1 at step 3 (missing or not this run's)");
         yield return Case("product zero", d => WithEntry(d, 1, e => e with { Beta1Power = 0 }), "β1^t is 0 at step 3");
         yield return Case("other algorithm", d => d with { Algorithm = "lion" }, "it is of lion, this optimizer is adam");
-        yield return Case("other version", d => d with { Version = 3 }, "version 3, this build reads 1 … 2");
+        yield return Case("other version", d => d with { Version = 4 }, "version 4, this build reads 1 … 3");
         yield return Case("group count", d => d with { ParamGroups = d.ParamGroups.Take(1).ToArray() }, "1 parameter groups, this optimizer has 2");
         yield return Case("parameter length", d => d with { ParamGroups = [d.ParamGroups[0] with { Lengths = [41] }, d.ParamGroups[1]] }, "parameter 0 ('w') has 41 elements");
         yield return Case("index out of range", d => WithEntry(d, 0, e => e) with { State = new Dictionary<int, ParamStateEntry>(d.State) { [9] = d.State[0] } }, "parameter index 9, which no group holds");

@@ -49,7 +49,7 @@ public class ProblemResumeTests
     }
 
     /// <summary>x and its optimizer state from a run folder's checkpoint, loaded into a trainer built like the job's.</summary>
-    private static (float[] X, float[] M, float[] V, long Step) FinalOf(string folder, string id)
+    internal static (float[] X, float[] M, float[] V, long Step) FinalOf(string folder, string id)
     {
         var config = TrainConfig.Load(Path.Combine(folder, "config.json")).Resolve();
         var oc = config.Optimizers!.Single(o => o.Id == id);
