@@ -15,9 +15,9 @@ namespace CudaAdam;
 /// <item><term>RMSProp</term><description>V = square_avg, M = momentum_buffer (momentum &gt; 0), Aux = grad_avg (centered)</description></item>
 /// <item><term>AdaDelta</term><description>V = square_avg, Aux = acc_delta</description></item>
 /// <item><term>SignSGD</term><description>no buffers</description></item>
-/// <item><term>state_bits = 8 (Adam, AdamW)</term><description>M8 = exp_avg, V8 = exp_avg_sq, block-wise 8-bit (<see cref="QuantizedBuffer"/>); M and V null</description></item>
 /// <item><term>Rprop</term><description>M = prev, V = step_size</description></item>
 /// <item><term>ASGD</term><description>M = ax; the scalars <see cref="Eta"/> (eta) and <see cref="Mu"/> (mu)</description></item>
+/// <item><term>state_bits = 8 (Adam, AdamW)</term><description>M8 = exp_avg, V8 = exp_avg_sq, block-wise 8-bit (<see cref="QuantizedBuffer"/>); M and V null</description></item>
 /// <item><term>AdamW/SGD Schedule-Free</term><description>M = z (created on the first step as a copy of the parameter), V = exp_avg_sq (AdamW)</description></item>
 /// </list>
 /// </remarks>

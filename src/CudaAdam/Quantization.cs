@@ -132,8 +132,8 @@ public sealed class QuantizedBuffer
     /// <summary>The one NaN a non-finite block's absmax holds (0x7fc00000), so that every backend writes the same bits.</summary>
     public static readonly float CanonicalNaN = BitConverter.Int32BitsToSingle(0x7fc00000);
 
-    /// <summary>A buffer over <paramref name="codes"/> (one per element) and <paramref name="absmax"/> (one per block).</summary>
-    /// <exception cref="ArgumentException">The absmax count is not ⌈codes / 2048⌉.</exception>
+    /// <summary>A quantized buffer over <paramref name="map"/>: one code per element and one float32 absmax per
+    /// <see cref="BlockSize"/>-element block.</summary>
     public QuantizedBuffer(QuantMap map, byte[] codes, float[] absmax)
     {
         ArgumentNullException.ThrowIfNull(codes);
@@ -155,7 +155,7 @@ public sealed class QuantizedBuffer
     /// <summary>Blocks of a tensor of <paramref name="length"/> elements: ⌈length / 2048⌉.</summary>
     public static int Blocks(int length) => (int)(((long)length + BlockSize - 1) / BlockSize);
 
-    /// <summary>The map the codes index (signed for m, unsigned for v).</summary>
+    /// <summary>The quantization map the codes index (signed for exp_avg, unsigned for exp_avg_sq).</summary>
     public QuantMap Map { get; }
     /// <summary>One code per element.</summary>
     public byte[] Codes { get; }

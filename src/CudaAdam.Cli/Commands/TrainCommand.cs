@@ -71,9 +71,9 @@ public sealed class TrainCommand : ICommand
                     var with = new List<string>();
                     foreach (var o in config.Optimizers ?? [])
                         if (Algorithms.All.FirstOrDefault(i => string.Equals(i.Name, o.Name, StringComparison.OrdinalIgnoreCase)) is { State8Kernel: not null }
-                            && !o.Settings.Any(x => x.Key == "amsgrad" && x.Values.Any(v => string.Equals(v, "true", StringComparison.OrdinalIgnoreCase))))
+                            && !o.Settings.Any(x => x.Key == "amsgrad" && x.Values is ["true" or "True"]))   // amsgrad keeps float32 state (max_exp_avg_sq has no 8-bit form)
                         {
-                            // amsgrad keeps float32 state (max_exp_avg_sq has no 8-bit form); an unknown name is left to Resolve
+                            // an unknown name is left to Resolve, which says so; the key goes through the one schema
                             o.Settings.RemoveAll(x => x.Key == "state_bits");
                             o.Settings.Add(("state_bits", [b.ToString(System.Globalization.CultureInfo.InvariantCulture)]));
                             with.Add(o.Label ?? o.Name);

@@ -16,9 +16,9 @@ public static class StateMemory
     /// <summary>One row: the parameter set, the algorithm, the state bits, and the bytes measured.</summary>
     public sealed record Row(string Set, long Parameters, Algorithm Algorithm, int StateBits, long HostBytes, long? DeviceBytes)
     {
-        /// <summary>Host bytes per parameter.</summary>
+        /// <summary>Bytes of optimizer state per parameter in host memory (state and absmax, measured).</summary>
         public double HostPerParameter => HostBytes / (double)Parameters;
-        /// <summary>Device bytes per parameter, or null when no device was measured.</summary>
+        /// <summary>Bytes of optimizer state per parameter in device memory, where it was measured (null without a device).</summary>
         public double? DevicePerParameter => DeviceBytes / (double)Parameters;
     }
 
