@@ -2,6 +2,7 @@
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json.Nodes;
 using CudaAdam.IO;
 using CudaAdam.Training.Data;
 
@@ -354,11 +355,55 @@ public static class Checkpoint
             throw new CheckpointException($"checkpoint '{r.Path}' is of a {foundKind} run, this run is a {kind} run " +
                 "(resume with the same config, or start a new run)");
         var values = found.ToDictionary(f => f.Field, f => f.Value, StringComparer.Ordinal);
+        if (values.ContainsKey("config hash") && expected.Any(e => e.Field == "config"))
+            throw new CheckpointException($"checkpoint '{r.Path}' was written by an older CudaAdam build, which recorded a hash of every " +
+                "config key; this build records the settings that differ from their defaults, so the two cannot be compared " +
+                "(resume it with the build that wrote it, or start a new run)");
         foreach (var (field, value) in expected)
+        {
+            if (field == "config" && values.TryGetValue(field, out var recorded) && recorded != value)
+                throw new CheckpointException($"checkpoint '{r.Path}' does not belong to this run: its config {ConfigDifference(recorded, value)} " +
+                                              "(resume with the same config, or start a new run)");
             if (!values.TryGetValue(field, out var v) || (v != value && !(field == "hyperparameters" && SameHyperparameters(v, value))))
                 throw r.Mismatch(field, v ?? "not recorded", value);
+        }
         foreach (var (field, value) in found)
             if (!expected.Any(e => e.Field == field)) throw r.Mismatch(field, value, "not recorded");
+    }
+
+    /// <summary>The first path at which two configs' non-default settings (<c>TrainJob.ConfigFingerprint</c>) differ, as
+    /// "has optimizers[0].lr = 0.001, this run's 0.002" (a setting left at its default is absent from the record).</summary>
+    internal static string ConfigDifference(string recorded, string current)
+    {
+        static JsonNode? Parse(string s)
+        {
+            try { return JsonNode.Parse(s); }
+            catch (System.Text.Json.JsonException) { return null; }
+        }
+        var (a, b) = (Parse(recorded), Parse(current));
+        if (a is null || b is null) return $"is '{recorded}', this run's is '{current}'";
+        var (path, x, y) = First(a, b, "") ?? ("", a, b);
+        static string Show(JsonNode? n) => n is null ? "its default" : n.ToJsonString();
+        return $"has {(path.Length == 0 ? "settings" : path)} = {Show(x)}, this run's {Show(y)}";
+
+        static (string, JsonNode?, JsonNode?)? First(
+            JsonNode? a, JsonNode? b, string path)
+        {
+            if (JsonNode.DeepEquals(a, b)) return null;
+            if (a is JsonObject oa && b is JsonObject ob)
+            {
+                foreach (var key in oa.Select(p => p.Key).Union(ob.Select(p => p.Key)))
+                    if (First(oa[key], ob[key], path.Length == 0 ? key : $"{path}.{key}") is { } d) return d;
+                return null;
+            }
+            if (a is JsonArray xa && b is JsonArray xb && xa.Count == xb.Count)
+            {
+                for (int i = 0; i < xa.Count; i++)
+                    if (First(xa[i], xb[i], $"{path}[{i}]") is { } d) return d;
+                return null;
+            }
+            return (path, a, b);
+        }
     }
 
     /// <summary>

@@ -2,6 +2,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using System.Text.Json.Nodes;
 using CudaAdam.Cuda;
 using CudaAdam.Device;
 using CudaAdam.IO;
@@ -207,8 +208,8 @@ public static class TrainJob
 
     /// <summary>The trainer options of optimizer <paramref name="oc"/>'s run on <paramref name="backend"/> (cpu,
     /// emulator or cuda), with what identifies the run besides what the trainer sees (<see cref="TrainerOptions.Run"/>):
-    /// the seed, the data source and limits, the backend, and the hash of every setting of this optimizer's run (the
-    /// config without its name, output folder and the other optimizers). Tests build the same trainer to read a
+    /// the seed, the data source and limits, the backend, and every setting of this optimizer's run that is not at its default
+    /// (<see cref="ConfigFingerprint"/>). Tests build the same trainer to read a
     /// run's checkpoint.</summary>
     internal static TrainerOptions Options(TrainConfig config, OptimizerConfig oc, string backend)
     {
@@ -221,20 +222,47 @@ public static class TrainJob
             run.Add(("test limit", config.Data.TestLimit?.ToString(inv) ?? "all"));
         }
         run.Add(("backend", backend));
-        run.Add(("config hash", ConfigHash(config, oc)));
+        run.Add(("config", ConfigFingerprint(config, oc)));
         // Schedule-Free replaces the lr schedule (its averaging is the schedule; warmup is its own warmup_steps).
         var options = Options(config) with { Run = run };
         return oc.ScheduleFree ? options with { Scheduler = null } : options;
     }
 
-    private static string ConfigHash(TrainConfig config, OptimizerConfig oc)
+    /// <summary>What of the config decides optimizer <paramref name="oc"/>'s run, as compact JSON: the resolved config
+    /// without its name, output folder and the other optimizers, keeping only the values that differ from their defaults
+    /// (those of a config of the same model kind and algorithm that gives nothing else). So a key that a later build adds
+    /// to the schema at its default, and a key given explicitly at its default, leave it unchanged: a checkpoint resumes
+    /// across builds as long as the run's settings are the same. A checkpoint compares it field by field on load and
+    /// names the first path that differs (<see cref="Checkpoint"/>).</summary>
+    internal static string ConfigFingerprint(TrainConfig config, OptimizerConfig oc)
     {
-        var json = System.Text.Json.Nodes.JsonNode.Parse(config.ToJson())!.AsObject();
-        json.Remove("name");
-        json.Remove("output");
-        var mine = json["optimizers"]!.AsArray()[Array.IndexOf(config.Optimizers!, oc)]!.DeepClone();
-        json["optimizers"] = new System.Text.Json.Nodes.JsonArray(mine);
-        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(json.ToJsonString())))[..16];
+        static JsonObject Mine(TrainConfig c, OptimizerConfig o)
+        {
+            var json = JsonNode.Parse(c.ToJson())!.AsObject();
+            json.Remove("name");
+            json.Remove("output");
+            json["optimizers"] = new JsonArray(json["optimizers"]!.AsArray()[Array.IndexOf(c.Optimizers!, o)]!.DeepClone());
+            return json;
+        }
+        var plain = new OptimizerConfig { Name = oc.Name };
+        var defaults = new TrainConfig { Model = new ModelConfig { Kind = config.Model.Kind }, Optimizers = [plain] }.Resolve();
+        var json = Mine(config, oc);
+        Prune(json, Mine(defaults, plain));
+        return json.ToJsonString();
+
+        // Removes from a what equals b's at the same path (objects and arrays of equal length, element by element).
+        static void Prune(JsonNode a, JsonNode? b)
+        {
+            if (a is JsonObject o && b is JsonObject d)
+                foreach (var (key, value) in o.ToArray())
+                {
+                    if (!d.TryGetPropertyValue(key, out var dv)) continue;
+                    if (JsonNode.DeepEquals(value, dv)) { o.Remove(key); continue; }
+                    if (value is JsonObject or JsonArray) Prune(value, dv);
+                }
+            else if (a is JsonArray x && b is JsonArray y && x.Count == y.Count && x.All(e => e is JsonObject))
+                for (int i = 0; i < x.Count; i++) Prune(x[i]!, y[i]);
+        }
     }
 
     /// <summary>Where a problem run's optimizer step runs: the config's backend, auto meaning cpu.</summary>

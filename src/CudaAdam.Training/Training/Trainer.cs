@@ -52,7 +52,7 @@ public sealed record TrainerOptions
     /// float rounding of the GEMM).</summary>
     public int EvalBatchSize { get; init; } = 1000;
     /// <summary>What identifies the run besides what the trainer sees (a job passes its seed, data source, backend and
-    /// config hash): part of the checkpoint's fingerprint, compared field by field on load.</summary>
+    /// non-default config settings): part of the checkpoint's fingerprint, compared field by field on load.</summary>
     public IReadOnlyList<(string Field, string Value)> Run { get; init; } = [];
 }
 

@@ -107,10 +107,10 @@ public class RunIntegrityTests
         Assert.That(TrainJob.Resume(folder, TextWriter.Null).Interrupted, Is.False, "the unchanged config resumes");
     }
 
-    /// <summary>The config hash is of one optimizer's run: an optimizer added to an interrupted job does not make the
+    /// <summary>The config fingerprint is of one optimizer's run: an optimizer added to an interrupted job does not make the
     /// others' checkpoints foreign, while a change of the interrupted one's settings does.</summary>
     [Test]
-    public void TheConfigHash_IsOfOneOptimizersRun()
+    public void TheConfigFingerprint_IsOfOneOptimizersRun()
     {
         using var dir = new TempDirectory();
         string folder = Cut(Problem, dir.File("runs"), "sgd", 25);
@@ -123,6 +123,62 @@ public class RunIntegrityTests
         Assert.That(r.Interrupted, Is.False);
         Assert.That(r.Runs.Select(run => run.Steps.Count), Is.EqualTo(new[] { 60, 60, 60 }), "adam and sgd resumed, lion trained");
         Assert.That(checkpoints.Keys, Is.EquivalentTo(new[] { "adam.ckpt", "sgd.ckpt" }));
+    }
+
+    /// <summary>The config fingerprint holds the settings that differ from their defaults only: a config.json that
+    /// lacks a key at its default (as one written by a build before that key existed does) resumes the same run, so a
+    /// hyperparameter added to the schema does not make older checkpoints foreign; a changed setting is named by its path.</summary>
+    [Test]
+    public void AConfigWithoutAKeyAtItsDefault_ResumesTheRun_AndAChangedSettingIsNamedByItsPath()
+    {
+        using var dir = new TempDirectory();
+        string folder = Cut(Problem, dir.File("runs"), "sgd", 25);
+        string configPath = Path.Combine(folder, "config.json");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(configPath))!.AsObject();
+        var sgd = json["optimizers"]![1]!.AsObject();
+        Assert.That(sgd["dampening"]!.GetValue<double>(), Is.EqualTo(0), "the saved config states every key, resolved");
+        sgd.Remove("dampening");
+        sgd.Remove("nesterov");
+        json["training"]!.AsObject().Remove("max_grad_norm");
+        File.WriteAllText(configPath, json.ToJsonString());
+        var r = TrainJob.Resume(folder, TextWriter.Null);
+        Assert.That(r.Interrupted, Is.False);
+        Assert.That(r.Runs.Select(run => run.Steps.Count), Is.EqualTo(new[] { 60, 60 }), "sgd resumed from its checkpoint");
+
+        var config = Config(Problem, "runs").Resolve();
+        string mine = TrainJob.ConfigFingerprint(config, config.Optimizers![1]);
+        Assert.That(mine, Is.EqualTo("{\"problem\":{\"dimension\":4,\"steps_per_epoch\":20},\"training\":{\"batch_size\":2,\"seed\":4},\"optimizers\":[{\"momentum\":0.9}]}"),
+            "what differs from a default rosenbrock config with sgd (torch's lr 0.001 and rosenbrock's sigma 1 are defaults)");
+        var other = Config(Problem.Replace("\"seed\": 4", "\"seed\": 4, \"max_grad_norm\": 2"), "runs").Resolve();
+        Assert.That(CudaAdam.Training.Checkpoint.ConfigDifference(mine, TrainJob.ConfigFingerprint(other, other.Optimizers![1])),
+            Is.EqualTo("has training.max_grad_norm = its default, this run's 2"));
+        var other2 = Config(Problem.Replace("\"dimension\": 4", "\"dimension\": 5"), "runs").Resolve();
+        Assert.That(CudaAdam.Training.Checkpoint.ConfigDifference(mine, TrainJob.ConfigFingerprint(other2, other2.Optimizers![1])),
+            Is.EqualTo("has problem.dimension = 4, this run's 5"));
+    }
+
+    /// <summary>A checkpoint of a build that recorded a hash of every config key (before the fingerprint kept non-defaults
+    /// only) is refused in one line that says why and what to do, and is left as it was.</summary>
+    [Test]
+    public void ACheckpointWithAnOlderBuildsConfigHash_IsRefusedSayingWhy()
+    {
+        using var dir = new TempDirectory();
+        var problem = new NoisyRosenbrock(4, 1);
+        Trainer Make(string field, string value)
+        {
+            var x = new Parameter("x", problem.InitialPoint());
+            var o = new Optimizer(Algorithm.Adam, [x], Hyperparameters.Defaults(Algorithm.Adam));
+            return new Trainer(problem, o, x, new TrainerOptions { Epochs = 1, BatchSize = 1, StepsPerEpoch = 5, Run = [(field, value)] }, new Rng(1));
+        }
+        var old = Make("config hash", "0123456789abcdef");
+        old.Run(_ => { }, _ => { });
+        string path = dir.File("old.ckpt");
+        Checkpoint.Save(path, old);
+        byte[] before = File.ReadAllBytes(path);
+        var e = Assert.Throws<CheckpointException>(() => Checkpoint.Load(path, Make("config", "{}")));
+        Assert.That(e!.Message, Does.Contain("was written by an older CudaAdam build").And.Contain("resume it with the build that wrote it, or start a new run"));
+        Assert.That(e.Message, Does.Not.Contain("\n"));
+        Assert.That(File.ReadAllBytes(path), Is.EqualTo(before));
     }
 
     // ---- item 3: semantic validation, the checksum recomputed over nonsense ----
