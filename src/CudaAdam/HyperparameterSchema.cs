@@ -134,10 +134,15 @@ public static class HyperparameterSchema
         return null;
     }
 
-    /// <summary>The parts of torch's tuple keyword <paramref name="name"/> (<c>betas</c> → beta1, beta2), or null.</summary>
-    public static string[]? TupleParts(string name)
+    /// <summary>The parts of torch's tuple keyword <paramref name="name"/> (<c>betas</c> → beta1, beta2), or null. With
+    /// <paramref name="algorithm"/>, that algorithm's own form where its descriptor declares one
+    /// (<see cref="AlgorithmInfo.Tuples"/>: Adan's and AdEMAMix's <c>betas</c> are beta1, beta2, beta3).</summary>
+    public static string[]? TupleParts(string name, Algorithm? algorithm = null)
     {
         string c = Canonical(name);
+        if (algorithm is { } a)
+            foreach (var t in a.Info().Tuples)
+                if (t.Key == c) return [.. t.Components];
         foreach (var (torch, parts) in Tuples)
             if (torch == c) return parts;
         return null;
@@ -170,14 +175,18 @@ public static class HyperparameterSchema
     /// <param name="name">The key as given.</param>
     /// <param name="raw">One value, or one per part of a tuple keyword (a JSON array, or "0.9,0.99" on a command line).</param>
     /// <param name="where">Names the source in messages: "optimizers[0].lr", "--lr".</param>
+    /// <param name="algorithm">The algorithm the hyperparameters are for, when known: its own tuple forms apply
+    /// (<see cref="TupleParts"/>).</param>
     /// <exception cref="ArgumentException">An unknown key (<see cref="UnknownKey"/>), a value that does not parse, or
     /// a tuple of the wrong length.</exception>
-    public static Hyperparameters Apply(Hyperparameters hp, string name, IReadOnlyList<string> raw, string where)
+    public static Hyperparameters Apply(Hyperparameters hp, string name, IReadOnlyList<string> raw, string where, Algorithm? algorithm = null)
     {
-        if (TupleParts(name) is { } parts)
+        if (TupleParts(name, algorithm) is { } parts)
         {
             if (raw.Count != parts.Length)
-                throw new ArgumentException($"{where}: torch's {Canonical(name)} is a pair ({string.Join(", ", parts)}); give [{string.Join(", ", parts.Select(_ => "x"))}]");
+                throw new ArgumentException($"{where}: {(algorithm is { } a && TupleParts(name)?.Length != parts.Length ? a.Name() + "'s" : "torch's")} " +
+                                            $"{Canonical(name)} is {(parts.Length == 2 ? "a pair" : $"{parts.Length} values")} ({string.Join(", ", parts)}); " +
+                                            $"give [{string.Join(", ", parts.Select(_ => "x"))}]");
             for (int i = 0; i < parts.Length; i++)
             {
                 var part = Find(parts[i])!;

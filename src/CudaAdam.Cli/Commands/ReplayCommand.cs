@@ -82,14 +82,14 @@ public sealed class ReplayCommand : ICommand
         }
 
         var hp = Hyperparameters.Defaults(algorithm);
-        foreach (var (torch, parts) in HyperparameterSchema.Tuples)
-            if (settings.ContainsKey(torch) && parts.FirstOrDefault(settings.ContainsKey) is { } both)
+        foreach (var torch in HyperparameterSchema.Tuples.Select(t => t.Torch))
+            if (settings.ContainsKey(torch) && HyperparameterSchema.TupleParts(torch, algorithm)!.FirstOrDefault(settings.ContainsKey) is { } both)
                 throw new UsageException($"{settings[torch].Source} and {settings[both].Source} both set {both}; give one");
         try
         {
             foreach (var (key, (value, source)) in settings)
                 if (HyperparameterSchema.Find(key) is not null || HyperparameterSchema.TupleParts(key) is not null)
-                    hp = HyperparameterSchema.Apply(hp, key, value, source);
+                    hp = HyperparameterSchema.Apply(hp, key, value, source, algorithm);
         }
         catch (ArgumentException e) { throw new UsageException(e.Message, e); }
         double? maxGradNorm = null;

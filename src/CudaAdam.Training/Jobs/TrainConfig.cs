@@ -478,7 +478,7 @@ public sealed class OptimizerConfig
     {
         var h = CudaAdam.Hyperparameters.Defaults(Algorithm);
         foreach (var (key, values) in Settings)
-            h = HyperparameterSchema.Apply(h, key, values, $"{Path}.{key}");
+            h = HyperparameterSchema.Apply(h, key, values, $"{Path}.{key}", Algorithm);
         return h;
     }
 
@@ -491,7 +491,7 @@ public sealed class OptimizerConfig
             throw new ConfigException($"{Path}.label: '{Label}' must be a non-empty word without spaces, commas or '/' (it names files)");
         var seen = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (key, _) in Settings)
-            foreach (var part in HyperparameterSchema.TupleParts(key) ?? [key])
+            foreach (var part in HyperparameterSchema.TupleParts(key, Algorithm) ?? [key])
                 if (!seen.TryAdd(part, key))
                     throw new ConfigException($"{Path}: '{part}' is given twice ({(seen[part] == key ? key : $"{seen[part]} and {key}")}); give it once");
         if (!ScheduleFree && Settings.Select(x => x.Key).Intersect(ScheduleFreeKeys).FirstOrDefault() is { } sf)

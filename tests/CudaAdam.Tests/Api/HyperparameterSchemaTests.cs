@@ -79,6 +79,19 @@ public class HyperparameterSchemaTests
         Assert.That(e!.Message, Does.Contain("optimizers[0].betas: torch's betas is a pair (beta1, beta2)"));
     }
 
+    /// <summary>Adan's and AdEMAMix's descriptors declare a three-value <c>betas</c> (beta1, beta2, beta3): the train
+    /// config takes it for them and refuses it for an algorithm whose betas is torch's pair.</summary>
+    [Test]
+    public void AThreeValueBetas_IsTheDescriptorsForAdanAndAdemamix_AndRefusedForAdam()
+    {
+        var hp = Load(TrainConfigWith("""{ "name": "adan", "betas": [0.9, 0.95, 0.97] }""")).Resolve().Optimizers![0].Hyperparameters();
+        Assert.That((hp.Beta1, hp.Beta2, hp.Beta3), Is.EqualTo((0.9, 0.95, 0.97)));
+        var e = Assert.Throws<ConfigException>(() => Load(TrainConfigWith("""{ "name": "ademamix", "betas": [0.9, 0.95, 0.97], "beta3": 0.9 }""")).Resolve());
+        Assert.That(e!.Message, Does.Contain("optimizers[0]: 'beta3' is given twice (betas and beta3)"));
+        e = Assert.Throws<ConfigException>(() => Load(TrainConfigWith("""{ "name": "adam", "betas": [0.9, 0.95, 0.97] }""")).Resolve());
+        Assert.That(e!.Message, Does.Contain("optimizers[0].betas: torch's betas is a pair (beta1, beta2); give [x, x]"));
+    }
+
     [TestCase("""{ "name": "adam", "learning_rate": 0.1 }""", "", "unknown key 'optimizers[0].learning_rate'; the learning rate is 'lr', as in torch.optim; valid keys: name, label, lr, beta1")]
     [TestCase("""{ "name": "adam", "weight_decy": 0.1 }""", "", "unknown key 'optimizers[0].weight_decy'; did you mean 'weight_decay'?")]
     [TestCase("""{ "name": "adam", "foreach": true }""", "", "unknown key 'optimizers[0].foreach'; torch's foreach picks an implementation")]

@@ -23,6 +23,8 @@ public class TupleConfigTests
     [TestCase("rprop", """{ "etas": [0.3, 1.5], "step_sizes": [0.001, 0.05] }""",
         new[] { "--etaminus", "0.3", "--etaplus", "1.5", "--step-size-min", "0.001", "--step-size-max", "0.05" })]
     [TestCase("adam", """{ "betas": [0.5, 0.9] }""", new[] { "--beta1", "0.5", "--beta2", "0.9" })]
+    [TestCase("adan", """{ "betas": [0.9, 0.95, 0.98] }""", new[] { "--beta1", "0.9", "--beta2", "0.95", "--beta3", "0.98" })]
+    [TestCase("ademamix", """{ "betas": [0.8, 0.99, 0.999] }""", new[] { "--beta1", "0.8", "--beta2", "0.99", "--beta3", "0.999" })]
     public void ATupleIsItsComponents(string optimizer, string json, string[] flags)
     {
         var (dir, files) = Inputs();
@@ -41,12 +43,14 @@ public class TupleConfigTests
     [TestCase("""{ "etas": [0.3, [1.5]] }""", "key 'etas' must be a single value (a number, a string, true or false) or [etaminus, etaplus]")]
     [TestCase("""{ "etas": [0.3, 1.5], "etaminus": 0.4 }""", "both set etaminus; give one")]
     [TestCase("""{ "betas": [0.1, 0.2, 0.3, 0.4] }""", "key 'betas': torch's betas is a pair (beta1, beta2)")]
-    public void AMalformedTupleIsOneLine(string json, string message)
+    [TestCase("""{ "betas": [0.1, 0.2, 0.3] }""", "key 'betas': torch's betas is a pair (beta1, beta2)", "adam")]
+    [TestCase("""{ "betas": [0.1, 0.2] }""", "key 'betas': adan's betas is 3 values (beta1, beta2, beta3); give [x, x, x]", "adan")]
+    public void AMalformedTupleIsOneLine(string json, string message, string optimizer = "rprop")
     {
         var (dir, files) = Inputs();
         using var _ = dir;
         File.WriteAllText(dir.File("hp.json"), json);
-        var r = CliRunner.Invoke(["replay", "--optimizer", "rprop", .. files, "--config", dir.File("hp.json"), "--out", dir.File("o.npy")]);
+        var r = CliRunner.Invoke(["replay", "--optimizer", optimizer, .. files, "--config", dir.File("hp.json"), "--out", dir.File("o.npy")]);
         Assert.That(r.Code, Is.EqualTo(2), r.ToString());
         Assert.That(r.Err.TrimEnd('\n'), Does.Not.Contain('\n'));
         Assert.That(r.Err, Does.Contain(message));
