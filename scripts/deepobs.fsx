@@ -32,14 +32,8 @@ open CudaAdam.Training.Layers
 open CudaAdam.Experiments.Plotting
 open CudaAdam.Experiments.Recording
 
-// One OpenBLAS thread per run: the runs already go in parallel over the cores, and OpenBLAS's own threads on top of
-// them made the smoke run 6x slower here (oversubscription). (Environment.SetEnvironmentVariable does not reach the
-// native environment that OpenBLAS reads, hence its API.) Without OpenBLAS the managed GEMM is used and this is moot.
-module OpenBlas =
-    [<System.Runtime.InteropServices.DllImport("libopenblas.so.0")>]
-    extern void openblas_set_num_threads(int n)
-try OpenBlas.openblas_set_num_threads 1
-with :? DllNotFoundException | :? EntryPointNotFoundException -> ()
+// One OpenBLAS thread per run: the runs already go in parallel over the cores (OpenBlasGemm.SetThreads says why).
+CudaAdam.Training.Tensors.OpenBlasGemm.SetThreads 1 |> ignore
 let exp = experiment "deepobs"
 let opts = exp.Options
 // DeepOBS's protocol: a log grid of 36 lrs from 1e-5 to 1e2 searched with one seed, the best lr rerun with 10 seeds.

@@ -25,12 +25,8 @@ open CudaAdam.Training.Layers
 open CudaAdam.Training.Models
 open CudaAdam.Training.Tensors
 
-// One OpenBLAS thread per run: the runs go in parallel over the cores (see deepobs.fsx).
-module OpenBlas =
-    [<System.Runtime.InteropServices.DllImport("libopenblas.so.0")>]
-    extern void openblas_set_num_threads(int n)
-try OpenBlas.openblas_set_num_threads 1
-with :? DllNotFoundException | :? EntryPointNotFoundException -> ()
+// One OpenBLAS thread per run: the runs already go in parallel over the cores (OpenBlasGemm.SetThreads says why).
+OpenBlasGemm.SetThreads 1 |> ignore
 
 let exp = experiment "vbar"
 let opts = exp.Options
