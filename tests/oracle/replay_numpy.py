@@ -7,20 +7,19 @@ Only the keys an optimizer has are accepted (an unknown one exits 2). One parame
 """
 import argparse
 import importlib
-import json
 import os
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from replay_io import failer, load_inputs, run, save_outputs  # noqa: E402
+
 OPTIMIZERS = ["adabelief", "ademamix", "adan", "lamb", "lars"]
 BOOL_KEYS = {"amsgrad", "maximize", "nesterov", "decoupled_weight_decay"}
 
 
-def fail(message):
-    print(f"replay_numpy.py: {message}", file=sys.stderr)
-    sys.exit(2)
+fail = failer("replay_numpy.py")
 
 
 def main(argv):
@@ -42,27 +41,16 @@ def main(argv):
             p.add_argument(flag, dest=k, type=type(v), default=v)
     a = p.parse_args(argv)
     hp = {k: getattr(a, k) for k in mod.DEFAULTS}
-    x = np.load(a.params)
-    grads = np.load(a.grads)
-    if x.dtype != np.float32 or grads.dtype != np.float32 or x.ndim != 1 or grads.ndim != 2 or grads.shape[1] != x.shape[0]:
-        fail(f"expected float32 params [n] and grads [T, n], got {x.dtype} {x.shape} and {grads.dtype} {grads.shape}")
+    x, grads = load_inputs(a.params, a.grads, fail)
     st = mod.init(x, hp)
     traj = [x.copy()]
     with np.errstate(all="ignore"):
         for t in range(grads.shape[0]):
             x = mod.step(x, grads[t], st, hp, t + 1).astype(np.float32)
             traj.append(x.copy())
-    if a.trajectory:
-        np.save(a.trajectory, np.stack(traj))
-    np.save(a.out, traj[-1])
+    save_outputs(a.out, a.trajectory, traj)
     print(f"replay_numpy: {name}({hp}), T = {grads.shape[0]}, n = {x.shape[0]} -> {a.out}")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--batch":
-        with open(sys.argv[2]) as f:
-            for line in f:
-                if line.strip():
-                    main(json.loads(line))
-    else:
-        main(sys.argv[1:])
+    run(main)

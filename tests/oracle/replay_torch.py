@@ -19,12 +19,13 @@ foreach path, which has the paper's Pi_{t+1} = Pi_t * mu_{t+1}, is the oracle.
 """
 import argparse
 import inspect
-import json
 import os
 import sys
 
-import numpy as np
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from replay_io import failer, load_inputs, run, save_outputs  # noqa: E402
 
 TORCH_CLASSES = {
     "adam": "Adam", "adamw": "AdamW", "adamax": "Adamax", "nadam": "NAdam", "radam": "RAdam",
@@ -39,9 +40,7 @@ FLOAT_KEYS = ["lr", "beta1", "beta2", "eps", "weight_decay", "momentum", "dampen
 BOOL_KEYS = ["amsgrad", "maximize", "nesterov", "centered", "decoupled_weight_decay"]
 
 
-def fail(message):
-    print(f"replay_torch.py: {message}", file=sys.stderr)
-    sys.exit(2)
+fail = failer("replay_torch.py")
 
 
 def parse_bool(text):
@@ -95,12 +94,7 @@ def main(argv):
         torch_major = int(torch.__version__.split(".")[0])
         kwargs["foreach"] = name == "nadam" and torch_major < 2  # see the module doc: pytorch/pytorch#92699
 
-    x0 = np.load(a.params)
-    grads = np.load(a.grads)
-    if x0.dtype != np.float32 or grads.dtype != np.float32:
-        fail(f"expected float32 inputs, got {x0.dtype} and {grads.dtype}")
-    if x0.ndim != 1 or grads.ndim != 2 or grads.shape[1] != x0.shape[0]:
-        fail(f"expected params [n] and grads [T, n], got {x0.shape} and {grads.shape}")
+    x0, grads = load_inputs(a.params, a.grads, fail)
 
     torch.set_num_threads(1)
     x = torch.nn.Parameter(torch.from_numpy(x0.copy()))
@@ -111,23 +105,9 @@ def main(argv):
         opt.step()
         traj.append(x.detach().numpy().copy())
 
-    def save(path, arr):  # atomic, like cudaadam's outputs
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as f:
-            np.save(f, arr.astype(np.float32))
-        os.replace(tmp, path)
-
-    if a.trajectory:
-        save(a.trajectory, np.stack(traj) if traj else np.zeros((1, x0.shape[0]), np.float32))
-    save(a.out, traj[-1])
+    save_outputs(a.out, a.trajectory, traj)
     print(f"replay_torch: {cls.__name__}({kwargs}), T = {grads.shape[0]}, n = {x0.shape[0]}, torch {torch.__version__} -> {a.out}")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--batch":
-        with open(sys.argv[2]) as f:
-            for line in f:
-                if line.strip():
-                    main(json.loads(line))
-    else:
-        main(sys.argv[1:])
+    run(main)
