@@ -252,6 +252,20 @@ public sealed class TrainConfig
         catch (InsufficientMemoryException e) { throw new ConfigException(e.Message + "; use smaller widths", e); }
     }
 
+    /// <summary>The config that gives nothing but a model kind and one optimizer, each section resolved on its own (its
+    /// defaults filled; no check across sections, which the defaults of two sections may fail together, e.g. the default
+    /// batch size over a 10-sample problem): what <see cref="TrainJob.ConfigFingerprint"/> compares with.</summary>
+    internal static TrainConfig Defaults(string modelKind, string optimizerName)
+    {
+        var c = new TrainConfig { Model = new ModelConfig { Kind = modelKind }, Optimizers = [new OptimizerConfig { Name = optimizerName }] };
+        c.Model.Resolve();
+        if (c.Model.IsProblem) (c.Problem = new ProblemConfig()).Resolve(modelKind);
+        c.Data.Resolve();
+        c.Training.Resolve();
+        c.Optimizers[0].Resolve();
+        return c;
+    }
+
     /// <summary>Fills defaults and checks every value; returns this.</summary>
     /// <exception cref="ConfigException">Names the setting and what it must be.</exception>
     public TrainConfig Resolve()

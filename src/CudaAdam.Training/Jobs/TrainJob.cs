@@ -244,10 +244,9 @@ public static class TrainJob
             json["optimizers"] = new JsonArray(json["optimizers"]!.AsArray()[Array.IndexOf(c.Optimizers!, o)]!.DeepClone());
             return json;
         }
-        var plain = new OptimizerConfig { Name = oc.Name };
-        var defaults = new TrainConfig { Model = new ModelConfig { Kind = config.Model.Kind }, Optimizers = [plain] }.Resolve();
+        var defaults = TrainConfig.Defaults(config.Model.Kind, oc.Name);
         var json = Mine(config, oc);
-        Prune(json, Mine(defaults, plain));
+        Prune(json, Mine(defaults, defaults.Optimizers![0]));
         return json.ToJsonString();
 
         // Removes from a what equals b's at the same path (objects and arrays of equal length, element by element).
