@@ -426,6 +426,91 @@ static __device__ __forceinline__ void ca_grad_clip_finalize(const double* parti
     }
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// Per-tensor norms in a CANONICAL order (AlgorithmInfo.TensorNorms: LAMB's and LARS' trust ratios; the primitive for
+// any per-tensor reduction). Reference.CanonicalSumSquares (src/CudaAdam/Reference/Reference.cs) is the line-by-line
+// twin, so the sums are the same bits in C#, on the emulator and on the GPU, whatever BlockSize, ChunkSize or grid:
+//   pieces: each tensor is cut into pieces of CA_NORM_PIECE elements from its start (the piece table:
+//           ChunkTable.Build(lengths, CA_NORM_PIECE), never the step's chunk table); one block of CA_NORM_LANES threads
+//           per piece (the host launches exactly that: the loop strides by the constant, not by blockDim);
+//   lanes:  lane l sums (double)a*(double)a over the piece's elements l, l + 256, ... in index order;
+//   piece:  the lanes fold by ca_block_sum's fixed tree (256 = 2^8: stride 128, 64, ..., 1) into partials[piece * 2 + q];
+//   tensor: ca_norm_tree folds a tensor's pieces by a fixed pairwise tree (width 1, 2, 4, ...: a[i] += a[i + w]).
+// Two quantities per element (q = 0, 1: e.g. the parameter and the update direction), chosen by the algorithm's
+// value functor value(e, t, a, b), which sees the element exactly as the step will (ca_load: unscaled, clipped,
+// negated when maximizing; the state as stored) and must not store anything. A piece of an inactive tensor, and
+// every piece of a skipped step, sums to 0. Phase two is tensor_norms_finalize (kernels/norms.cu), which writes
+// the per-tensor sums and the scalar the step reads (a trust ratio) into the tensor table, as step_clock writes its.
+// ---------------------------------------------------------------------------------------------------------
+
+#define CA_NORM_PIECE 4096
+#define CA_NORM_LANES 256
+#define CA_NORMS 2   // quantities per tensor (partials[piece * CA_NORMS + q], sums[tensor * CA_NORMS + q])
+
+template <class Value>
+static __device__ __forceinline__ void ca_norm_pieces(const CaTensor* tensors, const CaChunk* pieces, float inv_scale,
+                                                      const float* clip, const int* skip_flag, int epoch,
+                                                      double* partials, Value value) {
+    __shared__ double s[CA_NORM_LANES];
+    const CaChunk c = pieces[blockIdx.x];
+    const CaTensor t = tensors[c.tensor];
+    double acc0 = 0.0, acc1 = 0.0;
+    const bool skipped = skip_flag != nullptr && *(const volatile int*)skip_flag == epoch;
+    if (!skipped && (t.flags & CA_ACTIVE) && c.length > 0) {
+        const float coef = clip ? *clip : 1.0f;
+        for (long long i = c.start + threadIdx.x; i < c.start + c.length; i += CA_NORM_LANES) {
+            CaElem e;
+            ca_load(t, i, inv_scale, clip, coef, e);
+            float a = 0.0f, b = 0.0f;
+            value(e, t, a, b);
+            acc0 = acc0 + (double)a * (double)a;
+            acc1 = acc1 + (double)b * (double)b;
+        }
+    }
+    const double s0 = ca_block_sum(s, acc0);
+    __syncthreads();   // thread 0 has read s[0] before the second fold overwrites it
+    const double s1 = ca_block_sum(s, acc1);
+    if (threadIdx.x == 0) {
+        partials[(long long)blockIdx.x * CA_NORMS] = s0;
+        partials[(long long)blockIdx.x * CA_NORMS + 1] = s1;
+    }
+}
+
+/// The pieces' fold of one tensor: a fixed pairwise tree over partials[(first + i) * CA_NORMS + q], i < count
+/// (overwritten), 0 when count is 0. Reference.CanonicalTree.
+static __device__ __forceinline__ double ca_norm_tree(double* partials, int first, int count, int q) {
+    if (count <= 0) return 0.0;
+    double* a = partials + (long long)first * CA_NORMS + q;
+    for (int w = 1; w < count; w <<= 1)
+        for (int i = 0; i + w < count; i += 2 * w)
+            a[(long long)i * CA_NORMS] = a[(long long)i * CA_NORMS] + a[(long long)(i + w) * CA_NORMS];
+    return a[0];
+}
+
+/// What tensor_norms_finalize does with one tensor's two sums (CaNormTensor::kind).
+#define CA_NORMS_SUMS 0    // only write the sums (a reduction another kernel reads)
+#define CA_NORMS_TRUST 1   // the trust ratio of TensorNorms.Trust (LAMB, LARS): see kernels/norms.cu
+
+/// One tensor's entry of the norms table (64 bytes, mirrored by CaNormTensor in src/CudaAdam/Device/KernelTables.cs):
+/// where its pieces are, and what the finalize writes into its CaTensor entry. Hyperparameters in double.
+struct CaNormTensor {
+    int first;              // its first piece (index into the piece table and partials)
+    int pieces;             // its number of pieces, ceil(n / CA_NORM_PIECE) (0: a zero-size tensor)
+    int group;              // the index of its lr in the finalize's lrs[]
+    int kind;               // CA_NORMS_*
+    int trust_slot;         // CaTensor::s index of (float)trust (-1: none)
+    int decay_slot;         // CaTensor::s index of (float)(1 - lr * trust * weight_decay) (-1: none)
+    double coefficient;     // η: trust = η‖a‖ / (‖b‖ + λ_b‖a‖ + ε)
+    double denominator_wd;  // λ_b
+    double eps;             // ε
+    double weight_decay;    // λ of decay_slot
+    double reserved;
+};
+
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+static_assert(sizeof(CaNormTensor) == 64, "CaNormTensor must be 64 bytes (mirrored in C#)");
+#endif
+
 // ---- The Adam family's shared slots and moment update: adam.cu (adam_step, adamax_step, nadam_step, radam_step) and
 // sign.cu (signadam_step). Slots are packed by src/CudaAdam/Device/KernelScalars.cs; the lines below are
 // Reference/Adam.cs (AdamReference.Update), NAdam.cs and RAdam.cs, in the same float32 order.

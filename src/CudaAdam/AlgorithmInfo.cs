@@ -112,6 +112,9 @@ public sealed record AlgorithmInfo
     public IReadOnlyList<ScalarSlot> ScalarState { get; init; } = [];
     /// <summary>The CPU reference step (the oracle).</summary>
     public required ReferenceStep Reference { get; init; }
+    /// <summary>The per-tensor norms the step needs before it runs (LAMB's ‖x‖ and ‖r‖, LARS' ‖w‖ and ‖g‖), computed in the
+    /// canonical order by every engine, and the trust-ratio slot they fill (<see cref="TensorNormSpec"/>); null: none.</summary>
+    public TensorNormSpec? TensorNorms { get; init; }
     /// <summary>The fused step kernel: <c>kernels/&lt;Family&gt;.cu</c>, <c>extern "C"</c> name.</summary>
     public required (string Family, string Name) Kernel { get; init; }
     /// <summary>The diagnostics-enabled variant of <see cref="Kernel"/> (sign diagnostics fused), or null.</summary>

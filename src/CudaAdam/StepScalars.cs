@@ -59,6 +59,13 @@ public readonly record struct StepScalars
     /// the interpolation β1 (AdamW) or momentum (SGD).</summary>
     public double ScheduleFreeYStep { get; init; }
 
+    /// <summary>The per-tensor trust ratio τ of an algorithm with <see cref="AlgorithmInfo.TensorNorms"/> (LAMB, LARS), computed
+    /// from the canonical norms before the step (<see cref="TensorNorms.Apply"/>; the device's <c>tensor_norms_finalize</c>);
+    /// null until then. A caller may set it (tests: τ forced to 1).</summary>
+    public double? TrustRatio { get; init; }
+    /// <summary>The canonical sums of squares (Σa², Σb²) behind <see cref="TrustRatio"/>, or null.</summary>
+    public (double A, double B)? NormSums { get; init; }
+
     /// <summary>x^y: for y = 0, 1, 2 (Schedule-Free's usual r and weight_lr_power) the products 1, x, x·x, which every
     /// machine rounds alike (the device clock, kernels/clock.cu, computes the same); otherwise <see cref="Math.Pow"/>
     /// (host only: such settings have no device clock, <see cref="ScheduleFreeClockRefusal"/>).</summary>

@@ -14,8 +14,9 @@ namespace CudaAdam.Cpu;
 /// </code>
 /// 8-bit state (<see cref="Hyperparameters.StateBits"/> = 8): the same passes; the step dequantizes each 2,048-element
 /// block, runs the float32 SIMD step on it and requantizes it (<see cref="SimdStepper"/>, <see cref="State8Encode"/>),
-/// bitwise the reference's block loop. An algorithm without a SIMD kernel (<see cref="SimdStep.Kernels"/>) runs on
-/// <see cref="CpuReferenceBackend"/> instead: the same contract and bits, at the reference's speed.
+/// bitwise the reference's block loop. An algorithm without a SIMD kernel (<see cref="SimdStep.Kernels"/>), and one whose step
+/// needs per-tensor norms first (<see cref="AlgorithmInfo.TensorNorms"/>: LAMB, LARS), runs on <see cref="CpuReferenceBackend"/>
+/// instead: the same contract and bits, at the reference's speed (the documented fallback).
 /// No allocation per step once the first step has created the state.
 /// </summary>
 public sealed class CpuSimdBackend : IStepBackend
@@ -44,8 +45,9 @@ public sealed class CpuSimdBackend : IStepBackend
     /// <inheritdoc/>
     public BackendStepOutcome Step(Algorithm algorithm, IReadOnlyList<StepItem> items, StepContract contract)
     {
-        // No fast kernel (an algorithm added through its descriptor alone): the reference, the same contract and bits.
-        if (!_kernels.Contains(algorithm)) return (_reference ??= new CpuReferenceBackend()).Step(algorithm, items, contract);
+        // No fast kernel (an algorithm added through its descriptor alone), or per-tensor norms before the step (LAMB, LARS:
+        // AlgorithmInfo.TensorNorms, which Reference.Step computes in the canonical order): the reference, the same contract and bits.
+        if (!_kernels.Contains(algorithm) || algorithm.Info().TensorNorms is not null) return (_reference ??= new CpuReferenceBackend()).Step(algorithm, items, contract);
         bool clipping = contract.MaxGradNorm is not null;
         float? invScale = contract.InvScale == 1f && !clipping ? null : contract.InvScale;
         if (contract.Checks && !_stepper.AllFinite(items, invScale)) return BackendStepOutcome.Refused();

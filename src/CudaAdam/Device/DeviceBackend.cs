@@ -63,7 +63,11 @@ public sealed record DeviceBackendOptions
 /// tensors, plus, under the skip and error policies (<see cref="StepContract.Checks"/>), ONE launch of
 /// <c>grad_nonfinite_check</c> before it. With gradient clipping (<see cref="StepContract.MaxGradNorm"/>):
 /// <c>grad_norm_partial</c> (check + per-chunk sums of squares), <c>grad_clip_finalize</c> (total norm, coefficient),
-/// then the step, which multiplies the unscaled gradient by the coefficient in registers.
+/// then the step, which multiplies the unscaled gradient by the coefficient in registers. An algorithm whose step needs
+/// per-tensor norms (<see cref="AlgorithmInfo.TensorNorms"/>: LAMB, LARS) gets two launches just before its step: its
+/// partial kernel over the piece table (pieces of 4,096, blocks of 256: the canonical order, whatever
+/// <see cref="DeviceBackendOptions.ChunkSize"/> and <see cref="DeviceBackendOptions.BlockSize"/>) and
+/// <c>tensor_norms_finalize</c>, which writes each tensor's trust ratio into its tensor-table entry.
 /// </summary>
 /// <remarks>
 /// <para>Memory: one device arena per slot (p, g, m, v, vmax, aux); each tensor has a fixed offset in them
@@ -128,6 +132,16 @@ public sealed class DeviceBackend : IStepBackend
     private DeviceBuffer<float>? _maps;
     private Kernel? _state8Kernel;
     private bool _state8;   // the layout's tensors keep 8-bit state (all of them, or none)
+    // Per-tensor norms (AlgorithmInfo.TensorNorms: LAMB, LARS): the piece table (4,096-element pieces), the norms table,
+    // the pieces' partials, the per-tensor sums and lrs (kernels/norms.cu).
+    private DeviceBuffer<CaChunk>? _pieceTable;
+    private DeviceBuffer<CaNormTensor>? _normTable;
+    private DeviceBuffer<double>? _normPartials, _normSums, _normLrs;
+    private CaNormTensor[] _hostNorms = [];
+    private double[] _hostLrs = [];
+    private int[] _firstPiece = [];
+    private int _pieceCount;
+    private Kernel? _normsKernel, _normsFinalizeKernel;
 
     /// <param name="device">Where the kernels run.</param>
     /// <param name="options">Defaults when null.</param>
@@ -242,7 +256,7 @@ public sealed class DeviceBackend : IStepBackend
     public SignDiagnosticsReport? LastDiagnostics { get; private set; }
 
     /// <summary>Kernel launches of the last step: 0 (nothing to do), 1 (the fused step), 2 (check + step) or 3
-    /// (norm partials + finalize + step, when clipping).</summary>
+    /// (norm partials + finalize + step, when clipping); 2 more with per-tensor norms (<see cref="AlgorithmInfo.TensorNorms"/>).</summary>
     public int LaunchesLastStep { get; private set; }
 
     /// <summary>How many times the layout and chunk table were (re)built.</summary>
@@ -342,6 +356,11 @@ public sealed class DeviceBackend : IStepBackend
                 firstStep[i] = true;
             }
             e.Flags = flags | _options.Precision.Flags;
+            if (_normTable is not null)
+            {
+                _hostNorms[ti] = TensorNorms.Entry(algorithm.Info(), it.Hyperparameters, _firstPiece[ti], place.Length, group: ti);
+                _hostLrs[ti] = it.Hyperparameters.Lr;
+            }
             e.Key = _options.Precision.StochasticRounding ? LowPrecision.Key(_options.Precision.Seed, it.Param.Name, it.Scalars.Step) : 0;
             int n = place.Length;
             if (n == 0) continue;
@@ -367,6 +386,11 @@ public sealed class DeviceBackend : IStepBackend
         }
         if (_lpArena is { Length: > 0 } && !HasFp32Params) _device.CopyToDevice<ushort>(_lpStaging, _lpArena);
         _device.CopyToDevice<CaTensor>(_hostTable, _tensorTable!);
+        if (_normTable is not null)
+        {
+            _device.CopyToDevice<CaNormTensor>(_hostNorms, _normTable);
+            _device.CopyToDevice<double>(_hostLrs, _normLrs!);
+        }
         bool skipped = false;
         double norm = clipping ? 0 : double.NaN;   // no chunk: an empty sum
         float coefficient = 1f;
@@ -411,6 +435,11 @@ public sealed class DeviceBackend : IStepBackend
                 LaunchesLastStep++;
             }
             if (!contract.Checks) flagPointer = 0;
+            if (_normTable is not null && _pieceCount > 0)
+            {
+                LaunchNorms(algorithm, invScale, clipPointer, flagPointer);
+                LaunchesLastStep += 2;
+            }
             _args.Clear().Add(_tensorTable!).Add(_chunkTable!).Add(invScale).Add(flagPointer).Add(_epoch).Add(clipPointer);
             if (state8) _args.Add(_maps!);
             if (diagnostics)
@@ -499,6 +528,36 @@ public sealed class DeviceBackend : IStepBackend
         var outcome = plan.Outcome();
         LastDiagnostics = _options.Diagnostics && !outcome.NonFinite ? plan.ReadDiagnostics() : null;
         return outcome;
+    }
+
+    /// <summary>Per-tensor norms (<see cref="TensorNormSpec"/>): the algorithm's partial kernel over the piece table (one block
+    /// of 256 threads per 4,096-element piece), then <c>tensor_norms_finalize</c>, which writes the trust slots of the
+    /// tensor table the step kernel reads next.</summary>
+    private void LaunchNorms(Algorithm algorithm, float invScale, nint clipPointer, nint flagPointer)
+    {
+        var (kf, kn) = algorithm.Info().TensorNorms!.Kernel;
+        var partial = _normsKernel ??= _device.GetKernel(kf, kn);
+        var finalize = _normsFinalizeKernel ??= _device.GetKernel(TensorNorms.Finalize.Family, TensorNorms.Finalize.Name);
+        _args.Clear().Add(_tensorTable!).Add(_pieceTable!).Add(invScale).Add(clipPointer).Add(flagPointer).Add(_epoch).Add(_normPartials!);
+        _device.Launch(partial, (uint)_pieceCount, (uint)Reference.Reference.NormLanes, _args);
+        const uint block = 128;
+        _args.Clear().Add(_normPartials!).Add(_normTable!).Add(_hostTable.Length).Add(_normLrs!).Add(_tensorTable!).Add(_normSums!)
+             .Add(flagPointer).Add(_epoch);
+        _device.Launch(finalize, (uint)((_hostTable.Length + block - 1) / block), block, _args);
+    }
+
+    /// <summary>The canonical per-tensor sums of squares (Σa², Σb²) of <paramref name="p"/> that the last step's norms pass
+    /// computed on the device (<see cref="AlgorithmInfo.TensorNorms"/>: LAMB's Σx², Σr²; LARS' Σw², Σg²), bitwise
+    /// <see cref="Reference.Reference.CanonicalSumSquares"/> of the same quantities; null when the algorithm has no norms,
+    /// <paramref name="p"/> did not step, or the step was skipped.</summary>
+    public (double A, double B)? LastNormSums(Parameter p)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_plan is { } plan) return plan.NormSums(p);
+        if (_normSums is null || !_lastStepped.Contains(p) || !_index.TryGetValue(p, out int ti)) return null;
+        Span<double> s = stackalloc double[2];
+        _device.CopyToHost(_normSums, s, 2L * ti);
+        return (s[0], s[1]);
     }
 
     /// <summary>Decodes the fused record of the step just taken (not skipped) into <see cref="LastDiagnostics"/>.</summary>
@@ -675,6 +734,23 @@ public sealed class DeviceBackend : IStepBackend
         }
         _partials?.Dispose();
         _partials = _device.Allocate<double>(Math.Max(1, chunks.Length));
+        foreach (var b in new IDisposable?[] { _pieceTable, _normTable, _normPartials, _normSums, _normLrs }) b?.Dispose();
+        (_pieceTable, _normTable, _normPartials, _normSums, _normLrs, _pieceCount) = (null, null, null, null, null, 0);
+        if (_algorithm?.Info().TensorNorms is not null)
+        {
+            var pieces = TensorNorms.Pieces(lengths);
+            _pieceCount = pieces.Length;
+            _firstPiece = new int[_tensors.Count];
+            for (int p = pieces.Length - 1; p >= 0; p--) _firstPiece[pieces[p].Tensor] = p;
+            _pieceTable = _device.Allocate<CaChunk>(Math.Max(1, pieces.Length));
+            if (pieces.Length > 0) _device.CopyToDevice<CaChunk>(pieces, _pieceTable);
+            _normTable = _device.Allocate<CaNormTensor>(Math.Max(1, _tensors.Count));
+            _normPartials = _device.Allocate<double>(Math.Max(1, 2L * pieces.Length));
+            _normSums = _device.Allocate<double>(Math.Max(1, 2L * _tensors.Count));
+            _normLrs = _device.Allocate<double>(Math.Max(1, _tensors.Count));
+            _hostNorms = new CaNormTensor[_tensors.Count];
+            _hostLrs = new double[_tensors.Count];
+        }
         _norm ??= _device.Allocate<double>(1);
         _coef ??= _device.Allocate<float>(1);
         if (_flag is null)
@@ -740,6 +816,7 @@ public sealed class DeviceBackend : IStepBackend
         _partials?.Dispose();
         _norm?.Dispose();
         _coef?.Dispose();
+        foreach (var b in new IDisposable?[] { _pieceTable, _normTable, _normPartials, _normSums, _normLrs }) b?.Dispose();
         foreach (var b in _codes) b?.Dispose();
         foreach (var b in _absmax) b?.Dispose();
         _maps?.Dispose();

@@ -35,6 +35,34 @@ public struct CaChunk
     public int Reserved;
 }
 
+/// <summary>One tensor's entry of the per-tensor norms table: the twin of <c>struct CaNormTensor</c> in
+/// <c>kernels/common.cuh</c> (64 bytes). Where its pieces of <see cref="Reference.Reference.NormPiece"/> elements are, and
+/// what <c>tensor_norms_finalize</c> (kernels/norms.cu) writes into its <see cref="CaTensor"/> entry
+/// (<see cref="TensorNormSpec"/>).</summary>
+[StructLayout(LayoutKind.Sequential, Size = 64)]
+public struct CaNormTensor
+{
+    /// <summary>The tensor's first piece (index into the piece table and the partials).</summary>
+    public int First;
+    /// <summary>Its pieces, ceil(n / 4096).</summary>
+    public int Pieces;
+    /// <summary>The index of its lr in the finalize's lrs[].</summary>
+    public int Group;
+    /// <summary><c>CA_NORMS_SUMS</c> (0) or <c>CA_NORMS_TRUST</c> (1).</summary>
+    public int Kind;
+    /// <summary>The scalar slot of (float)trust, or −1.</summary>
+    public int TrustSlot;
+    /// <summary>The scalar slot of (float)(1 − lr·trust·λ), or −1.</summary>
+    public int DecaySlot;
+    /// <summary>η, λ_b, ε of the trust ratio η‖a‖/(‖b‖ + λ_b‖a‖ + ε), and λ of the decay slot.</summary>
+    public double Coefficient, DenominatorWd, Eps, WeightDecay;
+    /// <summary>Unused (0).</summary>
+    public double Reserved;
+
+    /// <summary>The finalize kinds of kernels/common.cuh.</summary>
+    public const int KindSums = 0, KindTrust = 1;
+}
+
 /// <summary>The <c>CA_*</c> per-tensor flags of <c>kernels/common.cuh</c>.</summary>
 public static class KernelFlags
 {
@@ -59,8 +87,9 @@ public static class ChunkTable
     internal static void CheckLayout()
     {
         // The C side static_asserts the same sizes (common.cuh).
-        if (Unsafe.SizeOf<CaTensor>() != 128 || Unsafe.SizeOf<CaChunk>() != 24)
+        if (Unsafe.SizeOf<CaTensor>() != 128 || Unsafe.SizeOf<CaChunk>() != 24 || Unsafe.SizeOf<CaNormTensor>() != 64)
             throw new InvalidOperationException(
-                $"CaTensor is {Unsafe.SizeOf<CaTensor>()} bytes and CaChunk {Unsafe.SizeOf<CaChunk>()}; kernels/common.cuh expects 128 and 24");
+                $"CaTensor is {Unsafe.SizeOf<CaTensor>()} bytes, CaChunk {Unsafe.SizeOf<CaChunk>()} and CaNormTensor {Unsafe.SizeOf<CaNormTensor>()}; " +
+                "kernels/common.cuh expects 128, 24 and 64");
     }
 }

@@ -29,7 +29,9 @@ public struct CaClock
 /// <para>One step is: reset the skip flag (a memset), the non-finite check (<c>grad_nonfinite_check</c>) or, with
 /// clipping, <c>grad_norm_partial</c> + <c>grad_clip_finalize</c>; <c>step_clock</c> (kernels/clock.cu: advances the
 /// clocks in double exactly as <see cref="StepScalars.Advance"/> and writes the float scalars exactly as
-/// <see cref="KernelScalars.Pack"/>, unless the step is skipped); the fused step kernel. So a captured, replayed step
+/// <see cref="KernelScalars.Pack"/>, unless the step is skipped); with per-tensor norms (<see cref="AlgorithmInfo.TensorNorms"/>)
+/// the algorithm's partial kernel over the 4,096-element piece table and <c>tensor_norms_finalize</c> (reading this step's
+/// clocked scalars and the group's lr from the device, writing the trust slots); the fused step kernel. So a captured, replayed step
 /// is bitwise an uncaptured one, and both are bitwise the host-resident engine and the CPU reference with the same
 /// learning rates (the conformance registry runs every applicable case on all of them).</para>
 /// <para>What a graph freezes: the set of tensors (all of them step every time), the hyperparameters other than lr
@@ -71,6 +73,12 @@ internal sealed class ResidentPlan : IDisposable
     private bool _disposed;
     private readonly FusedSignDiagnostics? _diag;
     private bool _stepped;
+    // Per-tensor norms (AlgorithmInfo.TensorNorms): piece table, norms table, partials, sums; null without.
+    private readonly DeviceBuffer<CaChunk>? _pieceTable;
+    private readonly DeviceBuffer<CaNormTensor>? _normTable;
+    private readonly DeviceBuffer<double>? _normPartials, _normSums;
+    private readonly Kernel? _normsKernel, _normsFinalizeKernel;
+    private readonly int _pieceCount;
 
     /// <summary>Places every parameter of <paramref name="groups"/> on <paramref name="device"/>, uploads its values,
     /// and creates its state as <see cref="ParamState.Create"/> does (zeros; AdaGrad's initial accumulator).</summary>
@@ -216,6 +224,25 @@ internal sealed class ResidentPlan : IDisposable
         _normKernel = _device.GetKernel(KernelScalars.GradNormPartial.Family, KernelScalars.GradNormPartial.Name);
         _finalizeKernel = _device.GetKernel(KernelScalars.GradClipFinalize.Family, KernelScalars.GradClipFinalize.Name);
         _checkKernel = _device.GetKernel(KernelScalars.NonFiniteCheck.Family, KernelScalars.NonFiniteCheck.Name);
+
+        if (algorithm.Info().TensorNorms is { } norms)
+        {
+            var pieces = TensorNorms.Pieces(_params.Select(p => (long)p.Data.Length).ToArray());
+            _pieceCount = pieces.Length;
+            var first = new int[_params.Length];
+            for (int p = pieces.Length - 1; p >= 0; p--) first[pieces[p].Tensor] = p;
+            _pieceTable = _device.Allocate<CaChunk>(Math.Max(1, pieces.Length));
+            if (pieces.Length > 0) _device.CopyToDevice<CaChunk>(pieces, _pieceTable);
+            var entries = new CaNormTensor[Math.Max(1, _params.Length)];
+            for (int i = 0; i < _params.Length; i++)   // the lr of each entry is the group's, lrs[group], read at each step
+                entries[i] = TensorNorms.Entry(algorithm.Info(), _groupHp[_groupOf[i]], first[i], _params[i].Data.Length, _groupOf[i]);
+            _normTable = _device.Allocate<CaNormTensor>(entries.Length);
+            _device.CopyToDevice<CaNormTensor>(entries, _normTable);
+            _normPartials = _device.Allocate<double>(Math.Max(1, 2L * pieces.Length));
+            _normSums = Zeroed<double>(Math.Max(1, 2L * _params.Length));
+            _normsKernel = _device.GetKernel(norms.Kernel.Family, norms.Kernel.Name);
+            _normsFinalizeKernel = _device.GetKernel(TensorNorms.Finalize.Family, TensorNorms.Finalize.Name);
+        }
     }
 
     public Algorithm Algorithm { get; }
@@ -237,8 +264,10 @@ internal sealed class ResidentPlan : IDisposable
     /// <summary>How many times a graph was captured (0 without graphs).</summary>
     public int Captures { get; private set; }
 
-    /// <summary>Kernel launches per step (the memset not counted): check or norm + finalize, clock, step.</summary>
-    public int LaunchesPerStep => (_chunkCount == 0 ? 0 : _last.MaxGradNorm is not null ? 2 : _last.Checks ? 1 : 0) + 1 + (_chunkCount > 0 ? 1 : 0);
+    /// <summary>Kernel launches per step (the memset not counted): check or norm + finalize, clock, per-tensor norms +
+    /// their finalize (<see cref="AlgorithmInfo.TensorNorms"/>), step.</summary>
+    public int LaunchesPerStep => (_chunkCount == 0 ? 0 : _last.MaxGradNorm is not null ? 2 : _last.Checks ? 1 : 0) + 1
+                                  + (_chunkCount > 0 ? 1 : 0) + (_normTable is not null && _pieceCount > 0 ? 2 : 0);
 
     /// <summary>The gradient arena: the gradient of parameter p lives at <see cref="Offset"/>(p), p.Data.Length floats.</summary>
     public DeviceBuffer<float> Gradients => _g;
@@ -344,6 +373,16 @@ internal sealed class ResidentPlan : IDisposable
         uint clockGrid = (uint)Math.Max(1, (_params.Length + clockBlock - 1) / clockBlock);
         _args.Clear().Add(_tensorTable).Add(_clocks).Add(_params.Length).Add(_lrs).Add(_flag.Pointer).Add(Epoch).Add(_counters);
         _device.Launch(_clockKernel, clockGrid, clockBlock, _args);
+        if (_normTable is not null && _pieceCount > 0)
+        {
+            // After the clock (the direction reads this step's bias corrections), before the step (which reads the trust slot).
+            _args.Clear().Add(_tensorTable).Add(_pieceTable!).Add(invScale).Add(clip).Add(_flag.Pointer).Add(Epoch).Add(_normPartials!);
+            _device.Launch(_normsKernel!, (uint)_pieceCount, (uint)Reference.Reference.NormLanes, _args);
+            const uint block = 128;
+            _args.Clear().Add(_normPartials!).Add(_normTable).Add(_params.Length).Add(_lrs).Add(_tensorTable).Add(_normSums!)
+                 .Add(_flag.Pointer).Add(Epoch);
+            _device.Launch(_normsFinalizeKernel!, (uint)((_params.Length + block - 1) / block), block, _args);
+        }
         if (_chunkCount > 0)
         {
             _args.Clear().Add(_tensorTable).Add(_chunkTable).Add(invScale).Add(_flag.Pointer).Add(Epoch).Add(clip);
@@ -381,6 +420,22 @@ internal sealed class ResidentPlan : IDisposable
             info[i] = (_params[i].Name, _groupHp[_groupOf[i]].SignBound);
         }
         return SignAccumulator.Report(info, acc);
+    }
+
+    /// <summary>The canonical per-tensor sums of squares of <paramref name="p"/> from the last step's norms pass, or null
+    /// (no norms, not stepped yet, or the last step was skipped).</summary>
+    public (double A, double B)? NormSums(Parameter p)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        int i = IndexOf(p);
+        if (_normSums is null || !_stepped) return null;
+        _device.Synchronize();
+        Span<int> flag = stackalloc int[1];
+        _device.CopyToHost(_flag, flag);
+        if (flag[0] == Epoch) return null;
+        Span<double> s = stackalloc double[2];
+        _device.CopyToHost(_normSums, s, 2L * i);
+        return (s[0], s[1]);
     }
 
     /// <summary>Waits for the queued steps.</summary>
@@ -543,7 +598,8 @@ internal sealed class ResidentPlan : IDisposable
         _disposed = true;
         _graph?.Dispose();
         _diag?.Dispose();
-        foreach (var b in new IDisposable?[] { _p, _g, _m, _v, _vmax, _aux, _lp, _tensorTable, _chunkTable, _clocks, _lrs, _partials, _norm, _coef, _flag, _scratchFlag, _counters })
+        foreach (var b in new IDisposable?[] { _p, _g, _m, _v, _vmax, _aux, _lp, _tensorTable, _chunkTable, _clocks, _lrs, _partials, _norm, _coef, _flag, _scratchFlag, _counters,
+                     _pieceTable, _normTable, _normPartials, _normSums })
             b?.Dispose();
         _args.Dispose();
     }

@@ -32,6 +32,27 @@ public class KernelTablesTests
     }
 
     [Test]
+    public void NormsTableMatchesTheKernelHeader()
+    {
+        Assert.That(Unsafe.SizeOf<CaNormTensor>(), Is.EqualTo(64));
+        var t = default(CaNormTensor);
+        unsafe
+        {
+            byte* b = (byte*)&t;
+            Assert.That((byte*)&t.DecaySlot - b, Is.EqualTo(20), "six ints");
+            Assert.That((byte*)&t.Coefficient - b, Is.EqualTo(24), "then the doubles");
+            Assert.That((byte*)&t.WeightDecay - b, Is.EqualTo(48));
+        }
+        Assert.That(CommonHeader, Does.Contain("sizeof(CaNormTensor) == 64"));
+        Assert.That(Define("CA_NORM_PIECE"), Is.EqualTo((uint)CudaAdam.Reference.Reference.NormPiece));
+        Assert.That(Define("CA_NORM_LANES"), Is.EqualTo((uint)CudaAdam.Reference.Reference.NormLanes));
+        Assert.That(Define("CA_NORMS_SUMS"), Is.EqualTo((uint)CaNormTensor.KindSums));
+        Assert.That(Define("CA_NORMS_TRUST"), Is.EqualTo((uint)CaNormTensor.KindTrust));
+        Assert.That(TensorNorms.Pieces([0, 4096, 4097]).Select(p => (p.Tensor, p.Start, p.Length)),
+            Is.EqualTo(new[] { (1, 0L, 4096L), (2, 0L, 4096L), (2, 4096L, 1L) }), "pieces of 4,096 from each tensor's start");
+    }
+
+    [Test]
     public void FlagsMatchTheKernelHeader()
     {
         var fields = typeof(KernelFlags).GetFields(BindingFlags.Public | BindingFlags.Static);
